@@ -1,0 +1,7 @@
+//go:build !windows
+
+package harness
+
+import "syscall"
+
+var terminateSignal = syscall.SIGTERM
