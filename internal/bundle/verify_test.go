@@ -308,8 +308,11 @@ func TestVerifyBundle(t *testing.T) {
 			want: []wantProblem{{key: partKey(t, "b", 2), entry: TracesProtoFile, reason: "sha256"}},
 		},
 		{
-			name:   "truncated part",
-			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) { b := get(t, st, partKey(t, "a", 1)); put(t, st, partKey(t, "a", 1), b[:len(b)/2]) },
+			name: "truncated part",
+			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) {
+				b := get(t, st, partKey(t, "a", 1))
+				put(t, st, partKey(t, "a", 1), b[:len(b)/2])
+			},
 			want: []wantProblem{
 				{key: partKey(t, "a", 1), reason: "size"},
 				{key: partKey(t, "a", 1), reason: "sha256"},
@@ -337,9 +340,11 @@ func TestVerifyBundle(t *testing.T) {
 			},
 		},
 		{
-			name:   "manifest not JSON",
-			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) { put(t, st, manifestKey(t, "a"), []byte("{\"format\":")) },
-			want:   []wantProblem{{key: manifestKey(t, "a"), reason: "not valid JSON"}},
+			name: "manifest not JSON",
+			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) {
+				put(t, st, manifestKey(t, "a"), []byte("{\"format\":"))
+			},
+			want: []wantProblem{{key: manifestKey(t, "a"), reason: "not valid JSON"}},
 		},
 		{
 			name: "manifest of another collector",
@@ -373,9 +378,11 @@ func TestVerifyBundle(t *testing.T) {
 			want: []wantProblem{{key: incKey, reason: `'id' is "INC-7"`}},
 		},
 		{
-			name:   "incident.json invalid",
-			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) { put(t, st, incKey, []byte(`{"id":"INC-42"}`)) },
-			want:   []wantProblem{{key: incKey, reason: "'status'"}},
+			name: "incident.json invalid",
+			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) {
+				put(t, st, incKey, []byte(`{"id":"INC-42"}`))
+			},
+			want: []wantProblem{{key: incKey, reason: "'status'"}},
 		},
 		{
 			name: "unexpected object",
