@@ -1,0 +1,123 @@
+# otel-evidence - build, generate, run and test the collector distribution.
+# Every tool is installed by `make tools` at a pinned version into .tools/bin.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+
+TOOLS_DIR := $(CURDIR)/.tools
+TOOLS_BIN := $(TOOLS_DIR)/bin
+STAMPS := $(TOOLS_DIR)/stamps
+
+# Pinned tool versions. One collector release for every collector module.
+BUILDER_VERSION       := v0.161.0
+TELEMETRYGEN_VERSION  := v0.161.0
+VERSITYGW_VERSION     := v1.8.0
+GOLANGCI_LINT_VERSION := v2.15.0
+
+BUILDER := $(TOOLS_BIN)/builder
+MDATAGEN := $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdatagen
+
+COMPONENTS := extension/incidentsextension receiver/incidentwebhookreceiver \
+	processor/incidentcontextprocessor exporter/evidenceexporter
+DIST_DIR := cmd/otelcol-evidence
+GENERATED := $(DIST_DIR) $(foreach c,$(COMPONENTS),$(c)/internal/metadata $(c)/generated_component_test.go \
+	$(c)/generated_package_test.go $(c)/documentation.md)
+
+# The webhook token `make run` and `make demo` give the collector.
+OTEL_EVIDENCE_WEBHOOK_TOKEN ?= demo-token
+export OTEL_EVIDENCE_WEBHOOK_TOKEN
+
+TEST_TIMEOUT ?= 25m
+BENCH_TIME ?= 1x
+
+.PHONY: all
+all: build
+
+## tools: install the pinned builder, telemetrygen and versitygw into .tools/bin
+.PHONY: tools
+tools: $(STAMPS)/builder-$(BUILDER_VERSION) $(STAMPS)/telemetrygen-$(TELEMETRYGEN_VERSION) \
+	$(STAMPS)/versitygw-$(VERSITYGW_VERSION)
+
+$(STAMPS)/builder-$(BUILDER_VERSION):
+	@mkdir -p $(STAMPS) $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(BUILDER_VERSION)
+	@touch $@
+
+$(STAMPS)/telemetrygen-$(TELEMETRYGEN_VERSION):
+	@mkdir -p $(STAMPS) $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+	@touch $@
+
+$(STAMPS)/versitygw-$(VERSITYGW_VERSION):
+	@mkdir -p $(STAMPS) $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@touch $@
+
+$(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION):
+	@mkdir -p $(STAMPS) $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@touch $@
+
+## generate: mdatagen for every component, then the collector builder (sources only)
+.PHONY: generate
+generate: $(STAMPS)/builder-$(BUILDER_VERSION)
+	@for c in $(COMPONENTS); do echo "mdatagen $$c"; (cd $$c && $(MDATAGEN) metadata.yaml); done
+	$(BUILDER) --config builder-config.yaml --skip-compilation --skip-get-modules
+	@# The distribution is built from this repository's single module.
+	rm -f $(DIST_DIR)/go.mod $(DIST_DIR)/go.sum
+	gofmt -w $(DIST_DIR)
+
+## check-generate: fail when generated code is not current
+.PHONY: check-generate
+check-generate: generate
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		git status --porcelain -- $(GENERATED); git diff -- $(GENERATED) | head -50; \
+		echo "generated code is stale: run 'make generate' and commit the result"; exit 1; fi
+	@echo "generated code is current"
+
+## build: compile bin/otelcol-evidence and bin/evidencectl
+.PHONY: build
+build:
+	$(GO) build -trimpath -o bin/otelcol-evidence ./$(DIST_DIR)
+	@if [ -d cmd/evidencectl ]; then $(GO) build -trimpath -o bin/evidencectl ./cmd/evidencectl; fi
+
+## run: the collector on the embedded default config (local directory store)
+.PHONY: run
+run: build
+	@mkdir -p var
+	./bin/otelcol-evidence --config config/default.yaml
+
+## demo: build, run on the default config, send telemetry, open an incident, print the bundle
+.PHONY: demo
+demo: tools build
+	./scripts/demo.sh
+
+## vet: go vet on every package
+.PHONY: vet
+vet:
+	$(GO) vet ./...
+
+## test: every test (unit, fuzz seeds, end-to-end against the real binary), race detector on
+.PHONY: test
+test: tools check-generate vet build
+	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+## bench: every benchmark; figures go to bench.txt
+.PHONY: bench
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCH_TIME) ./... | tee bench.txt
+
+## lint: go vet and golangci-lint (pinned)
+.PHONY: lint
+lint: vet $(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+	$(TOOLS_BIN)/golangci-lint run ./...
+
+## clean: remove build output and local state (not the tools)
+.PHONY: clean
+clean:
+	rm -rf bin var bench.txt
+
+.PHONY: help
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
