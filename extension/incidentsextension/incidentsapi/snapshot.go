@@ -75,8 +75,11 @@ func (s *Snapshot) Services() []string {
 // With a version: the latest deploy of that service and version started at
 // or before t; if none had started by t, the latest deploy of that version
 // (clocks are not perfectly in step, and during a rolling or canary deploy
-// two versions run at once). Without a version: the latest deploy of the
-// service started at or before t.
+// two versions run at once); if the registry knows no deploy of that
+// version, the latest deploy recorded without a version started at or before
+// t. A deploy of another version is never returned: during a rolling deploy
+// the old pods' telemetry must not be blamed on the new deploy. Without a
+// version: the latest deploy of the service started at or before t.
 func (s *Snapshot) DeployFor(service, version string, t time.Time) *incident.Deploy {
 	ds := s.deploys[service]
 	if len(ds) == 0 {
@@ -101,8 +104,12 @@ func (s *Snapshot) DeployFor(service, version string, t time.Time) *incident.Dep
 		}
 	}
 	for i := len(ds) - 1; i >= 0; i-- {
-		if !ds[i].StartedAt.After(t) {
-			return ds[i]
+		d := ds[i]
+		if version != "" && d.Version != "" {
+			continue // a deploy of another version did not produce it
+		}
+		if !d.StartedAt.After(t) {
+			return d
 		}
 	}
 	return nil
