@@ -1,0 +1,442 @@
+package incidentcontextprocessor // import "github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor"
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
+)
+
+// Resource attributes the deploy matching reads.
+const (
+	attrServiceName    = "service.name"
+	attrServiceVersion = "service.version"
+)
+
+// tagKey indexes the attributes the processor writes.
+type tagKey int
+
+const (
+	keyDeploymentID tagKey = iota
+	keyDeploymentName
+	keyEnvironment
+	keyRevision
+	keyIncidentID
+	numKeys
+)
+
+// matchKind says how the deploy of a resource was found.
+type matchKind int
+
+const (
+	matchVersion matchKind = iota
+	matchTime
+	matchStatic
+	matchDerived
+	matchNone
+	numMatchKinds
+)
+
+var matchNames = [numMatchKinds]string{"version", "time", "static", "derived", "none"}
+
+type signal int
+
+const (
+	signalTraces signal = iota
+	signalLogs
+	signalMetrics
+	numSignals
+)
+
+var signalNames = [numSignals]string{"traces", "logs", "metrics"}
+
+// tags are the values written on one resource (and its records); "" means
+// nothing to write for that key.
+type tags [numKeys]string
+
+// emptySnapshot stands in until Start has found the registry.
+var emptySnapshot = incidentsapi.NewSnapshot(0, nil, nil)
+
+// contextProcessor is shared by nothing: the factory makes one per signal.
+// Its hot path reads the registry snapshot without locks and caches what it
+// derives from a snapshot per Version.
+type contextProcessor struct {
+	incidentsID component.ID
+	keys        [numKeys]string // "" = attribute disabled
+	override    bool
+	record      bool
+	static      string
+	from        []string
+	sep         string
+	now         func() time.Time
+
+	telemetry *metadata.TelemetryBuilder
+	// itemsOpts and unmatchedOpts hold the precomputed attribute sets of the
+	// internal metrics, so recording them allocates nothing.
+	itemsOpts     [numSignals][numMatchKinds][2]metric.AddOption
+	unmatchedOpts [numSignals]metric.AddOption
+
+	registry atomic.Pointer[registryRef]
+	plan     atomic.Pointer[plan]
+}
+
+type registryRef struct{ incidentsapi.Registry }
+
+func newContextProcessor(set processor.Settings, cfg *Config) (*contextProcessor, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	p := &contextProcessor{
+		incidentsID: cfg.Incidents,
+		override:    cfg.Override,
+		record:      cfg.Level == LevelRecord,
+		static:      cfg.StaticDeploymentID,
+		from:        append([]string(nil), cfg.DeploymentIDFrom...),
+		sep:         cfg.DeploymentIDSeparator,
+		now:         time.Now,
+		telemetry:   tb,
+	}
+	for i, k := range cfg.Keys.named() {
+		p.keys[i] = k.key
+	}
+	for s := range numSignals {
+		for m := range numMatchKinds {
+			for inc, yesNo := range [2]string{"no", "yes"} {
+				p.itemsOpts[s][m][inc] = metric.WithAttributeSet(attribute.NewSet(
+					attribute.String("signal", signalNames[s]),
+					attribute.String("match", matchNames[m]),
+					attribute.String("incident", yesNo),
+				))
+			}
+		}
+		p.unmatchedOpts[s] = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signalNames[s])))
+	}
+	return p, nil
+}
+
+func (p *contextProcessor) start(_ context.Context, host component.Host) error {
+	reg, err := incidentsapi.Find(host, p.incidentsID)
+	if err != nil {
+		return err
+	}
+	p.registry.Store(&registryRef{reg})
+	return nil
+}
+
+func (p *contextProcessor) shutdown(context.Context) error {
+	p.telemetry.Shutdown()
+	return nil
+}
+
+// currentPlan returns the plan of the registry's current snapshot, building
+// it on the first batch that sees a new Version.
+func (p *contextProcessor) currentPlan() *plan {
+	snap := emptySnapshot
+	if ref := p.registry.Load(); ref != nil {
+		if s := ref.Snapshot(); s != nil {
+			snap = s
+		}
+	}
+	pl := p.plan.Load()
+	if pl != nil && pl.snap.Version == snap.Version && (snap.Version != 0 || pl.snap == snap) {
+		return pl
+	}
+	pl = newPlan(snap)
+	p.plan.Store(pl)
+	return pl
+}
+
+// counts accumulates the items of one batch per kind of match and whether an
+// incident matched.
+type counts [numMatchKinds][2]int64
+
+func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *counts) {
+	var unmatched int64
+	for m := range numMatchKinds {
+		for inc := range 2 {
+			if n := c[m][inc]; n > 0 {
+				p.telemetry.ProcessorIncidentContextItems.Add(ctx, n, p.itemsOpts[sig][m][inc])
+				if matchKind(m) == matchNone {
+					unmatched += n
+				}
+			}
+		}
+	}
+	if unmatched > 0 {
+		p.telemetry.ProcessorIncidentContextItemsUnmatched.Add(ctx, unmatched, p.unmatchedOpts[sig])
+	}
+}
+
+// resolve works out the tags of one resource whose first item has time ts
+// (0 = unknown, use now).
+func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Timestamp) (t tags, kind matchKind) {
+	kind = matchNone
+	if svc, ok := attrString(attrs, attrServiceName); ok && svc != "" && len(pl.snap.Deploys(svc)) > 0 {
+		version, _ := attrString(attrs, attrServiceVersion)
+		at := p.now()
+		if ts != 0 {
+			at = ts.AsTime()
+		}
+		if d := pl.snap.DeployFor(svc, version, at); d != nil {
+			kind = matchTime
+			if version != "" && d.Version == version {
+				kind = matchVersion
+			}
+			t[keyDeploymentID] = d.ID
+			t[keyDeploymentName] = d.Name
+			t[keyEnvironment] = d.Environment
+			t[keyRevision] = d.Commit
+		}
+	}
+	if kind == matchNone {
+		if p.static != "" {
+			kind = matchStatic
+			t[keyDeploymentID] = p.static
+		} else if id := p.derive(attrs); id != "" {
+			kind = matchDerived
+			t[keyDeploymentID] = id
+		}
+	}
+	if p.keys[keyIncidentID] != "" {
+		t[keyIncidentID] = pl.incidents(attrs)
+	}
+	return t, kind
+}
+
+// derive joins the values of the deployment_id_from attributes, or returns
+// "" unless every one of them is present and not empty.
+func (p *contextProcessor) derive(attrs pcommon.Map) string {
+	if len(p.from) == 0 {
+		return ""
+	}
+	if len(p.from) == 1 {
+		v, _ := attrString(attrs, p.from[0])
+		return v
+	}
+	var b strings.Builder
+	for i, k := range p.from {
+		v, ok := attrString(attrs, k)
+		if !ok || v == "" {
+			return ""
+		}
+		if i > 0 {
+			b.WriteString(p.sep)
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// apply writes the tags on attrs. Existing attributes are kept unless
+// override is set. The values are shared strings: the only allocations are
+// pdata's own (one value per attribute written, and the attribute slice's
+// growth).
+func (p *contextProcessor) apply(attrs pcommon.Map, t *tags) {
+	for i, k := range p.keys {
+		v := t[i]
+		if k == "" || v == "" {
+			continue
+		}
+		if !p.override {
+			if _, ok := attrs.Get(k); ok {
+				continue
+			}
+		}
+		attrs.PutStr(k, v)
+	}
+}
+
+// tally adds n items of one resource to c.
+func tally(c *counts, kind matchKind, t *tags, n int) {
+	inc := 0
+	if t[keyIncidentID] != "" {
+		inc = 1
+	}
+	c[kind][inc] += int64(n)
+}
+
+func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	pl := p.currentPlan()
+	var c counts
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		var first pcommon.Timestamp
+		n := 0
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			if n == 0 && spans.Len() > 0 {
+				first = spans.At(0).StartTimestamp()
+			}
+			n += spans.Len()
+		}
+		t, kind := p.resolve(pl, rs.Resource().Attributes(), first)
+		p.apply(rs.Resource().Attributes(), &t)
+		if p.record {
+			for j := range sss.Len() {
+				spans := sss.At(j).Spans()
+				for k := range spans.Len() {
+					p.apply(spans.At(k).Attributes(), &t)
+				}
+			}
+		}
+		tally(&c, kind, &t, n)
+	}
+	p.recordCounts(ctx, signalTraces, &c)
+	return td, nil
+}
+
+// logTime is a log record's time: Timestamp, else ObservedTimestamp.
+func logTime(lr plog.LogRecord) pcommon.Timestamp {
+	if ts := lr.Timestamp(); ts != 0 {
+		return ts
+	}
+	return lr.ObservedTimestamp()
+}
+
+func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	pl := p.currentPlan()
+	var c counts
+	rls := ld.ResourceLogs()
+	for i := range rls.Len() {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		var first pcommon.Timestamp
+		n := 0
+		for j := range sls.Len() {
+			lrs := sls.At(j).LogRecords()
+			if n == 0 && lrs.Len() > 0 {
+				first = logTime(lrs.At(0))
+			}
+			n += lrs.Len()
+		}
+		t, kind := p.resolve(pl, rl.Resource().Attributes(), first)
+		p.apply(rl.Resource().Attributes(), &t)
+		if p.record {
+			for j := range sls.Len() {
+				lrs := sls.At(j).LogRecords()
+				for k := range lrs.Len() {
+					p.apply(lrs.At(k).Attributes(), &t)
+				}
+			}
+		}
+		tally(&c, kind, &t, n)
+	}
+	p.recordCounts(ctx, signalLogs, &c)
+	return ld, nil
+}
+
+// pointCount returns the number of data points of m and the time of the
+// first one (0 if none).
+func pointCount(m pmetric.Metric) (int, pcommon.Timestamp) {
+	var n int
+	var first pcommon.Timestamp
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		if n = dps.Len(); n > 0 {
+			first = dps.At(0).Timestamp()
+		}
+	case pmetric.MetricTypeSum:
+		dps := m.Sum().DataPoints()
+		if n = dps.Len(); n > 0 {
+			first = dps.At(0).Timestamp()
+		}
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		if n = dps.Len(); n > 0 {
+			first = dps.At(0).Timestamp()
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		if n = dps.Len(); n > 0 {
+			first = dps.At(0).Timestamp()
+		}
+	case pmetric.MetricTypeSummary:
+		dps := m.Summary().DataPoints()
+		if n = dps.Len(); n > 0 {
+			first = dps.At(0).Timestamp()
+		}
+	}
+	return n, first
+}
+
+// applyPoints writes the tags on every data point of m.
+func (p *contextProcessor) applyPoints(m pmetric.Metric, t *tags) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		for i := range dps.Len() {
+			p.apply(dps.At(i).Attributes(), t)
+		}
+	case pmetric.MetricTypeSum:
+		dps := m.Sum().DataPoints()
+		for i := range dps.Len() {
+			p.apply(dps.At(i).Attributes(), t)
+		}
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		for i := range dps.Len() {
+			p.apply(dps.At(i).Attributes(), t)
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		for i := range dps.Len() {
+			p.apply(dps.At(i).Attributes(), t)
+		}
+	case pmetric.MetricTypeSummary:
+		dps := m.Summary().DataPoints()
+		for i := range dps.Len() {
+			p.apply(dps.At(i).Attributes(), t)
+		}
+	}
+}
+
+func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	pl := p.currentPlan()
+	var c counts
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		rm := rms.At(i)
+		sms := rm.ScopeMetrics()
+		var first pcommon.Timestamp
+		n := 0
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				cnt, ts := pointCount(ms.At(k))
+				if n == 0 && cnt > 0 {
+					first = ts
+				}
+				n += cnt
+			}
+		}
+		t, kind := p.resolve(pl, rm.Resource().Attributes(), first)
+		p.apply(rm.Resource().Attributes(), &t)
+		if p.record {
+			for j := range sms.Len() {
+				ms := sms.At(j).Metrics()
+				for k := range ms.Len() {
+					p.applyPoints(ms.At(k), &t)
+				}
+			}
+		}
+		tally(&c, kind, &t, n)
+	}
+	p.recordCounts(ctx, signalMetrics, &c)
+	return md, nil
+}
