@@ -1,0 +1,305 @@
+package incidentwebhookreceiver // import "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otel-evidence/otel-evidence/internal/triggers"
+)
+
+// Config configures the incident_webhook receiver.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint, tls (set tls.client_ca_file
+	// for mutual TLS), auth (an authenticator extension such as
+	// bearertokenauth), max_request_body_size and the other confighttp
+	// server settings.
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// Incidents is the component ID of the incidents extension whose
+	// registry records the incidents, deploys and events.
+	Incidents component.ID `mapstructure:"incidents"`
+
+	// AllowUnauthenticated lets the receiver start although some of its
+	// endpoints would accept requests from anyone who can reach it: neither
+	// mutual TLS (tls.client_ca_file) nor an authenticator extension (auth)
+	// is configured, and the endpoint has no signature secret. Only for
+	// tests and trusted networks.
+	AllowUnauthenticated bool `mapstructure:"allow_unauthenticated"`
+
+	// Paths are the URL paths of the endpoints. An empty path disables
+	// its endpoint.
+	Paths PathsConfig `mapstructure:"paths"`
+
+	// Grafana configures the verification of Grafana's webhook signatures.
+	Grafana GrafanaConfig `mapstructure:"grafana"`
+
+	// PagerDuty configures the verification of PagerDuty's v3 webhook
+	// signatures.
+	PagerDuty PagerDutyConfig `mapstructure:"pagerduty"`
+
+	// Policy decides which Alertmanager and Grafana alerts open incidents
+	// and how an alert group becomes an incident.
+	Policy PolicyConfig `mapstructure:"policy"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// PathsConfig holds the URL path of each endpoint; "" disables it.
+type PathsConfig struct {
+	// Alertmanager receives Prometheus Alertmanager webhooks (version 4).
+	Alertmanager string `mapstructure:"alertmanager"`
+	// Grafana receives Grafana alerting webhooks (version 1).
+	Grafana string `mapstructure:"grafana"`
+	// PagerDuty receives PagerDuty v3 webhooks.
+	PagerDuty string `mapstructure:"pagerduty"`
+	// Incidents opens incidents through the generic JSON API.
+	Incidents string `mapstructure:"incidents"`
+	// Resolve resolves incidents through the generic JSON API.
+	Resolve string `mapstructure:"resolve"`
+	// Deploys records deploy events from CI/CD.
+	Deploys string `mapstructure:"deploys"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// GrafanaConfig configures Grafana webhook signature checks.
+type GrafanaConfig struct {
+	// Secret is the contact point's HMAC-SHA256 secret. When set, requests
+	// to the Grafana endpoint must carry a valid signature.
+	Secret configopaque.String `mapstructure:"secret"`
+	// SignatureHeader names the header that carries the signature. Empty
+	// means X-Grafana-Alerting-Signature.
+	SignatureHeader string `mapstructure:"signature_header"`
+	// TimestampHeader names the header that carries the signature's Unix
+	// timestamp, when the contact point sends one. Empty means
+	// X-Grafana-Alerting-Signature-Timestamp.
+	TimestampHeader string `mapstructure:"timestamp_header"`
+	// MaxAge, when positive, requires the timestamp header and refuses
+	// signatures older (or further in the future) than this, against
+	// replays.
+	MaxAge time.Duration `mapstructure:"max_age"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// PagerDutyConfig configures PagerDuty webhook signature checks.
+type PagerDutyConfig struct {
+	// Secrets are the signing secrets of the webhook subscription. A
+	// request is authentic when its signature matches any of them, so a
+	// secret can be rotated without downtime by listing the new one next to
+	// the old one. When set, requests must carry a valid signature.
+	Secrets []configopaque.String `mapstructure:"secrets"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// PolicyConfig is the alert policy for Alertmanager and Grafana webhooks.
+type PolicyConfig struct {
+	// OpenOn lists rules; a firing alert opens an incident when any rule
+	// matches its labels. A rule is a list of label matchers that must all
+	// hold, in Prometheus syntax: name=value, name!=value, name=~regexp,
+	// name!~regexp (values may be double-quoted). Alerts that match no rule
+	// are recorded as events only. An empty list opens nothing.
+	OpenOn [][]string `mapstructure:"open_on"`
+	// ScopeLabels maps alert labels onto resource attributes: the group's
+	// common labels become the incident's scope. For each attribute, the
+	// first listed label that is present wins. An empty list gives every
+	// incident an empty scope (it covers all telemetry).
+	ScopeLabels []ScopeLabelConfig `mapstructure:"scope_labels"`
+	// IncidentIDLabel names the alert label that carries an explicit
+	// incident ID; alerts without it get an ID derived from their group.
+	IncidentIDLabel string `mapstructure:"incident_id_label"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// ScopeLabelConfig maps one alert label onto one resource attribute.
+type ScopeLabelConfig struct {
+	// Label is the alert label, such as "service".
+	Label string `mapstructure:"label"`
+	// Attribute is the resource attribute, such as "service.name".
+	Attribute string `mapstructure:"attribute"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
+
+// Unmarshal implements confmap.Unmarshaler. It must exist: otherwise the
+// Unmarshal method of the embedded confighttp.ServerConfig is promoted to
+// Config, and confmap decodes only the server settings, silently dropping
+// every receiver key. confmap calls this with its top-level hook disabled,
+// so decoding proceeds field by field, the embedded ServerConfig included.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	return conf.Unmarshal(cfg)
+}
+
+// errUnauthenticated is returned (wrapped) when an endpoint would accept
+// anonymous requests and allow_unauthenticated is false.
+var errUnauthenticated = errors.New("unauthenticated endpoints")
+
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("'endpoint' must not be empty"))
+	}
+	if cfg.MaxRequestBodySize <= 0 {
+		errs = append(errs, errors.New("'max_request_body_size' must be positive"))
+	} else if cfg.MaxRequestBodySize > triggers.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("'max_request_body_size' must be at most %d (the largest payload the parsers accept), got %d",
+			triggers.MaxBodyBytes, cfg.MaxRequestBodySize))
+	}
+	errs = append(errs, cfg.Paths.validate()...)
+	if cfg.Grafana.MaxAge < 0 {
+		errs = append(errs, errors.New("'grafana.max_age' must not be negative"))
+	}
+	for i, s := range cfg.PagerDuty.Secrets {
+		if s == "" {
+			errs = append(errs, fmt.Errorf("'pagerduty.secrets[%d]' must not be empty", i))
+		}
+	}
+	if _, err := cfg.Policy.build(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.checkAuthenticated(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// endpoints lists the enabled endpoints with their config key.
+func (p *PathsConfig) endpoints() []endpoint {
+	all := []endpoint{
+		{key: "alertmanager", path: p.Alertmanager, kind: kindAlertmanager},
+		{key: "grafana", path: p.Grafana, kind: kindGrafana},
+		{key: "pagerduty", path: p.PagerDuty, kind: kindPagerDuty},
+		{key: "incidents", path: p.Incidents, kind: kindOpen},
+		{key: "resolve", path: p.Resolve, kind: kindResolve},
+		{key: "deploys", path: p.Deploys, kind: kindDeploy},
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.path != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (p *PathsConfig) validate() []error {
+	var errs []error
+	seen := map[string]string{}
+	eps := p.endpoints()
+	for _, e := range eps {
+		switch {
+		case !strings.HasPrefix(e.path, "/"):
+			errs = append(errs, fmt.Errorf("'paths.%s' must start with '/', got %q", e.key, e.path))
+		case strings.ContainsAny(e.path, "?# \t"):
+			errs = append(errs, fmt.Errorf("'paths.%s' must be a plain path without query, fragment or spaces, got %q", e.key, e.path))
+		case seen[e.path] != "":
+			errs = append(errs, fmt.Errorf("'paths.%s' and 'paths.%s' must differ, both are %q", seen[e.path], e.key, e.path))
+		default:
+			seen[e.path] = e.key
+		}
+	}
+	if len(eps) == 0 {
+		errs = append(errs, errors.New("'paths' disables every endpoint; set at least one"))
+	}
+	return errs
+}
+
+// transportAuthenticated reports whether every request is authenticated
+// before it reaches the handler: by mutual TLS or an authenticator extension.
+func (cfg *Config) transportAuthenticated() bool {
+	if cfg.Auth.HasValue() {
+		return true
+	}
+	if tls := cfg.TLS.Get(); tls != nil && tls.ClientCAFile != "" {
+		return true
+	}
+	return false
+}
+
+// checkAuthenticated refuses a configuration in which some enabled endpoint
+// would accept anonymous requests, unless allow_unauthenticated is set.
+func (cfg *Config) checkAuthenticated() error {
+	if cfg.AllowUnauthenticated || cfg.transportAuthenticated() {
+		return nil
+	}
+	var open []string
+	for _, e := range cfg.Paths.endpoints() {
+		switch {
+		case e.kind == kindGrafana && cfg.Grafana.Secret != "":
+		case e.kind == kindPagerDuty && len(cfg.PagerDuty.Secrets) > 0:
+		default:
+			open = append(open, fmt.Sprintf("'paths.%s' (%s)", e.key, e.path))
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s would accept requests from anyone who can reach the receiver; "+
+		"configure 'auth' (an authenticator extension such as bearertokenauth) or 'tls.client_ca_file' (mutual TLS), "+
+		"or the signature secrets 'grafana.secret' / 'pagerduty.secrets' and disable the other endpoints by setting their path to \"\", "+
+		"or set 'allow_unauthenticated: true' for tests and trusted networks",
+		errUnauthenticated, strings.Join(open, ", "))
+}
+
+// build turns the policy configuration into a triggers.Policy.
+func (pc *PolicyConfig) build() (*triggers.Policy, error) {
+	pol := &triggers.Policy{
+		OpenOn:          make([]triggers.LabelRule, 0, len(pc.OpenOn)),
+		ScopeLabels:     make([]triggers.ScopeLabel, 0, len(pc.ScopeLabels)),
+		IncidentIDLabel: pc.IncidentIDLabel,
+	}
+	var errs []error
+	for i, rule := range pc.OpenOn {
+		if len(rule) == 0 {
+			errs = append(errs, fmt.Errorf("'policy.open_on[%d]' must list at least one label matcher", i))
+			continue
+		}
+		var lr triggers.LabelRule
+		for j, s := range rule {
+			r, err := triggers.ParseLabelRule(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("'policy.open_on[%d][%d]': %w", i, j, err))
+				continue
+			}
+			lr.Matchers = append(lr.Matchers, r.Matchers...)
+		}
+		pol.OpenOn = append(pol.OpenOn, lr)
+	}
+	for i, s := range pc.ScopeLabels {
+		if s.Label == "" {
+			errs = append(errs, fmt.Errorf("'policy.scope_labels[%d].label' must not be empty", i))
+		}
+		if s.Attribute == "" {
+			errs = append(errs, fmt.Errorf("'policy.scope_labels[%d].attribute' must not be empty", i))
+		}
+		pol.ScopeLabels = append(pol.ScopeLabels, triggers.ScopeLabel{Label: s.Label, Attribute: s.Attribute})
+	}
+	if pc.IncidentIDLabel == "" {
+		errs = append(errs, errors.New("'policy.incident_id_label' must not be empty"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return pol, nil
+}

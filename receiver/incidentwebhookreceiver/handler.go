@@ -1,0 +1,358 @@
+package incidentwebhookreceiver // import "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/triggers"
+)
+
+// Reasons of the receiver's own error responses; the payload errors use
+// the triggers.Reason* words.
+const (
+	reasonNotFound             = "not_found"
+	reasonMethodNotAllowed     = "method_not_allowed"
+	reasonUnsupportedMediaType = "unsupported_media_type"
+	reasonUnreadableBody       = "unreadable_body"
+	reasonUnauthorized         = "unauthorized"
+	reasonInvalidPayload       = "invalid_payload"
+	reasonRegistryFailed       = "registry_failed"
+	reasonPipelineFailed       = "pipeline_failed"
+	reasonNotReady             = "not_ready"
+)
+
+// response is the JSON body of a successful request.
+type response struct {
+	// Opened lists the incidents this request opened or updated.
+	Opened []string `json:"opened"`
+	// Resolved lists the incidents this request resolved.
+	Resolved []string `json:"resolved"`
+	// Unchanged lists the incidents the request asked to open or resolve
+	// whose state was already so (re-sent notifications).
+	Unchanged []string `json:"unchanged"`
+	// Deploys lists the deploys recorded.
+	Deploys []string `json:"deploys"`
+	// Events is the number of events recorded and emitted as log records.
+	Events int `json:"events"`
+	// TruncatedAlerts repeats the sender's truncatedAlerts count.
+	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
+}
+
+// appliedEvent is an event recorded in the registry, with what it did.
+type appliedEvent struct {
+	ev incident.Event
+	// changed is set for open and resolve requests: whether the registry
+	// changed.
+	changed *bool
+	// resolvedAt is the resolution time of a resolve request.
+	resolvedAt time.Time
+}
+
+// ServeHTTP routes, authenticates, parses and applies one request. A
+// request refused with a 4xx status never reaches the registry.
+func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	ctx := req.Context()
+	ep, ok := r.routes[req.URL.Path]
+	src := sourceUnknown
+	if ok {
+		src = ep.kind.source()
+	}
+	srcAttr := attribute.String("source", src)
+	r.telemetry.IncidentWebhookRequests.Add(ctx, 1, metric.WithAttributes(srcAttr))
+	defer func() {
+		r.telemetry.IncidentWebhookRequestDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(srcAttr))
+	}()
+
+	if !ok {
+		r.refuse(w, src, &triggers.Error{Status: http.StatusNotFound, Reason: reasonNotFound,
+			Msg: fmt.Sprintf("no endpoint at %q; the endpoints are %s", req.URL.Path, strings.Join(r.allowed, ", "))})
+		return
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.refuse(w, src, &triggers.Error{Status: http.StatusMethodNotAllowed, Reason: reasonMethodNotAllowed,
+			Msg: fmt.Sprintf("%s accepts only POST, got %s", ep.path, req.Method)})
+		return
+	}
+	if ct := req.Header.Get("Content-Type"); !isJSON(ct) {
+		r.refuse(w, src, &triggers.Error{Status: http.StatusUnsupportedMediaType, Reason: reasonUnsupportedMediaType,
+			Field: "Content-Type", Msg: fmt.Sprintf("must be application/json, got %q", ct)})
+		return
+	}
+	body, perr := r.readBody(w, req)
+	if perr != nil {
+		r.refuse(w, src, perr)
+		return
+	}
+	now := r.now().UTC()
+	res, err := r.parse(ep, body, req.Header, now)
+	if err != nil {
+		e, isTriggers := triggers.AsError(err)
+		if !isTriggers {
+			e = &triggers.Error{Status: http.StatusBadRequest, Reason: reasonInvalidPayload, Msg: err.Error()}
+		}
+		r.refuse(w, src, e)
+		return
+	}
+	if r.registry == nil {
+		// Only reachable when the handler is used before Start.
+		r.fail(w, src, http.StatusServiceUnavailable, reasonNotReady, "the receiver has not started")
+		return
+	}
+
+	resp, applied, regErr := r.apply(ctx, res)
+	r.reportRegistry(regErr)
+	consumeErr := r.emit(ctx, src, applied, now)
+
+	switch {
+	case regErr != nil:
+		r.set.Logger.Error("Recording in the incidents registry failed",
+			zap.String("source", src), zap.Int("recorded_events", len(applied)), zap.Error(regErr))
+		r.fail(w, src, http.StatusInternalServerError, reasonRegistryFailed,
+			"recording in the incidents registry failed (retrying is safe): "+regErr.Error())
+	case consumeErr != nil:
+		r.set.Logger.Error("The logs pipeline refused the incident events",
+			zap.String("source", src), zap.Int("events", len(applied)), zap.Error(consumeErr))
+		r.fail(w, src, http.StatusServiceUnavailable, reasonPipelineFailed,
+			"the registry recorded the request, but the logs pipeline refused its events (retrying is safe): "+consumeErr.Error())
+	default:
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// isJSON accepts application/json, any +json type, and a missing
+// Content-Type (some senders omit it).
+func isJSON(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// readBody reads the whole body, up to max_request_body_size.
+func (r *incidentWebhookReceiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, *triggers.Error) {
+	limit := r.cfg.MaxRequestBodySize
+	if limit <= 0 || limit > triggers.MaxBodyBytes {
+		limit = triggers.MaxBodyBytes
+	}
+	if req.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(mbe.Limit)
+		}
+		return nil, &triggers.Error{Status: http.StatusBadRequest, Reason: reasonUnreadableBody,
+			Msg: "reading the request body failed: " + err.Error()}
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *triggers.Error {
+	return &triggers.Error{Status: http.StatusRequestEntityTooLarge, Reason: triggers.ReasonBodyTooLarge,
+		Msg: fmt.Sprintf("the body is larger than %d bytes ('max_request_body_size')", limit)}
+}
+
+// parse verifies the signature, when the endpoint has a secret, and
+// interprets the body.
+func (r *incidentWebhookReceiver) parse(ep endpoint, body []byte, header http.Header, now time.Time) (triggers.Result, error) {
+	switch ep.kind {
+	case kindAlertmanager:
+		return triggers.ParseAlertmanager(body, r.policy, now)
+	case kindGrafana:
+		if r.grafana.Secret != "" {
+			if err := r.grafana.Verify(body, header, now); err != nil {
+				return triggers.Result{}, err
+			}
+		}
+		return triggers.ParseGrafana(body, r.policy, now)
+	case kindPagerDuty:
+		if len(r.pdSecrets) > 0 {
+			if err := triggers.VerifyPagerDuty(body, header, r.pdSecrets); err != nil {
+				return triggers.Result{}, err
+			}
+		}
+		return triggers.ParsePagerDuty(body, now)
+	case kindOpen:
+		return triggers.ParseGenericOpen(body, now)
+	case kindResolve:
+		return triggers.ParseGenericResolve(body, now)
+	case kindDeploy:
+		return triggers.ParseDeploy(body, now)
+	}
+	return triggers.Result{}, fmt.Errorf("endpoint %q has no parser", ep.path)
+}
+
+// apply records the result in the registry, in the order of the result:
+// opens, resolutions, deploys, then the other events. It stops at the
+// first failure and returns what was recorded until then.
+func (r *incidentWebhookReceiver) apply(ctx context.Context, res triggers.Result) (response, []appliedEvent, error) {
+	resp := response{
+		Opened: []string{}, Resolved: []string{}, Unchanged: []string{}, Deploys: []string{},
+		TruncatedAlerts: res.TruncatedAlerts,
+	}
+	collectorID := r.registry.CollectorID()
+	used := make([]bool, len(res.Events))
+	// take returns the first unused event that matches, or a fallback.
+	take := func(match func(*incident.Event) bool, fallback incident.Event) incident.Event {
+		for i := range res.Events {
+			if !used[i] && match(&res.Events[i]) {
+				used[i] = true
+				return res.Events[i]
+			}
+		}
+		return fallback
+	}
+	stamp := func(ev incident.Event) incident.Event {
+		if ev.CollectorID == "" {
+			ev.CollectorID = collectorID
+		}
+		return ev
+	}
+	applied := make([]appliedEvent, 0, len(res.Events))
+
+	for i := range res.Open {
+		inc := res.Open[i]
+		ev := stamp(take(func(e *incident.Event) bool {
+			return e.Kind == incident.EventIncidentOpened && e.IncidentID == inc.ID
+		}, incident.Event{Kind: incident.EventIncidentOpened, Time: inc.UpdatedAt, Source: inc.Source, IncidentID: inc.ID, Incident: &inc}))
+		changed, err := r.registry.OpenIncident(ctx, inc, ev)
+		if err != nil {
+			return resp, applied, fmt.Errorf("opening incident %q: %w", inc.ID, err)
+		}
+		if changed {
+			resp.Opened = append(resp.Opened, inc.ID)
+		} else {
+			resp.Unchanged = append(resp.Unchanged, inc.ID)
+		}
+		applied = append(applied, appliedEvent{ev: ev, changed: &changed})
+	}
+	for _, rs := range res.Resolve {
+		ev := stamp(take(func(e *incident.Event) bool {
+			return e.Kind == incident.EventIncidentResolved && e.IncidentID == rs.ID
+		}, incident.Event{Kind: incident.EventIncidentResolved, Time: rs.At, IncidentID: rs.ID}))
+		changed, err := r.registry.ResolveIncident(ctx, rs.ID, rs.At, ev)
+		if err != nil {
+			return resp, applied, fmt.Errorf("resolving incident %q: %w", rs.ID, err)
+		}
+		if changed {
+			resp.Resolved = append(resp.Resolved, rs.ID)
+		} else {
+			resp.Unchanged = append(resp.Unchanged, rs.ID)
+		}
+		applied = append(applied, appliedEvent{ev: ev, changed: &changed, resolvedAt: rs.At})
+	}
+	for i := range res.Deploys {
+		d := res.Deploys[i]
+		ev := stamp(take(func(e *incident.Event) bool {
+			return e.Kind == incident.EventDeploy && e.DeployID == d.ID
+		}, incident.Event{Kind: incident.EventDeploy, Time: d.StartedAt, Source: incident.SourceDeploy, DeployID: d.ID, Deploy: &d}))
+		if err := r.registry.RecordDeploy(ctx, d, ev); err != nil {
+			return resp, applied, fmt.Errorf("recording deploy %q: %w", d.ID, err)
+		}
+		resp.Deploys = append(resp.Deploys, d.ID)
+		applied = append(applied, appliedEvent{ev: ev})
+	}
+	for i := range res.Events {
+		if used[i] {
+			continue
+		}
+		ev := stamp(res.Events[i])
+		if err := r.registry.RecordEvent(ctx, ev); err != nil {
+			return resp, applied, fmt.Errorf("recording %s event: %w", ev.Kind, err)
+		}
+		applied = append(applied, appliedEvent{ev: ev})
+	}
+	resp.Events = len(applied)
+	return resp, applied, nil
+}
+
+// emit counts the recorded events and sends them into the logs pipeline.
+func (r *incidentWebhookReceiver) emit(ctx context.Context, src string, applied []appliedEvent, now time.Time) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	for _, a := range applied {
+		r.telemetry.IncidentWebhookEventsAccepted.Add(ctx, 1, metric.WithAttributes(
+			attribute.String("source", src), attribute.String("event", string(a.ev.Kind))))
+	}
+	ld := r.toLogs(applied, now)
+	obsCtx := r.obsrecv.StartLogsOp(ctx)
+	err := r.next.ConsumeLogs(obsCtx, ld)
+	r.obsrecv.EndLogsOp(obsCtx, src, len(applied), err)
+	return err
+}
+
+// refuse answers a request that changed nothing with a 4xx status.
+func (r *incidentWebhookReceiver) refuse(w http.ResponseWriter, src string, e *triggers.Error) {
+	r.telemetry.IncidentWebhookRequestsRefused.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("source", src), attribute.String("reason", e.Reason)))
+	r.set.Logger.Debug("Refused an incident webhook request",
+		zap.String("source", src), zap.Int("status", e.Status), zap.String("reason", e.Reason),
+		zap.String("field", e.Field), zap.String("message", e.Msg))
+	writeJSON(w, e.Status, e.Response())
+}
+
+// fail answers a request that could not be handled with a 5xx status.
+func (r *incidentWebhookReceiver) fail(w http.ResponseWriter, src string, status int, reason, msg string) {
+	r.telemetry.IncidentWebhookRequestsFailed.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("source", src), attribute.String("reason", reason)))
+	writeJSON(w, status, triggers.ErrorResponse{Error: reason, Message: msg})
+}
+
+// serverError answers the errors of the confighttp server layers (an
+// authenticator refusing the request, an undecodable Content-Encoding)
+// with the receiver's JSON error body.
+func (r *incidentWebhookReceiver) serverError(w http.ResponseWriter, req *http.Request, msg string, status int) {
+	src := sourceUnknown
+	if ep, ok := r.routes[req.URL.Path]; ok {
+		src = ep.kind.source()
+	}
+	r.telemetry.IncidentWebhookRequests.Add(req.Context(), 1, metric.WithAttributes(attribute.String("source", src)))
+	reason := reasonInvalidPayload
+	field := ""
+	switch status {
+	case http.StatusUnauthorized:
+		reason, field = reasonUnauthorized, "Authorization"
+	case http.StatusRequestEntityTooLarge:
+		reason = triggers.ReasonBodyTooLarge
+	case http.StatusUnsupportedMediaType:
+		reason, field = reasonUnsupportedMediaType, "Content-Encoding"
+	}
+	if status >= 500 {
+		r.fail(w, src, status, reasonInvalidPayload, msg)
+		return
+	}
+	r.refuse(w, src, &triggers.Error{Status: status, Reason: reason, Field: field, Msg: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // our own types: cannot happen
+		b = []byte(`{"error":"internal"}`)
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,155 @@
+package incidentwebhookreceiver // import "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver"
+
+import (
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/metadata"
+)
+
+// The resource of the emitted log records.
+const (
+	serviceName = "otel-evidence"
+
+	attrServiceName       = "service.name"
+	attrServiceInstanceID = "service.instance.id"
+)
+
+// Log record attributes.
+const (
+	attrEventName          = "event.name"
+	attrIncidentID         = "incident.id"
+	attrIncidentSource     = "incident.source"
+	attrIncidentChanged    = "incident.changed"
+	attrIncidentTitle      = "incident.title"
+	attrIncidentSeverity   = "incident.severity"
+	attrIncidentStatus     = "incident.status"
+	attrIncidentScope      = "incident.scope"
+	attrIncidentStartedAt  = "incident.started_at"
+	attrIncidentResolvedAt = "incident.resolved_at"
+	attrDeploymentID       = "deployment.id"
+	attrDeploymentName     = "deployment.name"
+	attrDeploymentEnv      = "deployment.environment.name"
+	attrDeploymentStatus   = "deployment.status"
+	attrDeploymentService  = "deployment.service.name"
+	attrDeploymentVersion  = "deployment.service.version"
+	attrVCSRevision        = "vcs.ref.head.revision"
+)
+
+// toLogs renders the recorded events as one resource of log records.
+func (r *incidentWebhookReceiver) toLogs(applied []appliedEvent, observed time.Time) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	res := rl.Resource().Attributes()
+	res.PutStr(attrServiceName, serviceName)
+	if id := r.registry.CollectorID(); id != "" {
+		res.PutStr(attrServiceInstanceID, id)
+	}
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(r.set.BuildInfo.Version)
+	records := sl.LogRecords()
+	records.EnsureCapacity(len(applied))
+	for i := range applied {
+		fillRecord(records.AppendEmpty(), &applied[i], observed)
+	}
+	return ld
+}
+
+func fillRecord(lr plog.LogRecord, a *appliedEvent, observed time.Time) {
+	ev := &a.ev
+	lr.SetEventName(string(ev.Kind))
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.Time))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(observed))
+	num, text := severity(ev)
+	lr.SetSeverityNumber(num)
+	lr.SetSeverityText(text)
+	if len(ev.Payload) > 0 {
+		lr.Body().SetStr(string(ev.Payload))
+	}
+
+	attrs := lr.Attributes()
+	attrs.PutStr(attrEventName, string(ev.Kind))
+	if ev.Source != "" {
+		attrs.PutStr(attrIncidentSource, ev.Source)
+	}
+	if ev.IncidentID != "" {
+		attrs.PutStr(attrIncidentID, ev.IncidentID)
+	}
+	if a.changed != nil {
+		attrs.PutBool(attrIncidentChanged, *a.changed)
+	}
+	if !a.resolvedAt.IsZero() {
+		attrs.PutStr(attrIncidentResolvedAt, a.resolvedAt.UTC().Format(time.RFC3339Nano))
+	}
+	if inc := ev.Incident; inc != nil {
+		putNonEmpty(attrs, attrIncidentTitle, inc.Title)
+		putNonEmpty(attrs, attrIncidentSeverity, inc.Severity)
+		putNonEmpty(attrs, attrIncidentStatus, string(inc.Status))
+		if len(inc.Scope) > 0 {
+			parts := make([]string, len(inc.Scope))
+			for i, m := range inc.Scope {
+				parts[i] = m.String()
+			}
+			attrs.PutStr(attrIncidentScope, strings.Join(parts, ","))
+		}
+		if !inc.StartedAt.IsZero() {
+			attrs.PutStr(attrIncidentStartedAt, inc.StartedAt.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if ev.DeployID != "" {
+		attrs.PutStr(attrDeploymentID, ev.DeployID)
+	}
+	if d := ev.Deploy; d != nil {
+		putNonEmpty(attrs, attrDeploymentName, d.Name)
+		putNonEmpty(attrs, attrDeploymentEnv, d.Environment)
+		putNonEmpty(attrs, attrDeploymentStatus, d.Status)
+		putNonEmpty(attrs, attrDeploymentService, d.Service)
+		putNonEmpty(attrs, attrDeploymentVersion, d.Version)
+		putNonEmpty(attrs, attrVCSRevision, d.Commit)
+	}
+}
+
+func putNonEmpty(m pcommon.Map, k, v string) {
+	if v != "" {
+		m.PutStr(k, v)
+	}
+}
+
+// severity maps an event onto a log severity: opened incidents are WARN,
+// or ERROR when their own severity says critical; the rest is INFO, or
+// WARN for failed deploys and expired incidents. The text is the
+// incident's own severity when it has one.
+func severity(ev *incident.Event) (plog.SeverityNumber, string) {
+	switch ev.Kind {
+	case incident.EventIncidentOpened, incident.EventIncidentExtended:
+		if ev.Incident != nil && ev.Incident.Severity != "" {
+			return incidentSeverity(ev.Incident.Severity), ev.Incident.Severity
+		}
+		return plog.SeverityNumberWarn, "WARN"
+	case incident.EventIncidentExpired:
+		return plog.SeverityNumberWarn, "WARN"
+	case incident.EventDeploy:
+		if ev.Deploy != nil && ev.Deploy.Status == incident.DeployFailed {
+			return plog.SeverityNumberWarn, "WARN"
+		}
+	}
+	return plog.SeverityNumberInfo, "INFO"
+}
+
+// incidentSeverity maps the free-form severities of alerting tools.
+func incidentSeverity(s string) plog.SeverityNumber {
+	v := strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case v == "critical", v == "page", v == "high", v == "error", v == "fatal", v == "emergency",
+		v == "p1", v == "p2", v == "sev1", v == "sev2", v == "sev-1", v == "sev-2":
+		return plog.SeverityNumberError
+	case v == "info", v == "informational", v == "low", v == "none", v == "p4", v == "p5":
+		return plog.SeverityNumberInfo
+	}
+	return plog.SeverityNumberWarn
+}
