@@ -105,3 +105,6 @@ func (c *Collector) RestartAfterKill() {
 	c.Kill()
 	c.start()
 }
+
+// WebhookURL returns the URL of a path on the incident_webhook receiver.
+func (p Ports) WebhookURL(path string) string { return "http://" + p.Webhook + path }

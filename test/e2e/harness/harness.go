@@ -232,3 +232,12 @@ func PostJSON(t testing.TB, url, token string, body string) (int, string) {
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
 }
+
+func portOf(t testing.TB, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	n, err := net.LookupPort("tcp", port)
+	require.NoError(t, err)
+	return n
+}
