@@ -1,0 +1,150 @@
+package evidenceexporter // import "github.com/otel-evidence/otel-evidence/exporter/evidenceexporter"
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configretry"
+
+	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/ring"
+)
+
+// Config is the configuration of the evidence exporter.
+type Config struct {
+	// Incidents is the ID of the incidents extension that supplies the
+	// incident registry and the evidence store.
+	Incidents component.ID `mapstructure:"incidents"`
+	// Window sets how much telemetry around an incident is frozen.
+	Window WindowConfig `mapstructure:"window"`
+	// Buffer configures the ring of recent telemetry.
+	Buffer BufferConfig `mapstructure:"buffer"`
+	// FlushInterval is how often the parts of open windows are written, and
+	// the grace period for late data after a window has ended.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// Encoding of the signal files in a part: "otlp_json" (OTLP File
+	// format, JSON Lines) or "otlp_proto" (length-prefixed protobuf).
+	Encoding string `mapstructure:"encoding"`
+	// PartMaxBytes cuts a part once its uncompressed content exceeds this
+	// many bytes.
+	PartMaxBytes int64 `mapstructure:"part_max_bytes"`
+	// Spool is the local directory where finished parts wait until the
+	// store has them, with the freezing state of every incident.
+	Spool SpoolConfig `mapstructure:"spool"`
+	// RetryOnFailure controls the retries of uploads from the spool to the
+	// store. max_elapsed_time 0 retries for ever; parts never leave the
+	// spool before the store has them, whatever this says.
+	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+}
+
+// WindowConfig sets the evidence window of an incident opened at T:
+// [T - before, T + after], extended while the incident stays open.
+type WindowConfig struct {
+	// Before is how far before the incident start the window begins.
+	Before time.Duration `mapstructure:"before"`
+	// After is how long after the start (or, with ExtendUntilResolved,
+	// after the resolution) the window ends.
+	After time.Duration `mapstructure:"after"`
+	// ExtendUntilResolved keeps the window open until the incident is
+	// resolved (plus After), capped at T + Max.
+	ExtendUntilResolved bool `mapstructure:"extend_until_resolved"`
+	// Max caps the end of an extended window at T + Max.
+	Max time.Duration `mapstructure:"max"`
+}
+
+// BufferConfig configures the ring buffer of recent telemetry.
+type BufferConfig struct {
+	// MaxBytes bounds the (compressed) bytes the ring holds; the oldest
+	// data is dropped first.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// MaxAge drops data that arrived longer ago than this. It must cover
+	// window.before, plus how late incidents are typically signalled.
+	MaxAge time.Duration `mapstructure:"max_age"`
+	// Directory keeps the ring on disk, so it survives restarts. Empty
+	// keeps it in memory.
+	Directory string `mapstructure:"directory"`
+	// Compression of the ring's blocks: "zstd" or "s2".
+	Compression string `mapstructure:"compression"`
+}
+
+// SpoolConfig configures the local spool of finished parts.
+type SpoolConfig struct {
+	// Directory holds parts not yet in the store and the per-incident
+	// freezing state. It must be on a persistent volume and private to
+	// this collector.
+	Directory string `mapstructure:"directory"`
+}
+
+var _ component.Config = (*Config)(nil)
+
+// errInvalidConfig is wrapped by every error of Config.Validate.
+var errInvalidConfig = errors.New("invalid evidence exporter config")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// maxPartMaxBytes keeps each part file well inside what bundle readers accept.
+const maxPartMaxBytes = 512 << 20
+
+// Validate checks the configuration. Every error names the YAML key.
+func (cfg *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, invalid(format, args...)) }
+
+	w := cfg.Window
+	if w.Before <= 0 {
+		add("'window.before' must be positive, got %s", w.Before)
+	}
+	if w.After < 0 {
+		add("'window.after' must not be negative, got %s", w.After)
+	}
+	if w.Max <= 0 {
+		add("'window.max' must be positive, got %s", w.Max)
+	} else if w.Max < w.After {
+		add("'window.max' (%s) must not be less than 'window.after' (%s)", w.Max, w.After)
+	}
+	if cfg.Buffer.MaxBytes <= 0 {
+		add("'buffer.max_bytes' must be positive, got %d", cfg.Buffer.MaxBytes)
+	}
+	if cfg.Buffer.MaxAge <= 0 {
+		add("'buffer.max_age' must be positive, got %s", cfg.Buffer.MaxAge)
+	} else if w.Before > 0 && cfg.Buffer.MaxAge < w.Before {
+		add("'buffer.max_age' (%s) must not be less than 'window.before' (%s): the ring could never hold the start of a window",
+			cfg.Buffer.MaxAge, w.Before)
+	}
+	if !validCompression(cfg.Buffer.Compression) {
+		add("'buffer.compression' must be %q or %q, got %q", ring.CompressionZstd, ring.CompressionS2, cfg.Buffer.Compression)
+	}
+	if cfg.FlushInterval <= 0 {
+		add("'flush_interval' must be positive, got %s", cfg.FlushInterval)
+	}
+	if !bundle.ValidEncoding(cfg.Encoding) {
+		add("'encoding' must be %q or %q, got %q", bundle.EncodingJSON, bundle.EncodingProto, cfg.Encoding)
+	}
+	if cfg.PartMaxBytes <= 0 || cfg.PartMaxBytes > maxPartMaxBytes {
+		add("'part_max_bytes' must be between 1 and %d, got %d", maxPartMaxBytes, cfg.PartMaxBytes)
+	}
+	if strings.TrimSpace(cfg.Spool.Directory) == "" {
+		add("'spool.directory' is required")
+	}
+	if cfg.Buffer.Directory != "" && cfg.Spool.Directory != "" && sameDir(cfg.Buffer.Directory, cfg.Spool.Directory) {
+		add("'buffer.directory' and 'spool.directory' must be different directories")
+	}
+	return errors.Join(errs...)
+}
+
+func validCompression(c string) bool {
+	return c == ring.CompressionZstd || c == ring.CompressionS2
+}
+
+// sameDir reports whether two configured directories name the same path.
+func sameDir(a, b string) bool {
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
+}

@@ -1,0 +1,350 @@
+package evidenceexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/ring"
+)
+
+// options are the seams unit tests use; the factory uses the defaults.
+type options struct {
+	// now is the clock of windows, ring arrivals and manifests.
+	now func() time.Time
+	// tick drives the periodic flushes; nil means a ticker of
+	// flush_interval.
+	tick <-chan time.Time
+}
+
+func defaultOptions() options { return options{now: time.Now} }
+
+// evidenceExporter is one evidence exporter, shared by the traces, logs and
+// metrics pipelines that use the same component ID (one ring for all).
+type evidenceExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	opts   options
+	tb     *metadata.TelemetryBuilder
+
+	// mu keeps the ring from closing under an Append.
+	mu   sync.RWMutex
+	ring *ring.Ring
+
+	startOnce sync.Once
+	startErr  error
+	started   bool
+	unsub     func()
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	ticker    *time.Ticker
+	freezer   *freezer
+	uploader  *uploader
+	// syncReq runs one freeze step (all incidents) and replies; tests
+	// use it through flushNow.
+	syncReq chan chan struct{}
+}
+
+func newEvidenceExporter(cfg *Config, set exporter.Settings, opts options) (*evidenceExporter, error) {
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &evidenceExporter{
+		cfg:     cfg,
+		logger:  set.Logger,
+		opts:    opts,
+		tb:      tb,
+		syncReq: make(chan chan struct{}),
+	}, nil
+}
+
+// start runs once for all the pipelines sharing the exporter.
+func (e *evidenceExporter) start(ctx context.Context, host component.Host) error {
+	e.startOnce.Do(func() { e.startErr = e.doStart(ctx, host) })
+	return e.startErr
+}
+
+func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err error) {
+	cfg := e.cfg
+	reg, err := incidentsapi.Find(host, cfg.Incidents)
+	if err != nil {
+		return fmt.Errorf("evidence exporter: 'incidents': %w", err)
+	}
+	st := reg.Store()
+	if st == nil {
+		return fmt.Errorf("evidence exporter: the incidents extension %q has no evidence store", cfg.Incidents)
+	}
+	collectorID := reg.CollectorID()
+	if err := incident.ValidateID(collectorID); err != nil {
+		return fmt.Errorf("evidence exporter: collector id of %q: %w", cfg.Incidents, err)
+	}
+	sp, err := openSpool(cfg.Spool.Directory)
+	if err != nil {
+		return fmt.Errorf("evidence exporter: 'spool.directory': %w", err)
+	}
+	found, problems, err := sp.load()
+	if err != nil {
+		return fmt.Errorf("evidence exporter: 'spool.directory': %w", err)
+	}
+	for _, p := range problems {
+		e.logger.Error("Problem in the spool", zap.Error(p))
+	}
+	r, err := ring.Open(ring.Config{
+		MaxBytes:    cfg.Buffer.MaxBytes,
+		MaxAge:      cfg.Buffer.MaxAge,
+		Directory:   cfg.Buffer.Directory,
+		Compression: cfg.Buffer.Compression,
+		Now:         e.opts.now,
+	}, e.logger.With(zap.String("part", "ring")))
+	if err != nil {
+		return fmt.Errorf("evidence exporter: 'buffer': %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = r.Close()
+		}
+	}()
+	if err := e.registerGauges(); err != nil {
+		return fmt.Errorf("evidence exporter: telemetry: %w", err)
+	}
+
+	e.uploader = newUploader(&uploader{
+		logger:      e.logger,
+		store:       st,
+		spool:       sp,
+		reg:         reg,
+		tb:          e.tb,
+		retry:       cfg.RetryOnFailure,
+		before:      cfg.Window.Before,
+		collectorID: collectorID,
+		now:         e.opts.now,
+	})
+	e.freezer = &freezer{
+		logger: e.logger,
+		ring:   r,
+		reg:    reg,
+		store:  st,
+		spool:  sp,
+		up:     e.uploader,
+		tb:     e.tb,
+		now:    e.opts.now,
+		policy: windowPolicy{
+			before: cfg.Window.Before,
+			after:  cfg.Window.After,
+			max:    cfg.Window.Max,
+			extend: cfg.Window.ExtendUntilResolved,
+			grace:  cfg.FlushInterval,
+		},
+		encoding:    cfg.Encoding,
+		partMax:     cfg.PartMaxBytes,
+		maxAge:      cfg.Buffer.MaxAge,
+		collectorID: collectorID,
+		jobs:        make(map[string]*incidentState),
+		skipped:     make(map[string]bool),
+		wake:        make(chan struct{}, 1),
+	}
+
+	e.mu.Lock()
+	e.ring = r
+	e.mu.Unlock()
+
+	// Subscribe first, then read the snapshot (see Registry.Subscribe).
+	e.unsub = reg.Subscribe(e.freezer.enqueue)
+	e.freezer.resume(found, reg.Snapshot())
+
+	tick := e.opts.tick
+	if tick == nil {
+		e.ticker = time.NewTicker(cfg.FlushInterval)
+		tick = e.ticker.C
+	}
+	// Both loops need the ticks; fan them out.
+	freezeTick := make(chan time.Time, 1)
+	uploadTick := make(chan time.Time, 1)
+	loopCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.wg.Add(3)
+	go func() {
+		defer e.wg.Done()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case t := <-tick:
+				offer(freezeTick, t)
+				offer(uploadTick, t)
+			}
+		}
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.freezer.run(loopCtx, freezeTick, e.syncReq)
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.uploader.run(loopCtx, uploadTick)
+	}()
+	// Freeze the incidents found at start right away.
+	e.freezer.kick()
+	e.started = true
+	e.logger.Info("Evidence recorder started",
+		zap.String("store", st.String()), zap.String("collector_id", collectorID),
+		zap.String("spool", sp.dir), zap.Int("spooled_incidents", len(found)))
+	return nil
+}
+
+// offer sends t unless the channel already holds a tick.
+func offer(c chan time.Time, t time.Time) {
+	select {
+	case c <- t:
+	default:
+	}
+}
+
+// registerGauges registers the asynchronous instruments.
+func (e *evidenceExporter) registerGauges() error {
+	withRing := func(fn func(r *ring.Ring)) {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		if e.ring != nil {
+			fn(e.ring)
+		}
+	}
+	return errors.Join(
+		e.tb.RegisterExporterEvidenceBufferBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
+			withRing(func(r *ring.Ring) {
+				s := r.Stats()
+				for i := range s.Signals {
+					o.Observe(s.Signals[i].Bytes, metric.WithAttributeSet(signalAttrs[i]))
+				}
+			})
+			return nil
+		}),
+		e.tb.RegisterExporterEvidenceBufferItemsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			withRing(func(r *ring.Ring) {
+				s := r.Stats()
+				for i := range s.Signals {
+					o.Observe(s.Signals[i].Items, metric.WithAttributeSet(signalAttrs[i]))
+				}
+			})
+			return nil
+		}),
+		e.tb.RegisterExporterEvidenceBufferEvictedItemsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			withRing(func(r *ring.Ring) {
+				s := r.Stats()
+				for i := range s.Signals {
+					o.Observe(s.Signals[i].EvictedItems, metric.WithAttributeSet(signalAttrs[i]))
+				}
+			})
+			return nil
+		}),
+		e.tb.RegisterExporterEvidenceBufferLookbackCallback(func(_ context.Context, o metric.Float64Observer) error {
+			withRing(func(r *ring.Ring) { o.Observe(r.Lookback(e.opts.now()).Seconds()) })
+			return nil
+		}),
+		e.tb.RegisterExporterEvidenceSpoolBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
+			_, size := e.uploader.spooled()
+			o.Observe(size)
+			return nil
+		}),
+		e.tb.RegisterExporterEvidenceSpoolPartsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			parts, _ := e.uploader.spooled()
+			o.Observe(parts)
+			return nil
+		}),
+	)
+}
+
+// flushNow runs one freeze step over every incident and waits for it
+// (tests).
+func (e *evidenceExporter) flushNow(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case e.syncReq <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shutdown stops the loops, writes what the open windows hold so far to the
+// spool (not complete: the next start continues), and closes the ring.
+func (e *evidenceExporter) shutdown(ctx context.Context) error {
+	var errs []error
+	if e.started {
+		e.unsub()
+		e.cancel()
+		if e.ticker != nil {
+			e.ticker.Stop()
+		}
+		e.wg.Wait()
+		e.freezer.flushAll(ctx)
+		e.mu.Lock()
+		errs = append(errs, e.ring.Close())
+		e.ring = nil
+		e.mu.Unlock()
+		e.started = false
+	}
+	e.tb.Shutdown()
+	return errors.Join(errs...)
+}
+
+func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) error {
+	payload, minT, maxT, n, err := ring.MarshalTraces(td)
+	e.append(ring.SignalTraces, payload, minT, maxT, n, err)
+	return nil
+}
+
+func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
+	payload, minT, maxT, n, err := ring.MarshalLogs(ld)
+	e.append(ring.SignalLogs, payload, minT, maxT, n, err)
+	return nil
+}
+
+func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics) error {
+	payload, minT, maxT, n, err := ring.MarshalMetrics(md)
+	e.append(ring.SignalMetrics, payload, minT, maxT, n, err)
+	return nil
+}
+
+// append stores one marshaled batch in the ring. It never fails the
+// pipeline: a batch that cannot be stored is counted and logged.
+func (e *evidenceExporter) append(sig ring.Signal, payload []byte, minT, maxT time.Time, n int, err error) {
+	if n == 0 && err == nil {
+		return
+	}
+	if err == nil {
+		e.mu.RLock()
+		if e.ring == nil {
+			err = ring.ErrClosed
+		} else {
+			_, err = e.ring.Append(sig, payload, minT, maxT, n)
+		}
+		e.mu.RUnlock()
+	}
+	if err != nil {
+		e.tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), int64(n), metric.WithAttributeSet(signalAttrs[sig]))
+		e.logger.Warn("Dropping a batch the ring buffer cannot hold", zap.Stringer("signal", sig), zap.Int("items", n), zap.Error(err))
+	}
+}

@@ -1,0 +1,108 @@
+package evidenceexporter
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/internal/ring"
+)
+
+// timeRange is an inclusive range of item times in Unix nanoseconds.
+type timeRange struct {
+	lo, hi pcommon.Timestamp
+}
+
+// contains reports whether ts is in the range. Items without a time (0)
+// belong to no window.
+func (r timeRange) contains(ts pcommon.Timestamp) bool {
+	return ts != 0 && ts >= r.lo && ts <= r.hi
+}
+
+// empty reports whether no time is in the range.
+func (r timeRange) empty() bool { return r.hi < r.lo }
+
+// The select functions keep, in place, only the items whose own time is in
+// r, drop the resources and scopes left empty, and return the number of
+// items kept. They modify their argument, which must be writable (a batch
+// just decoded from a ring block).
+
+// selectTraces keeps the spans whose start time is in r.
+func selectTraces(td ptrace.Traces, r timeRange) int {
+	n := 0
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
+				return !r.contains(ring.SpanTime(s))
+			})
+			n += ss.Spans().Len()
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+	return n
+}
+
+// selectLogs keeps the log records whose time (timestamp, else observed
+// timestamp) is in r.
+func selectLogs(ld plog.Logs, r timeRange) int {
+	n := 0
+	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
+		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				return !r.contains(ring.LogRecordTime(lr))
+			})
+			n += sl.LogRecords().Len()
+			return sl.LogRecords().Len() == 0
+		})
+		return rl.ScopeLogs().Len() == 0
+	})
+	return n
+}
+
+// selectMetrics keeps the data points whose timestamp is in r, and the
+// metrics that still have points.
+func selectMetrics(md pmetric.Metrics, r timeRange) int {
+	n := 0
+	md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
+		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
+			sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
+				kept := selectPoints(m, r)
+				n += kept
+				return kept == 0
+			})
+			return sm.Metrics().Len() == 0
+		})
+		return rm.ScopeMetrics().Len() == 0
+	})
+	return n
+}
+
+// selectPoints filters the data points of one metric and returns how many
+// are left.
+func selectPoints(m pmetric.Metric, r timeRange) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		dps.RemoveIf(func(dp pmetric.NumberDataPoint) bool { return !r.contains(dp.Timestamp()) })
+		return dps.Len()
+	case pmetric.MetricTypeSum:
+		dps := m.Sum().DataPoints()
+		dps.RemoveIf(func(dp pmetric.NumberDataPoint) bool { return !r.contains(dp.Timestamp()) })
+		return dps.Len()
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		dps.RemoveIf(func(dp pmetric.HistogramDataPoint) bool { return !r.contains(dp.Timestamp()) })
+		return dps.Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		dps.RemoveIf(func(dp pmetric.ExponentialHistogramDataPoint) bool { return !r.contains(dp.Timestamp()) })
+		return dps.Len()
+	case pmetric.MetricTypeSummary:
+		dps := m.Summary().DataPoints()
+		dps.RemoveIf(func(dp pmetric.SummaryDataPoint) bool { return !r.contains(dp.Timestamp()) })
+		return dps.Len()
+	}
+	return 0
+}

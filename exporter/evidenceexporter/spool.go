@@ -1,0 +1,305 @@
+package evidenceexporter
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+)
+
+// The spool keeps, per incident, the parts not yet in the store and the
+// freezing state:
+//
+//	<spool>/incidents/<incident-id>/state.json          freezing state (the commit point)
+//	<spool>/incidents/<incident-id>/part-000001.tar.zst  a part waiting for the store
+//	<spool>/incidents/<incident-id>/done                 the complete manifest is in the store
+//
+// A flush writes its parts first, then state.json atomically. A part file
+// whose number the committed state does not list yet is left over from a
+// flush that never committed; it is deleted at start and written again.
+// A listed part file is deleted once the store has it.
+const (
+	spoolIncidentsDir = "incidents"
+	stateFile         = "state.json"
+	doneFile          = "done"
+	tempPrefix        = ".tmp-"
+	stateFormat       = 1
+
+	dirPerm  os.FileMode = 0o750
+	filePerm os.FileMode = 0o640
+)
+
+// incidentState is the freezing state of one incident, persisted in
+// state.json after every flush.
+type incidentState struct {
+	Format int `json:"format"`
+	// Incident is the registry's record as last seen.
+	Incident incident.Incident `json:"incident"`
+	// StartedAt is T, the start the window is computed from, fixed when
+	// freezing began.
+	StartedAt time.Time `json:"started_at"`
+	// ResolvedAt is set once the incident is resolved or expired.
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// Cursor is the last ring sequence number scanned: blocks with
+	// seq <= Cursor have given every item with a time in
+	// [window start, Bound] to the bundle.
+	Cursor uint64 `json:"cursor"`
+	// Bound is how far the window has been frozen; zero before the first
+	// flush.
+	Bound time.Time `json:"bound"`
+	// NextPart is the number of the next part.
+	NextPart int `json:"next_part"`
+	// Parts are the committed parts, in order.
+	Parts []bundle.PartRef `json:"parts"`
+	// Events holds the SHA-256 (hex) of every event already in a part.
+	Events []string `json:"events,omitempty"`
+	// Complete is set by the flush that wrote the last part.
+	Complete bool `json:"complete"`
+	// Version counts commits.
+	Version uint64 `json:"version"`
+}
+
+// window returns the evidence window as frozen so far.
+func (s *incidentState) window(before time.Duration) bundle.Window {
+	return bundle.Window{Start: s.StartedAt.Add(-before), End: s.Bound}
+}
+
+// clone returns a deep copy.
+func (s *incidentState) clone() *incidentState {
+	c := *s
+	if s.ResolvedAt != nil {
+		t := *s.ResolvedAt
+		c.ResolvedAt = &t
+	}
+	c.Parts = append([]bundle.PartRef(nil), s.Parts...)
+	c.Events = append([]string(nil), s.Events...)
+	return &c
+}
+
+// spool is the local directory of parts waiting for the store.
+type spool struct {
+	dir string
+}
+
+func openSpool(dir string) (*spool, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool: resolve %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(abs, spoolIncidentsDir), dirPerm); err != nil {
+		return nil, fmt.Errorf("spool: create %q: %w", abs, err)
+	}
+	return &spool{dir: abs}, nil
+}
+
+// incidentDir is the directory of one incident. id must be valid
+// (incident.ValidateID), which keeps it inside the spool.
+func (s *spool) incidentDir(id string) string {
+	return filepath.Join(s.dir, spoolIncidentsDir, id)
+}
+
+func (s *spool) partPath(id string, seq int) string {
+	name, _ := bundle.PartName(seq)
+	return filepath.Join(s.incidentDir(id), name)
+}
+
+// writePart stores a finished part durably.
+func (s *spool) writePart(id string, seq int, data []byte) error {
+	if err := os.MkdirAll(s.incidentDir(id), dirPerm); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return writeFileAtomic(s.partPath(id, seq), data)
+}
+
+// readPart returns a spooled part, or an error wrapping fs.ErrNotExist.
+func (s *spool) readPart(id string, seq int) ([]byte, error) {
+	return os.ReadFile(s.partPath(id, seq))
+}
+
+// hasPart reports whether part seq of incident id waits in the spool.
+func (s *spool) hasPart(id string, seq int) bool {
+	_, err := os.Stat(s.partPath(id, seq))
+	return err == nil
+}
+
+// removePart deletes a part the store has.
+func (s *spool) removePart(id string, seq int) error {
+	err := os.Remove(s.partPath(id, seq))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return syncDir(s.incidentDir(id))
+}
+
+// saveState commits st.
+func (s *spool) saveState(st *incidentState) error {
+	if err := os.MkdirAll(s.incidentDir(st.Incident.ID), dirPerm); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	st.Format = stateFormat
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("spool: encoding state of %s: %w", st.Incident.ID, err)
+	}
+	return writeFileAtomic(filepath.Join(s.incidentDir(st.Incident.ID), stateFile), append(data, '\n'))
+}
+
+// markDone records that the complete manifest of incident id is in the store.
+func (s *spool) markDone(id string) error {
+	return writeFileAtomic(filepath.Join(s.incidentDir(id), doneFile), nil)
+}
+
+func (s *spool) isDone(id string) bool {
+	_, err := os.Stat(filepath.Join(s.incidentDir(id), doneFile))
+	return err == nil
+}
+
+// removeIncident deletes everything the spool holds for incident id.
+func (s *spool) removeIncident(id string) error {
+	if err := os.RemoveAll(s.incidentDir(id)); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return syncDir(filepath.Join(s.dir, spoolIncidentsDir))
+}
+
+// spooledIncident is what load finds for one incident.
+type spooledIncident struct {
+	state *incidentState
+	done  bool
+}
+
+// load reads every committed state and removes what no commit covers:
+// temporary files, parts numbered from the state's NextPart on, and
+// incident directories without a state. Unreadable states are reported in
+// problems and their directories are left alone.
+func (s *spool) load() (found []spooledIncident, problems []error, err error) {
+	root := filepath.Join(s.dir, spoolIncidentsDir)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: %w", err)
+	}
+	for _, e := range entries {
+		id := e.Name()
+		if !e.IsDir() || incident.ValidateID(id) != nil {
+			continue
+		}
+		dir := s.incidentDir(id)
+		data, err := os.ReadFile(filepath.Join(dir, stateFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			// Parts of a first flush that never committed.
+			if err := os.RemoveAll(dir); err != nil {
+				problems = append(problems, fmt.Errorf("spool: %w", err))
+			}
+			continue
+		}
+		if err != nil {
+			problems = append(problems, fmt.Errorf("spool: %w", err))
+			continue
+		}
+		st := new(incidentState)
+		if err := json.Unmarshal(data, st); err != nil || st.Format != stateFormat || st.Incident.ID != id || st.NextPart < 1 {
+			problems = append(problems, fmt.Errorf("spool: %s is not a valid state file (%v); its incident is skipped",
+				filepath.Join(dir, stateFile), err))
+			continue
+		}
+		if err := s.removeUncommitted(st); err != nil {
+			problems = append(problems, err)
+		}
+		found = append(found, spooledIncident{state: st, done: s.isDone(id)})
+	}
+	return found, problems, nil
+}
+
+// removeUncommitted deletes temporary files and parts st does not list.
+func (s *spool) removeUncommitted(st *incidentState) error {
+	dir := s.incidentDir(st.Incident.ID)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		remove := strings.HasPrefix(name, tempPrefix)
+		if seq, ok := partSeq(name); ok {
+			remove = seq >= st.NextPart
+		}
+		if remove {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				errs = append(errs, fmt.Errorf("spool: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// partSeq returns the number of a part file name such as
+// "part-000001.tar.zst".
+func partSeq(name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, "part-")
+	if !ok {
+		return 0, false
+	}
+	digits, ok = strings.CutSuffix(digits, ".tar.zst")
+	if !ok || len(digits) != 6 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsync and
+// rename, then syncs the directory: readers and restarts see the old file
+// or the whole new one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, tempPrefix+filepath.Base(path)+"-"+rand.Text())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("spool: writing %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("spool: syncing %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("spool: closing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: syncing directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+package evidenceexporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/store"
+)
+
+// uploader moves committed parts from the spool to the store, in order,
+// then the incident's manifest. A part leaves the spool only after the
+// store has accepted it; the manifest goes up only once every part it lists
+// is in the store. Uploads are idempotent (same key, same bytes), so a crash
+// between an upload and the spool cleanup only repeats the upload.
+type uploader struct {
+	logger      *zap.Logger
+	store       store.Store
+	spool       *spool
+	reg         incidentsapi.Registry
+	tb          *metadata.TelemetryBuilder
+	retry       configretry.BackOffConfig
+	before      time.Duration
+	collectorID string
+	now         func() time.Time
+
+	mu   sync.Mutex
+	jobs map[string]*uploadJob
+	wake chan struct{}
+}
+
+// uploadJob is the upload progress of one incident.
+type uploadJob struct {
+	// state is the latest committed state.
+	state *incidentState
+	// next indexes the first part of state.Parts that may still be in the
+	// spool.
+	next int
+	// manifestVersion is the state version whose manifest is in the store.
+	manifestVersion uint64
+	// incidentChecked is set once incident.json is known to be in the store.
+	incidentChecked bool
+}
+
+func newUploader(u *uploader) *uploader {
+	u.jobs = make(map[string]*uploadJob)
+	u.wake = make(chan struct{}, 1)
+	return u
+}
+
+// submit hands over a committed state (which the caller no longer modifies).
+func (u *uploader) submit(st *incidentState) {
+	id := st.Incident.ID
+	u.mu.Lock()
+	j := u.jobs[id]
+	u.mu.Unlock()
+	if j == nil {
+		// First sight (at start): skip the parts uploaded before.
+		next := 0
+		for next < len(st.Parts) && !u.spool.hasPart(id, st.Parts[next].Seq) {
+			next++
+		}
+		j = &uploadJob{next: next}
+	}
+	u.mu.Lock()
+	j.state = st
+	u.jobs[id] = j
+	u.mu.Unlock()
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// spooled returns the parts and bytes waiting in the spool.
+func (u *uploader) spooled() (parts, size int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, j := range u.jobs {
+		for _, p := range j.state.Parts[j.next:] {
+			parts++
+			size += p.Size
+		}
+	}
+	return parts, size
+}
+
+// run uploads whenever a state is submitted and on every tick.
+func (u *uploader) run(ctx context.Context, tick <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.wake:
+		case <-tick:
+		}
+		u.drain(ctx)
+	}
+}
+
+// drain uploads everything pending, retrying with backoff until it
+// succeeds, the context ends or retry_on_failure gives up (then the next
+// submit or tick tries again).
+func (u *uploader) drain(ctx context.Context) {
+	bo := newBackoff(u.retry, time.Now())
+	for {
+		err := u.pass(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		wait, ok := bo.next(time.Now())
+		if !ok {
+			u.logger.Error("Uploading evidence to the store failed; the parts stay in the spool and are retried at the next flush",
+				zap.String("store", u.store.String()), zap.Error(err))
+			return
+		}
+		u.logger.Warn("Uploading evidence to the store failed; retrying",
+			zap.String("store", u.store.String()), zap.Duration("retry_in", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pass tries every incident once and returns the errors.
+func (u *uploader) pass(ctx context.Context) error {
+	u.mu.Lock()
+	ids := slices.Sorted(maps.Keys(u.jobs))
+	u.mu.Unlock()
+	var errs []error
+	for _, id := range ids {
+		if err := u.process(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("incident %s: %w", id, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// process uploads one incident's pending parts, incident.json if the store
+// lacks it, and the manifest.
+func (u *uploader) process(ctx context.Context, id string) error {
+	u.mu.Lock()
+	j := u.jobs[id]
+	st, next := j.state, j.next
+	u.mu.Unlock()
+
+	for i := next; i < len(st.Parts); i++ {
+		if err := u.uploadPart(ctx, id, st.Parts[i]); err != nil {
+			return err
+		}
+		u.mu.Lock()
+		j.next = i + 1
+		u.mu.Unlock()
+	}
+	if !j.incidentChecked {
+		if err := u.ensureIncident(ctx, st); err != nil {
+			u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+			return err
+		}
+		j.incidentChecked = true
+	}
+	if j.manifestVersion != st.Version {
+		if err := u.putManifest(ctx, st); err != nil {
+			u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+			return err
+		}
+		j.manifestVersion = st.Version
+	}
+	if !st.Complete {
+		return nil
+	}
+	// The complete bundle is in the store.
+	if err := u.spool.markDone(id); err != nil {
+		u.logger.Warn("Cannot mark the incident done in the spool", zap.String("incident", id), zap.Error(err))
+	}
+	u.mu.Lock()
+	if j.state == st {
+		delete(u.jobs, id)
+	}
+	u.mu.Unlock()
+	if inc := u.reg.Snapshot().Incidents[id]; inc == nil || !inc.IsOpen() {
+		if err := u.spool.removeIncident(id); err != nil {
+			u.logger.Warn("Cannot remove a finished incident from the spool", zap.String("incident", id), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// uploadPart puts one spooled part in the store and removes it from the
+// spool. A part missing from the spool was uploaded before.
+func (u *uploader) uploadPart(ctx context.Context, id string, ref bundle.PartRef) error {
+	data, err := u.spool.readPart(id, ref.Seq)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+		return err
+	}
+	key, err := bundle.PartKey(id, u.collectorID, ref.Seq)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
+		store.PutOptions{ContentType: bundle.PartContentType, Immutable: true})
+	if err != nil {
+		u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+		return fmt.Errorf("uploading %s: %w", key, err)
+	}
+	u.tb.ExporterEvidenceUploadDuration.Record(ctx, time.Since(start).Seconds())
+	u.tb.ExporterEvidencePartsUploaded.Add(ctx, 1)
+	if err := u.spool.removePart(id, ref.Seq); err != nil {
+		// Harmless: the part is uploaded again after a restart.
+		u.logger.Warn("Cannot remove an uploaded part from the spool", zap.String("key", key), zap.Error(err))
+	}
+	return nil
+}
+
+// ensureIncident writes incident.json when the store has none (the
+// incidents extension normally writes it; this covers a bundle that would
+// otherwise fail verification).
+func (u *uploader) ensureIncident(ctx context.Context, st *incidentState) error {
+	key, err := bundle.IncidentKey(st.Incident.ID)
+	if err != nil {
+		return err
+	}
+	_, err = u.store.Stat(ctx, key)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("checking %s: %w", key, err)
+	}
+	data, err := json.MarshalIndent(&st.Incident, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", key, err)
+	}
+	data = append(data, '\n')
+	if err := u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
+		store.PutOptions{ContentType: bundle.ManifestContentType}); err != nil {
+		return fmt.Errorf("uploading %s: %w", key, err)
+	}
+	return nil
+}
+
+// putManifest writes the manifest of st. The complete manifest is
+// immutable; the ones before it are rewritten as parts are added.
+func (u *uploader) putManifest(ctx context.Context, st *incidentState) error {
+	id := st.Incident.ID
+	m, err := bundle.NewManifest(id, u.collectorID, st.window(u.before))
+	if err != nil {
+		return err
+	}
+	for _, p := range st.Parts {
+		if err := m.AddPart(p); err != nil {
+			return err
+		}
+	}
+	m.Complete = st.Complete
+	m.UpdatedAt = u.now()
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	key, err := bundle.ManifestKey(id, u.collectorID)
+	if err != nil {
+		return err
+	}
+	if err := u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
+		store.PutOptions{ContentType: bundle.ManifestContentType, Immutable: st.Complete}); err != nil {
+		return fmt.Errorf("uploading %s: %w", key, err)
+	}
+	return nil
+}
+
+// backoff is exponential backoff as configured by retry_on_failure.
+type backoff struct {
+	cfg      configretry.BackOffConfig
+	start    time.Time
+	interval time.Duration
+}
+
+func newBackoff(cfg configretry.BackOffConfig, now time.Time) *backoff {
+	return &backoff{cfg: cfg, start: now, interval: cfg.InitialInterval}
+}
+
+// next returns the wait before the next attempt, or false when retrying is
+// disabled or max_elapsed_time has passed.
+func (b *backoff) next(now time.Time) (time.Duration, bool) {
+	if !b.cfg.Enabled {
+		return 0, false
+	}
+	if b.cfg.MaxElapsedTime > 0 && now.Sub(b.start) >= b.cfg.MaxElapsedTime {
+		return 0, false
+	}
+	wait := b.interval
+	if f := b.cfg.RandomizationFactor; f > 0 && wait > 0 {
+		delta := f * float64(wait)
+		wait = time.Duration(float64(wait) - delta + rand.Float64()*2*delta)
+	}
+	grown := time.Duration(float64(b.interval) * max(b.cfg.Multiplier, 1))
+	if b.cfg.MaxInterval > 0 {
+		grown = min(grown, b.cfg.MaxInterval)
+	}
+	b.interval = grown
+	return max(wait, time.Millisecond), true
+}
