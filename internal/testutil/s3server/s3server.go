@@ -11,6 +11,8 @@ package s3server // import "github.com/otel-evidence/otel-evidence/internal/test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -58,11 +60,16 @@ type Server struct {
 	Dir string
 	// ObjectLock reports whether Bucket was created with Object Lock.
 	ObjectLock bool
+	// CAFile is the PEM certificate that signs the server's TLS certificate
+	// when the server runs with WithTLS; empty for plain HTTP.
+	CAFile string
 
 	t        testing.TB
 	bin      string
 	versions string
 	logPath  string
+	keyFile  string
+	rootCAs  *x509.CertPool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -72,6 +79,7 @@ type Server struct {
 type options struct {
 	bucket     string
 	objectLock bool
+	tls        bool
 	access     string
 	secret     string
 }
@@ -85,6 +93,10 @@ func WithBucket(name string) Option { return func(o *options) { o.bucket = name 
 // WithObjectLock creates the bucket with S3 Object Lock enabled (which also
 // enables versioning), so retention and legal holds can be set on objects.
 func WithObjectLock() Option { return func(o *options) { o.objectLock = true } }
+
+// WithTLS serves HTTPS with a fresh self-signed certificate for 127.0.0.1;
+// Server.CAFile holds it for clients to trust.
+func WithTLS() Option { return func(o *options) { o.tls = true } }
 
 // WithCredentials sets the root credentials instead of random ones.
 func WithCredentials(accessKey, secretKey string) Option {
@@ -125,6 +137,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			t.Fatalf("s3server: %v", err)
 		}
+	}
+	if o.tls {
+		s.CAFile = filepath.Join(base, "cert.pem")
+		s.keyFile = filepath.Join(base, "key.pem")
+		pool, err := writeCert(s.CAFile, s.keyFile)
+		if err != nil {
+			t.Fatalf("s3server: create TLS certificate: %v", err)
+		}
+		s.rootCAs = pool
 	}
 	// Cleanups run last-in first-out: stop first, then print the output.
 	t.Cleanup(func() {
@@ -196,8 +217,14 @@ func freePort() (string, error) {
 	return port, err
 }
 
-// URL returns the server's base URL, "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://" + s.Endpoint }
+// URL returns the server's base URL, "http://127.0.0.1:PORT" (https with
+// WithTLS).
+func (s *Server) URL() string {
+	if s.CAFile != "" {
+		return "https://" + s.Endpoint
+	}
+	return "http://" + s.Endpoint
+}
 
 // Logs returns everything the server has written so far.
 func (s *Server) Logs() string {
@@ -268,16 +295,18 @@ func (s *Server) start() error {
 	defer logFile.Close() // the child keeps its own descriptor
 	fmt.Fprintf(logFile, "=== %s: starting versitygw on %s\n", time.Now().Format(time.RFC3339Nano), s.Endpoint)
 
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", s.Endpoint,
 		"--access", s.AccessKey,
 		"--secret", s.SecretKey,
 		"--region", Region,
 		"--health", healthPath,
-		"posix",
-		"--versioning-dir", s.versions,
-		s.Dir,
-	)
+	}
+	if s.CAFile != "" {
+		args = append(args, "--cert", s.CAFile, "--key", s.keyFile)
+	}
+	args = append(args, "posix", "--versioning-dir", s.versions, s.Dir)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -303,8 +332,11 @@ func (s *Server) start() error {
 
 func (s *Server) waitHealthy(exited <-chan struct{}) error {
 	client := &http.Client{
-		Timeout:   time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Timeout: time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			TLSClientConfig:   &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12},
+		},
 	}
 	url := s.URL() + healthPath
 	deadline := time.Now().Add(startTimeout)
@@ -351,13 +383,18 @@ func cleanEnv() []string {
 // credentials. Its idle connections are closed when the test ends.
 func (s *Server) NewClient() *minio.Client {
 	s.t.Helper()
-	tr, err := minio.DefaultTransport(false)
+	secure := s.CAFile != ""
+	tr, err := minio.DefaultTransport(secure)
 	if err != nil {
 		s.t.Fatalf("s3server: %v", err)
+	}
+	if secure {
+		tr.TLSClientConfig.RootCAs = s.rootCAs
 	}
 	s.t.Cleanup(tr.CloseIdleConnections)
 	c, err := minio.New(s.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Secure:       secure,
 		Region:       Region,
 		Transport:    tr,
 		BucketLookup: minio.BucketLookupPath,

@@ -94,3 +94,16 @@ func getObject(t *testing.T, c *minio.Client, bucket, key string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+func TestTLS(t *testing.T) {
+	s := Start(t, WithTLS())
+	require.FileExists(t, s.CAFile)
+	require.Equal(t, "https://"+s.Endpoint, s.URL())
+	ctx := context.Background()
+	c := s.NewClient()
+	_, err := c.PutObject(ctx, s.Bucket, "k", bytes.NewReader([]byte("tls")), 3, minio.PutObjectOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []byte("tls"), getObject(t, c, s.Bucket, "k"))
+	s.Restart()
+	require.Equal(t, []byte("tls"), getObject(t, c, s.Bucket, "k"))
+}
