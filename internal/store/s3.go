@@ -60,7 +60,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 	client, err := minio.New(host, &minio.Options{
 		Creds:           s3Credentials(cfg),
 		Secure:          secure,
-		Transport:       transport,
+		Transport:       unknownAuthorityTransport{transport},
 		Region:          cfg.Region,
 		BucketLookup:    lookup,
 		TrailingHeaders: true,
@@ -137,6 +137,21 @@ func s3Transport(cfg S3Config, secure bool) (*http.Transport, error) {
 		tr.TLSClientConfig.RootCAs = pool
 	}
 	return tr, nil
+}
+
+// unknownAuthorityTransport unwraps "certificate signed by unknown
+// authority" errors: minio-go recognises x509.UnknownAuthorityError as
+// permanent, but not inside Go's *tls.CertificateVerificationError, and
+// would retry a missing 's3.tls.ca_file' for seconds.
+type unknownAuthorityTransport struct{ http.RoundTripper }
+
+func (t unknownAuthorityTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(req)
+	var ua x509.UnknownAuthorityError
+	if err != nil && errors.As(err, &ua) {
+		return nil, ua // must stay unwrapped for minio-go to see it
+	}
+	return resp, err
 }
 
 // String names the store, e.g. "s3://bucket/prefix".
@@ -372,6 +387,10 @@ func (s *S3) mapErr(op, key string, err error) error {
 		if er.Code == "NoSuchKey" || (er.StatusCode == http.StatusNotFound && er.Code != "NoSuchBucket") {
 			return fmt.Errorf("%s %q in %s: %w", op, key, s, ErrNotFound)
 		}
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return fmt.Errorf("%s %q in %s: %w (is 's3.tls.ca_file' set to the CA of the endpoint?)", op, key, s, err)
 	}
 	return fmt.Errorf("%s %q in %s: %w", op, key, s, err)
 }

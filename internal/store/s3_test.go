@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -282,4 +283,72 @@ func TestS3OptionsAccepted(t *testing.T) {
 			require.Equal(t, "x", string(got))
 		})
 	}
+}
+
+func TestS3TLS(t *testing.T) {
+	srv := s3server.Start(t, s3server.WithTLS())
+	tls := func(mutate func(*S3Config)) S3Config {
+		cfg := s3Config(srv, "tls")
+		cfg.Insecure = false
+		mutate(&cfg)
+		return cfg
+	}
+	tests := []struct {
+		name    string
+		cfg     S3Config
+		wantErr string
+	}{
+		{name: "ca file", cfg: tls(func(c *S3Config) { c.TLS.CAFile = srv.CAFile })},
+		{name: "https URL with ca file", cfg: tls(func(c *S3Config) { c.Endpoint = srv.URL(); c.TLS.CAFile = srv.CAFile })},
+		{name: "skip verify", cfg: tls(func(c *S3Config) { c.TLS.InsecureSkipVerify = true })},
+		{name: "untrusted", cfg: tls(func(*S3Config) {}), wantErr: "certificate signed by unknown authority (is 's3.tls.ca_file'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestS3(t, tt.cfg)
+			// minio-go retries certificate errors (it misses Go's
+			// *tls.CertificateVerificationError), so bound the call.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			err := s.Put(ctx, "k", strings.NewReader("over tls"), 8, PutOptions{})
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			got, _ := get(t, s, "k")
+			require.Equal(t, "over tls", string(got))
+		})
+	}
+	t.Run("bad ca file", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "bad.pem")
+		require.NoError(t, os.WriteFile(p, []byte("not a certificate"), 0o600))
+		_, err := NewS3(tls(func(c *S3Config) { c.TLS.CAFile = p }))
+		require.ErrorContains(t, err, "holds no PEM certificate")
+	})
+}
+
+// TestS3GetVerifiesChecksum corrupts an object on the server's disk: reading
+// it must fail instead of returning bad evidence.
+func TestS3GetVerifiesChecksum(t *testing.T) {
+	ctx := context.Background()
+	srv := s3server.Start(t)
+	s := newTestS3(t, s3Config(srv, "sum"))
+	data := bytes.Repeat([]byte("evidence"), 1000)
+	put(t, s, "part", data)
+	got, _ := get(t, s, "part")
+	require.Equal(t, data, got)
+
+	file := filepath.Join(srv.Dir, srv.Bucket, "sum", "part")
+	onDisk, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, data, onDisk)
+	onDisk[100] ^= 0xff
+	require.NoError(t, os.WriteFile(file, onDisk, 0o600))
+
+	rc, _, err := s.Get(ctx, "part")
+	require.NoError(t, err)
+	defer rc.Close()
+	_, err = io.ReadAll(rc)
+	require.ErrorContains(t, err, "checksum")
 }
