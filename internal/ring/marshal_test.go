@@ -1,0 +1,161 @@
+package ring
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
+)
+
+func TestMarshalTestgenBatches(t *testing.T) {
+	step := 7 * time.Second
+	first, last := t0, t0.Add(99*step)
+	// Scrambled times: the range must not depend on item order.
+	times := []time.Time{t0.Add(time.Minute), last, t0.Add(3 * time.Minute), first}
+
+	tests := []struct {
+		name      string
+		marshal   func() ([]byte, time.Time, time.Time, int, error)
+		unmarshal func([]byte) (int, error)
+		wantItems int
+		wantMin   time.Time
+		wantMax   time.Time
+	}{
+		{
+			name: "traces",
+			marshal: func() ([]byte, time.Time, time.Time, int, error) {
+				return MarshalTraces(testgen.Traces(1, 100, 5, t0, step))
+			},
+			unmarshal: func(b []byte) (int, error) {
+				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
+				return td.SpanCount(), err
+			},
+			wantItems: 100, wantMin: first, wantMax: last,
+		},
+		{
+			name: "traces with scrambled times",
+			marshal: func() ([]byte, time.Time, time.Time, int, error) {
+				return MarshalTraces(testgen.Traces(1, 40, 3, time.Time{}, 0, testgen.WithTimes(times...)))
+			},
+			unmarshal: func(b []byte) (int, error) {
+				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
+				return td.SpanCount(), err
+			},
+			wantItems: 40, wantMin: first, wantMax: last,
+		},
+		{
+			name: "logs, some with only an observed time",
+			marshal: func() ([]byte, time.Time, time.Time, int, error) {
+				return MarshalLogs(testgen.Logs(2, 100, 5, t0, step))
+			},
+			unmarshal: func(b []byte) (int, error) {
+				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+				return ld.LogRecordCount(), err
+			},
+			wantItems: 100, wantMin: first, wantMax: last,
+		},
+		{
+			name: "logs with only observed times",
+			marshal: func() ([]byte, time.Time, time.Time, int, error) {
+				return MarshalLogs(testgen.Logs(2, 100, 5, t0, step, testgen.WithObservedOnlyRate(1)))
+			},
+			unmarshal: func(b []byte) (int, error) {
+				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+				return ld.LogRecordCount(), err
+			},
+			wantItems: 100, wantMin: first, wantMax: last,
+		},
+		{
+			name: "metrics",
+			marshal: func() ([]byte, time.Time, time.Time, int, error) {
+				return MarshalMetrics(testgen.Metrics(3, 100, 5, t0, step))
+			},
+			unmarshal: func(b []byte) (int, error) {
+				md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
+				return md.DataPointCount(), err
+			},
+			wantItems: 100, wantMin: first, wantMax: last,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payload, minT, maxT, items, err := tt.marshal()
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantItems, items)
+			assert.True(t, tt.wantMin.Equal(minT), "min %s", minT)
+			assert.True(t, tt.wantMax.Equal(maxT), "max %s", maxT)
+			n, err := tt.unmarshal(payload)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantItems, n)
+		})
+	}
+}
+
+func TestMarshalIgnoresUnsetTimes(t *testing.T) {
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	spans.AppendEmpty() // no start time
+	_, minT, maxT, items, err := MarshalTraces(td)
+	require.NoError(t, err)
+	assert.Equal(t, 1, items)
+	assert.True(t, minT.IsZero() && maxT.IsZero(), "no item time gives zero times")
+
+	spans.AppendEmpty().SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
+	_, minT, maxT, items, err = MarshalTraces(td)
+	require.NoError(t, err)
+	assert.Equal(t, 2, items)
+	assert.True(t, t0.Equal(minT) && t0.Equal(maxT))
+
+	ld := plog.NewLogs()
+	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	_, minT, _, items, err = MarshalLogs(ld)
+	require.NoError(t, err)
+	assert.Equal(t, 1, items)
+	assert.True(t, minT.IsZero())
+
+	_, _, _, items, err = MarshalMetrics(pmetric.NewMetrics())
+	require.NoError(t, err)
+	assert.Zero(t, items)
+}
+
+func TestMarshalMetricsAllTypes(t *testing.T) {
+	md := pmetric.NewMetrics()
+	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+	at := func(m int) pcommon.Timestamp {
+		return pcommon.NewTimestampFromTime(t0.Add(time.Duration(m) * time.Minute))
+	}
+	ms.AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty().SetTimestamp(at(3))
+	ms.AppendEmpty().SetEmptySum().DataPoints().AppendEmpty().SetTimestamp(at(4))
+	ms.AppendEmpty().SetEmptyHistogram().DataPoints().AppendEmpty().SetTimestamp(at(5))
+	eh := ms.AppendEmpty().SetEmptyExponentialHistogram().DataPoints()
+	eh.AppendEmpty().SetTimestamp(at(-2))
+	eh.AppendEmpty().SetTimestamp(at(1))
+	ms.AppendEmpty().SetEmptySummary().DataPoints().AppendEmpty().SetTimestamp(at(9))
+	ms.AppendEmpty() // empty metric: no data points
+
+	_, minT, maxT, items, err := MarshalMetrics(md)
+	require.NoError(t, err)
+	assert.Equal(t, 6, items)
+	assert.True(t, at(-2).AsTime().Equal(minT))
+	assert.True(t, at(9).AsTime().Equal(maxT))
+}
+
+func TestLogRecordTime(t *testing.T) {
+	lr := plog.NewLogRecord()
+	lr.SetObservedTimestamp(5)
+	assert.Equal(t, pcommon.Timestamp(5), LogRecordTime(lr))
+	lr.SetTimestamp(3)
+	assert.Equal(t, pcommon.Timestamp(3), LogRecordTime(lr))
+
+	span := ptrace.NewSpan()
+	span.SetStartTimestamp(7)
+	span.SetEndTimestamp(9)
+	assert.Equal(t, pcommon.Timestamp(7), SpanTime(span))
+}
