@@ -250,7 +250,7 @@ func partSeq(name string) (int, bool) {
 		return 0, false
 	}
 	digits, ok = strings.CutSuffix(digits, ".tar.zst")
-	if !ok || len(digits) != 6 {
+	if !ok || len(digits) != 6 || strings.Trim(digits, "0123456789") != "" {
 		return 0, false
 	}
 	n, err := strconv.Atoi(digits)

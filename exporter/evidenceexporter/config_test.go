@@ -1,0 +1,113 @@
+package evidenceexporter
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.InitialInterval = time.Second
+	retry.MaxInterval = time.Minute
+	retry.MaxElapsedTime = 0
+	retry.Multiplier = 2
+	retry.RandomizationFactor = 0.1
+
+	tests := []struct {
+		id      component.ID
+		want    *Config
+		wantErr string
+	}{
+		{id: component.NewID(metadata.Type), want: createDefaultConfig().(*Config)},
+		{
+			id: component.NewIDWithName(metadata.Type, "custom"),
+			want: &Config{
+				Incidents: component.MustNewIDWithName("incidents", "prod"),
+				Window:    WindowConfig{Before: 45 * time.Minute, After: 15 * time.Minute, Max: 3 * time.Hour},
+				Buffer: BufferConfig{
+					MaxBytes: 1 << 30, MaxAge: 50 * time.Minute,
+					Directory: "/var/lib/otelcol/ring", Compression: "zstd",
+				},
+				FlushInterval:  30 * time.Second,
+				Encoding:       "otlp_proto",
+				PartMaxBytes:   32 << 20,
+				Spool:          SpoolConfig{Directory: "/var/lib/otelcol/spool"},
+				RetryOnFailure: retry,
+			},
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "invalid"),
+			wantErr: "'window.before' must be positive",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, errInvalidConfig)
+				assert.ErrorContains(t, err, tt.wantErr)
+				assert.ErrorContains(t, err, "'encoding' must be")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{name: "default", mutate: func(*Config) {}},
+		{name: "before", mutate: func(c *Config) { c.Window.Before = 0 }, wantErr: "'window.before' must be positive"},
+		{name: "after", mutate: func(c *Config) { c.Window.After = -time.Second }, wantErr: "'window.after' must not be negative"},
+		{name: "zero after", mutate: func(c *Config) { c.Window.After = 0 }},
+		{name: "max", mutate: func(c *Config) { c.Window.Max = 0 }, wantErr: "'window.max' must be positive"},
+		{name: "max below after", mutate: func(c *Config) { c.Window.Max = 5 * time.Minute }, wantErr: "'window.max' (5m0s) must not be less than 'window.after'"},
+		{name: "max_bytes", mutate: func(c *Config) { c.Buffer.MaxBytes = 0 }, wantErr: "'buffer.max_bytes' must be positive"},
+		{name: "max_age", mutate: func(c *Config) { c.Buffer.MaxAge = 0 }, wantErr: "'buffer.max_age' must be positive"},
+		{name: "max_age below before", mutate: func(c *Config) { c.Buffer.MaxAge = 10 * time.Minute }, wantErr: "'buffer.max_age' (10m0s) must not be less than 'window.before'"},
+		{name: "compression", mutate: func(c *Config) { c.Buffer.Compression = "gzip" }, wantErr: "'buffer.compression' must be"},
+		{name: "zstd", mutate: func(c *Config) { c.Buffer.Compression = "zstd" }},
+		{name: "flush_interval", mutate: func(c *Config) { c.FlushInterval = 0 }, wantErr: "'flush_interval' must be positive"},
+		{name: "encoding", mutate: func(c *Config) { c.Encoding = "json" }, wantErr: "'encoding' must be"},
+		{name: "proto", mutate: func(c *Config) { c.Encoding = "otlp_proto" }},
+		{name: "part_max_bytes", mutate: func(c *Config) { c.PartMaxBytes = 0 }, wantErr: "'part_max_bytes' must be between"},
+		{name: "part_max_bytes too big", mutate: func(c *Config) { c.PartMaxBytes = 1 << 30 }, wantErr: "'part_max_bytes' must be between"},
+		{name: "spool", mutate: func(c *Config) { c.Spool.Directory = " " }, wantErr: "'spool.directory' is required"},
+		{name: "same dirs", mutate: func(c *Config) { c.Buffer.Directory = "./var/spool/" }, wantErr: "'buffer.directory' and 'spool.directory' must be different"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			tt.mutate(cfg)
+			err := cfg.Validate()
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, errInvalidConfig)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package evidenceexporter
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+)
+
+func testState(id string, nextPart int) *incidentState {
+	st := &incidentState{
+		Incident:  incident.Incident{ID: id, Source: "generic", Status: incident.StatusOpen, StartedAt: t0},
+		StartedAt: t0,
+		NextPart:  nextPart,
+		Cursor:    7,
+		Bound:     t0.Add(10 * 60e9),
+		Version:   2,
+	}
+	for seq := 1; seq < nextPart; seq++ {
+		name, _ := bundle.PartName(seq)
+		st.Parts = append(st.Parts, bundle.PartRef{Name: name, Seq: seq, Size: 10, SHA256: string(make([]byte, 0))})
+	}
+	return st
+}
+
+func TestSpoolLoad(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := openSpool(dir)
+	require.NoError(t, err)
+
+	// A committed incident with one uploaded part, one waiting, and the
+	// leftovers of a flush that never committed.
+	st := testState("INC-1", 3)
+	require.NoError(t, sp.writePart("INC-1", 2, []byte("part 2")))
+	require.NoError(t, sp.saveState(st))
+	require.NoError(t, sp.writePart("INC-1", 3, []byte("uncommitted")))
+	require.NoError(t, os.WriteFile(filepath.Join(sp.incidentDir("INC-1"), ".tmp-part-000004.tar.zst-x"), nil, 0o600))
+	// A first flush that never committed.
+	require.NoError(t, sp.writePart("INC-2", 1, []byte("uncommitted")))
+	// A finished incident.
+	require.NoError(t, sp.saveState(testState("INC-3", 2)))
+	require.NoError(t, sp.markDone("INC-3"))
+	// A corrupt state is reported and left alone.
+	require.NoError(t, os.MkdirAll(sp.incidentDir("INC-4"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(sp.incidentDir("INC-4"), stateFile), []byte("{not json"), 0o600))
+	// Names that are not incident IDs are ignored.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "incidents", "bad name"), 0o750))
+
+	found, problems, err := sp.load()
+	require.NoError(t, err)
+	require.Len(t, problems, 1)
+	assert.ErrorContains(t, problems[0], "INC-4")
+	require.Len(t, found, 2)
+	assert.Equal(t, "INC-1", found[0].state.Incident.ID)
+	assert.False(t, found[0].done)
+	assert.Equal(t, uint64(7), found[0].state.Cursor)
+	assert.Equal(t, st.Bound, found[0].state.Bound)
+	assert.Equal(t, "INC-3", found[1].state.Incident.ID)
+	assert.True(t, found[1].done)
+
+	assert.True(t, sp.hasPart("INC-1", 2))
+	assert.False(t, sp.hasPart("INC-1", 3), "uncommitted part removed")
+	assert.NoFileExists(t, filepath.Join(sp.incidentDir("INC-1"), ".tmp-part-000004.tar.zst-x"))
+	assert.NoDirExists(t, sp.incidentDir("INC-2"))
+	assert.DirExists(t, sp.incidentDir("INC-4"))
+
+	data, err := sp.readPart("INC-1", 2)
+	require.NoError(t, err)
+	assert.Equal(t, "part 2", string(data))
+	require.NoError(t, sp.removePart("INC-1", 2))
+	require.NoError(t, sp.removePart("INC-1", 2), "removing twice is fine")
+	require.NoError(t, sp.removeIncident("INC-3"))
+	assert.NoDirExists(t, sp.incidentDir("INC-3"))
+}
+
+func TestPartSeq(t *testing.T) {
+	tests := []struct {
+		name string
+		want int
+		ok   bool
+	}{
+		{"part-000001.tar.zst", 1, true},
+		{"part-999999.tar.zst", 999999, true},
+		{"part-000000.tar.zst", 0, false},
+		{"part-+00001.tar.zst", 0, false},
+		{"part-0000001.tar.zst", 0, false},
+		{"part-000001.tar", 0, false},
+		{"state.json", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := partSeq(tt.name)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// FuzzSpoolState feeds arbitrary state.json content to the spool loader: it
+// must never panic, and it adopts only states of the right incident.
+func FuzzSpoolState(f *testing.F) {
+	sp, err := openSpool(f.TempDir())
+	require.NoError(f, err)
+	require.NoError(f, sp.saveState(testState("INC-1", 2)))
+	good, err := os.ReadFile(filepath.Join(sp.incidentDir("INC-1"), stateFile))
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add([]byte(`{"format":1,"incident":{"id":"OTHER"},"next_part":1}`))
+	f.Add([]byte(`{"format":1,"incident":{"id":"INC-1"},"next_part":0}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		sp, err := openSpool(dir)
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(sp.incidentDir("INC-1"), 0o750))
+		require.NoError(t, os.WriteFile(filepath.Join(sp.incidentDir("INC-1"), stateFile), data, 0o600))
+		found, problems, err := sp.load()
+		require.NoError(t, err)
+		require.Len(t, append(found, make([]spooledIncident, len(problems))...), 1)
+		for _, f := range found {
+			assert.Equal(t, "INC-1", f.state.Incident.ID)
+			assert.Positive(t, f.state.NextPart)
+		}
+	})
+}
