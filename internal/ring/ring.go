@@ -249,7 +249,7 @@ func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items in
 	if !sig.valid() {
 		return 0, fmt.Errorf("ring: unknown signal %d", sig)
 	}
-	if items < 0 || items > math.MaxUint32 {
+	if items < 0 || uint64(items) > math.MaxUint32 {
 		return 0, fmt.Errorf("ring: items must be in 0..%d, got %d", uint32(math.MaxUint32), items)
 	}
 	if len(payload) > maxRawSize {

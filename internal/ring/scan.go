@@ -112,7 +112,8 @@ func (r *Ring) Scan(afterSeq uint64, from, to time.Time, fn func(b Block) error)
 	return r.scan(afterSeq, 0, true, from, to, fn)
 }
 
-// ScanRange is Scan limited to sequence numbers in (afterSeq, uptoSeq].
+// ScanRange is Scan limited to sequence numbers in (afterSeq, uptoSeq]
+// instead of (afterSeq, LastSeq()].
 func (r *Ring) ScanRange(afterSeq, uptoSeq uint64, from, to time.Time, fn func(b Block) error) error {
 	return r.scan(afterSeq, uptoSeq, false, from, to, fn)
 }
