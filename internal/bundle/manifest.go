@@ -202,5 +202,8 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
+	if m.Parts == nil {
+		m.Parts = []PartRef{}
+	}
 	return &m, nil
 }
