@@ -1,0 +1,67 @@
+package incidentsextension // import "github.com/otel-evidence/otel-evidence/extension/incidentsextension"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/store"
+)
+
+// Config configures the incidents extension.
+type Config struct {
+	// CollectorID names this replica in the store layout and in every event
+	// it writes. Replicas sharing one store must have distinct IDs. Defaults
+	// to the host name, mapped onto [A-Za-z0-9._-].
+	CollectorID string `mapstructure:"collector_id"`
+	// Store is the evidence store shared by the replicas.
+	Store store.Config `mapstructure:"store"`
+	// SyncInterval is how often the replica reads the other replicas'
+	// events from the store, expires incidents and prunes old state.
+	SyncInterval time.Duration `mapstructure:"sync_interval"`
+	// MaxOpenDuration is how long an incident may stay open: an incident
+	// never resolved is resolved (expired) at started_at + max_open_duration.
+	MaxOpenDuration time.Duration `mapstructure:"max_open_duration"`
+	// DeployRetention is how long deploys are kept; the latest deploy of
+	// every service is kept regardless.
+	DeployRetention time.Duration `mapstructure:"deploy_retention"`
+	// EventRetention is how long recorded events (and resolved incidents)
+	// are kept in memory for Events() and Snapshot().
+	EventRetention time.Duration `mapstructure:"event_retention"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// ErrInvalidConfig is wrapped by every error Validate returns.
+var ErrInvalidConfig = errors.New("invalid incidents extension config")
+
+// Validate checks the configuration. The 'store' section validates itself
+// (store.Config.Validate); xconfmap.Validate runs both.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
+	}
+	if err := incident.ValidateID(c.CollectorID); err != nil {
+		errs = append(errs, fmt.Errorf("%w: 'collector_id': %w", ErrInvalidConfig, err))
+	}
+	if c.SyncInterval <= 0 {
+		add("'sync_interval' must be positive, got %s", c.SyncInterval)
+	}
+	if c.MaxOpenDuration <= 0 {
+		add("'max_open_duration' must be positive, got %s", c.MaxOpenDuration)
+	}
+	if c.DeployRetention <= 0 {
+		add("'deploy_retention' must be positive, got %s", c.DeployRetention)
+	}
+	if c.EventRetention <= 0 {
+		add("'event_retention' must be positive, got %s", c.EventRetention)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,115 @@
+package incidentsextension
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/store"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	s3 := store.NewDefaultConfig()
+	s3.Backend = store.BackendS3
+	s3.S3.Endpoint = "http://127.0.0.1:9000"
+	s3.S3.Bucket = "evidence"
+	s3.S3.Prefix = "prod"
+	s3.S3.Region = "eu-west-1"
+	s3.S3.AccessKeyID = "key"
+	s3.S3.SecretAccessKey = "secret"
+	s3.S3.ForcePathStyle = true
+	s3.S3.Insecure = true
+
+	fs := store.NewDefaultConfig()
+	fs.Filesystem.Directory = "/var/lib/otel-evidence"
+
+	def := createDefaultConfig().(*Config)
+	tests := []struct {
+		id      component.ID
+		want    *Config
+		wantErr string
+	}{
+		{id: component.NewID(metadata.Type), want: def},
+		{
+			id: component.NewIDWithName(metadata.Type, "custom"),
+			want: &Config{
+				CollectorID: "collector-a", Store: s3, SyncInterval: 5 * time.Second,
+				MaxOpenDuration: 12 * time.Hour, DeployRetention: 72 * time.Hour, EventRetention: 48 * time.Hour,
+			},
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "filesystem"),
+			want: &Config{
+				CollectorID: "collector-b", Store: fs, SyncInterval: defaultSyncInterval,
+				MaxOpenDuration: defaultMaxOpenDuration, DeployRetention: defaultDeployRetention, EventRetention: defaultEventRetention,
+			},
+		},
+		{id: component.NewIDWithName(metadata.Type, "bad_interval"), wantErr: "'sync_interval' must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, ErrInvalidConfig)
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr error
+		wantMsg string
+	}{
+		{name: "default", mutate: func(*Config) {}},
+		{name: "empty collector_id", mutate: func(c *Config) { c.CollectorID = "" }, wantErr: incident.ErrInvalidID, wantMsg: "'collector_id'"},
+		{name: "collector_id with slash", mutate: func(c *Config) { c.CollectorID = "a/b" }, wantErr: incident.ErrInvalidID, wantMsg: "'collector_id'"},
+		{name: "collector_id dot-dot", mutate: func(c *Config) { c.CollectorID = ".." }, wantErr: incident.ErrInvalidID, wantMsg: "'collector_id'"},
+		{name: "zero sync_interval", mutate: func(c *Config) { c.SyncInterval = 0 }, wantErr: ErrInvalidConfig, wantMsg: "'sync_interval' must be positive"},
+		{name: "negative max_open_duration", mutate: func(c *Config) { c.MaxOpenDuration = -time.Hour }, wantErr: ErrInvalidConfig, wantMsg: "'max_open_duration' must be positive"},
+		{name: "zero deploy_retention", mutate: func(c *Config) { c.DeployRetention = 0 }, wantErr: ErrInvalidConfig, wantMsg: "'deploy_retention' must be positive"},
+		{name: "zero event_retention", mutate: func(c *Config) { c.EventRetention = 0 }, wantErr: ErrInvalidConfig, wantMsg: "'event_retention' must be positive"},
+		{name: "unknown backend", mutate: func(c *Config) { c.Store.Backend = "ftp" }, wantErr: store.ErrInvalidConfig, wantMsg: "store: 'backend'"},
+		{name: "s3 without bucket", mutate: func(c *Config) { c.Store.Backend = store.BackendS3 }, wantErr: store.ErrInvalidConfig, wantMsg: "'s3.bucket' is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			tt.mutate(cfg)
+			err := confmap.Validate(cfg)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.wantErr)
+			require.ErrorContains(t, err, tt.wantMsg)
+		})
+	}
+}
+
+func TestDefaultCollectorID(t *testing.T) {
+	id := defaultCollectorID()
+	require.NoError(t, incident.ValidateID(id))
+	assert.Equal(t, id, createDefaultConfig().(*Config).CollectorID)
+}
