@@ -14,6 +14,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -251,7 +252,7 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	defer encoderPool.Put(enc)
 	enc.Reset(&out)
 	tw := tar.NewWriter(enc)
-	mtime := info.CreatedAt.Truncate(1e9)
+	mtime := info.CreatedAt.Truncate(time.Second)
 	add := func(name string, data []byte) error {
 		hdr := &tar.Header{
 			Typeflag: tar.TypeReg,
