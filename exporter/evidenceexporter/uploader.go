@@ -3,7 +3,6 @@ package evidenceexporter
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,8 +51,6 @@ type uploadJob struct {
 	next int
 	// manifestVersion is the state version whose manifest is in the store.
 	manifestVersion uint64
-	// incidentChecked is set once incident.json is known to be in the store.
-	incidentChecked bool
 }
 
 func newUploader(u *uploader) *uploader {
@@ -157,8 +154,8 @@ func (u *uploader) pass(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// process uploads one incident's pending parts, incident.json if the store
-// lacks it, and the manifest.
+// process uploads one incident's pending parts, then its manifest.
+// incident.json is the incidents extension's to write.
 func (u *uploader) process(ctx context.Context, id string) error {
 	u.mu.Lock()
 	j := u.jobs[id]
@@ -172,13 +169,6 @@ func (u *uploader) process(ctx context.Context, id string) error {
 		u.mu.Lock()
 		j.next = i + 1
 		u.mu.Unlock()
-	}
-	if !j.incidentChecked {
-		if err := u.ensureIncident(ctx, st); err != nil {
-			u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
-			return err
-		}
-		j.incidentChecked = true
 	}
 	if j.manifestVersion != st.Version {
 		if err := u.putManifest(ctx, st); err != nil {
@@ -234,33 +224,6 @@ func (u *uploader) uploadPart(ctx context.Context, id string, ref bundle.PartRef
 	if err := u.spool.removePart(id, ref.Seq); err != nil {
 		// Harmless: the part is uploaded again after a restart.
 		u.logger.Warn("Cannot remove an uploaded part from the spool", zap.String("key", key), zap.Error(err))
-	}
-	return nil
-}
-
-// ensureIncident writes incident.json when the store has none (the
-// incidents extension normally writes it; this covers a bundle that would
-// otherwise fail verification).
-func (u *uploader) ensureIncident(ctx context.Context, st *incidentState) error {
-	key, err := bundle.IncidentKey(st.Incident.ID)
-	if err != nil {
-		return err
-	}
-	_, err = u.store.Stat(ctx, key)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("checking %s: %w", key, err)
-	}
-	data, err := json.MarshalIndent(&st.Incident, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", key, err)
-	}
-	data = append(data, '\n')
-	if err := u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
-		store.PutOptions{ContentType: bundle.ManifestContentType}); err != nil {
-		return fmt.Errorf("uploading %s: %w", key, err)
 	}
 	return nil
 }
