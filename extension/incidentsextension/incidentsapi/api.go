@@ -67,7 +67,9 @@ type Registry interface {
 	// changed reports whether the registry changed.
 	OpenIncident(ctx context.Context, inc incident.Incident, ev incident.Event) (changed bool, err error)
 	// ResolveIncident resolves the incident at time at and records ev.
-	// Resolving an unknown or resolved incident only records ev.
+	// Resolving an unknown or resolved incident only records ev (an unknown
+	// incident that another replica opened moments before is resolved once
+	// this replica learns of it).
 	ResolveIncident(ctx context.Context, id string, at time.Time, ev incident.Event) (changed bool, err error)
 	// RecordDeploy records (or updates) a deploy and ev.
 	RecordDeploy(ctx context.Context, d incident.Deploy, ev incident.Event) error
