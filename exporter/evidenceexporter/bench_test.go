@@ -125,4 +125,3 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(float64(fi.Size())/float64(spans), "bytes/span")
 	})
 }
-

@@ -422,3 +422,21 @@ func TestItemsWithoutTimeAreInNoWindow(t *testing.T) {
 	h.flush()
 	assert.Equal(t, []string{"timed"}, h.read("INC-1", h.waitParts("INC-1", 1)).spans)
 }
+
+func TestProtoEncoding(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Encoding = bundle.EncodingProto
+	h := newHarness(t, cfg, newFakeClock(t0), nil)
+	h.traces(span("s", t0))
+	require.NoError(t, h.exp.consumeLogs(context.Background(), makeLogs("l", t0, false)))
+	require.NoError(t, h.exp.consumeMetrics(context.Background(), makeGauge("m", t0)))
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	m := h.waitParts("INC-1", 1)
+	c := h.read("INC-1", m)
+	assert.Equal(t, []string{"s"}, c.spans)
+	assert.Equal(t, []string{"l"}, c.logs)
+	assert.Equal(t, []string{"m"}, c.points)
+	assert.Contains(t, c.parts[0].Data, bundle.TracesProtoFile)
+	assert.NotContains(t, c.parts[0].Data, bundle.TracesJSONFile)
+}
