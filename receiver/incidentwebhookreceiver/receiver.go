@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,7 @@ type incidentWebhookReceiver struct {
 	host     component.Host
 
 	server    *http.Server
+	addr      net.Addr // the bound address, once started
 	serveDone sync.WaitGroup
 	// degraded is set while the registry is failing, so that recovery is
 	// reported once.
@@ -159,6 +161,7 @@ func (r *incidentWebhookReceiver) Start(ctx context.Context, host component.Host
 		return err
 	}
 	r.server = srv
+	r.addr = ln.Addr()
 	r.set.Logger.Info("Incident webhook receiver listening",
 		zap.String("endpoint", ln.Addr().String()),
 		zap.Strings("paths", r.allowed),

@@ -1,0 +1,263 @@
+package incidentwebhookreceiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/metadata"
+)
+
+// startReceiver starts a receiver on a free loopback port with host.
+func startReceiver(t *testing.T, cfg *Config, host component.Host) (*incidentWebhookReceiver, *consumertest.LogsSink, string) {
+	t.Helper()
+	cfg.NetAddr.Endpoint = "127.0.0.1:0"
+	sink := new(consumertest.LogsSink)
+	rcv, err := NewFactory().CreateLogs(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, rcv.Start(t.Context(), host))
+	t.Cleanup(func() { require.NoError(t, rcv.Shutdown(context.Background())) })
+	r := rcv.(*incidentWebhookReceiver)
+	return r, sink, "http://" + r.addr.String()
+}
+
+func postJSON(t *testing.T, url string, body []byte, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b
+}
+
+func TestStartServeShutdown(t *testing.T) {
+	reg := newFakeRegistry()
+	cfg := createDefaultConfig().(*Config)
+	cfg.AllowUnauthenticated = true
+	_, sink, base := startReceiver(t, cfg, newTestHost(reg, nil))
+
+	resp, body := postJSON(t, base+"/v1/incidents", fixture(t, "incident_open.json"), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.JSONEq(t, `{"opened":["INC-42"],"resolved":[],"unchanged":[],"deploys":[],"events":1}`, string(body))
+	assert.Equal(t, []string{"open:INC-42"}, reg.Calls())
+	assert.Equal(t, 1, sink.LogRecordCount())
+}
+
+func TestShutdownWithoutStart(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	rcv, err := NewFactory().CreateLogs(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, rcv.Shutdown(t.Context()))
+}
+
+func TestStartErrors(t *testing.T) {
+	reg := newFakeRegistry()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		host    component.Host
+		wantIs  error
+		wantErr string
+	}{
+		{
+			name:   "unauthenticated",
+			mutate: func(c *Config) { c.AllowUnauthenticated = false },
+			host:   newTestHost(reg, nil), wantIs: errUnauthenticated, wantErr: "'allow_unauthenticated: true'",
+		},
+		{
+			name: "no incidents extension", host: &testHost{exts: map[component.ID]component.Component{}},
+			wantIs: incidentsapi.ErrNotFound, wantErr: "'incidents'",
+		},
+		{
+			name:   "incidents extension of another type",
+			mutate: func(c *Config) { c.Incidents = component.MustNewID("zpages") },
+			host: &testHost{exts: map[component.ID]component.Component{
+				component.MustNewID("zpages"): componentNop{},
+			}},
+			wantIs: incidentsapi.ErrWrongType,
+		},
+		{
+			name:    "port in use",
+			mutate:  func(c *Config) { c.NetAddr.Endpoint = busy.Addr().String() },
+			host:    newTestHost(reg, nil),
+			wantErr: "listening on 'endpoint'",
+		},
+		{
+			name: "auth extension missing",
+			mutate: func(c *Config) {
+				c.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")}})
+			},
+			host:    newTestHost(reg, nil),
+			wantErr: "bearertokenauth",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.AllowUnauthenticated = true
+			cfg.NetAddr.Endpoint = "127.0.0.1:0"
+			if tt.mutate != nil {
+				tt.mutate(cfg)
+			}
+			rcv, err := NewFactory().CreateLogs(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+			require.NoError(t, err)
+			err = rcv.Start(t.Context(), tt.host)
+			require.Error(t, err)
+			if tt.wantIs != nil {
+				require.ErrorIs(t, err, tt.wantIs)
+			}
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Nil(t, rcv.(*incidentWebhookReceiver).server, "no server runs after a failed start")
+			require.NoError(t, rcv.Shutdown(t.Context()))
+		})
+	}
+}
+
+type componentNop struct {
+	component.StartFunc
+	component.ShutdownFunc
+}
+
+// TestBearerTokenAuth runs the receiver behind the real bearertokenauth
+// extension, as configured in production.
+func TestBearerTokenAuth(t *testing.T) {
+	authID := component.MustNewIDWithName("bearertokenauth", "webhooks")
+	fact := bearertokenauthextension.NewFactory()
+	extCfg := fact.CreateDefaultConfig().(*bearertokenauthextension.Config)
+	extCfg.BearerToken = "s3cret-token"
+	ext, err := fact.Create(t.Context(), extensiontest.NewNopSettings(fact.Type()), extCfg)
+	require.NoError(t, err)
+	reg := newFakeRegistry()
+	host := newTestHost(reg, map[component.ID]component.Component{authID: ext})
+	require.NoError(t, ext.Start(t.Context(), host))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
+	require.NoError(t, cfg.Validate(), "an auth extension authenticates every endpoint")
+	_, sink, base := startReceiver(t, cfg, host)
+	body := fixture(t, "alertmanager_firing.json")
+
+	tests := []struct {
+		name   string
+		header http.Header
+		status int
+	}{
+		{name: "no token", status: http.StatusUnauthorized},
+		{name: "wrong token", header: http.Header{"Authorization": {"Bearer guess"}}, status: http.StatusUnauthorized},
+		{name: "wrong scheme", header: http.Header{"Authorization": {"Basic s3cret-token"}}, status: http.StatusUnauthorized},
+		{name: "token", header: http.Header{"Authorization": {"Bearer s3cret-token"}}, status: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(reg.Calls())
+			resp, b := postJSON(t, base+"/v1/alertmanager", body, tt.header)
+			require.Equal(t, tt.status, resp.StatusCode, string(b))
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var e errorBody
+			require.NoError(t, json.Unmarshal(b, &e))
+			if tt.status == http.StatusOK {
+				assert.Len(t, reg.Calls(), before+1)
+				return
+			}
+			assert.Equal(t, "unauthorized", e.Error)
+			assert.Equal(t, "Authorization", e.Field)
+			assert.Len(t, reg.Calls(), before, "an unauthenticated request changes nothing")
+		})
+	}
+	assert.Equal(t, 1, sink.LogRecordCount())
+}
+
+// TestServerBodyLimit checks the limit through confighttp's own body
+// limiter, with and without a Content-Length.
+func TestServerBodyLimit(t *testing.T) {
+	reg := newFakeRegistry()
+	cfg := createDefaultConfig().(*Config)
+	cfg.AllowUnauthenticated = true
+	cfg.MaxRequestBodySize = 4096
+	_, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
+
+	big := fmt.Appendf(nil, `{"id":"INC-1","title":%q}`, bytes.Repeat([]byte("x"), 8192))
+	resp, b := postJSON(t, base+"/v1/incidents", big, nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), `"error":"body_too_large"`)
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/incidents", io.MultiReader(bytes.NewReader(big)))
+	require.NoError(t, err)
+	req.ContentLength = -1 // chunked
+	req.Header.Set("Content-Type", "application/json")
+	resp2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b2, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp2.StatusCode, string(b2))
+	assert.Empty(t, reg.Calls())
+}
+
+// TestServerGzip checks that compressed bodies, which confighttp
+// decompresses, are accepted, and that a corrupt one is refused in JSON.
+func TestServerGzip(t *testing.T) {
+	reg := newFakeRegistry()
+	cfg := createDefaultConfig().(*Config)
+	cfg.AllowUnauthenticated = true
+	_, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
+
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
+	_, err := zw.Write(fixture(t, "deploy.json"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	resp, b := postJSON(t, base+"/v1/deploys", zbuf.Bytes(), http.Header{"Content-Encoding": {"gzip"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	assert.Equal(t, []string{"deploy:deploy-1234"}, reg.Calls())
+
+	resp, b = postJSON(t, base+"/v1/deploys", []byte("not gzip"), http.Header{"Content-Encoding": {"gzip"}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Len(t, reg.Calls(), 1)
+}
+
+func TestServerShutdown(t *testing.T) {
+	reg := newFakeRegistry()
+	cfg := createDefaultConfig().(*Config)
+	cfg.AllowUnauthenticated = true
+	r, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
+	resp, _ := postJSON(t, base+"/v1/deploys", fixture(t, "deploy.json"), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.Shutdown(ctx))
+	_, err := http.Post(base+"/v1/deploys", "application/json", bytes.NewReader(fixture(t, "deploy.json")))
+	require.Error(t, err, "the port is closed after Shutdown")
+}
