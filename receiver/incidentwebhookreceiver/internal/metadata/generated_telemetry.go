@@ -77,7 +77,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.IncidentWebhookRequests, err = builder.meter.Int64Counter(
 		"otelcol_incident_webhook_requests",
-		metric.WithDescription("Requests received, by source (every request that reached the receiver's handler, whatever its outcome). [Alpha]"),
+		metric.WithDescription("Requests received, by source, whatever their outcome (those an authenticator refused included). [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

@@ -55,7 +55,7 @@ func AssertEqualIncidentWebhookRequestDuration(t *testing.T, tt *componenttest.T
 func AssertEqualIncidentWebhookRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_webhook_requests",
-		Description: "Requests received, by source (every request that reached the receiver's handler, whatever its outcome). [Alpha]",
+		Description: "Requests received, by source, whatever their outcome (those an authenticator refused included). [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
