@@ -18,7 +18,7 @@ func TestComponentsListed(t *testing.T) {
 	require.NoError(t, err, string(out))
 	for _, name := range []string{
 		"name: incidents", "name: incident_webhook", "name: incident_context", "name: evidence",
-		"name: otlp", "name: otlphttp", "name: debug", "name: nop", "name: batch", "name: memory_limiter",
+		"name: otlp", "name: otlp_grpc", "name: otlp_http", "name: debug", "name: nop", "name: batch", "name: memory_limiter",
 		"name: zpages", "name: file_storage", "name: health_check", "name: pprof", "name: bearertokenauth",
 		"name: redaction", "name: transform", "name: filter", "name: attributes", "name: resource",
 	} {

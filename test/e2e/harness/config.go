@@ -76,11 +76,11 @@ func Config(t testing.TB, p Ports, o Options) string {
 		},
 	}
 	if o.SinkEndpoint != "" {
-		cfg["exporters"].(map[string]any)["otlp/sink"] = map[string]any{
+		cfg["exporters"].(map[string]any)["otlp_grpc/sink"] = map[string]any{
 			"endpoint": o.SinkEndpoint,
 			"tls":      map[string]any{"insecure": true},
 		}
-		exporters = append(exporters, "otlp/sink")
+		exporters = append(exporters, "otlp_grpc/sink")
 	}
 	pipelines := map[string]any{}
 	for _, sig := range []string{"traces", "metrics", "logs"} {
