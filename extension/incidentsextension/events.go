@@ -8,11 +8,18 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/incident"
 )
 
-// eventLog holds recorded events in (Time, key) order, each once.
+// eventOverhead approximates the memory of an event besides its payload.
+const eventOverhead = 512
+
+// eventLog holds recorded events in (Time, key) order, each once, within
+// maxEvents and maxEventBytes.
 type eventLog struct {
 	entries []storedEvent
 	keys    map[string]struct{}
+	bytes   int
 }
+
+func eventSize(e *storedEvent) int { return eventOverhead + len(e.Key) + len(e.Event.Payload) }
 
 func compareEntry(a storedEvent, t time.Time, key string) int {
 	if c := a.Event.Time.Compare(t); c != 0 {
@@ -39,9 +46,17 @@ func (l *eventLog) add(key string, ev incident.Event) {
 		i, _ := slices.BinarySearchFunc(l.entries, e, func(a, b storedEvent) int { return compareEntry(a, b.Event.Time, b.Key) })
 		l.entries = slices.Insert(l.entries, i, e)
 	}
+	l.bytes += eventSize(&e)
 	if over := len(l.entries) - maxEvents; over > 0 {
 		l.dropFirst(over)
 	}
+	// Over the byte budget: drop the oldest, keeping at least the newest.
+	drop, freed := 0, 0
+	for l.bytes-freed > maxEventBytes && drop < len(l.entries)-1 {
+		freed += eventSize(&l.entries[drop])
+		drop++
+	}
+	l.dropFirst(drop)
 }
 
 // pruneBefore drops the events older than t.
@@ -59,8 +74,9 @@ func (l *eventLog) dropFirst(n int) {
 	if n <= 0 {
 		return
 	}
-	for _, e := range l.entries[:n] {
-		delete(l.keys, e.Key)
+	for i := range l.entries[:n] {
+		delete(l.keys, l.entries[i].Key)
+		l.bytes -= eventSize(&l.entries[i])
 	}
 	l.entries = slices.Delete(l.entries, 0, n)
 }

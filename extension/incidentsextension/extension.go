@@ -34,8 +34,10 @@ const (
 	// defaultCompactEvery is how often a replica deletes its own sync events
 	// that every snapshot already covers and no retention needs.
 	defaultCompactEvery = time.Hour
-	// maxEvents bounds the events kept in memory whatever their age.
-	maxEvents = 100000
+	// maxEvents and maxEventBytes bound the events kept in memory (and in
+	// the stored snapshot) whatever their age; the oldest go first.
+	maxEvents     = 100000
+	maxEventBytes = 64 << 20
 	// maxApplied bounds the set of sync keys remembered as applied.
 	maxApplied = 1 << 17
 	// shutdownSnapshotTimeout bounds the final snapshot write at shutdown.

@@ -365,14 +365,22 @@ func TestPendingResolveOvertakesOpen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	a := startTestExt(t, dir, "a", testOptions{})
-	b := startTestExt(t, dir, "b", testOptions{})
+	flaky := &flakyStore{}
+	b := startTestExt(t, dir, "b", testOptions{wrap: func(s store.Store) store.Store {
+		flaky.Store = s
+		return flaky
+	}})
 	start := time.Now().Add(-time.Minute)
-	// B receives the resolution before it has learned of the incident.
+	// B receives the resolution before it has learned of the incident: it
+	// cannot read the log for now.
+	flaky.failList.Store(true)
 	_, err := a.OpenIncident(ctx, incident.Incident{ID: "flap", StartedAt: start}, incident.Event{})
 	require.NoError(t, err)
 	changed, err := b.ResolveIncident(ctx, "flap", time.Now(), incident.Event{})
 	require.NoError(t, err)
 	require.False(t, changed)
+	require.NotContains(t, b.Snapshot().Incidents, "flap")
+	flaky.failList.Store(false)
 	for _, r := range []*testExt{a, b} {
 		require.Eventually(t, func() bool { return r.status("flap") == incident.StatusResolved }, waitFor, 5*time.Millisecond)
 	}
@@ -551,4 +559,44 @@ func TestSubscribers(t *testing.T) {
 	close(block)
 	cancelBlocked()
 	cancelBlocked() // idempotent
+}
+
+// TestCompaction checks that a replica deletes its own sync events once no
+// retention needs them, and never another replica's.
+func TestCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := newFakeClock(time.Now().UTC())
+	short := func(c *Config) {
+		c.EventRetention, c.DeployRetention, c.MaxOpenDuration = time.Minute, time.Minute, time.Minute
+	}
+	a := newTestExt(t, dir, "a", testOptions{clock: clock, cfg: short})
+	a.snapshotEvery, a.compactEvery = 0, 0
+	require.NoError(t, a.Start(ctx, a.host))
+	t.Cleanup(func() { require.NoError(t, a.Shutdown(ctx)) })
+	b := startTestExt(t, dir, "b", testOptions{clock: clock, cfg: short})
+
+	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "old-a"}))
+	require.NoError(t, b.RecordEvent(ctx, incident.Event{Source: "old-b"}))
+	keys := func() []string {
+		objs, err := a.st.List(ctx, incidentsapi.EventsPrefix, "")
+		require.NoError(t, err)
+		var out []string
+		for _, o := range objs {
+			out = append(out, o.Key)
+		}
+		return out
+	}
+	require.Len(t, keys(), 2)
+
+	clock.Advance(10 * time.Minute)
+	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "new-a"}))
+	require.Eventually(t, func() bool { return len(keys()) == 2 }, waitFor, 5*time.Millisecond)
+	var writers []string
+	for _, k := range keys() {
+		_, w, _, err := incidentsapi.ParseEventKey(k)
+		require.NoError(t, err)
+		writers = append(writers, w)
+	}
+	assert.ElementsMatch(t, []string{"a", "b"}, writers, "a's old event is gone, b's is not a's to delete")
 }

@@ -185,16 +185,18 @@ func (r *changeRecorder) kinds(id string) []incidentsapi.ChangeKind {
 	return out
 }
 
-// flakyStore fails List, Put and Get while failing is set.
+// flakyStore fails List, Put and Get while failing is set, and List alone
+// while failList is set.
 type flakyStore struct {
 	store.Store
-	failing atomic.Bool
+	failing  atomic.Bool
+	failList atomic.Bool
 }
 
 var errInjected = errors.New("injected store failure")
 
 func (f *flakyStore) List(ctx context.Context, prefix, startAfter string) ([]store.ObjectInfo, error) {
-	if f.failing.Load() {
+	if f.failing.Load() || f.failList.Load() {
 		return nil, errInjected
 	}
 	return f.Store.List(ctx, prefix, startAfter)

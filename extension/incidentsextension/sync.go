@@ -89,7 +89,12 @@ func (e *incidentsExtension) poll(ctx context.Context) error {
 		return fmt.Errorf("list the sync log: %w", err)
 	}
 	for _, o := range objs {
-		if e.isApplied(o.Key) {
+		if t, ok := e.appliedAt(o.Key); ok {
+			// Applied already (this replica's own events, or re-listed
+			// inside the lookback); still the cursor may move past it.
+			if t.After(e.maxSeen) {
+				e.maxSeen = t
+			}
 			continue
 		}
 		if err := e.applyKey(ctx, o.Key); err != nil {
@@ -135,11 +140,11 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 	return nil
 }
 
-func (e *incidentsExtension) isApplied(key string) bool {
+func (e *incidentsExtension) appliedAt(key string) (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, ok := e.applied[key]
-	return ok
+	t, ok := e.applied[key]
+	return t, ok
 }
 
 func (e *incidentsExtension) isRebuilding() bool {
@@ -481,9 +486,11 @@ func (e *incidentsExtension) writeSnapshot(ctx context.Context, force bool) erro
 // needs; the stored snapshots hold their effect.
 func (e *incidentsExtension) compact(ctx context.Context) error {
 	keep := max(e.cfg.EventRetention, e.cfg.DeployRetention, e.cfg.MaxOpenDuration) + e.syncLookback
+	// Never past the cursor: the snapshot just written covers only what
+	// lies before it.
 	cutoff := e.now().Add(-keep)
-	if !cutoff.Before(e.cursor) {
-		return nil
+	if e.cursor.Before(cutoff) {
+		cutoff = e.cursor
 	}
 	objs, err := e.st.List(ctx, incidentsapi.EventsPrefix, "")
 	if err != nil {
