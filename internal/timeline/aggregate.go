@@ -275,7 +275,7 @@ func (a *aggregator) finish(t *Timeline) {
 	if len(keys) > 0 {
 		start := time.Unix(keys[0].minute, 0).UTC()
 		end := time.Unix(keys[len(keys)-1].minute, 0).UTC().Add(time.Minute)
-		t.Range = &Range{Start: start, End: end, Minutes: int(end.Sub(start) / time.Minute)}
+		t.Range = &Range{Start: start, End: end, Minutes: minutesBetween(start, end)}
 	}
 }
 
@@ -287,4 +287,10 @@ func percentile(sorted []float64, p int) float64 {
 	rank := (p*n + 99) / 100
 	rank = min(max(rank, 1), n)
 	return sorted[rank-1]
+}
+
+// minutesBetween counts the whole minutes from start to end without the
+// 292-year limit of time.Duration.
+func minutesBetween(start, end time.Time) int {
+	return int((end.Unix() - start.Unix()) / 60)
 }

@@ -73,7 +73,7 @@ func findGaps(minutes []MinuteStats, r *Range) []Gap {
 	for service, ms := range byService(minutes) {
 		prev := ms[0].Minute
 		for _, m := range ms[1:] {
-			if d := m.Minute.Sub(prev); d > time.Minute {
+			if m.Minute.After(prev.Add(time.Minute)) {
 				gaps = append(gaps, newGap(service, prev.Add(time.Minute), m.Minute))
 			}
 			prev = m.Minute
@@ -89,5 +89,5 @@ func findGaps(minutes []MinuteStats, r *Range) []Gap {
 }
 
 func newGap(service string, start, end time.Time) Gap {
-	return Gap{Service: service, Start: start, End: end, Minutes: int(end.Sub(start) / time.Minute)}
+	return Gap{Service: service, Start: start, End: end, Minutes: minutesBetween(start, end)}
 }

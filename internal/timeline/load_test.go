@@ -1,0 +1,351 @@
+package timeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/store"
+)
+
+// resolvedIncident is the scenario's incident.json.
+func resolvedIncident(e *evidence) *incident.Incident {
+	for _, ev := range e.events {
+		if ev.Kind == incident.EventIncidentResolved {
+			return ev.Incident
+		}
+	}
+	panic("scenario has no resolved event")
+}
+
+func writeJSONL[T any](t *testing.T, path string, items []T, marshal func(T) ([]byte, error)) {
+	t.Helper()
+	var buf bytes.Buffer
+	for i, it := range items {
+		b, err := marshal(it)
+		require.NoError(t, err)
+		buf.Write(b)
+		buf.WriteByte('\n')
+		if i == 0 {
+			buf.WriteString("\n  \n") // blank lines are skipped
+		}
+	}
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
+
+// writeDir writes the scenario as `evidencectl get` does.
+func writeDir(t *testing.T, dir string, e *evidence) {
+	t.Helper()
+	writeJSONL(t, filepath.Join(dir, bundle.TracesJSONFile), e.traces, (&ptrace.JSONMarshaler{}).MarshalTraces)
+	writeJSONL(t, filepath.Join(dir, bundle.LogsJSONFile), e.logs, (&plog.JSONMarshaler{}).MarshalLogs)
+	writeJSONL(t, filepath.Join(dir, bundle.MetricsJSONFile), e.metrics, (&pmetric.JSONMarshaler{}).MarshalMetrics)
+	writeJSONL(t, filepath.Join(dir, bundle.EventsFile), e.events, func(ev incident.Event) ([]byte, error) { return json.Marshal(ev) })
+	writeJSON(t, filepath.Join(dir, bundle.IncidentFile), resolvedIncident(e))
+}
+
+// scenarioParts splits the scenario over two collectors with two parts
+// each, in both encodings; both collectors carry every event.
+func scenarioParts(t *testing.T, e *evidence) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for c, enc := range map[string]string{"collector-a": bundle.EncodingJSON, "collector-b": bundle.EncodingProto} {
+		for seq := 1; seq <= 2; seq++ {
+			w, err := bundle.NewPartWriter(bundle.PartInfo{
+				IncidentID: scenarioIncident, CollectorID: c, Seq: seq, Encoding: enc,
+				CreatedAt: at(10, 20), Window: bundle.Window{Start: at(9, 35), End: at(10, 22)},
+			})
+			require.NoError(t, err)
+			// Batch i goes to collector i%2, part 1 + i/2%2.
+			keep := func(i int) bool { return (i%2 == 0) == (c == "collector-a") && 1+i/2%2 == seq }
+			for i, td := range e.traces {
+				if keep(i) {
+					require.NoError(t, w.AddTraces(td))
+				}
+			}
+			for i, ld := range e.logs {
+				if keep(i) {
+					require.NoError(t, w.AddLogs(ld))
+				}
+			}
+			for i, md := range e.metrics {
+				if keep(i) {
+					require.NoError(t, w.AddMetrics(md))
+				}
+			}
+			if seq == 1 {
+				for _, ev := range e.events {
+					require.NoError(t, w.AddEvent(ev))
+				}
+			}
+			data, _, err := w.Finish()
+			require.NoError(t, err)
+			key, err := bundle.PartKey(scenarioIncident, c, seq)
+			require.NoError(t, err)
+			out[key] = data
+		}
+	}
+	return out
+}
+
+func want(t *testing.T) *Timeline {
+	t.Helper()
+	e := scenario()
+	in := e.input()
+	in.Incident = resolvedIncident(e)
+	tl, err := Build(in)
+	require.NoError(t, err)
+	return tl
+}
+
+func TestFromDirJSONL(t *testing.T) {
+	dir := t.TempDir()
+	writeDir(t, dir, scenario())
+	in, err := FromDir(dir)
+	require.NoError(t, err)
+	assert.Equal(t, scenarioIncident, in.IncidentID)
+	got, err := Build(in)
+	require.NoError(t, err)
+	assert.Equal(t, want(t), got)
+	require.NotNil(t, got.SuspectDeploy)
+	assert.Equal(t, "D2", got.SuspectDeploy.DeployID)
+
+	// The iterators can be read again, and stopped early.
+	n := 0
+	for _, err := range in.Traces {
+		require.NoError(t, err)
+		if n++; n == 3 {
+			break
+		}
+	}
+	assert.Equal(t, 3, n)
+}
+
+func TestFromDirPartial(t *testing.T) {
+	dir := t.TempDir()
+	e := scenario()
+	writeJSONL(t, filepath.Join(dir, bundle.EventsFile), e.events, func(ev incident.Event) ([]byte, error) { return json.Marshal(ev) })
+	in, err := FromDir(dir)
+	require.NoError(t, err)
+	assert.Nil(t, in.Traces)
+	assert.Nil(t, in.Incident)
+	tl, err := Build(in)
+	require.NoError(t, err)
+	assert.Len(t, tl.Events, 6)
+	assert.Nil(t, tl.Range)
+	require.NotNil(t, tl.Incident, "the only incident in the events")
+	assert.Equal(t, scenarioIncident, tl.Incident.ID)
+}
+
+func TestFromDirRawParts(t *testing.T) {
+	dir := t.TempDir()
+	e := scenario()
+	for key, data := range scenarioParts(t, e) {
+		p := filepath.Join(dir, RawDir, filepath.FromSlash(key))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+	}
+	ik, err := bundle.IncidentKey(scenarioIncident)
+	require.NoError(t, err)
+	writeJSON(t, filepath.Join(dir, RawDir, filepath.FromSlash(ik)), resolvedIncident(e))
+
+	in, err := FromDir(dir)
+	require.NoError(t, err)
+	got, err := Build(in)
+	require.NoError(t, err)
+	assert.Equal(t, want(t), got)
+}
+
+func TestFromParts(t *testing.T) {
+	var parts []*bundle.Part
+	for _, data := range scenarioParts(t, scenario()) {
+		p, err := bundle.ReadPart(bytes.NewReader(data))
+		require.NoError(t, err)
+		parts = append(parts, p)
+	}
+	in := FromParts(parts...)
+	assert.Equal(t, scenarioIncident, in.IncidentID)
+	got, err := Build(in)
+	require.NoError(t, err)
+	w := want(t)
+	// Without incident.json the incident is the newest snapshot in the
+	// events: the same here.
+	assert.Equal(t, w, got)
+
+	// Stopping early stops the walk of a part.
+	n := 0
+	for range in.Events {
+		if n++; n == 2 {
+			break
+		}
+	}
+	assert.Equal(t, 2, n)
+
+	empty, err := Build(FromParts())
+	require.NoError(t, err)
+	assert.Empty(t, empty.Events)
+}
+
+func TestFromStore(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewFilesystem(t.TempDir())
+	require.NoError(t, err)
+	e := scenario()
+	put := func(key string, data []byte) {
+		require.NoError(t, st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), store.PutOptions{}))
+	}
+	for key, data := range scenarioParts(t, e) {
+		put(key, data)
+	}
+	ik, err := bundle.IncidentKey(scenarioIncident)
+	require.NoError(t, err)
+	b, err := json.Marshal(resolvedIncident(e))
+	require.NoError(t, err)
+	put(ik, b)
+	mk, err := bundle.ManifestKey(scenarioIncident, "collector-a")
+	require.NoError(t, err)
+	put(mk, []byte(`{"not": "read"}`))
+	// Another incident's evidence is not read.
+	other, err := bundle.PartKey("INC-2", "collector-a", 1)
+	require.NoError(t, err)
+	put(other, []byte("garbage"))
+
+	in, err := FromStore(ctx, st, scenarioIncident)
+	require.NoError(t, err)
+	got, err := Build(in)
+	require.NoError(t, err)
+	assert.Equal(t, want(t), got)
+
+	t.Run("missing incident", func(t *testing.T) {
+		_, err := FromStore(ctx, st, "INC-404")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		assert.ErrorContains(t, err, `incident "INC-404" has no evidence`)
+	})
+	t.Run("incident.json only", func(t *testing.T) {
+		k, err := bundle.IncidentKey("INC-3")
+		require.NoError(t, err)
+		put(k, []byte(`{"id":"INC-3","status":"open","source":"generic","started_at":"2026-03-02T10:00:00Z"}`))
+		in, err := FromStore(ctx, st, "INC-3")
+		require.NoError(t, err)
+		tl, err := Build(in)
+		require.NoError(t, err)
+		require.NotNil(t, tl.Incident)
+		assert.Len(t, tl.Events, 1, "the opening, from incident.json")
+	})
+	t.Run("invalid id", func(t *testing.T) {
+		_, err := FromStore(ctx, st, "../etc")
+		require.ErrorIs(t, err, incident.ErrInvalidID)
+	})
+	t.Run("corrupt part", func(t *testing.T) {
+		k, err := bundle.PartKey("INC-4", "c1", 1)
+		require.NoError(t, err)
+		put(k, []byte("not zstd"))
+		_, err = FromStore(ctx, st, "INC-4")
+		require.ErrorIs(t, err, bundle.ErrCorrupt)
+		assert.ErrorContains(t, err, "evidencectl verify")
+	})
+	t.Run("invalid incident.json", func(t *testing.T) {
+		k, err := bundle.IncidentKey("INC-5")
+		require.NoError(t, err)
+		put(k, []byte(`{"id":"INC-5"}`))
+		_, err = FromStore(ctx, st, "INC-5")
+		require.ErrorIs(t, err, bundle.ErrCorrupt)
+		assert.ErrorContains(t, err, "'status'")
+	})
+}
+
+func TestFromDirErrors(t *testing.T) {
+	t.Run("missing", func(t *testing.T) {
+		_, err := FromDir(filepath.Join(t.TempDir(), "nope"))
+		require.ErrorIs(t, err, os.ErrNotExist)
+	})
+	t.Run("a file", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "f")
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		_, err := FromDir(p)
+		assert.ErrorContains(t, err, "is not a directory")
+	})
+	t.Run("empty", func(t *testing.T) {
+		_, err := FromDir(t.TempDir())
+		assert.ErrorContains(t, err, "no evidence in")
+	})
+	t.Run("bad line", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.TracesJSONFile),
+			[]byte(`{"resourceSpans":[]}`+"\n"+`{"resourceSpans": [`+"\n"), 0o644))
+		in, err := FromDir(dir)
+		require.NoError(t, err)
+		_, err = Build(in)
+		assert.ErrorContains(t, err, "reading traces: traces.jsonl line 2:")
+	})
+	t.Run("bad event", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.EventsFile), []byte(`{"time": "yesterday"}`), 0o644))
+		in, err := FromDir(dir)
+		require.NoError(t, err)
+		_, err = Build(in)
+		assert.ErrorContains(t, err, "reading events: events.jsonl line 1:")
+	})
+	t.Run("file removed before reading", func(t *testing.T) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, bundle.LogsJSONFile)
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		in, err := FromDir(dir)
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		_, err = Build(in)
+		require.ErrorIs(t, err, os.ErrNotExist)
+	})
+	t.Run("invalid incident.json", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.EventsFile), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.IncidentFile), []byte(`{"id": 1}`), 0o644))
+		_, err := FromDir(dir)
+		require.ErrorIs(t, err, bundle.ErrCorrupt)
+		assert.ErrorContains(t, err, "incident.json")
+	})
+	t.Run("corrupt raw part", func(t *testing.T) {
+		dir := t.TempDir()
+		parts := scenarioParts(t, scenario())
+		data := bytes.Clone(parts[slices.Sorted(maps.Keys(parts))[0]])
+		data[len(data)/2] ^= 0xff
+		p := filepath.Join(dir, RawDir, "c", "part-000001.tar.zst")
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		_, err := FromDir(dir)
+		require.ErrorIs(t, err, bundle.ErrCorrupt)
+		assert.ErrorContains(t, err, "part-000001.tar.zst")
+	})
+}
+
+func TestJSONLLongLine(t *testing.T) {
+	// A line longer than bufio's default 64 KiB is read whole.
+	long := `{"kind":"alert","time":"2026-03-02T10:00:00Z","source":"` + string(bytes.Repeat([]byte("x"), 200<<10)) + `"}`
+	var n int
+	for ev, err := range jsonl(bytes.NewReader([]byte(long)), "events.jsonl", decodeEvent) {
+		require.NoError(t, err)
+		assert.Equal(t, at(10, 0), ev.Time.UTC())
+		n++
+	}
+	assert.Equal(t, 1, n)
+}
