@@ -86,7 +86,8 @@ func partSeq[T any](parts []*bundle.Part, walk func(*bundle.Part, func(T) error)
 //   - traces.jsonl, logs.jsonl and metrics.jsonl (OTLP File format: one
 //     Export*ServiceRequest JSON per line) and events.jsonl (one
 //     incident.Event JSON per line), any of which may be absent;
-//   - incident.json, when present.
+//   - the incident record: incident.json, else the incident in
+//     merged-manifest.json, else raw/incidents/<id>/incident.json.
 //
 // When the directory holds none of the JSON Lines files, FromDir reads the
 // part objects (part-*.tar.zst) found anywhere below it instead, typically
@@ -121,17 +122,75 @@ func FromDir(dir string) (Input, error) {
 		}
 	}
 	if found {
-		inc, err := readIncidentFile(filepath.Join(dir, bundle.IncidentFile))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		inc, id, err := dirIncident(dir)
+		if err != nil {
 			return Input{}, err
 		}
-		in.Incident = inc
-		if inc != nil {
-			in.IncidentID = inc.ID
-		}
+		in.Incident, in.IncidentID = inc, id
 		return in, nil
 	}
 	return fromPartFiles(dir)
+}
+
+// MergedManifestFile is written by `evidencectl get` next to the merged
+// JSON Lines files; FromDir reads its incident_id and incident.
+const MergedManifestFile = "merged-manifest.json"
+
+// dirIncident finds the incident record of a merged evidence directory:
+// DIR/incident.json, else the incident in merged-manifest.json, else
+// raw/incidents/<id>/incident.json (id from merged-manifest.json, or the
+// only incident under raw/). It returns a nil incident when there is none.
+func dirIncident(dir string) (*incident.Incident, string, error) {
+	inc, err := readIncidentFile(filepath.Join(dir, bundle.IncidentFile))
+	if err == nil {
+		return inc, inc.ID, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	var merged struct {
+		IncidentID string             `json:"incident_id"`
+		Incident   *incident.Incident `json:"incident"`
+	}
+	mpath := filepath.Join(dir, MergedManifestFile)
+	data, err := os.ReadFile(mpath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &merged); err != nil {
+			return nil, "", &bundle.VerifyError{File: mpath, Reason: "invalid JSON: " + err.Error()}
+		}
+		if merged.Incident != nil {
+			if err := merged.Incident.Validate(); err != nil {
+				return nil, "", &bundle.VerifyError{File: mpath, Reason: "'incident': " + err.Error()}
+			}
+			return merged.Incident, merged.Incident.ID, nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, "", fmt.Errorf("evidence file: %w", err)
+	}
+	raw := filepath.Join(dir, RawDir, filepath.FromSlash(bundle.IncidentsPrefix))
+	id := merged.IncidentID
+	if id == "" {
+		entries, err := os.ReadDir(raw)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("evidence directory: %w", err)
+		}
+		if len(entries) != 1 || !entries[0].IsDir() {
+			return nil, "", nil
+		}
+		id = entries[0].Name()
+	}
+	if incident.ValidateID(id) != nil {
+		return nil, "", nil
+	}
+	inc, err = readIncidentFile(filepath.Join(raw, id, bundle.IncidentFile))
+	switch {
+	case err == nil:
+		return inc, inc.ID, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, merged.IncidentID, nil
+	}
+	return nil, "", err
 }
 
 // fromPartFiles reads every part object below dir, in path order.

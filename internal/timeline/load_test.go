@@ -141,6 +141,68 @@ func TestFromDirJSONL(t *testing.T) {
 	assert.Equal(t, 3, n)
 }
 
+// TestFromDirIncident finds the incident record where `evidencectl get`
+// may have put it.
+func TestFromDirIncident(t *testing.T) {
+	e := scenario()
+	inc := resolvedIncident(e)
+	rawIncident := filepath.Join(RawDir, "incidents", scenarioIncident, bundle.IncidentFile)
+	tests := []struct {
+		name    string
+		files   map[string]any // relative path: JSON content
+		wantID  string
+		wantInc bool
+		wantErr string
+	}{
+		{name: "none", files: map[string]any{}},
+		{name: "merged manifest", wantID: scenarioIncident, wantInc: true, files: map[string]any{
+			MergedManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident, "incident": inc},
+		}},
+		{name: "merged manifest id and raw incident.json", wantID: scenarioIncident, wantInc: true, files: map[string]any{
+			MergedManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident},
+			rawIncident:        inc,
+			filepath.Join(RawDir, "incidents", "INC-2", bundle.IncidentFile): map[string]any{"id": "INC-2"},
+		}},
+		{name: "the only raw incident.json", wantID: scenarioIncident, wantInc: true, files: map[string]any{
+			rawIncident: inc,
+		}},
+		{name: "merged manifest id only", wantID: scenarioIncident, files: map[string]any{
+			MergedManifestFile: map[string]any{"incident_id": scenarioIncident},
+		}},
+		{name: "invalid merged manifest", wantErr: "merged-manifest.json: invalid JSON", files: map[string]any{
+			MergedManifestFile: []int{1},
+		}},
+		{name: "invalid incident in merged manifest", wantErr: "'incident': 'status'", files: map[string]any{
+			MergedManifestFile: map[string]any{"incident": map[string]any{"id": "INC-1"}},
+		}},
+		{name: "invalid raw incident.json", wantErr: "incident.json: invalid incident", files: map[string]any{
+			rawIncident: map[string]any{"id": scenarioIncident},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeJSONL(t, filepath.Join(dir, bundle.EventsFile), e.events[:1], func(ev incident.Event) ([]byte, error) { return json.Marshal(ev) })
+			for name, v := range tt.files {
+				writeJSON(t, filepath.Join(dir, name), v)
+			}
+			in, err := FromDir(dir)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, bundle.ErrCorrupt)
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantID, in.IncidentID)
+			if tt.wantInc {
+				assert.Equal(t, inc, in.Incident)
+			} else {
+				assert.Nil(t, in.Incident)
+			}
+		})
+	}
+}
+
 func TestFromDirPartial(t *testing.T) {
 	dir := t.TempDir()
 	e := scenario()
