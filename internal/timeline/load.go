@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,8 +92,8 @@ func partSeq[T any](parts []*bundle.Part, walk func(*bundle.Part, func(T) error)
 //
 // When the directory holds none of the JSON Lines files, FromDir reads the
 // part objects (part-*.tar.zst) found anywhere below it instead, typically
-// under raw/, verifying each against its part.json; incident.json is then
-// also looked for below the directory. The JSON Lines files are read when
+// under raw/, verifying each against its part.json; they must all belong to
+// one incident, whose incident.json is then looked for below the directory. The JSON Lines files are read when
 // the returned iterators run, so their errors come from Build.
 func FromDir(dir string) (Input, error) {
 	st, err := os.Stat(dir)
@@ -227,15 +228,30 @@ func fromPartFiles(dir string) (Input, error) {
 		}
 		parts = append(parts, part)
 	}
+	ids := map[string]bool{}
+	for _, p := range parts {
+		ids[p.Info.IncidentID] = true
+	}
+	if len(ids) > 1 {
+		return Input{}, fmt.Errorf("%s holds the evidence of several incidents (%s): give one incident's directory",
+			dir, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
+	}
 	in := FromParts(parts...)
-	if len(incidentPaths) > 0 {
-		slices.Sort(incidentPaths)
-		inc, err := readIncidentFile(incidentPaths[0])
+	// The incident record is the incident.json in a directory named after
+	// the incident (the store layout), or the only incident.json.
+	slices.Sort(incidentPaths)
+	for _, p := range incidentPaths {
+		if len(incidentPaths) > 1 && filepath.Base(filepath.Dir(p)) != in.IncidentID {
+			continue
+		}
+		inc, err := readIncidentFile(p)
 		if err != nil {
 			return Input{}, err
 		}
-		in.Incident = inc
-		in.IncidentID = inc.ID
+		if inc.ID == in.IncidentID {
+			in.Incident = inc
+		}
+		break
 	}
 	return in, nil
 }

@@ -230,6 +230,8 @@ func TestFromDirRawParts(t *testing.T) {
 	ik, err := bundle.IncidentKey(scenarioIncident)
 	require.NoError(t, err)
 	writeJSON(t, filepath.Join(dir, RawDir, filepath.FromSlash(ik)), resolvedIncident(e))
+	// Another incident's record without parts is not taken.
+	writeJSON(t, filepath.Join(dir, RawDir, "incidents", "INC-0", bundle.IncidentFile), map[string]any{"id": "INC-0"})
 
 	in, err := FromDir(dir)
 	require.NoError(t, err)
@@ -385,6 +387,24 @@ func TestFromDirErrors(t *testing.T) {
 		_, err := FromDir(dir)
 		require.ErrorIs(t, err, bundle.ErrCorrupt)
 		assert.ErrorContains(t, err, "incident.json")
+	})
+	t.Run("several incidents", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, id := range []string{"INC-1", "INC-2"} {
+			w, err := bundle.NewPartWriter(bundle.PartInfo{
+				IncidentID: id, CollectorID: "c", Seq: 1, Encoding: bundle.EncodingJSON, CreatedAt: at(10, 0),
+			})
+			require.NoError(t, err)
+			data, _, err := w.Finish()
+			require.NoError(t, err)
+			key, err := bundle.PartKey(id, "c", 1)
+			require.NoError(t, err)
+			p := filepath.Join(dir, filepath.FromSlash(key))
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.WriteFile(p, data, 0o644))
+		}
+		_, err := FromDir(dir)
+		assert.ErrorContains(t, err, "several incidents (INC-1, INC-2)")
 	})
 	t.Run("corrupt raw part", func(t *testing.T) {
 		dir := t.TempDir()
