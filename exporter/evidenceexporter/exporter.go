@@ -28,7 +28,16 @@ type options struct {
 	// tick drives the periodic flushes; nil means a ticker of
 	// flush_interval.
 	tick <-chan time.Time
+	// storeCheckTimeout bounds the look for an earlier bundle when an
+	// incident is first seen; zero means defaultStoreCheckTimeout.
+	storeCheckTimeout time.Duration
 }
+
+// defaultStoreCheckTimeout bounds the store lookup that precedes an
+// incident's first part. The part covering the past must not wait for an
+// unreachable store (the S3 client retries for seconds, and a hanging
+// connection for much longer), and the freeze loop serves every incident.
+const defaultStoreCheckTimeout = 2 * time.Second
 
 func defaultOptions() options { return options{now: time.Now} }
 
@@ -61,6 +70,9 @@ type evidenceExporter struct {
 func newEvidenceExporter(cfg *Config, set exporter.Settings, opts options) (*evidenceExporter, error) {
 	if opts.now == nil {
 		opts.now = time.Now
+	}
+	if opts.storeCheckTimeout <= 0 {
+		opts.storeCheckTimeout = defaultStoreCheckTimeout
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
@@ -137,14 +149,15 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		now:         e.opts.now,
 	})
 	e.freezer = &freezer{
-		logger: e.logger,
-		ring:   r,
-		reg:    reg,
-		store:  st,
-		spool:  sp,
-		up:     e.uploader,
-		tb:     e.tb,
-		now:    e.opts.now,
+		logger:            e.logger,
+		ring:              r,
+		reg:               reg,
+		store:             st,
+		spool:             sp,
+		up:                e.uploader,
+		tb:                e.tb,
+		now:               e.opts.now,
+		storeCheckTimeout: e.opts.storeCheckTimeout,
 		policy: windowPolicy{
 			before: cfg.Window.Before,
 			after:  cfg.Window.After,

@@ -2,15 +2,19 @@ package evidenceexporter
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadatatest"
 	"github.com/otel-evidence/otel-evidence/internal/bundle"
 	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/store"
@@ -294,6 +298,54 @@ func TestStoreDownPartsWaitInSpool(t *testing.T) {
 	m := h.waitParts("INC-1", 2)
 	assert.Equal(t, []string{"s1", "s2"}, h.read("INC-1", m).spans)
 	require.Eventually(t, func() bool { p, _ := h.exp.uploader.spooled(); return p == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// hangingStore is a store whose every call hangs until its context ends,
+// like an S3 endpoint that accepts connections and never answers.
+type hangingStore struct {
+	store.Store
+	calls atomic.Int64
+}
+
+func (s *hangingStore) hang(ctx context.Context) error {
+	s.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *hangingStore) Put(ctx context.Context, _ string, _ io.Reader, _ int64, _ store.PutOptions) error {
+	return s.hang(ctx)
+}
+
+func (s *hangingStore) Get(ctx context.Context, _ string) (io.ReadCloser, store.ObjectInfo, error) {
+	return nil, store.ObjectInfo{}, s.hang(ctx)
+}
+
+// Regression: the look for an earlier bundle of a new incident used the
+// freeze loop's context, so an unreachable store held back the part covering
+// the past (and every other incident's flushes) for as long as the store
+// client retried; against a stopped versitygw that was about 5 s.
+func TestHangingStoreDoesNotDelayThePastPart(t *testing.T) {
+	fs, err := store.NewFilesystem(t.TempDir())
+	require.NoError(t, err)
+	hung := &hangingStore{Store: fs}
+	reg := newFakeRegistry(hung)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	clock := newFakeClock(t0)
+	exp, err := newEvidenceExporter(testConfig(t), metadatatest.NewSettings(tel),
+		options{now: clock.Now, tick: make(chan time.Time), storeCheckTimeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, exp.start(context.Background(), hostWith(reg)))
+	t.Cleanup(func() { require.NoError(t, exp.shutdown(context.Background())) })
+
+	require.NoError(t, exp.consumeTraces(context.Background(), makeTraces(span("past", t0.Add(-time.Minute)))))
+	reg.open(t, "INC-1", t0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, exp.flushNow(ctx), "the freeze loop must not wait for the store")
+	assert.True(t, exp.freezer.spool.hasPart("INC-1", 1), "the part covering the past is in the spool")
+	assert.Positive(t, hung.calls.Load(), "the store was asked for an earlier bundle")
 }
 
 func TestRestartFromSpoolAndDiskRing(t *testing.T) {

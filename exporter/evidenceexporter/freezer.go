@@ -60,6 +60,8 @@ type freezer struct {
 	partMax     int64
 	maxAge      time.Duration
 	collectorID string
+	// storeCheckTimeout bounds the store lookup in begin.
+	storeCheckTimeout time.Duration
 
 	// jobs are the incidents with a state in the spool, by ID.
 	jobs map[string]*incidentState
@@ -245,7 +247,9 @@ func (f *freezer) handle(ctx context.Context, c incidentsapi.Change) string {
 // begin creates the job of an incident seen for the first time. It checks
 // the store for a bundle this collector wrote before (its spool may have
 // been lost): a complete one is left alone, an incomplete one is continued
-// after its last part. It reports whether there is a job to flush.
+// after its last part. The check gives up after storeCheckTimeout, so that
+// an unreachable store never delays the part covering the past. It reports
+// whether there is a job to flush.
 func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Time) bool {
 	id := inc.ID
 	if f.skipped[id] {
@@ -258,7 +262,9 @@ func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Ti
 		NextPart:   1,
 		Parts:      []bundle.PartRef{},
 	}
-	m, err := f.storedManifest(ctx, id)
+	checkCtx, cancel := context.WithTimeout(ctx, f.storeCheckTimeout)
+	m, err := f.storedManifest(checkCtx, id)
+	cancel()
 	switch {
 	case err != nil:
 		f.logger.Warn("Cannot check the store for an earlier bundle of this incident; freezing from part 1",
