@@ -4,8 +4,9 @@
 // that preceded it and the gaps in the telemetry. [Build] computes a
 // [Timeline] from an [Input]; [Timeline.WriteMarkdown] renders the
 // postmortem skeleton and [Timeline.WriteJSON] the same facts for machines.
-// [FromDir] and [FromParts] make an Input from a downloaded evidence
-// directory or from bundle parts read from the store.
+// [FromDir], [FromStore] and [FromParts] make an Input from a downloaded
+// evidence directory, from an incident's evidence in the store, or from
+// bundle parts already read.
 //
 // # Definitions
 //
