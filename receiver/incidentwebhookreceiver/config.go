@@ -3,6 +3,7 @@ package incidentwebhookreceiver // import "github.com/otel-evidence/otel-evidenc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -48,6 +49,38 @@ type Config struct {
 	// and how an alert group becomes an incident.
 	Policy PolicyConfig `mapstructure:"policy"`
 
+	// Limits bound what senders can make the receiver do: request rates,
+	// concurrent requests and open incidents.
+	Limits LimitsConfig `mapstructure:"limits"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// LimitsConfig bounds the receiver's work and the registry's growth, so
+// that a misbehaving or hostile sender cannot exhaust memory or the store.
+// A zero value disables a limit.
+type LimitsConfig struct {
+	// RequestsPerSecond is the sustained rate of each of the receiver's two
+	// request budgets: one for requests that open incidents or record
+	// alerts, one for requests that record deploys or resolve incidents that
+	// are not open. Resolutions of open incidents draw from neither, so a
+	// flood of new incidents starves neither deploys nor resolutions.
+	// Requests over budget get 429 rate_limited. 0 disables rate limiting.
+	RequestsPerSecond float64 `mapstructure:"requests_per_second"`
+	// Burst is how many requests each budget takes at once after a quiet
+	// period. Must be at least 1 when requests_per_second is set.
+	Burst int `mapstructure:"burst"`
+	// MaxOpenIncidents caps the incidents open in the registry at once
+	// (whoever opened them). A request that would open more gets 429
+	// too_many_open_incidents; updates of incidents already open, deploys
+	// and resolutions are unaffected. 0 disables the cap.
+	MaxOpenIncidents int `mapstructure:"max_open_incidents"`
+	// MaxConcurrentRequests caps the requests being read and handled at
+	// once, and with max_request_body_size the memory they hold. Requests
+	// over it get 429 too_many_concurrent_requests. 0 disables the cap.
+	MaxConcurrentRequests int `mapstructure:"max_concurrent_requests"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -85,20 +118,27 @@ type GrafanaConfig struct {
 	TimestampHeader string `mapstructure:"timestamp_header"`
 	// MaxAge, when positive, requires the timestamp header and refuses
 	// signatures older (or further in the future) than this, against
-	// replays.
+	// replays; a signature already recorded within it is answered as a
+	// duplicate and changes nothing.
 	MaxAge time.Duration `mapstructure:"max_age"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
-// PagerDutyConfig configures PagerDuty webhook signature checks.
+// PagerDutyConfig configures PagerDuty webhook signature and replay checks.
 type PagerDutyConfig struct {
 	// Secrets are the signing secrets of the webhook subscription. A
 	// request is authentic when its signature matches any of them, so a
 	// secret can be rotated without downtime by listing the new one next to
 	// the old one. When set, requests must carry a valid signature.
 	Secrets []configopaque.String `mapstructure:"secrets"`
+	// MaxAge, when positive, requires event.occurred_at and refuses events
+	// that occurred further than this from now with 403 stale_event, so
+	// that an old signed request cannot be replayed. It is also how long an
+	// event.id is remembered to recognise redeliveries and replays (an
+	// hour when 0). 0 turns the age check off.
+	MaxAge time.Duration `mapstructure:"max_age"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -175,6 +215,10 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("'pagerduty.secrets[%d]' must not be empty", i))
 		}
 	}
+	if cfg.PagerDuty.MaxAge < 0 {
+		errs = append(errs, errors.New("'pagerduty.max_age' must not be negative"))
+	}
+	errs = append(errs, cfg.Limits.validate()...)
 	if _, err := cfg.Policy.build(); err != nil {
 		errs = append(errs, err)
 	}
@@ -182,6 +226,26 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func (l *LimitsConfig) validate() []error {
+	var errs []error
+	switch {
+	case l.RequestsPerSecond < 0 || math.IsNaN(l.RequestsPerSecond) || math.IsInf(l.RequestsPerSecond, 0):
+		errs = append(errs, fmt.Errorf("'limits.requests_per_second' must be a finite number, 0 or more, got %v", l.RequestsPerSecond))
+	case l.RequestsPerSecond > 0 && l.Burst == 0:
+		errs = append(errs, fmt.Errorf("'limits.burst' must be at least 1 when 'limits.requests_per_second' is set, got %d", l.Burst))
+	}
+	if l.Burst < 0 {
+		errs = append(errs, fmt.Errorf("'limits.burst' must not be negative, got %d", l.Burst))
+	}
+	if l.MaxOpenIncidents < 0 {
+		errs = append(errs, fmt.Errorf("'limits.max_open_incidents' must not be negative, got %d", l.MaxOpenIncidents))
+	}
+	if l.MaxConcurrentRequests < 0 {
+		errs = append(errs, fmt.Errorf("'limits.max_concurrent_requests' must not be negative, got %d", l.MaxConcurrentRequests))
+	}
+	return errs
 }
 
 // endpoints lists the enabled endpoints with their config key.

@@ -2,6 +2,7 @@ package incidentwebhookreceiver // import "github.com/otel-evidence/otel-evidenc
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -20,6 +21,26 @@ const (
 	// defaultMaxRequestBodySize is far above any real webhook (Alertmanager
 	// groups of hundreds of alerts stay below 1 MiB).
 	defaultMaxRequestBodySize = 1 << 20
+
+	// Server timeouts, so that a client sending its request slowly
+	// (slowloris) is disconnected instead of holding a connection and its
+	// memory forever. Webhook senders send small requests at once.
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+
+	// defaultPagerDutyMaxAge: PagerDuty delivers within seconds; an event
+	// older than this is a replay (or a delivery the collector missed for
+	// longer, which it then refuses).
+	defaultPagerDutyMaxAge = 10 * time.Minute
+
+	// Limits. Real senders stay far below them: an Alertmanager sends one
+	// request per alert group and group_interval, a CI system one per
+	// deploy step.
+	defaultRequestsPerSecond     = 50
+	defaultBurst                 = 100
+	defaultMaxOpenIncidents      = 1000
+	defaultMaxConcurrentRequests = 64
 
 	defaultAlertmanagerPath = "/v1/alertmanager"
 	defaultGrafanaPath      = "/v1/grafana"
@@ -45,6 +66,9 @@ func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
 	server.MaxRequestBodySize = defaultMaxRequestBodySize
+	server.ReadHeaderTimeout = defaultReadHeaderTimeout
+	server.ReadTimeout = defaultReadTimeout
+	server.WriteTimeout = defaultWriteTimeout
 
 	def := triggers.DefaultPolicy()
 	openOn := make([][]string, 0, len(def.OpenOn))
@@ -67,10 +91,19 @@ func createDefaultConfig() component.Config {
 			Resolve:      defaultResolvePath,
 			Deploys:      defaultDeploysPath,
 		},
+		PagerDuty: PagerDutyConfig{
+			MaxAge: defaultPagerDutyMaxAge,
+		},
 		Policy: PolicyConfig{
 			OpenOn:          openOn,
 			ScopeLabels:     scope,
 			IncidentIDLabel: def.IncidentIDLabel,
+		},
+		Limits: LimitsConfig{
+			RequestsPerSecond:     defaultRequestsPerSecond,
+			Burst:                 defaultBurst,
+			MaxOpenIncidents:      defaultMaxOpenIncidents,
+			MaxConcurrentRequests: defaultMaxConcurrentRequests,
 		},
 	}
 }

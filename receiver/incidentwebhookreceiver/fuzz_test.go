@@ -20,9 +20,10 @@ var fuzzPaths = []string{
 }
 
 // FuzzHandler sends arbitrary bodies to every endpoint and checks the
-// handler's contract: only 200, 400 and 413 (no secrets are configured),
-// always a JSON body, no state change unless 200, and exactly one registry
-// call and one log record per accepted event.
+// handler's contract: only 200, 400, 413 (no secrets are configured) and
+// 403 stale_event (PagerDuty events outside max_age), always a JSON body,
+// no state change unless 200, and exactly one registry call and one log
+// record per accepted event.
 func FuzzHandler(f *testing.F) {
 	seeds := map[int][]string{
 		0: {"alertmanager_firing.json", "alertmanager_resolved.json", "alertmanager_warning.json"},
@@ -52,10 +53,13 @@ func FuzzHandler(f *testing.F) {
 			require.Len(t, env.reg.Calls(), resp.Events)
 			require.Equal(t, resp.Events, env.sink.LogRecordCount())
 			require.Equal(t, resp.Events, len(eventNames(env.sink)))
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusForbidden:
 			var e errorBody
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e))
 			require.NotEmpty(t, e.Error)
+			if rec.Code == http.StatusForbidden {
+				require.Equal(t, reasonStaleEvent, e.Error)
+			}
 			require.Empty(t, env.reg.Calls())
 			require.Zero(t, env.sink.LogRecordCount())
 		default:
@@ -84,6 +88,7 @@ func benchmarkPath(b *testing.B, name string) {
 	}
 	cfg := createDefaultConfig().(*Config)
 	cfg.AllowUnauthenticated = true
+	cfg.Limits.RequestsPerSecond = 0 // the benchmark is far above any sender's rate
 	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 	reasonMethodNotAllowed     = "method_not_allowed"
 	reasonUnsupportedMediaType = "unsupported_media_type"
 	reasonUnreadableBody       = "unreadable_body"
+	reasonRequestTimeout       = "request_timeout"
 	reasonUnauthorized         = "unauthorized"
 	reasonInvalidPayload       = "invalid_payload"
 	reasonRegistryFailed       = "registry_failed"
@@ -48,6 +50,10 @@ type response struct {
 	Events int `json:"events"`
 	// TruncatedAlerts repeats the sender's truncatedAlerts count.
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
+	// Duplicate is set when the request delivered an event already
+	// recorded (a PagerDuty event.id, a Grafana signature) within its
+	// replay window: nothing was recorded again.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // appliedEvent is an event recorded in the registry, with what it did.
@@ -92,12 +98,20 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 			Field: "Content-Type", Msg: fmt.Sprintf("must be application/json, got %q", ct)})
 		return
 	}
+	releaseSlot, lerr := r.limits.acquire()
+	if lerr != nil {
+		w.Header().Set("Retry-After", "1")
+		r.refuse(w, src, lerr)
+		return
+	}
+	defer releaseSlot()
 	body, perr := r.readBody(w, req)
 	if perr != nil {
 		r.refuse(w, src, perr)
 		return
 	}
-	now := r.now().UTC()
+	clock := r.now()
+	now := clock.UTC()
 	res, err := r.parse(ep, body, req.Header, now)
 	if err != nil {
 		e, isTriggers := triggers.AsError(err)
@@ -113,7 +127,49 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		return
 	}
 
+	// Replays and redeliveries of an event already recorded change nothing.
+	delivered, ierr := r.identify(ep, body, req.Header, now)
+	if ierr != nil {
+		r.refuse(w, src, ierr)
+		return
+	}
+	recorded := false
+	if delivered != nil {
+		switch r.replays.begin(delivered.key, now) {
+		case replayDuplicate:
+			r.duplicate(ctx, w, src)
+			return
+		case replayInFlight:
+			w.Header().Set("Retry-After", retryAfterSeconds(inProgressRetryAfter))
+			r.refuse(w, src, &triggers.Error{Status: http.StatusConflict, Reason: reasonEventInProgress,
+				Msg: "another request is recording the same event; retry later"})
+			return
+		}
+		defer func() {
+			if recorded {
+				r.replays.commit(delivered.key, delivered.expires, now)
+			} else {
+				r.replays.release(delivered.key)
+			}
+		}()
+	}
+
+	snap := r.registry.Snapshot()
+	b := classify(&res, snap)
+	if wait, ok := r.limits.allow(b, clock); !ok {
+		w.Header().Set("Retry-After", retryAfterSeconds(wait))
+		r.refuse(w, src, r.limits.rateLimited(b))
+		return
+	}
+	releaseOpens, oerr := r.limits.reserveOpens(&res, snap)
+	if oerr != nil {
+		w.Header().Set("Retry-After", retryAfterSeconds(openLimitRetryAfter))
+		r.refuse(w, src, oerr)
+		return
+	}
 	resp, applied, regErr := r.apply(ctx, res)
+	releaseOpens()
+	recorded = regErr == nil
 	r.reportRegistry(regErr)
 	consumeErr := r.emit(ctx, src, applied, now)
 
@@ -160,6 +216,10 @@ func (r *incidentWebhookReceiver) readBody(w http.ResponseWriter, req *http.Requ
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, tooLarge(mbe.Limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &triggers.Error{Status: http.StatusRequestTimeout, Reason: reasonRequestTimeout,
+				Msg: fmt.Sprintf("the request did not arrive within 'read_timeout' (%s)", r.cfg.ReadTimeout)}
 		}
 		return nil, &triggers.Error{Status: http.StatusBadRequest, Reason: reasonUnreadableBody,
 			Msg: "reading the request body failed: " + err.Error()}
@@ -300,6 +360,17 @@ func (r *incidentWebhookReceiver) emit(ctx context.Context, src string, applied 
 	err := r.next.ConsumeLogs(obsCtx, ld)
 	r.obsrecv.EndLogsOp(obsCtx, src, len(applied), err)
 	return err
+}
+
+// duplicate answers a redelivered or replayed event with 200 and no change:
+// senders that deliver at least once (PagerDuty) must not see an error.
+func (r *incidentWebhookReceiver) duplicate(ctx context.Context, w http.ResponseWriter, src string) {
+	r.telemetry.IncidentWebhookRequestsDuplicate.Add(ctx, 1, metric.WithAttributes(attribute.String("source", src)))
+	r.set.Logger.Debug("Ignored an incident webhook event already recorded (a redelivery or a replay)",
+		zap.String("source", src))
+	writeJSON(w, http.StatusOK, response{
+		Opened: []string{}, Resolved: []string{}, Unchanged: []string{}, Deploys: []string{}, Duplicate: true,
+	})
 }
 
 // refuse answers a request that changed nothing with a 4xx status.

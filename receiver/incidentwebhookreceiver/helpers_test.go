@@ -36,6 +36,7 @@ type fakeRegistry struct {
 
 	mu        sync.Mutex
 	version   uint64
+	snap      *incidentsapi.Snapshot // of version; nil until built
 	incidents map[string]incident.Incident
 	deploys   map[string]incident.Deploy
 	events    []incident.Event
@@ -60,6 +61,9 @@ func (f *fakeRegistry) CollectorID() string { return "collector-a" }
 func (f *fakeRegistry) Snapshot() *incidentsapi.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.snap != nil && f.snap.Version == f.version {
+		return f.snap
+	}
 	incs := make([]incident.Incident, 0, len(f.incidents))
 	for _, inc := range f.incidents {
 		incs = append(incs, inc)
@@ -68,7 +72,8 @@ func (f *fakeRegistry) Snapshot() *incidentsapi.Snapshot {
 	for _, d := range f.deploys {
 		ds = append(ds, d)
 	}
-	return incidentsapi.NewSnapshot(f.version, incs, ds)
+	f.snap = incidentsapi.NewSnapshot(f.version, incs, ds)
+	return f.snap
 }
 
 func (*fakeRegistry) Subscribe(func(incidentsapi.Change)) func() { return func() {} }

@@ -37,6 +37,13 @@ func TestReadmeConfigExample(t *testing.T) {
 		// The documented policy is the default one.
 		require.Equal(t, createDefaultConfig().(*Config).Policy.ScopeLabels, cfg.Policy.ScopeLabels)
 		require.Equal(t, createDefaultConfig().(*Config).Policy.OpenOn, cfg.Policy.OpenOn)
+		// The documented limits, timeouts and max ages are the defaults.
+		def := createDefaultConfig().(*Config)
+		require.Equal(t, def.Limits, cfg.Limits)
+		require.Equal(t, def.PagerDuty.MaxAge, cfg.PagerDuty.MaxAge)
+		require.Equal(t, def.ReadHeaderTimeout, cfg.ReadHeaderTimeout)
+		require.Equal(t, def.ReadTimeout, cfg.ReadTimeout)
+		require.Equal(t, def.WriteTimeout, cfg.WriteTimeout)
 	}
 	require.Equal(t, 1, found, "README.md must hold one collector configuration example")
 }

@@ -78,6 +78,10 @@ type incidentWebhookReceiver struct {
 	allowed []string
 	// now is the clock; tests replace it.
 	now func() time.Time
+	// limits enforces the 'limits' settings.
+	limits *limiter
+	// replays remembers recently recorded events with an identity.
+	replays *replayCache
 
 	// Set by Start, before the server runs; read-only afterwards.
 	registry incidentsapi.Registry
@@ -123,8 +127,10 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*incid
 			TimestampHeader: cfg.Grafana.TimestampHeader,
 			MaxAge:          cfg.Grafana.MaxAge,
 		},
-		routes: map[string]endpoint{},
-		now:    time.Now,
+		routes:  map[string]endpoint{},
+		now:     time.Now,
+		limits:  newLimiter(cfg.Limits),
+		replays: newReplayCache(replayCacheSize),
 	}
 	for _, s := range cfg.PagerDuty.Secrets {
 		r.pdSecrets = append(r.pdSecrets, string(s))
@@ -162,6 +168,9 @@ func (r *incidentWebhookReceiver) Start(ctx context.Context, host component.Host
 	}
 	r.server = srv
 	r.addr = ln.Addr()
+	if r.cfg.ReadHeaderTimeout <= 0 && r.cfg.ReadTimeout <= 0 {
+		r.set.Logger.Warn("Neither 'read_header_timeout' nor 'read_timeout' is set: a client that sends its request slowly can hold a connection forever")
+	}
 	r.set.Logger.Info("Incident webhook receiver listening",
 		zap.String("endpoint", ln.Addr().String()),
 		zap.Strings("paths", r.allowed),

@@ -23,14 +23,15 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                          metric.Meter
-	mu                             sync.Mutex
-	registrations                  []metric.Registration
-	IncidentWebhookEventsAccepted  metric.Int64Counter
-	IncidentWebhookRequestDuration metric.Float64Histogram
-	IncidentWebhookRequests        metric.Int64Counter
-	IncidentWebhookRequestsFailed  metric.Int64Counter
-	IncidentWebhookRequestsRefused metric.Int64Counter
+	meter                            metric.Meter
+	mu                               sync.Mutex
+	registrations                    []metric.Registration
+	IncidentWebhookEventsAccepted    metric.Int64Counter
+	IncidentWebhookRequestDuration   metric.Float64Histogram
+	IncidentWebhookRequests          metric.Int64Counter
+	IncidentWebhookRequestsDuplicate metric.Int64Counter
+	IncidentWebhookRequestsFailed    metric.Int64Counter
+	IncidentWebhookRequestsRefused   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -78,6 +79,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.IncidentWebhookRequests, err = builder.meter.Int64Counter(
 		"otelcol_incident_webhook_requests",
 		metric.WithDescription("Requests received, by source, whatever their outcome (those an authenticator refused included). [Alpha]"),
+		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentWebhookRequestsDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_incident_webhook_requests_duplicate",
+		metric.WithDescription("Requests answered with 200 and no change of state because they delivered an event already recorded within its replay window (a PagerDuty event.id or a Grafana signature), by source. [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.IncidentWebhookEventsAccepted.Add(context.Background(), 1)
 	tb.IncidentWebhookRequestDuration.Record(context.Background(), 1)
 	tb.IncidentWebhookRequests.Add(context.Background(), 1)
+	tb.IncidentWebhookRequestsDuplicate.Add(context.Background(), 1)
 	tb.IncidentWebhookRequestsFailed.Add(context.Background(), 1)
 	tb.IncidentWebhookRequestsRefused.Add(context.Background(), 1)
 	AssertEqualIncidentWebhookEventsAccepted(t, testTel,
@@ -31,6 +32,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentWebhookRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentWebhookRequestsDuplicate(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentWebhookRequestsFailed(t, testTel,
