@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench.sh - the performance run of otel-evidence (`make bench`).
+#
+# 1. Builds a private copy of the collector (go build -trimpath, as
+#    `make build` does), so that a concurrent build cannot swap the binary
+#    in the middle of a measurement.
+# 2. Runs the end-to-end perf runs of test/perf (build tag perf) against it:
+#    CPU per million spans by configuration, freeze latency and bundle size
+#    (filesystem and versitygw), resident memory under sustained load.
+# 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
+#    evidence ring vs marshal floor vs fileexporter, ring, bundle).
+# 4. Writes BENCHMARKS.md with test/perf/benchmd.
+#
+# Settings (environment; defaults in brackets):
+#   BENCH_TIME [200x]       -benchtime of the micro-benchmarks
+#   BENCH_COUNT [3]         -count of the micro-benchmarks (medians reported)
+#   PERF_RATE [20000]       offered load of the CPU and memory runs, spans/s
+#   PERF_CPU_DURATION [30s] measured interval of each CPU run
+#   PERF_CPU_REPEAT [3]     interleaved rounds over the CPU configurations
+#   PERF_SUSTAINED [2m]     duration of the memory run (the issue asks 10m)
+#   PERF_MAX_BYTES [67108864] buffer.max_bytes of the memory run
+#   PERF_FREEZE_SPANS [100000,1000000]  span counts of the freeze runs
+#   PERF_FREEZE_STORES [filesystem,s3]  stores of the freeze runs
+#   PERF_TIMEOUT [120m]     go test -timeout of the perf runs
+#   BENCH_OUT [BENCHMARKS.md]  the report
+# Raw output: bench.txt (micro-benchmarks) and var/bench/ (perf log and
+# result files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+export BENCH_TIME=${BENCH_TIME:-200x}
+export BENCH_COUNT=${BENCH_COUNT:-3}
+export PERF_RATE=${PERF_RATE:-20000}
+export PERF_CPU_DURATION=${PERF_CPU_DURATION:-30s}
+export PERF_CPU_REPEAT=${PERF_CPU_REPEAT:-3}
+export PERF_SUSTAINED=${PERF_SUSTAINED:-2m}
+export PERF_MAX_BYTES=${PERF_MAX_BYTES:-67108864}
+export PERF_FREEZE_SPANS=${PERF_FREEZE_SPANS:-100000,1000000}
+export PERF_FREEZE_STORES=${PERF_FREEZE_STORES:-filesystem,s3}
+PERF_TIMEOUT=${PERF_TIMEOUT:-120m}
+BENCH_OUT=${BENCH_OUT:-BENCHMARKS.md}
+
+raw="$PWD/var/bench"
+results="$raw/results"
+rm -rf "$results"
+mkdir -p "$results"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
+echo "bench: start at load average $load_start, commit $commit"
+
+echo "bench: building the collector"
+"$GO" build -trimpath -o "$work/otelcol-evidence" ./cmd/otelcol-evidence
+
+status=0
+echo "bench: end-to-end perf runs (log: var/bench/perf.log)"
+if ! OTEL_EVIDENCE_BINARY="$work/otelcol-evidence" PERF_OUT="$results" \
+	"$GO" test -tags perf -run '^TestPerf' -count=1 -timeout "$PERF_TIMEOUT" -v ./test/perf/ >"$raw/perf.log" 2>&1; then
+	echo "bench: a perf run FAILED; the report lists what is missing" >&2
+	grep -E -- '--- FAIL|panic|Error' "$raw/perf.log" | head -20 >&2 || true
+	status=1
+fi
+grep -E '^\s*(--- (PASS|FAIL)|\S+_perf_test\.go:[0-9]+:)' "$raw/perf.log" || true
+
+echo "bench: micro-benchmarks (-benchtime=$BENCH_TIME -count=$BENCH_COUNT, output: bench.txt)"
+: >bench.txt
+micro() {
+	"$GO" test -run '^$' -bench "$2" -benchmem -benchtime="$BENCH_TIME" -count="$BENCH_COUNT" -timeout 60m "$1" | tee -a bench.txt
+}
+micro ./processor/incidentcontextprocessor/ '^BenchmarkContext$' || status=1
+micro ./exporter/evidenceexporter/ '^BenchmarkIngest$' || status=1
+micro ./internal/ring/ . || status=1
+micro ./internal/bundle/ . || status=1
+
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)
+"$GO" run ./test/perf/benchmd -results "$results" -micro bench.txt -out "$BENCH_OUT" \
+	-command "make bench   # runs scripts/bench.sh" -settings "$settings" -commit "$commit" \
+	-load-start "$load_start" -load-end "$load_end" -seconds "$(($(date +%s) - started))"
+echo "bench: wrote $BENCH_OUT (load average at the end: $load_end)"
+exit "$status"

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/otel-evidence/otel-evidence/test/perf"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const microText = `pkg: github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor
+BenchmarkContext/traces/level=resource/impl=incident_context-2 	 100	 50000 ns/op	 50.0 ns/span	 40.0 cpu-ns/span	 0.01 allocs/span
+BenchmarkContext/traces/level=resource/impl=noop-2             	 100	 10000 ns/op	 10.0 ns/span	 8.0 cpu-ns/span	 0 allocs/span
+BenchmarkContext/traces/level=resource/impl=transform_where-2  	 100	 900000 ns/op	 900.0 ns/span	 800.0 cpu-ns/span	 9 allocs/span
+pkg: github.com/otel-evidence/otel-evidence/exporter/evidenceexporter
+BenchmarkIngest/marshal_floor-2            	 10	 100 ns/op	 200.0 ns/span	 334.0 raw_bytes/span
+BenchmarkIngest/evidence_ring_s2-2         	 10	 100 ns/op	 500.0 ns/span	 120.0 bytes/span
+BenchmarkIngest/fileexporter_zstd_proto-2  	 10	 100 ns/op	 1000.0 ns/span	 90.0 bytes/span
+pkg: github.com/otel-evidence/otel-evidence/internal/ring
+BenchmarkIngestVsFloor/memory-s2-2 	 200	 1 ns/op	 1.50 x-floor
+pkg: github.com/otel-evidence/otel-evidence/internal/bundle
+BenchmarkPartWriter/otlp_json-2 	 10	 1 ns/op	 60.0 MB/s	 50.0 bytes/span	 1000.0 raw-bytes/span
+`
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	require.NoError(t, os.Mkdir(results, 0o755))
+	r := perf.Result{
+		Section: "1-cpu", Title: "End-to-end CPU per million spans",
+		Params: map[string]string{"offered load": "20000 spans/s"},
+		Figures: []perf.Figure{
+			{Name: "CPU, full", Value: 1.4, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.4, Target: "<= 1.3x", Met: perf.Met(false)},
+			{Name: "CPU, resource", Value: 1.005, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.005, Target: "< 1.01x", Met: perf.Met(true)},
+		},
+		Tables: []perf.Table{{Title: "CPU | detail", Header: []string{"config", "median"}, Rows: [][]string{{"full", "1.40"}}}},
+	}
+	require.NoError(t, r.Write(results))
+	micro := filepath.Join(dir, "bench.txt")
+	require.NoError(t, os.WriteFile(micro, []byte(microText), 0o644))
+	out := filepath.Join(dir, "BENCHMARKS.md")
+
+	require.NoError(t, run(options{results: results, micro: micro, out: out, command: "make bench",
+		settings: "PERF_SUSTAINED=2m\nPERF_RATE=20000", loadStart: "3.00 2.00 1.00", loadEnd: "4.00 3.00 2.00", seconds: 90}))
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	md := string(data)
+	for _, want := range []string{
+		"| CPUs (nproc) |",
+		"- `PERF_SUSTAINED=2m`",
+		"3.00 2.00 1.00 at the start, 4.00 3.00 2.00 at the end",
+		"| CPU, full | 1.4 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.400x | <= 1.3x | **NO (missed)** |",
+		"| CPU, resource | 1.005 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.005x | < 1.01x | yes |",
+		"### CPU | detail",
+		"**Missing results** (the run failed or was skipped): 2-freeze, 3-memory",
+		"| Micro: incident_context, traces, level resource | 40 cpu-ns/span | transformprocessor",
+		"| traces | resource | 40.0 (0.01 allocs) | 8.0 (0.00 allocs) | - | - | 800.0 (9.00 allocs) | 0.05x | - | - |",
+		"| evidence_ring_s2 | 500.0 | 120.0 | 0 | 2.50x | 0.50x |",
+		"| memory-s2 | 1.50x |",
+		"| otlp_json | 50.0 | 1000.0 | 20.00x | 60.0 |",
+		"<details>",
+	} {
+		assert.Contains(t, md, want)
+	}
+	assert.False(t, strings.Contains(md, "Problem reading results"), md)
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	err := run(options{micro: filepath.Join(dir, "missing.txt"), out: filepath.Join(dir, "out.md")})
+	require.ErrorContains(t, err, "-micro")
+
+	bad := filepath.Join(dir, "bad.txt")
+	require.NoError(t, os.WriteFile(bad, []byte("BenchmarkX-2 1 zz ns/op\n"), 0o644))
+	err = run(options{micro: bad, out: filepath.Join(dir, "out.md")})
+	require.ErrorContains(t, err, "BenchmarkX")
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/otel-evidence/otel-evidence/test/perf"
+)
+
+const module = "github.com/otel-evidence/otel-evidence/"
+
+// Packages and benchmark names the report extracts ratios from.
+const (
+	pkgProcessor = module + "processor/incidentcontextprocessor"
+	pkgExporter  = module + "exporter/evidenceexporter"
+	pkgRing      = module + "internal/ring"
+	pkgBundle    = module + "internal/bundle"
+)
+
+var (
+	signals = []struct{ name, item string }{{"traces", "span"}, {"logs", "record"}, {"metrics", "point"}}
+	levels  = []string{"resource", "record"}
+	// processorImpls in display order; others found in the output follow.
+	processorImpls = []string{"incident_context", "noop", "putstr", "transform", "transform_where"}
+	ingestCases    = []string{"marshal_floor", "evidence_ring_s2", "evidence_ring_zstd", "fileexporter_zstd_proto"}
+	encodings      = []string{"otlp_json", "otlp_proto"}
+)
+
+// perItem returns a processor benchmark's CPU time per item (the thread's
+// CPU time, cpu-ns/<item>), or its wall time per item when CPU time was
+// not reported, and the unit used.
+func perItem(r *perf.BenchResult, item string) (float64, string, bool) {
+	for _, unit := range []string{"cpu-ns/" + item, "ns/" + item} {
+		if v, ok := r.Median(unit); ok {
+			return v, unit, true
+		}
+	}
+	return 0, "", false
+}
+
+func processorName(sig, level, impl string) string {
+	return fmt.Sprintf("BenchmarkContext/%s/level=%s/impl=%s", sig, level, impl)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// microFigures are the headline ratios of the micro-benchmarks.
+func microFigures(s *perf.BenchSet) []perf.Figure {
+	var out []perf.Figure
+	for _, level := range levels {
+		ic := s.Get(pkgProcessor, processorName("traces", level, "incident_context"))
+		for _, peer := range []string{"transform_where", "noop"} {
+			pr := s.Get(pkgProcessor, processorName("traces", level, peer))
+			if ic == nil || pr == nil {
+				continue
+			}
+			v, unit, ok1 := perItem(ic, "span")
+			pv, _, ok2 := perItem(pr, "span")
+			if !ok1 || !ok2 || pv == 0 {
+				continue
+			}
+			desc := map[string]string{
+				"transform_where": "transformprocessor setting the same values per resource (transform_where)",
+				"noop":            "a no-op processor (noop)",
+			}[peer]
+			out = append(out, perf.Figure{
+				Name: fmt.Sprintf("Micro: incident_context, traces, level %s", level), Value: v, Unit: unit,
+				Peer: desc, PeerValue: pv, Ratio: v / pv,
+			})
+		}
+	}
+	floor := s.Get(pkgExporter, "BenchmarkIngest/marshal_floor")
+	for _, peerName := range []string{"BenchmarkIngest/marshal_floor", "BenchmarkIngest/fileexporter_zstd_proto"} {
+		ring := s.Get(pkgExporter, "BenchmarkIngest/evidence_ring_s2")
+		peer := s.Get(pkgExporter, peerName)
+		if ring == nil || peer == nil {
+			continue
+		}
+		v, ok1 := ring.Median("ns/span")
+		pv, ok2 := peer.Median("ns/span")
+		if !ok1 || !ok2 || pv == 0 {
+			continue
+		}
+		desc := "the bare OTLP protobuf marshal (marshal_floor)"
+		if peer != floor {
+			desc = "contrib fileexporter, zstd protobuf to a file"
+		}
+		out = append(out, perf.Figure{
+			Name: "Micro: evidence exporter ingest into the s2 ring", Value: v, Unit: "ns/span",
+			Peer: desc, PeerValue: pv, Ratio: v / pv,
+		})
+	}
+	if r := s.Get(pkgRing, "BenchmarkIngestVsFloor/memory-s2"); r != nil {
+		if v, ok := r.Median("x-floor"); ok {
+			out = append(out, perf.Figure{
+				Name: "Micro: ring ingest (marshal + s2 + append), memory ring", Value: v, Unit: "x",
+				Peer: "bare marshal, interleaved in the same iterations", PeerValue: 1, Ratio: v,
+				RatioOf: "thread CPU time",
+			})
+		}
+	}
+	if r := s.Get(pkgBundle, "BenchmarkPartWriter/otlp_json"); r != nil {
+		v, ok1 := r.Median("bytes/span")
+		raw, ok2 := r.Median("raw-bytes/span")
+		if ok1 && ok2 && raw > 0 {
+			out = append(out, perf.Figure{
+				Name: "Micro: bundle part (otlp_json, zstd tar) size", Value: v, Unit: "bytes/span",
+				Peer: "the part's uncompressed content", PeerValue: raw, Ratio: v / raw,
+			})
+		}
+	}
+	return out
+}
+
+func microSection(w io.Writer, s *perf.BenchSet) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("## Go micro-benchmarks\n\n")
+	p("From `go test -run '^$' -bench ... -benchmem` on the packages below (raw output in bench.txt); with -count > 1 the median of the runs is shown.\n\n")
+
+	// incident_context against its peers.
+	impls := slices.Clone(processorImpls)
+	for _, r := range s.Results {
+		if r.Pkg != pkgProcessor {
+			continue
+		}
+		if _, impl, ok := strings.Cut(r.Name, "/impl="); ok && !slices.Contains(impls, impl) {
+			impls = append(impls, impl)
+		}
+	}
+	var rows [][]string
+	unitSeen := ""
+	for _, sig := range signals {
+		for _, level := range levels {
+			vals := map[string]float64{}
+			row := []string{sig.name, level}
+			for _, impl := range impls {
+				r := s.Get(pkgProcessor, processorName(sig.name, level, impl))
+				if r == nil {
+					row = append(row, "-")
+					continue
+				}
+				v, unit, ok := perItem(r, sig.item)
+				if !ok {
+					row = append(row, "-")
+					continue
+				}
+				unitSeen = strings.Split(unit, "/")[0]
+				vals[impl] = v
+				allocs, _ := r.Median("allocs/" + sig.item)
+				row = append(row, fmt.Sprintf("%.1f (%.2f allocs)", v, allocs))
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			ic := vals["incident_context"]
+			row = append(row, ratio(ic, vals["transform_where"]), ratio(ic, vals["transform"]), ratio(ic, vals["putstr"]))
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) > 0 {
+		header := []string{"signal", "level"}
+		for _, impl := range impls {
+			header = append(header, impl)
+		}
+		header = append(header, "incident_context / transform_where", "incident_context / transform", "incident_context / putstr")
+		table(w, perf.Table{
+			Title:  fmt.Sprintf("incident_context vs transformprocessor (%s per span, record or point)", unitSeen),
+			Header: header,
+			Rows:   rows,
+			Notes: []string{"processor/incidentcontextprocessor BenchmarkContext: each contender processes fresh copies of the same 1,000-item batch over 10 resources. " +
+				"noop returns its input; putstr writes the very values incident_context writes with no lookup; transform is contrib transformprocessor setting constants; " +
+				"transform_where is transformprocessor with per-resource conditions writing exactly what incident_context writes. cpu-ns is the benchmark thread's CPU time."},
+		})
+	}
+
+	// Evidence exporter ingest against the floor and fileexporter.
+	rows = nil
+	floorNS, _ := medianOf(s.Get(pkgExporter, "BenchmarkIngest/marshal_floor"), "ns/span")
+	fileNS, _ := medianOf(s.Get(pkgExporter, "BenchmarkIngest/fileexporter_zstd_proto"), "ns/span")
+	for _, c := range ingestCases {
+		r := s.Get(pkgExporter, "BenchmarkIngest/"+c)
+		if r == nil {
+			continue
+		}
+		ns, _ := r.Median("ns/span")
+		size, ok := r.Median("bytes/span")
+		if !ok {
+			size, _ = r.Median("raw_bytes/span")
+		}
+		allocs, _ := r.Median("allocs/op")
+		rows = append(rows, []string{c, fmt.Sprintf("%.1f", ns), fmt.Sprintf("%.1f", size), fmt.Sprintf("%.0f", allocs), ratio(ns, floorNS), ratio(ns, fileNS)})
+	}
+	if len(rows) > 0 {
+		table(w, perf.Table{
+			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter (1,000-span batches)",
+			Header: []string{"case", "ns/span (wall)", "bytes/span kept", "allocs/batch", "vs marshal_floor", "vs fileexporter"},
+			Rows:   rows,
+			Notes:  []string{"exporter/evidenceexporter BenchmarkIngest. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size)."},
+		})
+	}
+
+	// Ring ingest against the interleaved floor.
+	rows = nil
+	for _, r := range s.Results {
+		if r.Pkg != pkgRing || !strings.HasPrefix(r.Name, "BenchmarkIngestVsFloor/") {
+			continue
+		}
+		x, _ := r.Median("x-floor")
+		allocs, _ := r.Median("allocs/op")
+		rows = append(rows, []string{strings.TrimPrefix(r.Name, "BenchmarkIngestVsFloor/"), fmt.Sprintf("%.2fx", x), fmt.Sprintf("%.0f", allocs)})
+	}
+	if len(rows) > 0 {
+		table(w, perf.Table{
+			Title:  "Ring ingest (marshal + compress + append) vs bare marshal, interleaved",
+			Header: []string{"ring", "CPU vs floor", "allocs/batch"},
+			Rows:   rows,
+			Notes:  []string{"internal/ring BenchmarkIngestVsFloor: both are timed by thread CPU time in every iteration, so the ratio holds on a loaded machine."},
+		})
+	}
+
+	// Bundle parts.
+	rows = nil
+	for _, enc := range encodings {
+		wr := s.Get(pkgBundle, "BenchmarkPartWriter/"+enc)
+		if wr == nil {
+			continue
+		}
+		size, _ := wr.Median("bytes/span")
+		raw, _ := wr.Median("raw-bytes/span")
+		mbs, _ := wr.Median("MB/s")
+		readMBs, _ := medianOf(s.Get(pkgBundle, "BenchmarkReadPart/"+enc), "MB/s")
+		rows = append(rows, []string{enc, fmt.Sprintf("%.1f", size), fmt.Sprintf("%.1f", raw), ratio(raw, size), fmt.Sprintf("%.1f", mbs), fmt.Sprintf("%.1f", readMBs)})
+	}
+	if len(rows) > 0 {
+		table(w, perf.Table{
+			Title:  "Bundle parts (ten 1,000-span batches per part)",
+			Header: []string{"encoding", "bytes/span (zstd tar)", "uncompressed bytes/span", "compression", "write MB/s (uncompressed)", "read + verify MB/s"},
+			Rows:   rows,
+			Notes:  []string{"internal/bundle BenchmarkPartWriter and BenchmarkReadPart."},
+		})
+	}
+
+	// Everything, for reference.
+	rows = nil
+	for _, r := range s.Results {
+		units := make([]string, 0, len(r.Values))
+		for u := range r.Values {
+			units = append(units, u)
+		}
+		slices.Sort(units)
+		var ms []string
+		for _, u := range units {
+			v, _ := r.Median(u)
+			ms = append(ms, fmt.Sprintf("%.4g %s", v, u))
+		}
+		rows = append(rows, []string{strings.TrimPrefix(r.Pkg, module), strings.TrimPrefix(r.Name, "Benchmark"), fmt.Sprint(r.Runs), strings.Join(ms, ", ")})
+	}
+	p("<details><summary>Every micro-benchmark (medians)</summary>\n\n")
+	table(w, perf.Table{Header: []string{"package", "benchmark", "runs", "metrics"}, Rows: rows})
+	p("</details>\n\n")
+}
+
+func medianOf(r *perf.BenchResult, unit string) (float64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	return r.Median(unit)
+}

@@ -1,0 +1,276 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
+)
+
+// collector is one running otelcol-evidence process.
+type collector struct {
+	t     testing.TB
+	cmd   *exec.Cmd
+	pid   int
+	dir   string
+	ports Ports
+	log   string
+	done  chan struct{}
+}
+
+func newPorts(t testing.TB) Ports {
+	return Ports{
+		OTLPGRPC:    harness.FreeAddr(t),
+		Webhook:     harness.FreeAddr(t),
+		Health:      harness.FreeAddr(t),
+		MetricsPort: harness.FreePort(t),
+	}
+}
+
+// startCollector starts the binary on config in a fresh directory and
+// waits until health_check reports it ready. It is stopped (SIGTERM, then
+// SIGKILL) when the test ends; its output is printed if the test failed.
+func startCollector(t testing.TB, p Ports, config string) *collector {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(config), 0o600))
+	c := &collector{t: t, dir: dir, ports: p, log: filepath.Join(dir, "collector.log"), done: make(chan struct{})}
+	logFile, err := os.Create(c.log)
+	require.NoError(t, err)
+	defer logFile.Close() // the child has its own descriptor
+	c.cmd = exec.Command(harness.Binary(t), "--config", cfgPath)
+	c.cmd.Dir = dir
+	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
+	require.NoError(t, c.cmd.Start())
+	c.pid = c.cmd.Process.Pid
+	go func() {
+		_ = c.cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			out, _ := os.ReadFile(c.log)
+			t.Logf("---- collector output ----\n%s", tail(string(out), 8000))
+		}
+	})
+
+	url := "http://" + p.Health + "/"
+	deadline := time.Now().Add(90 * time.Second)
+	for !healthy(url) {
+		select {
+		case <-c.done:
+			out, _ := os.ReadFile(c.log)
+			t.Fatalf("collector exited before it was healthy:\n%s", tail(string(out), 8000))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector not healthy within 90s")
+		}
+	}
+	return c
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+func healthy(url string) bool {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (c *collector) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+func (c *collector) cpu() time.Duration {
+	c.t.Helper()
+	d, err := ProcCPU(c.pid)
+	require.NoError(c.t, err)
+	return d
+}
+
+func (c *collector) memory() Memory {
+	c.t.Helper()
+	m, err := ProcMemory(c.pid)
+	require.NoError(c.t, err)
+	return m
+}
+
+func (c *collector) metricsURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports.MetricsPort)
+}
+
+// metric sums the collector's own metric name over the samples whose
+// labels include match.
+func (c *collector) metric(name string, match map[string]string) (float64, bool) {
+	c.t.Helper()
+	samples, err := ScrapeMetrics(context.Background(), c.metricsURL())
+	require.NoError(c.t, err)
+	if v, ok := Sum(samples, name, match); ok {
+		return v, true
+	}
+	// Counters carry a _total suffix unless the exporter is told otherwise.
+	return Sum(samples, name+"_total", match)
+}
+
+// post sends a JSON body to a path of the incident_webhook receiver.
+func (c *collector) post(path, body string) {
+	c.t.Helper()
+	code, resp := harness.PostJSON(c.t, "http://"+c.ports.Webhook+path, WebhookToken, body)
+	require.Equalf(c.t, http.StatusOK, code, "POST %s: %s", path, resp)
+}
+
+// fixtureVersions are testgen's service.version values.
+var fixtureVersions = []string{"1.4.2", "1.5.0", "2.0.1", "2.1.0-rc.1"}
+
+// postFixtures records a deploy for every testgen service and version, and
+// (with incidents) three open incidents with scopes like real ones: one
+// service, one region, a namespace and SDK language. The incidents started
+// three hours ago, so their evidence windows (30m before, at most 2h
+// after) are closed: the processor tags telemetry with them, the evidence
+// exporter does not freeze what arrives now.
+func postFixtures(c *collector, incidents bool) {
+	now := time.Now().UTC()
+	n := 0
+	for _, svc := range testgen.DefaultServices {
+		for _, v := range fixtureVersions {
+			n++
+			c.post("/v1/deploys", fmt.Sprintf(
+				`{"id":"deploy-%s-%s","service":%q,"version":%q,"environment":"production","commit":"%040d","name":"%s %s","status":"succeeded","started_at":%q}`,
+				svc, strings.ReplaceAll(v, ".", "-"), svc, v, n, svc, v, now.Add(-time.Duration(48-n)*time.Hour).Format(time.RFC3339)))
+		}
+	}
+	if !incidents {
+		return
+	}
+	started := now.Add(-3 * time.Hour).Format(time.RFC3339)
+	for _, inc := range []struct{ id, scope string }{
+		{"INC-PERF-1", `{"service.name":"checkout"}`},
+		{"INC-PERF-2", `{"cloud.region":"eu-west-1"}`},
+		{"INC-PERF-3", `{"service.namespace":"shop","telemetry.sdk.language":"go"}`},
+	} {
+		c.post("/v1/incidents", fmt.Sprintf(`{"id":%q,"title":"perf fixture","severity":"critical","scope":%s,"started_at":%q}`,
+			inc.id, inc.scope, started))
+	}
+}
+
+// dial connects the load generator to the collector's OTLP/gRPC receiver.
+func (c *collector) dial() *Sender {
+	c.t.Helper()
+	s, err := Dial(c.ports.OTLPGRPC)
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// perfSetup registers what every perf test needs at its end.
+func perfSetup(t *testing.T) {
+	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
+}
+
+func outDir(t *testing.T) string {
+	if d := os.Getenv(EnvOut); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		return d
+	}
+	return t.TempDir()
+}
+
+func envFloat(t *testing.T, name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	require.NoErrorf(t, err, "%s=%q", name, v)
+	require.Positivef(t, f, "%s must be positive", name)
+	return f
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	return int(envFloat(t, name, float64(def)))
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	require.NoErrorf(t, err, "%s=%q", name, v)
+	require.Positivef(t, d, "%s must be positive", name)
+	return d
+}
+
+func envList(name, def string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		v = def
+	}
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func maxOf(v []int64) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return slices.Max(v)
+}

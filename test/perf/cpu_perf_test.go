@@ -1,0 +1,190 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cpuRun is one measured interval of one variant.
+type cpuRun struct {
+	cpu     time.Duration
+	spans   int
+	rate    float64
+	late    int
+	peakRSS int64
+	load    string
+	frozen  float64 // spans frozen by the end of the run (freezing only)
+}
+
+func (r cpuRun) perMillion() float64 { return r.cpu.Seconds() / float64(r.spans) * 1e6 }
+
+// cpuBatches are the pre-built batches every CPU and memory run cycles
+// through: 64 distinct 1,000-span batches with current span times.
+const cpuBatches = 64
+
+// cpuWarmup is the unmeasured load sent after start-up and fixtures.
+const cpuWarmup = 5 * time.Second
+
+// cpuSettle is the wait after the last answer before CPU time is read:
+// the batch processor's 200ms timeout and the exporters finish.
+const cpuSettle = time.Second
+
+// TestPerfCPU measures the collector's CPU seconds per million spans at a
+// fixed offered load for every Variant, in interleaved rounds so that a
+// change in the machine's load touches every variant alike.
+func TestPerfCPU(t *testing.T) {
+	perfSetup(t)
+	began := time.Now()
+	loadBefore := LoadAvg()
+	rate := envFloat(t, EnvRate, 20000)
+	dur := envDuration(t, EnvCPUDuration, 30*time.Second)
+	rounds := envInt(t, EnvCPURepeat, 3)
+
+	now := time.Now()
+	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
+		return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
+	})
+	require.NoError(t, err)
+
+	runs := map[Variant][]cpuRun{}
+	for round := 1; round <= rounds; round++ {
+		for _, v := range Variants {
+			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
+				r := runCPU(t, v, batches, rate, dur)
+				runs[v] = append(runs[v], r)
+				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, load %s",
+					v, round, r.cpu.Seconds(), r.spans, r.perMillion(), r.rate, r.late, mib(r.peakRSS), r.load)
+			})
+		}
+	}
+
+	res := Result{
+		Section: "1-cpu",
+		Title:   "End-to-end CPU per million spans",
+		Params: map[string]string{
+			"offered load":    fmt.Sprintf("%.0f spans/s (%d-span pre-built batches over OTLP/gRPC, 4 concurrent calls)", rate, 1000),
+			"measured":        fmt.Sprintf("%s per run after %s warm-up, %d interleaved rounds, medians reported", dur, cpuWarmup, rounds),
+			"CPU source":      "utime+stime of the collector process from /proc/<pid>/stat (10 ms ticks), read before and after",
+			"registry":        "24 deploys (6 services x 4 versions) and 3 open incidents posted to incident_webhook before the warm-up",
+			"evidence config": "exporter defaults (256 MiB s2 memory ring, flush 1m) with a filesystem store",
+		},
+		LoadBefore: loadBefore,
+	}
+	med := map[Variant]float64{}
+	for _, v := range Variants {
+		var per []float64
+		for _, r := range runs[v] {
+			per = append(per, r.perMillion())
+		}
+		med[v] = median(per)
+	}
+	// The ratio of medians is the headline; the per-round ratios (each
+	// against the baseline run of the same round) show the spread.
+	table := Table{
+		Title:  "CPU seconds per 1M spans, by configuration",
+		Header: []string{"config", "pipeline", "per round", "median", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS"},
+	}
+	for _, v := range Variants {
+		var per, ratios, rates []string
+		var peak int64
+		for i, r := range runs[v] {
+			per = append(per, fmt.Sprintf("%.2f", r.perMillion()))
+			if i < len(runs[VariantBaseline]) {
+				ratios = append(ratios, fmt.Sprintf("%.3f", r.perMillion()/runs[VariantBaseline][i].perMillion()))
+			}
+			rates = append(rates, fmt.Sprintf("%.0f", r.rate))
+			peak = max(peak, r.peakRSS)
+		}
+		table.Rows = append(table.Rows, []string{
+			string(v), v.Describe(), strings.Join(per, ", "), fmt.Sprintf("%.2f", med[v]),
+			fmt.Sprintf("%.3fx", med[v]/med[VariantBaseline]), strings.Join(ratios, ", "),
+			strings.Join(rates, ", ") + " spans/s", mib(peak),
+		})
+	}
+	table.Notes = append(table.Notes,
+		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
+		fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(runs[VariantFreezing])))
+	res.Tables = append(res.Tables, table)
+
+	fig := func(name string, v Variant, target string, limit float64) Figure {
+		ratio := med[v] / med[VariantBaseline]
+		f := Figure{
+			Name: name, Value: med[v], Unit: "CPU s / 1M spans",
+			Peer: "baseline: " + VariantBaseline.Describe(), PeerValue: med[VariantBaseline], Ratio: ratio,
+		}
+		if target != "" {
+			f.Target, f.Met = target, Met(ratio <= limit)
+		}
+		return f
+	}
+	res.Figures = append(res.Figures,
+		fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3),
+		fig("CPU, incident_context level resource", VariantResource, "< 1.01x (adds < 1%)", 1.01),
+		fig("CPU, incident_context level record", VariantRecord, "< 1.10x (adds < 10%)", 1.10),
+		fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0),
+		Figure{
+			Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
+			Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: med[VariantBaseline] / med[VariantPlain],
+		},
+	)
+	res.LoadAfter = LoadAvg()
+	res.Seconds = time.Since(began).Seconds()
+	require.NoError(t, res.Write(outDir(t)))
+}
+
+func frozenList(runs []cpuRun) string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, strconv.FormatFloat(r.frozen, 'f', 0, 64))
+	}
+	return strings.Join(out, ", ")
+}
+
+// runCPU starts variant v, records the fixtures, warms up and measures one
+// interval.
+func runCPU(t *testing.T, v Variant, batches []Batch, rate float64, dur time.Duration) cpuRun {
+	p := newPorts(t)
+	cfg, err := CollectorConfig(v, p, ConfigOptions{})
+	require.NoError(t, err)
+	c := startCollector(t, p, cfg)
+	if v.HasIncidents() {
+		postFixtures(c, true)
+	}
+	s := c.dial()
+	ctx := context.Background()
+	warm, err := s.SendAtRate(ctx, batches, RateOptions{SpansPerSecond: rate, Duration: cpuWarmup})
+	require.NoError(t, err)
+	require.Zerof(t, warm.Errors, "warm-up: %v", warm.FirstError)
+	if v == VariantFreezing {
+		// The window [now-30m, now+10m] covers everything sent from now on.
+		c.post("/v1/incidents", `{"id":"INC-PERF-FREEZING","title":"perf freezing","severity":"critical"}`)
+	}
+	time.Sleep(cpuSettle) // let the warm-up drain before the first reading
+
+	sampler := SampleRSS(c.pid, time.Second)
+	cpu0 := c.cpu()
+	load := LoadAvg()
+	st, err := s.SendAtRate(ctx, batches, RateOptions{SpansPerSecond: rate, Duration: dur})
+	require.NoError(t, err)
+	require.Zerof(t, st.Errors, "export errors: %v", st.FirstError)
+	time.Sleep(cpuSettle) // the pipeline finishes the last batches
+	cpu1 := c.cpu()
+	samples, err := sampler.Stop()
+	require.NoError(t, err)
+
+	r := cpuRun{cpu: cpu1 - cpu0, spans: st.Spans, rate: st.Rate(), late: st.Late, peakRSS: maxOf(samples), load: load}
+	if v == VariantFreezing {
+		var ok bool
+		r.frozen, ok = c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
+		require.True(t, ok, "the evidence exporter reports no frozen spans")
+	}
+	return r
+}

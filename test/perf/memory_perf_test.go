@@ -1,0 +1,130 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// rssHeadroom is the memory target's allowance above buffer.max_bytes.
+const rssHeadroom = 150 << 20
+
+// baselineMemoryRun bounds the baseline's run, which only gives context.
+const baselineMemoryRun = time.Minute
+
+// TestPerfMemory sends the fixed load to the full pipeline for
+// PERF_SUSTAINED (default 2m) with a small buffer.max_bytes, so that the
+// ring fills and evicts, and samples the collector's VmRSS every second.
+// The baseline configuration runs the same load for at most a minute, for
+// context.
+func TestPerfMemory(t *testing.T) {
+	perfSetup(t)
+	began := time.Now()
+	loadBefore := LoadAvg()
+	rate := envFloat(t, EnvRate, 20000)
+	dur := envDuration(t, EnvSustained, 2*time.Minute)
+	maxBytes := int64(envFloat(t, EnvMaxBytes, 64<<20))
+
+	now := time.Now()
+	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
+		return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
+	})
+	require.NoError(t, err)
+
+	type memRun struct {
+		peak, hwm, ringBytes int64
+		samples              []int64
+		evicted, held        float64
+		spans                int
+		rate                 float64
+		late                 int
+		dur                  time.Duration
+	}
+	run := func(t *testing.T, v Variant, dur time.Duration) memRun {
+		p := newPorts(t)
+		opts := ConfigOptions{}
+		if v.HasEvidence() {
+			opts.Evidence = map[string]any{"buffer": map[string]any{"max_bytes": maxBytes, "max_age": "35m"}}
+		}
+		cfg, err := CollectorConfig(v, p, opts)
+		require.NoError(t, err)
+		c := startCollector(t, p, cfg)
+		sampler := SampleRSS(c.pid, time.Second)
+		postFixtures(c, true)
+		s := c.dial()
+		st, err := s.SendAtRate(context.Background(), batches, RateOptions{SpansPerSecond: rate, Duration: dur})
+		require.NoError(t, err)
+		require.Zerof(t, st.Errors, "export errors: %v", st.FirstError)
+		samples, err := sampler.Stop()
+		require.NoError(t, err)
+		r := memRun{peak: maxOf(samples), hwm: c.memory().HWM, samples: samples, spans: st.Spans, rate: st.Rate(), late: st.Late, dur: dur}
+		if v.HasEvidence() {
+			b, _ := c.metric("otelcol_exporter_evidence_buffer_bytes", map[string]string{"signal": "traces"})
+			r.ringBytes = int64(b)
+			r.evicted, _ = c.metric("otelcol_exporter_evidence_buffer_evicted_items", map[string]string{"signal": "traces"})
+			r.held, _ = c.metric("otelcol_exporter_evidence_buffer_items", map[string]string{"signal": "traces"})
+		}
+		return r
+	}
+
+	var full, base memRun
+	t.Run("full", func(t *testing.T) { full = run(t, VariantFull, dur) })
+	t.Run("baseline", func(t *testing.T) { base = run(t, VariantBaseline, min(dur, baselineMemoryRun)) })
+
+	limit := maxBytes + rssHeadroom
+	res := Result{
+		Section: "3-memory",
+		Title:   "Resident memory under sustained load",
+		Params: map[string]string{
+			"duration": fmt.Sprintf("%s (%s; the issue's full run is PERF_SUSTAINED=10m)", dur, EnvSustained),
+			"load":     fmt.Sprintf("%.0f spans/s offered, pre-built 1,000-span batches", rate),
+			"pipeline": VariantFull.Describe(),
+			"buffer":   fmt.Sprintf("buffer.max_bytes %d (%s), memory ring, s2", maxBytes, mib(maxBytes)),
+			"sampling": "VmRSS from /proc/<pid>/status every second from start-up; VmHWM at the end",
+			"baseline": fmt.Sprintf("%s for %s at the same load", VariantBaseline.Describe(), min(dur, baselineMemoryRun)),
+		},
+		LoadBefore: loadBefore,
+	}
+	table := Table{
+		Title:  "Resident memory",
+		Header: []string{"config", "run", "spans sent", "achieved rate", "peak VmRSS (1 s samples)", "VmHWM", "ring bytes at end", "spans in ring", "evicted spans"},
+		Rows: [][]string{
+			{"full", full.dur.String(), strconv.Itoa(full.spans), fmt.Sprintf("%.0f spans/s", full.rate), mib(full.peak), mib(full.hwm),
+				mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted)},
+			{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-"},
+		},
+	}
+	if full.evicted == 0 {
+		table.Notes = append(table.Notes, "The ring never filled (no eviction): the run was too short or the rate too low to show the bound; lengthen PERF_SUSTAINED or lower PERF_MAX_BYTES.")
+	}
+	table.Notes = append(table.Notes, "VmRSS every 10 s of the full run: "+everyTenth(full.samples))
+	res.Tables = append(res.Tables, table)
+	peak := max(full.peak, full.hwm)
+	res.Figures = append(res.Figures, Figure{
+		Name:  "Peak RSS, full pipeline, sustained load",
+		Value: float64(peak) / (1 << 20), Unit: "MiB",
+		Peer: "buffer.max_bytes", PeerValue: float64(maxBytes) / (1 << 20), Ratio: float64(peak) / float64(maxBytes),
+		Target: fmt.Sprintf("< max_bytes + 150 MiB = %s", mib(limit)), Met: Met(peak < limit),
+		Note: fmt.Sprintf("%s run; baseline peak %s; headroom above max_bytes %s", dur, mib(max(base.peak, base.hwm)), mib(peak-maxBytes)),
+	})
+	res.LoadAfter = LoadAvg()
+	res.Seconds = time.Since(began).Seconds()
+	require.NoError(t, res.Write(outDir(t)))
+}
+
+func everyTenth(samples []int64) string {
+	s := ""
+	for i := 0; i < len(samples); i += 10 {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.0f", float64(samples[i])/(1<<20))
+	}
+	return s + " MiB"
+}

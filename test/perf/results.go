@@ -1,0 +1,124 @@
+package perf
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Environment variables read by the perf runs and by scripts/bench.sh.
+const (
+	// EnvOut is the directory the runs write their result files to
+	// (default: the test's temporary directory, i.e. discarded).
+	EnvOut = "PERF_OUT"
+	// EnvRate is the offered load of the CPU and memory runs in spans/s
+	// (default 20000).
+	EnvRate = "PERF_RATE"
+	// EnvCPUDuration is the measured interval of each CPU run (default 30s).
+	EnvCPUDuration = "PERF_CPU_DURATION"
+	// EnvCPURepeat is the number of interleaved rounds over all CPU
+	// configurations (default 3); medians are reported.
+	EnvCPURepeat = "PERF_CPU_REPEAT"
+	// EnvSustained is the duration of the memory run (default 2m; the
+	// issue's full run is 10m).
+	EnvSustained = "PERF_SUSTAINED"
+	// EnvMaxBytes is buffer.max_bytes of the memory run (default 64 MiB).
+	EnvMaxBytes = "PERF_MAX_BYTES"
+	// EnvFreezeSpans lists the span counts of the freeze runs (default
+	// "100000,1000000").
+	EnvFreezeSpans = "PERF_FREEZE_SPANS"
+	// EnvFreezeStores lists the stores of the freeze runs (default
+	// "filesystem,s3").
+	EnvFreezeStores = "PERF_FREEZE_STORES"
+)
+
+// Figure is one headline number: a value, the peer it is compared with in
+// the same run, their ratio, and the target it is held to.
+type Figure struct {
+	// Name says what was measured, e.g. "CPU per 1M spans, full pipeline".
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	// Peer names the comparison ("" when there is none).
+	Peer      string  `json:"peer,omitempty"`
+	PeerValue float64 `json:"peer_value,omitempty"`
+	// Ratio is Value/PeerValue, or another stated ratio (see RatioOf).
+	Ratio   float64 `json:"ratio,omitempty"`
+	RatioOf string  `json:"ratio_of,omitempty"`
+	// Target is the goal in words, e.g. "<= 1.3x"; Met says whether it was
+	// reached (nil: no target).
+	Target string `json:"target,omitempty"`
+	Met    *bool  `json:"met,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Table is a detailed result table in Markdown form.
+type Table struct {
+	Title  string     `json:"title"`
+	Header []string   `json:"header"`
+	Rows   [][]string `json:"rows"`
+	Notes  []string   `json:"notes,omitempty"`
+}
+
+// Result is what one perf run writes: its figures and tables.
+type Result struct {
+	// Section orders and titles the result in BENCHMARKS.md.
+	Section string `json:"section"`
+	Title   string `json:"title"`
+	// Params are the run's settings, as shown in the report.
+	Params  map[string]string `json:"params"`
+	Figures []Figure          `json:"figures"`
+	Tables  []Table           `json:"tables"`
+	Notes   []string          `json:"notes,omitempty"`
+	// LoadBefore and LoadAfter are /proc/loadavg around the run.
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+	// Seconds is the run's wall time.
+	Seconds float64 `json:"seconds"`
+}
+
+// Met returns a pointer to ok, for Figure.Met.
+func Met(ok bool) *bool { return &ok }
+
+// Write stores r as <dir>/<section>.json.
+func (r *Result) Write(dir string) error {
+	if strings.ContainsAny(r.Section, `/\`) || r.Section == "" || r.Section == "." || r.Section == ".." {
+		return fmt.Errorf("section %q is not a plain file name", r.Section)
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, r.Section+".json"), append(data, '\n'), 0o644)
+}
+
+// ReadResults reads every *.json result in dir, ordered by section.
+func ReadResults(dir string) ([]Result, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []Result
+		errs []error
+	)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Result) int { return strings.Compare(a.Section, b.Section) })
+	return out, errors.Join(errs...)
+}
