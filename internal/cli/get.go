@@ -378,6 +378,13 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if integrityFailure(err, n, j) {
+			// The whole object arrived but failed the transport's own
+			// integrity check (the S3 backend verifies a CRC32C at EOF):
+			// the stored object is damaged, the store is reachable.
+			s.problem(j.key, "download failed its integrity check: %v", err)
+			return nil
+		}
 		return storeError(err, fmt.Sprintf("%s in %s", j.key, s.st))
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
@@ -401,6 +408,14 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 	}
 	_ = os.Remove(tmp)
 	return nil
+}
+
+// integrityFailure reports whether a download error is the store's
+// integrity check failing rather than the store being unreachable: every
+// expected byte arrived, or the S3 client says the checksum did not match
+// (minio-go has no typed error for it).
+func integrityFailure(err error, n int64, j partJob) bool {
+	return (j.ref != nil && n == j.ref.Size) || strings.Contains(err.Error(), "checksum mismatch")
 }
 
 type progressWriter struct{ p progress }

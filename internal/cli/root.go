@@ -162,6 +162,7 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 		newTriggerCmd(o),
 		newResolveCmd(o),
 		newDeployCmd(o),
+		newTimelineCmd(o),
 		newVersionCmd(o),
 	)
 	return root, o

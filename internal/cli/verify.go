@@ -80,14 +80,13 @@ type verifyResult struct {
 func (o *verifyOptions) run(ctx context.Context, arg string) error {
 	if !o.inStore {
 		info, err := os.Stat(arg)
-		if err == nil && info.IsDir() {
+		switch {
+		case err == nil && info.IsDir():
 			return o.verifyDir(ctx, arg)
-		}
-		if incident.ValidateID(arg) != nil || strings.ContainsAny(arg, `/\`) {
-			if err != nil {
-				return newError(ErrNotFound, err, "give a directory written by `evidencectl get`, or an incident ID", "%s: %v", arg, err)
-			}
-			return usageError("give a directory written by `evidencectl get`, or an incident ID", "%s is not a directory", arg)
+		case err == nil:
+			return usageError("give a directory written by `evidencectl get`, or an incident ID", "%s is a file, not a directory", arg)
+		case strings.ContainsAny(arg, `/\`) || strings.HasPrefix(arg, "."):
+			return newError(ErrNotFound, err, "give a directory written by `evidencectl get`, or an incident ID", "directory %s does not exist", arg)
 		}
 	}
 	if err := incident.ValidateID(arg); err != nil {
