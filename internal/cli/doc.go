@@ -1,9 +1,9 @@
 // Package cli implements evidencectl, the command line tool incident owners
-// use to list, download, verify and replay evidence bundles, and that
+// use to list, download, verify, summarise and replay evidence bundles, and that
 // pipelines use to open and resolve incidents and record deploys.
 //
-// Each verb lives in its own file (list.go, get.go, verify.go, replay.go,
-// trigger.go, resolve.go, deploy.go, version.go) and builds its cobra
+// Each verb lives in its own file (list.go, get.go, verify.go, timeline.go,
+// replay.go, trigger.go, resolve.go, deploy.go, version.go) and builds its cobra
 // command from a small options struct; the options shared by every command
 // (store addressing, output format, the process's streams and clock) are in
 // rootOptions. Results go to stdout, as text or, with --output json, as one

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -213,7 +212,7 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 		if f == nil {
 			return fmt.Errorf("internal error: no flag --%s", name)
 		}
-		if f.Value.String() == "" || (f.Value.Type() == "stringSlice" && f.Value.String() == "[]") {
+		if f.Value.String() == "" {
 			return usageError(fmt.Sprintf("usage: %s", cmd.UseLine()), "--%s is required", name)
 		}
 	}
@@ -225,5 +224,3 @@ func flagChanged(fs *pflag.FlagSet, name string) bool {
 	f := fs.Lookup(name)
 	return f != nil && f.Changed
 }
-
-var errInternal = errors.New("internal error")
