@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,8 +127,11 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	cfg.Limits.RequestsPerSecond = 0
 	_, _, base := startReceiver(t, cfg, host)
 
-	// The extension writes its presence record and first snapshot at start.
-	require.Eventually(t, func() bool { return len(listFiles(t, root)) >= 2 }, 10*time.Second, 10*time.Millisecond)
+	// The extension writes its presence record and first snapshot at start
+	// (through temporary files); wait until both are in place.
+	settled := []string{"store/control/collectors/collector-a.json", "store/control/snapshots/collector-a.json"}
+	require.Eventually(t, func() bool { return slices.Equal(listFiles(t, root), settled) },
+		10*time.Second, 10*time.Millisecond, "files: %v", listFiles(t, root))
 	before := listFiles(t, root)
 	for _, id := range hostileIDs {
 		for path, body := range hostileRequests(id) {
