@@ -518,7 +518,7 @@ func writeGetText(w io.Writer, r *getResult) error {
 	fmt.Fprintf(w, "\nMerged into %s: %d spans, %d log records, %d data points, %d events (%d recorded across collectors).\n",
 		r.Dir, m.Totals.Spans, m.Totals.LogRecords, m.Totals.DataPoints, m.Totals.Events, m.EventsRecorded)
 	d := r.Download
-	fmt.Fprintf(w, "Downloaded %d parts (%s); %d already present and verified", d.Downloaded, humanBytes(d.DownloadedBytes), d.Skipped)
+	fmt.Fprintf(w, "Downloaded %s (%s); %d already present and verified", plural(d.Downloaded, "part"), humanBytes(d.DownloadedBytes), d.Skipped)
 	if d.Failed > 0 {
 		fmt.Fprintf(w, "; %d failed", d.Failed)
 	}
@@ -533,4 +533,12 @@ func writeGetText(w io.Writer, r *getResult) error {
 	}
 	_, err := fmt.Fprintf(w, "Check the copy any time with: evidencectl verify %s\n", r.Dir)
 	return err
+}
+
+// plural formats a count with its noun: "1 part", "3 parts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
