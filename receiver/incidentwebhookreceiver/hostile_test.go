@@ -135,8 +135,8 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	before := listFiles(t, root)
 	for _, id := range hostileIDs {
 		for path, body := range hostileRequests(id) {
-			resp, b := postJSON(t, base+path, body, nil)
-			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %q: %s", path, id, b)
+			status, b := postStatus(t, base+path, body)
+			require.Equal(t, http.StatusBadRequest, status, "%s %q: %s", path, id, b)
 			require.Contains(t, string(b), `"error":"invalid_id"`)
 		}
 	}
@@ -145,8 +145,8 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 
 	// The check sees writes: a valid incident adds files, inside the store
 	// and under valid names only.
-	resp, b := postJSON(t, base+"/v1/incidents", []byte(`{"id":"INC-1"}`), nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	status, b := postStatus(t, base+"/v1/incidents", []byte(`{"id":"INC-1"}`))
+	require.Equal(t, http.StatusOK, status, string(b))
 	written := listFiles(t, root)
 	require.Greater(t, len(written), len(after))
 	for _, f := range written {
@@ -155,6 +155,13 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 			require.NoError(t, incident.ValidateID(part), "file %q", f)
 		}
 	}
+}
+
+// postStatus posts a JSON body and returns the status and response body.
+func postStatus(t *testing.T, url string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, b := postJSON(t, url, body, nil) //nolint:bodyclose // postJSON closes it
+	return resp.StatusCode, b
 }
 
 // listFiles lists the regular files under dir, slash-separated and
@@ -212,7 +219,7 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 			start := time.Now()
 			conn, err := net.Dial("tcp", r.addr.String())
 			require.NoError(t, err)
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			_, err = io.WriteString(conn, tt.head)
 			require.NoError(t, err)
 
@@ -241,8 +248,8 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 			}()
 
 			// A normal request is served while the slow one trickles.
-			resp, body := postJSON(t, base+"/v1/deploys", deployBody("d-1"), nil)
-			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			status, body := postStatus(t, base+"/v1/deploys", deployBody("d-1"))
+			require.Equal(t, http.StatusOK, status, string(body))
 
 			require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 			got, err := io.ReadAll(conn)

@@ -251,7 +251,7 @@ func trickle(t *testing.T, addr, head string, during func()) (string, bool) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_, err = io.WriteString(conn, head)
 	require.NoError(t, err)
 
@@ -281,7 +281,7 @@ func trickle(t *testing.T, addr, head string, during func()) (string, bool) {
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 	got, err := io.ReadAll(conn)
 	var ne net.Error
-	return string(got), !(errors.As(err, &ne) && ne.Timeout())
+	return string(got), !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // webhookError is the receiver's JSON error body.
@@ -340,7 +340,7 @@ func postPagerDuty(t *testing.T, url, body string) (int, string) {
 	req.Header.Set("X-PagerDuty-Signature", "v1="+pdSignature(body))
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
@@ -357,7 +357,7 @@ func webhookRefusals(t *testing.T, addr string) map[string]int64 {
 	t.Helper()
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out := map[string]int64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
