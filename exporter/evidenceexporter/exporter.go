@@ -325,18 +325,21 @@ func (e *evidenceExporter) shutdown(ctx context.Context) error {
 
 func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) error {
 	payload, minT, maxT, n, err := ring.MarshalTraces(td)
+	e.countSkewedTraces(td, minT, maxT)
 	e.append(ring.SignalTraces, payload, minT, maxT, n, err)
 	return nil
 }
 
 func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
 	payload, minT, maxT, n, err := ring.MarshalLogs(ld)
+	e.countSkewedLogs(ld, minT, maxT)
 	e.append(ring.SignalLogs, payload, minT, maxT, n, err)
 	return nil
 }
 
 func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics) error {
 	payload, minT, maxT, n, err := ring.MarshalMetrics(md)
+	e.countSkewedMetrics(md, minT, maxT)
 	e.append(ring.SignalMetrics, payload, minT, maxT, n, err)
 	return nil
 }

@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	ExporterEvidenceBufferLookback     metric.Float64ObservableGauge
 	ExporterEvidenceFreezes            metric.Int64Counter
 	ExporterEvidenceItemsFrozen        metric.Int64Counter
+	ExporterEvidenceItemsSkewed        metric.Int64Counter
 	ExporterEvidencePartsFailed        metric.Int64Counter
 	ExporterEvidencePartsUploaded      metric.Int64Counter
 	ExporterEvidencePartsWritten       metric.Int64Counter
@@ -190,7 +191,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterEvidenceBufferDroppedItems, err = builder.meter.Int64Counter(
 		"otelcol_exporter_evidence_buffer_dropped_items",
-		metric.WithDescription("Items that could not be added to the ring buffer (encoding failed, or the exporter was shut down); the pipeline never sees an error. [Development]"),
+		metric.WithDescription("Items that could not be added to the ring buffer (encoding failed, the ring's disk write failed, or the exporter was shut down); the pipeline never sees an error. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
@@ -221,6 +222,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterEvidenceItemsFrozen, err = builder.meter.Int64Counter(
 		"otelcol_exporter_evidence_items_frozen",
 		metric.WithDescription("Items written into bundle parts, per signal. Items outside every window are not counted and are not an error. [Development]"),
+		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterEvidenceItemsSkewed, err = builder.meter.Int64Counter(
+		"otelcol_exporter_evidence_items_skewed",
+		metric.WithDescription("Items whose own time (span start, log record time, data point timestamp) is more than 5 minutes before (past) or after (future) their arrival at the exporter, per signal and direction. They are still frozen by their own time; a growing count points at clock skew or delayed delivery. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)

@@ -38,7 +38,7 @@ func AssertEqualExporterEvidenceBufferBytes(t *testing.T, tt *componenttest.Tele
 func AssertEqualExporterEvidenceBufferDroppedItems(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_evidence_buffer_dropped_items",
-		Description: "Items that could not be added to the ring buffer (encoding failed, or the exporter was shut down); the pipeline never sees an error. [Development]",
+		Description: "Items that could not be added to the ring buffer (encoding failed, the ring's disk write failed, or the exporter was shut down); the pipeline never sees an error. [Development]",
 		Unit:        "{item}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -123,6 +123,22 @@ func AssertEqualExporterEvidenceItemsFrozen(t *testing.T, tt *componenttest.Tele
 		},
 	}
 	got, err := tt.GetMetric("otelcol_exporter_evidence_items_frozen")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualExporterEvidenceItemsSkewed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_exporter_evidence_items_skewed",
+		Description: "Items whose own time (span start, log record time, data point timestamp) is more than 5 minutes before (past) or after (future) their arrival at the exporter, per signal and direction. They are still frozen by their own time; a growing count points at clock skew or delayed delivery. [Development]",
+		Unit:        "{item}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_exporter_evidence_items_skewed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -47,6 +47,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), 1)
 	tb.ExporterEvidenceFreezes.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsFrozen.Add(context.Background(), 1)
+	tb.ExporterEvidenceItemsSkewed.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsFailed.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsUploaded.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsWritten.Add(context.Background(), 1)
@@ -70,6 +71,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidenceItemsFrozen(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterEvidenceItemsSkewed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidencePartsFailed(t, testTel,
