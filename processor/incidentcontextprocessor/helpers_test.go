@@ -74,6 +74,7 @@ func testDeploys() []incident.Deploy {
 		{ID: "d-cart-1", Service: "cart", StartedAt: at(0)},
 		{ID: "d-cart-2", Service: "cart", Environment: "prod", StartedAt: at(20)},
 		{ID: "d-payment-7", Service: "payment", Version: "7.0.0", Environment: "staging", Commit: "ccc333", Name: "payment 7", StartedAt: at(5)},
+		{ID: "d-payment-7-again", Service: "payment", Version: "7.0.0", Environment: "staging", Commit: "ccc333", StartedAt: at(50)},
 	}
 }
 

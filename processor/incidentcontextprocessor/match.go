@@ -26,10 +26,23 @@ type scopeMatcher struct {
 	value string
 }
 
+// serviceVersion keys the deploys whose match does not depend on time.
+type serviceVersion struct{ service, version string }
+
+// deployHit is a deploy's attributes, copied next to each other so a match
+// reads one cache line instead of the scattered Deploy record.
+type deployHit struct {
+	id, name, environment, commit string
+}
+
 // plan is what the processor derives from one registry snapshot. It is
 // built once per snapshot Version and shared by every batch using it.
 type plan struct {
 	snap *incidentsapi.Snapshot
+	// unique holds, per service and version with exactly one deploy, that
+	// deploy: Snapshot.DeployFor returns it whatever the time, so it is
+	// looked up once here. Other cases call DeployFor.
+	unique map[serviceVersion]deployHit
 	// keys are the distinct attribute keys used by the open incidents' scopes.
 	keys []string
 	// scopes holds the matchers of each open incident, in opening order.
@@ -42,18 +55,46 @@ type plan struct {
 }
 
 func newPlan(snap *incidentsapi.Snapshot) *plan {
-	p := &plan{snap: snap}
+	p := &plan{snap: snap, unique: map[serviceVersion]deployHit{}}
+	for _, svc := range snap.Services() {
+		count := map[string]int{}
+		for _, d := range snap.Deploys(svc) {
+			count[d.Version]++
+		}
+		for _, d := range snap.Deploys(svc) {
+			if d.Version != "" && count[d.Version] == 1 {
+				p.unique[serviceVersion{svc, d.Version}] = deployHit{d.ID, d.Name, d.Environment, d.Commit}
+			}
+		}
+	}
+
+	// The scope keys and values are copied into one arena so that matching
+	// reads a few adjacent cache lines.
+	var arena strings.Builder
+	for _, inc := range snap.Open {
+		for _, m := range inc.Scope {
+			arena.WriteString(m.Key)
+			arena.WriteString(m.Value)
+		}
+	}
+	all, off := arena.String(), 0
+	take := func(n int) string {
+		s := all[off : off+n]
+		off += n
+		return s
+	}
 	keyIdx := map[string]int{}
 	for _, inc := range snap.Open {
 		ms := make([]scopeMatcher, 0, len(inc.Scope))
 		for _, m := range inc.Scope {
-			i, ok := keyIdx[m.Key]
+			key, value := take(len(m.Key)), take(len(m.Value))
+			i, ok := keyIdx[key]
 			if !ok {
 				i = len(p.keys)
-				keyIdx[m.Key] = i
-				p.keys = append(p.keys, m.Key)
+				keyIdx[key] = i
+				p.keys = append(p.keys, key)
 			}
-			ms = append(ms, scopeMatcher{key: i, value: m.Value})
+			ms = append(ms, scopeMatcher{key: i, value: value})
 		}
 		p.scopes = append(p.scopes, ms)
 		p.ids = append(p.ids, inc.ID)

@@ -180,25 +180,46 @@ func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *coun
 	}
 }
 
-// resolve works out the tags of one resource whose first item has time ts
-// (0 = unknown, use now).
-func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Timestamp) (t tags, kind matchKind) {
+// writeList holds the attributes to write on one resource and its records,
+// in key order; the values are shared strings from the snapshot or config.
+type writeList struct {
+	n        int
+	keys     [numKeys]string
+	vals     [numKeys]string
+	incident bool
+}
+
+func (w *writeList) add(key, val string) {
+	if key != "" && val != "" {
+		w.keys[w.n], w.vals[w.n] = key, val
+		w.n++
+	}
+}
+
+// resolve works out what to write on one resource whose first item has time
+// ts (0 = unknown, use now).
+func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Timestamp) (w writeList, kind matchKind) {
+	var t tags
 	kind = matchNone
-	if svc, ok := attrString(attrs, attrServiceName); ok && svc != "" && len(pl.snap.Deploys(svc)) > 0 {
+	if svc, ok := attrString(attrs, attrServiceName); ok && svc != "" {
 		version, _ := attrString(attrs, attrServiceVersion)
-		at := p.now()
-		if ts != 0 {
-			at = ts.AsTime()
-		}
-		if d := pl.snap.DeployFor(svc, version, at); d != nil {
-			kind = matchTime
-			if version != "" && d.Version == version {
-				kind = matchVersion
+		if h, ok := pl.unique[serviceVersion{svc, version}]; ok && version != "" {
+			kind = matchVersion
+			t[keyDeploymentID], t[keyDeploymentName], t[keyEnvironment], t[keyRevision] = h.id, h.name, h.environment, h.commit
+		} else {
+			var at time.Time
+			if ts != 0 {
+				at = ts.AsTime()
+			} else {
+				at = p.now()
 			}
-			t[keyDeploymentID] = d.ID
-			t[keyDeploymentName] = d.Name
-			t[keyEnvironment] = d.Environment
-			t[keyRevision] = d.Commit
+			if d := pl.snap.DeployFor(svc, version, at); d != nil {
+				kind = matchTime
+				if version != "" && d.Version == version {
+					kind = matchVersion
+				}
+				t[keyDeploymentID], t[keyDeploymentName], t[keyEnvironment], t[keyRevision] = d.ID, d.Name, d.Environment, d.Commit
+			}
 		}
 	}
 	if kind == matchNone {
@@ -213,7 +234,11 @@ func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Times
 	if p.keys[keyIncidentID] != "" {
 		t[keyIncidentID] = pl.incidents(attrs)
 	}
-	return t, kind
+	for i, k := range p.keys {
+		w.add(k, t[i])
+	}
+	w.incident = t[keyIncidentID] != ""
+	return w, kind
 }
 
 // derive joins the values of the deployment_id_from attributes, or returns
@@ -240,29 +265,32 @@ func (p *contextProcessor) derive(attrs pcommon.Map) string {
 	return b.String()
 }
 
-// apply writes the tags on attrs. Existing attributes are kept unless
-// override is set. The values are shared strings: the only allocations are
-// pdata's own (one value per attribute written, and the attribute slice's
-// growth).
-func (p *contextProcessor) apply(attrs pcommon.Map, t *tags) {
-	for i, k := range p.keys {
-		v := t[i]
-		if k == "" || v == "" {
-			continue
+// apply writes w on attrs. Existing attributes are kept unless override is
+// set. It allocates nothing itself: pdata allocates one value per attribute
+// written and, when the attribute slice is full, grows it once to the size
+// needed. Each key costs one scan of the attributes, as a plain PutStr does.
+func (p *contextProcessor) apply(attrs pcommon.Map, w *writeList) {
+	if w.n == 0 {
+		return
+	}
+	attrs.EnsureCapacity(attrs.Len() + w.n)
+	if p.override {
+		for i := range w.n {
+			attrs.PutStr(w.keys[i], w.vals[i])
 		}
-		if !p.override {
-			if _, ok := attrs.Get(k); ok {
-				continue
-			}
+		return
+	}
+	for i := range w.n {
+		if v, existed := attrs.GetOrPutEmpty(w.keys[i]); !existed {
+			v.SetStr(w.vals[i])
 		}
-		attrs.PutStr(k, v)
 	}
 }
 
 // tally adds n items of one resource to c.
-func tally(c *counts, kind matchKind, t *tags, n int) {
+func tally(c *counts, kind matchKind, w *writeList, n int) {
 	inc := 0
-	if t[keyIncidentID] != "" {
+	if w.incident {
 		inc = 1
 	}
 	c[kind][inc] += int64(n)
@@ -284,17 +312,17 @@ func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 			}
 			n += spans.Len()
 		}
-		t, kind := p.resolve(pl, rs.Resource().Attributes(), first)
-		p.apply(rs.Resource().Attributes(), &t)
+		w, kind := p.resolve(pl, rs.Resource().Attributes(), first)
+		p.apply(rs.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sss.Len() {
 				spans := sss.At(j).Spans()
 				for k := range spans.Len() {
-					p.apply(spans.At(k).Attributes(), &t)
+					p.apply(spans.At(k).Attributes(), &w)
 				}
 			}
 		}
-		tally(&c, kind, &t, n)
+		tally(&c, kind, &w, n)
 	}
 	p.recordCounts(ctx, signalTraces, &c)
 	return td, nil
@@ -324,17 +352,17 @@ func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 			}
 			n += lrs.Len()
 		}
-		t, kind := p.resolve(pl, rl.Resource().Attributes(), first)
-		p.apply(rl.Resource().Attributes(), &t)
+		w, kind := p.resolve(pl, rl.Resource().Attributes(), first)
+		p.apply(rl.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sls.Len() {
 				lrs := sls.At(j).LogRecords()
 				for k := range lrs.Len() {
-					p.apply(lrs.At(k).Attributes(), &t)
+					p.apply(lrs.At(k).Attributes(), &w)
 				}
 			}
 		}
-		tally(&c, kind, &t, n)
+		tally(&c, kind, &w, n)
 	}
 	p.recordCounts(ctx, signalLogs, &c)
 	return ld, nil
@@ -375,33 +403,33 @@ func pointCount(m pmetric.Metric) (int, pcommon.Timestamp) {
 	return n, first
 }
 
-// applyPoints writes the tags on every data point of m.
-func (p *contextProcessor) applyPoints(m pmetric.Metric, t *tags) {
+// applyPoints writes w on every data point of m.
+func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()
 		for i := range dps.Len() {
-			p.apply(dps.At(i).Attributes(), t)
+			p.apply(dps.At(i).Attributes(), w)
 		}
 	case pmetric.MetricTypeSum:
 		dps := m.Sum().DataPoints()
 		for i := range dps.Len() {
-			p.apply(dps.At(i).Attributes(), t)
+			p.apply(dps.At(i).Attributes(), w)
 		}
 	case pmetric.MetricTypeHistogram:
 		dps := m.Histogram().DataPoints()
 		for i := range dps.Len() {
-			p.apply(dps.At(i).Attributes(), t)
+			p.apply(dps.At(i).Attributes(), w)
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := m.ExponentialHistogram().DataPoints()
 		for i := range dps.Len() {
-			p.apply(dps.At(i).Attributes(), t)
+			p.apply(dps.At(i).Attributes(), w)
 		}
 	case pmetric.MetricTypeSummary:
 		dps := m.Summary().DataPoints()
 		for i := range dps.Len() {
-			p.apply(dps.At(i).Attributes(), t)
+			p.apply(dps.At(i).Attributes(), w)
 		}
 	}
 }
@@ -425,17 +453,17 @@ func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 				n += cnt
 			}
 		}
-		t, kind := p.resolve(pl, rm.Resource().Attributes(), first)
-		p.apply(rm.Resource().Attributes(), &t)
+		w, kind := p.resolve(pl, rm.Resource().Attributes(), first)
+		p.apply(rm.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sms.Len() {
 				ms := sms.At(j).Metrics()
 				for k := range ms.Len() {
-					p.applyPoints(ms.At(k), &t)
+					p.applyPoints(ms.At(k), &w)
 				}
 			}
 		}
-		tally(&c, kind, &t, n)
+		tally(&c, kind, &w, n)
 	}
 	p.recordCounts(ctx, signalMetrics, &c)
 	return md, nil

@@ -265,6 +265,24 @@ func TestDeployMatching(t *testing.T) {
 			kind: "time",
 		},
 		{
+			name: "redeployed version: the deploy live at the item's time",
+			in:   svc("payment", "7.0.0", at(20)),
+			want: map[string]any{"deployment.id": "d-payment-7", "deployment.name": "payment 7", "deployment.environment.name": "staging", "vcs.ref.head.revision": "ccc333"},
+			kind: "version",
+		},
+		{
+			name: "redeployed version: the later deploy",
+			in:   svc("payment", "7.0.0", at(60)),
+			want: map[string]any{"deployment.id": "d-payment-7-again", "deployment.environment.name": "staging", "vcs.ref.head.revision": "ccc333"},
+			kind: "version",
+		},
+		{
+			name: "redeployed version seen before both deploys: the latest",
+			in:   svc("payment", "7.0.0", at(1)),
+			want: map[string]any{"deployment.id": "d-payment-7-again", "deployment.environment.name": "staging", "vcs.ref.head.revision": "ccc333"},
+			kind: "version",
+		},
+		{
 			name: "service without deploys",
 			in:   svc("inventory", "1.0.0", at(50)),
 			want: map[string]any{},
@@ -296,6 +314,53 @@ func TestDeployMatching(t *testing.T) {
 				Value:      int64(len(tt.in.times)),
 			}}, metricdatatest.IgnoreTimestamp())
 		})
+	}
+}
+
+// TestDeployMatchingAgreesWithDeployFor checks that the per-snapshot cache
+// of time-independent matches gives exactly what Snapshot.DeployFor gives.
+func TestDeployMatchingAgreesWithDeployFor(t *testing.T) {
+	for _, snap := range []*incidentsapi.Snapshot{testSnapshot(), benchSnapshot()} {
+		p := newTestProc(t, snap, at(1000), nil)
+		pl := p.currentPlan()
+		versions := []string{"", "unknown"}
+		seen := map[string]bool{}
+		for _, svc := range snap.Services() {
+			for _, d := range snap.Deploys(svc) {
+				if !seen[d.Version] {
+					seen[d.Version] = true
+					versions = append(versions, d.Version)
+				}
+			}
+		}
+		// Every deploy's start, and just before and after it.
+		times := []time.Time{at(-100000), at(100000)}
+		for _, svc := range snap.Services() {
+			for _, d := range snap.Deploys(svc) {
+				times = append(times, d.StartedAt.Add(-time.Minute), d.StartedAt, d.StartedAt.Add(time.Minute))
+			}
+		}
+		for _, svc := range append(snap.Services(), "nobody") {
+			for _, version := range versions {
+				for _, tm := range times {
+					attrs := pcommon.NewMap()
+					attrs.PutStr("service.name", svc)
+					if version != "" {
+						attrs.PutStr("service.version", version)
+					}
+					w, _ := p.resolve(pl, attrs, pcommon.NewTimestampFromTime(tm))
+					want := ""
+					if d := snap.DeployFor(svc, version, tm); d != nil {
+						want = d.ID
+					}
+					got := ""
+					if w.n > 0 && w.keys[0] == defaultKeyDeploymentID {
+						got = w.vals[0]
+					}
+					require.Equal(t, want, got, "service %q version %q at %v", svc, version, tm)
+				}
+			}
+		}
 	}
 }
 
