@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +81,7 @@ func (o *deployOptions) run(ctx context.Context) error {
 	}
 	now := o.receiver.root.now()
 	var err error
-	var started, finished = now, now
+	var started, finished time.Time
 	if req.StartedAt, started, err = timeFlagValue("started-at", o.startedAt, now); err != nil {
 		return err
 	}

@@ -352,7 +352,7 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 	if err != nil {
 		return storeError(err, fmt.Sprintf("%s in %s", j.key, s.st))
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	if j.ref == nil && info.Size > 0 {
 		j.size = info.Size
 	}
@@ -435,7 +435,7 @@ func fileMatches(path string, size int64, sha string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("checking %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := f.Stat()
 	if err != nil {
 		return false, fmt.Errorf("checking %s: %w", path, err)
@@ -488,51 +488,59 @@ func writeJSONFile(path string, v any) error {
 
 // writeGetText prints what get did for a human.
 func writeGetText(w io.Writer, r *getResult) error {
+	out := &textWriter{w: w}
 	m := &r.Merged
 	if m.Incident != nil {
-		fmt.Fprintf(w, "Incident %s", m.IncidentID)
+		out.printf("Incident %s", m.IncidentID)
 		if m.Incident.Title != "" {
-			fmt.Fprintf(w, " %q", m.Incident.Title)
+			out.printf(" %q", m.Incident.Title)
 		}
-		fmt.Fprintf(w, " (%s", m.Incident.Status)
+		out.printf(" (%s", m.Incident.Status)
 		if m.Incident.Severity != "" {
-			fmt.Fprintf(w, ", %s", m.Incident.Severity)
+			out.printf(", %s", m.Incident.Severity)
 		}
-		fmt.Fprintf(w, ") from %s\n\n", m.Store)
+		out.printf(") from %s\n\n", m.Store)
 	} else {
-		fmt.Fprintf(w, "Incident %s from %s\n\n", m.IncidentID, m.Store)
+		out.printf("Incident %s from %s\n\n", m.IncidentID, m.Store)
+	}
+	if out.err != nil {
+		return out.err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COLLECTOR\tCOMPLETE\tPARTS\tSIZE\tSPANS\tLOG RECORDS\tDATA POINTS\tEVENTS")
+	table := &textWriter{w: tw}
+	table.println("COLLECTOR\tCOMPLETE\tPARTS\tSIZE\tSPANS\tLOG RECORDS\tDATA POINTS\tEVENTS")
 	for _, c := range m.Collectors {
 		complete := yesNo(c.Complete)
 		if !c.HasManifest {
 			complete = "no manifest"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", c.CollectorID, complete, c.Parts, humanBytes(c.Bytes),
+		table.printf("%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", c.CollectorID, complete, c.Parts, humanBytes(c.Bytes),
 			c.Counts.Spans, c.Counts.LogRecords, c.Counts.DataPoints, c.Counts.Events)
+	}
+	if table.err != nil {
+		return table.err
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nMerged into %s: %d spans, %d log records, %d data points, %d events (%d recorded across collectors).\n",
+	out.printf("\nMerged into %s: %d spans, %d log records, %d data points, %d events (%d recorded across collectors).\n",
 		r.Dir, m.Totals.Spans, m.Totals.LogRecords, m.Totals.DataPoints, m.Totals.Events, m.EventsRecorded)
 	d := r.Download
-	fmt.Fprintf(w, "Downloaded %s (%s); %d already present and verified", plural(d.Downloaded, "part"), humanBytes(d.DownloadedBytes), d.Skipped)
+	out.printf("Downloaded %s (%s); %d already present and verified", plural(d.Downloaded, "part"), humanBytes(d.DownloadedBytes), d.Skipped)
 	if d.Failed > 0 {
-		fmt.Fprintf(w, "; %d failed", d.Failed)
+		out.printf("; %d failed", d.Failed)
 	}
-	fmt.Fprintln(w, ".")
+	out.println(".")
 	for _, p := range m.Problems {
-		fmt.Fprintf(w, "BAD  %s\n", p.Error())
+		out.printf("BAD  %s\n", p.Error())
 	}
 	if m.Complete {
-		fmt.Fprintln(w, "The bundle is complete.")
+		out.println("The bundle is complete.")
 	} else {
-		fmt.Fprintln(w, "The bundle is NOT complete.")
+		out.println("The bundle is NOT complete.")
 	}
-	_, err := fmt.Fprintf(w, "Check the copy any time with: evidencectl verify %s\n", r.Dir)
-	return err
+	out.printf("Check the copy any time with: evidencectl verify %s\n", r.Dir)
+	return out.err
 }
 
 // plural formats a count with its noun: "1 part", "3 parts".

@@ -292,7 +292,8 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tTITLE")
+	table := &textWriter{w: tw}
+	table.println("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tTITLE")
 	for _, r := range rows {
 		done := 0
 		for _, c := range r.Collectors {
@@ -308,9 +309,12 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 		if len(r.Problems) > 0 {
 			title = strings.TrimSpace(title + " (" + fmt.Sprint(len(r.Problems)) + " unreadable objects)")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d done\t%d\t%s\t%s\t%s\n",
+		table.printf("%s\t%s\t%s\t%s\t%s\t%d/%d done\t%d\t%s\t%s\t%s\n",
 			r.ID, r.Status, dash(r.Severity), started, formatWindow(r.Window, r.StartedAt),
 			done, len(r.Collectors), r.Parts, humanBytes(r.Bytes), yesNo(r.Complete), title)
+	}
+	if table.err != nil {
+		return table.err
 	}
 	return tw.Flush()
 }

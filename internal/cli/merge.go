@@ -250,7 +250,7 @@ func (m *merger) mergePart(path, id string, j partJob) (info bundle.PartInfo, si
 		m.problem(j.key, "", "local copy unreadable: %v", err)
 		return info, 0, false, nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil {
 		m.problem(j.key, "", "local copy unreadable: %v", err)

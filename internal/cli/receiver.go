@@ -127,7 +127,7 @@ func (o *receiverOptions) post(ctx context.Context, body any) ([]byte, error) {
 		return nil, newError(nil, err, "is the collector running with the incident_webhook receiver? check --receiver or "+envReceiver,
 			"cannot reach the receiver at %s: %v", target, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiverResponse))
 	if err != nil {
 		return nil, newError(nil, err, "retry; the receiver treats repeated calls as one", "reading the answer of %s: %v", target, err)
@@ -171,11 +171,11 @@ func (o *receiverOptions) printAnswer(answer []byte) error {
 		}
 		return o.root.printJSON(map[string]string{"answer": string(answer)})
 	}
-	w := o.root.stdout()
+	out := &textWriter{w: o.root.stdout()}
 	var a receiverAnswer
 	if err := json.Unmarshal(answer, &a); err != nil {
-		_, err := fmt.Fprintf(w, "The receiver answered: %s\n", strings.TrimSpace(string(answer)))
-		return err
+		out.printf("The receiver answered: %s\n", strings.TrimSpace(string(answer)))
+		return out.err
 	}
 	for _, line := range []struct {
 		label string
@@ -185,11 +185,11 @@ func (o *receiverOptions) printAnswer(answer []byte) error {
 		{"Unchanged (already in that state)", a.Unchanged}, {"Deploys recorded", a.Deploys},
 	} {
 		if len(line.ids) > 0 {
-			fmt.Fprintf(w, "%s: %s\n", line.label, strings.Join(line.ids, ", "))
+			out.printf("%s: %s\n", line.label, strings.Join(line.ids, ", "))
 		}
 	}
-	_, err := fmt.Fprintf(w, "Events recorded: %d\n", a.Events)
-	return err
+	out.printf("Events recorded: %d\n", a.Events)
+	return out.err
 }
 
 // parseKeyValues parses repeated key=value flags into a map, refusing

@@ -160,7 +160,8 @@ func (o *replayOptions) run(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	// Every batch has been answered by then; closing only releases the connection.
+	defer func() { _ = s.close() }()
 
 	err = forEachRecord(dir, bundle.TracesJSONFile, func(line []byte) error {
 		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
@@ -197,21 +198,22 @@ func (o *replayOptions) run(ctx context.Context, dir string) error {
 	if o.root.jsonOutput() {
 		err = o.root.printJSON(res)
 	} else {
-		w := o.root.stdout()
-		fmt.Fprintf(w, "Replayed %s to %s over OTLP/%s:\n", dir, o.endpoint, o.protocol)
+		out := &textWriter{w: o.root.stdout()}
+		out.printf("Replayed %s to %s over OTLP/%s:\n", dir, o.endpoint, o.protocol)
 		for _, c := range []struct {
 			name string
 			c    replayCounts
 		}{{"spans", res.Traces}, {"log records", res.Logs}, {"data points", res.Metrics}} {
-			fmt.Fprintf(w, "  %d %s in %d requests", c.c.Items, c.name, c.c.Requests)
+			out.printf("  %d %s in %d requests", c.c.Items, c.name, c.c.Requests)
 			if c.c.Rejected > 0 {
-				fmt.Fprintf(w, ", %d rejected", c.c.Rejected)
+				out.printf(", %d rejected", c.c.Rejected)
 			}
-			fmt.Fprintln(w)
+			out.println()
 		}
 		if o.shiftToNow {
-			fmt.Fprintf(w, "Timestamps moved forward by %s.\n", time.Duration(shift).Round(time.Millisecond))
+			out.printf("Timestamps moved forward by %s.\n", time.Duration(shift).Round(time.Millisecond))
 		}
+		err = out.err
 	}
 	if err != nil {
 		return err
@@ -310,7 +312,7 @@ func forEachRecord(dir, name string, fn func(line []byte) error) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return readJSONLines(f, func(n int, line []byte) error {
 		if err := fn(line); err != nil {
 			var ce *cliError
@@ -467,7 +469,7 @@ func (h *httpSender) post(ctx context.Context, path string, body []byte) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRetryable, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPErrorBody+1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the answer of %s: %w", errRetryable, target, err)

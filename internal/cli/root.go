@@ -98,7 +98,8 @@ func (o *rootOptions) printJSON(v any) error {
 
 // warnf writes a warning line to stderr.
 func (o *rootOptions) warnf(format string, args ...any) {
-	fmt.Fprintf(o.env.Stderr, "evidencectl: warning: "+format+"\n", args...)
+	// Nothing is left to tell about a stderr that cannot be written.
+	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: warning: "+format+"\n", args...)
 }
 
 // now is the current time from the run's clock.
@@ -182,7 +183,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	code := ExitCode(err)
-	fmt.Fprintf(o.env.Stderr, "evidencectl: %v\n", err)
+	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: %v\n", err)
 	if o.jsonOutput() && !o.wrote {
 		_ = o.printJSON(map[string]any{"error": map[string]any{
 			"kind":      errorKind(code),

@@ -44,7 +44,7 @@ func readObject(ctx context.Context, st store.Store, key string, limit int64) ([
 	if err != nil {
 		return nil, storeError(err, fmt.Sprintf("%s in %s", key, st))
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, storeError(err, fmt.Sprintf("%s in %s", key, st))

@@ -275,7 +275,8 @@ func unfinished(rep *bundle.Report) []string {
 }
 
 func writeVerifyText(w io.Writer, res *verifyResult) error {
-	fmt.Fprintf(w, "Verified incident %s in %s %s\n", res.IncidentID, res.Source, res.Location)
+	out := &textWriter{w: w}
+	out.printf("Verified incident %s in %s %s\n", res.IncidentID, res.Source, res.Location)
 	for _, c := range res.Report.Collectors {
 		state := "ok"
 		if n := len(c.Problems); n > 0 {
@@ -288,22 +289,21 @@ func writeVerifyText(w io.Writer, res *verifyResult) error {
 		if !c.HasManifest {
 			done = "no manifest"
 		}
-		fmt.Fprintf(w, "  collector %s: %s, %d parts, %s\n", c.CollectorID, state, c.Parts, done)
+		out.printf("  collector %s: %s, %d parts, %s\n", c.CollectorID, state, c.Parts, done)
 	}
 	for _, u := range res.Report.Unexpected {
-		fmt.Fprintf(w, "  not part of the layout (not checked): %s\n", u)
+		out.printf("  not part of the layout (not checked): %s\n", u)
 	}
 	for _, p := range res.Problems {
-		fmt.Fprintf(w, "BAD  %s\n", p.Error())
+		out.printf("BAD  %s\n", p.Error())
 	}
-	var err error
 	switch {
 	case !res.OK:
-		_, err = fmt.Fprintf(w, "FAILED: %d problem(s)\n", len(res.Problems))
+		out.printf("FAILED: %d problem(s)\n", len(res.Problems))
 	case res.Complete:
-		_, err = fmt.Fprintln(w, "OK: every file matches its manifest; the bundle is complete")
+		out.println("OK: every file matches its manifest; the bundle is complete")
 	default:
-		_, err = fmt.Fprintln(w, "OK: every file matches its manifest; the bundle is not complete yet")
+		out.println("OK: every file matches its manifest; the bundle is not complete yet")
 	}
-	return err
+	return out.err
 }
