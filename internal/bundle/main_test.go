@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -143,7 +144,7 @@ func untar(t testing.TB, part []byte) []tarEntry {
 	var out []tarEntry
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		require.NoError(t, err)
@@ -177,8 +178,9 @@ func compress(t testing.TB, b []byte) []byte {
 	t.Helper()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	require.NoError(t, err)
-	defer enc.Close()
-	return enc.EncodeAll(b, nil)
+	out := enc.EncodeAll(b, nil)
+	require.NoError(t, enc.Close())
+	return out
 }
 
 // protoBytes gives a canonical form of pdata for comparisons.

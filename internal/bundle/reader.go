@@ -118,7 +118,7 @@ func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
 	tr := tar.NewReader(zr)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

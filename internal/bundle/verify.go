@@ -162,10 +162,10 @@ func (s dirSource) open(_ context.Context, key string) (io.ReadCloser, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", s.name(key), store.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", errUnreadable, err)
+		return nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("%w: not a regular file", errUnreadable)
 	}
 	return f, nil
@@ -192,7 +192,7 @@ func VerifyDir(ctx context.Context, dir, id string) (Report, error) {
 	if err != nil {
 		return Report{IncidentID: id}, fmt.Errorf("opening evidence directory: %w", err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	return verify(ctx, dirSource{dir: dir, root: root}, id, DefaultLimits)
 }
 
@@ -275,7 +275,7 @@ func readAll(ctx context.Context, src source, key string, limit int64) ([]byte, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening %s: %w", src.name(key), err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", src.name(key), err)
@@ -404,7 +404,7 @@ func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartR
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	in := &countingHash{r: io.LimitReader(rc, lim.MaxTotalSize+1), h: sha256.New()}
 	part, perr := ReadPartLimits(in, lim)
 	if _, err := io.Copy(io.Discard, in); err != nil {

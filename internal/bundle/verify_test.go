@@ -122,7 +122,7 @@ func get(t testing.TB, st store.Store, key string) []byte {
 	t.Helper()
 	rc, _, err := st.Get(context.Background(), key)
 	require.NoError(t, err)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	b, err := io.ReadAll(rc)
 	require.NoError(t, err)
 	return b

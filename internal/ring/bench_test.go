@@ -122,7 +122,7 @@ func benchRingAppend(b *testing.B, cfg Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	loop(b, func() {
@@ -162,7 +162,7 @@ func benchPayloadRead(b *testing.B, cfg Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if _, err := r.Append(SignalTraces, raw, testgen.DefaultStart, testgen.DefaultStart, testgen.DefaultItems); err != nil {
 		b.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func BenchmarkIngestVsFloor(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer r.Close()
+			defer func() { _ = r.Close() }()
 			var floor, ingest time.Duration
 			b.ReportAllocs()
 			defer lockThread()()

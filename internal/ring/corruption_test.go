@@ -44,13 +44,6 @@ func writeRing(t *testing.T, dir string, n int, segmentSize int64) []recordPos {
 
 func segPath(dir string, n int) string { return filepath.Join(dir, segmentName(n)) }
 
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	require.NoError(t, err)
-	return fi.Size()
-}
-
 func patch(t *testing.T, path string, off int64, b []byte) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -276,7 +269,7 @@ func TestCorruptionRepair(t *testing.T) {
 			// The repair is durable: a second Open finds nothing wrong.
 			r2, err := Open(Config{Directory: dir, MaxBytes: 1 << 30, SegmentSize: segSize}, zap.NewNop())
 			require.NoError(t, err)
-			defer r2.Close()
+			defer func() { require.NoError(t, r2.Close()) }()
 			st2 := r2.Stats()
 			assert.Zero(t, st2.CorruptRecords)
 			assert.Empty(t, r2.Corruptions())

@@ -90,7 +90,7 @@ func readSegment(rd io.Reader, size int64, prevSeq uint64, visit func(h blockHea
 	for {
 		k, err := io.ReadFull(br, hdr[:])
 		switch {
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			return res, nil
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			res.reason = fmt.Sprintf("torn record header (%d of %d bytes)", k, frameHeaderLen)
@@ -244,7 +244,7 @@ func (r *Ring) loadSegment(n int) (*segment, *CorruptionError, error) {
 	r.corruptRecords++
 	r.corruptBytes += fi.Size() - res.end
 	if err := f.Truncate(res.end); err != nil {
-		return fail(fmt.Errorf("truncate after %s: %w", cerr, err))
+		return fail(fmt.Errorf("truncate at offset %d after a corrupt record (%s): %w", res.end, res.reason, err))
 	}
 	if err := f.Sync(); err != nil {
 		return fail(err)

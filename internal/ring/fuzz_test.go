@@ -73,7 +73,7 @@ func FuzzOpenSegment(f *testing.F) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000"), data, 0o600))
 		r, err := Open(Config{Directory: dir, MaxBytes: 1 << 20}, zap.NewNop())
 		require.NoError(t, err)
-		defer r.Close()
+		defer func() { require.NoError(t, r.Close()) }()
 		want := r.LastSeq() + 1
 		seq, err := r.Append(SignalLogs, []byte("x"), t0, t0, 1)
 		require.NoError(t, err)

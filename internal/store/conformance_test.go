@@ -53,7 +53,7 @@ func get(t *testing.T, s Store, key string) ([]byte, ObjectInfo) {
 	t.Helper()
 	rc, info, err := s.Get(context.Background(), key)
 	require.NoError(t, err)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	b, err := io.ReadAll(rc)
 	require.NoError(t, err)
 	return b, info

@@ -90,7 +90,7 @@ func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader, size int6
 	if err != nil {
 		return err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 
 	dir := path.Dir(key)
 	if err := mkdirAllSync(root, dir); err != nil {
@@ -197,7 +197,7 @@ func (f *Filesystem) Get(ctx context.Context, key string) (io.ReadCloser, Object
 	if err != nil {
 		return nil, ObjectInfo{}, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	file, err := root.Open(key)
 	if err != nil {
 		return nil, ObjectInfo{}, f.mapErr("get", key, err)
@@ -225,7 +225,7 @@ func (f *Filesystem) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	info, err := root.Stat(key)
 	if err == nil && !info.Mode().IsRegular() {
 		err = fs.ErrNotExist
@@ -261,7 +261,7 @@ func (f *Filesystem) List(ctx context.Context, prefix, startAfter string) ([]Obj
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 
 	var out []ObjectInfo
 	err = fs.WalkDir(root.FS(), start, func(p string, d fs.DirEntry, err error) error {
@@ -329,7 +329,7 @@ func (f *Filesystem) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	info, err := root.Lstat(key)
 	if err != nil {
 		if isNotFound(err) {

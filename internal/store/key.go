@@ -97,7 +97,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	switch {
 	case e.remaining == 0:
 		// Check that nothing follows before handing over the final bytes.
-		if perr := e.probe(); perr != io.EOF {
+		if perr := e.probe(); !errors.Is(perr, io.EOF) {
 			return 0, perr
 		}
 		return n, nil
@@ -136,7 +136,7 @@ func (e *exactReader) probe() error {
 
 // failure returns the error the reader reported, if any other than io.EOF.
 func (e *exactReader) failure() error {
-	if e.err == io.EOF {
+	if errors.Is(e.err, io.EOF) {
 		return nil
 	}
 	return e.err

@@ -262,7 +262,7 @@ func s3Body(ctx context.Context, r io.Reader, size int64) (io.Reader, *exactRead
 	xr := newExactReader(ctx, r, size)
 	if size == 0 {
 		// An empty body is never read, so check for content here.
-		if _, err := xr.Read(make([]byte, 1)); err != io.EOF {
+		if _, err := xr.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 			return nil, nil, err
 		}
 		return bytes.NewReader(nil), nil, nil

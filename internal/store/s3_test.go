@@ -348,7 +348,7 @@ func TestS3GetVerifiesChecksum(t *testing.T) {
 
 	rc, _, err := s.Get(ctx, "part")
 	require.NoError(t, err)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	_, err = io.ReadAll(rc)
 	require.ErrorContains(t, err, "checksum")
 }

@@ -261,7 +261,7 @@ func readPartFile(path string) (*bundle.Part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence part: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	part, err := bundle.ReadPart(bufio.NewReader(f))
 	if err == nil {
 		err = part.Verify()
@@ -279,7 +279,7 @@ func readIncidentFile(path string) (*incident.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := io.ReadAll(io.LimitReader(f, maxIncidentFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -334,7 +334,7 @@ func jsonlFile[T any](path string, decode func([]byte) (T, error)) iter.Seq2[T, 
 			yield(zero, err)
 			return
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		for v, err := range jsonl(f, filepath.Base(path), decode) {
 			if !yield(v, err) || err != nil {
 				return
@@ -437,7 +437,7 @@ func readStorePart(ctx context.Context, st store.Store, key string) (*bundle.Par
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	p, err := bundle.ReadPart(bufio.NewReader(rc))
 	if err == nil {
 		err = p.Verify()
@@ -462,7 +462,7 @@ func readStoreIncident(ctx context.Context, st store.Store, id string) (*inciden
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(io.LimitReader(rc, maxIncidentFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)

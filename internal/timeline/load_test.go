@@ -258,7 +258,8 @@ func TestFromParts(t *testing.T) {
 
 	// Stopping early stops the walk of a part.
 	n := 0
-	for range in.Events {
+	for _, err := range in.Events {
+		require.NoError(t, err)
 		if n++; n == 2 {
 			break
 		}

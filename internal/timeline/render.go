@@ -91,18 +91,18 @@ func (t *Timeline) WriteMarkdown(w io.Writer) error {
 type md struct{ w *bufio.Writer }
 
 func (m *md) line(format string, args ...any) {
-	fmt.Fprintf(m.w, format, args...)
-	m.w.WriteByte('\n')
+	_, _ = fmt.Fprintf(m.w, format, args...)
+	_ = m.w.WriteByte('\n')
 }
 
 func (m *md) row(cells ...string) {
-	m.w.WriteString("|")
+	_, _ = m.w.WriteString("|")
 	for _, c := range cells {
-		m.w.WriteString(" ")
-		m.w.WriteString(c)
-		m.w.WriteString(" |")
+		_, _ = m.w.WriteString(" ")
+		_, _ = m.w.WriteString(c)
+		_, _ = m.w.WriteString(" |")
 	}
-	m.w.WriteByte('\n')
+	_ = m.w.WriteByte('\n')
 }
 
 func (t *Timeline) mdHeader(m *md) {

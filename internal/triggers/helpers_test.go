@@ -93,13 +93,13 @@ func checkResult(res Result) error {
 func checkError(err error) error {
 	e, ok := AsError(err)
 	if !ok {
-		return fmt.Errorf("error %v (%T) is not an *Error", err, err)
+		return fmt.Errorf("error %w (%T) is not an *Error", err, err)
 	}
 	if e.Status < 400 || e.Status > 499 {
-		return fmt.Errorf("error %v has status %d", e, e.Status)
+		return fmt.Errorf("error %w has status %d", e, e.Status)
 	}
 	if e.Reason == "" {
-		return fmt.Errorf("error %v has no reason", e)
+		return fmt.Errorf("error %w has no reason", e)
 	}
 	return nil
 }

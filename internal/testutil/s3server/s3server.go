@@ -292,8 +292,11 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close() // the child keeps its own descriptor
-	fmt.Fprintf(logFile, "=== %s: starting versitygw on %s\n", time.Now().Format(time.RFC3339Nano), s.Endpoint)
+	// The child keeps its own descriptor; this one is only for the header.
+	defer func() { _ = logFile.Close() }()
+	if _, err := fmt.Fprintf(logFile, "=== %s: starting versitygw on %s\n", time.Now().Format(time.RFC3339Nano), s.Endpoint); err != nil {
+		return fmt.Errorf("writing the versitygw log %s: %w", s.logPath, err)
+	}
 
 	args := []string{
 		"--port", s.Endpoint,

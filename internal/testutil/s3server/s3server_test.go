@@ -89,7 +89,7 @@ func getObject(t *testing.T, c *minio.Client, bucket, key string) []byte {
 	t.Helper()
 	obj, err := c.GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
 	require.NoError(t, err)
-	defer obj.Close()
+	defer func() { _ = obj.Close() }()
 	b, err := io.ReadAll(obj)
 	require.NoError(t, err)
 	return b
