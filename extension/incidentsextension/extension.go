@@ -91,17 +91,16 @@ type incidentsExtension struct {
 	events eventLog
 
 	// Sync loop state, owned by the loop goroutine (and Start before it).
-	applied       map[string]time.Time
-	cursor        time.Time
-	maxSeen       time.Time
-	snapWritten   uint64 // state version of the last stored snapshot
-	lastSnapshot  time.Time
-	lastCompact   time.Time
-	failing       bool
-	stopLoop      context.CancelFunc
-	loopDone      chan struct{}
-	shutdownOnce  sync.Once
-	openGaugeRegd bool
+	applied      map[string]time.Time
+	cursor       time.Time
+	maxSeen      time.Time
+	snapWritten  uint64 // state version of the last stored snapshot
+	lastSnapshot time.Time
+	lastCompact  time.Time
+	failing      bool
+	stopLoop     context.CancelFunc
+	loopDone     chan struct{}
+	shutdownOnce sync.Once
 }
 
 // pendingResolve is a resolution received for an incident this replica did

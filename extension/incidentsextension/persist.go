@@ -116,7 +116,7 @@ func getJSON(ctx context.Context, st store.Store, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	b, err := io.ReadAll(io.LimitReader(rc, maxObjectSize+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)

@@ -219,8 +219,8 @@ func TestAlertmanagerLifecycle(t *testing.T) {
 
 func TestAlertmanagerIncidentIDLabel(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) { c.Policy.IncidentIDLabel = "ticket" })
-	body := bytes.Replace(fixture(t, "alertmanager_firing.json"),
-		[]byte(`"severity": "critical"},`), []byte(`"severity": "critical", "ticket": "INC-7"},`), -1)
+	body := bytes.ReplaceAll(fixture(t, "alertmanager_firing.json"),
+		[]byte(`"severity": "critical"},`), []byte(`"severity": "critical", "ticket": "INC-7"},`))
 	require.Contains(t, string(body), "INC-7")
 	resp := decodeOK(t, env.post("/v1/alertmanager", body))
 	assert.Equal(t, []string{"INC-7"}, resp.Opened)

@@ -160,8 +160,8 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 // postStatus posts a JSON body and returns the status and response body.
 func postStatus(t *testing.T, url string, body []byte) (int, []byte) {
 	t.Helper()
-	resp, b := postJSON(t, url, body, nil) //nolint:bodyclose // postJSON closes it
-	return resp.StatusCode, b
+	status, _, b := postJSON(t, url, body, nil)
+	return status, b
 }
 
 // listFiles lists the regular files under dir, slash-separated and

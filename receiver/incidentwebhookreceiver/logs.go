@@ -144,11 +144,11 @@ func severity(ev *incident.Event) (plog.SeverityNumber, string) {
 // incidentSeverity maps the free-form severities of alerting tools.
 func incidentSeverity(s string) plog.SeverityNumber {
 	v := strings.ToLower(strings.TrimSpace(s))
-	switch {
-	case v == "critical", v == "page", v == "high", v == "error", v == "fatal", v == "emergency",
-		v == "p1", v == "p2", v == "sev1", v == "sev2", v == "sev-1", v == "sev-2":
+	switch v {
+	case "critical", "page", "high", "error", "fatal", "emergency",
+		"p1", "p2", "sev1", "sev2", "sev-1", "sev-2":
 		return plog.SeverityNumberError
-	case v == "info", v == "informational", v == "low", v == "none", v == "p4", v == "p5":
+	case "info", "informational", "low", "none", "p4", "p5":
 		return plog.SeverityNumberInfo
 	}
 	return plog.SeverityNumberWarn

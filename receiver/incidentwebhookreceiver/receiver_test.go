@@ -40,7 +40,9 @@ func startReceiver(t *testing.T, cfg *Config, host component.Host) (*incidentWeb
 	return r, sink, "http://" + r.addr.String()
 }
 
-func postJSON(t *testing.T, url string, body []byte, header http.Header) (*http.Response, []byte) {
+// postJSON posts a JSON body and returns the answer's status, header and
+// body; the response is read and closed.
+func postJSON(t *testing.T, url string, body []byte, header http.Header) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -50,10 +52,10 @@ func postJSON(t *testing.T, url string, body []byte, header http.Header) (*http.
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, b
+	return resp.StatusCode, resp.Header, b
 }
 
 func TestStartServeShutdown(t *testing.T) {
@@ -62,8 +64,8 @@ func TestStartServeShutdown(t *testing.T) {
 	cfg.AllowUnauthenticated = true
 	_, sink, base := startReceiver(t, cfg, newTestHost(reg, nil))
 
-	resp, body := postJSON(t, base+"/v1/incidents", fixture(t, "incident_open.json"), nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	status, _, body := postJSON(t, base+"/v1/incidents", fixture(t, "incident_open.json"), nil)
+	require.Equal(t, http.StatusOK, status, string(body))
 	assert.JSONEq(t, `{"opened":["INC-42"],"resolved":[],"unchanged":[],"deploys":[],"events":1}`, string(body))
 	assert.Equal(t, []string{"open:INC-42"}, reg.Calls())
 	assert.Equal(t, 1, sink.LogRecordCount())
@@ -80,7 +82,7 @@ func TestStartErrors(t *testing.T) {
 	reg := newFakeRegistry()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer busy.Close()
+	defer func() { _ = busy.Close() }()
 
 	tests := []struct {
 		name    string
@@ -181,9 +183,9 @@ func TestBearerTokenAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(reg.Calls())
-			resp, b := postJSON(t, base+"/v1/alertmanager", body, tt.header)
-			require.Equal(t, tt.status, resp.StatusCode, string(b))
-			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			status, header, b := postJSON(t, base+"/v1/alertmanager", body, tt.header)
+			require.Equal(t, tt.status, status, string(b))
+			assert.Equal(t, "application/json", header.Get("Content-Type"))
 			var e errorBody
 			require.NoError(t, json.Unmarshal(b, &e))
 			if tt.status == http.StatusOK {
@@ -208,8 +210,8 @@ func TestServerBodyLimit(t *testing.T) {
 	_, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
 
 	big := fmt.Appendf(nil, `{"id":"INC-1","title":%q}`, bytes.Repeat([]byte("x"), 8192))
-	resp, b := postJSON(t, base+"/v1/incidents", big, nil)
-	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(b))
+	status, _, b := postJSON(t, base+"/v1/incidents", big, nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status, string(b))
 	assert.Contains(t, string(b), `"error":"body_too_large"`)
 
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/incidents", io.MultiReader(bytes.NewReader(big)))
@@ -219,7 +221,7 @@ func TestServerBodyLimit(t *testing.T) {
 	resp2, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b2, _ := io.ReadAll(resp2.Body)
-	resp2.Body.Close()
+	_ = resp2.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp2.StatusCode, string(b2))
 	assert.Empty(t, reg.Calls())
 }
@@ -237,13 +239,13 @@ func TestServerGzip(t *testing.T) {
 	_, err := zw.Write(fixture(t, "deploy.json"))
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
-	resp, b := postJSON(t, base+"/v1/deploys", zbuf.Bytes(), http.Header{"Content-Encoding": {"gzip"}})
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	status, _, b := postJSON(t, base+"/v1/deploys", zbuf.Bytes(), http.Header{"Content-Encoding": {"gzip"}})
+	require.Equal(t, http.StatusOK, status, string(b))
 	assert.Equal(t, []string{"deploy:deploy-1234"}, reg.Calls())
 
-	resp, b = postJSON(t, base+"/v1/deploys", []byte("not gzip"), http.Header{"Content-Encoding": {"gzip"}})
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
-	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	status, header, b := postJSON(t, base+"/v1/deploys", []byte("not gzip"), http.Header{"Content-Encoding": {"gzip"}})
+	require.Equal(t, http.StatusBadRequest, status, string(b))
+	assert.Equal(t, "application/json", header.Get("Content-Type"))
 	assert.Len(t, reg.Calls(), 1)
 }
 
@@ -252,12 +254,15 @@ func TestServerShutdown(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.AllowUnauthenticated = true
 	r, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
-	resp, _ := postJSON(t, base+"/v1/deploys", fixture(t, "deploy.json"), nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	status, _, _ := postJSON(t, base+"/v1/deploys", fixture(t, "deploy.json"), nil)
+	require.Equal(t, http.StatusOK, status)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, r.Shutdown(ctx))
-	_, err := http.Post(base+"/v1/deploys", "application/json", bytes.NewReader(fixture(t, "deploy.json")))
+	resp, err := http.Post(base+"/v1/deploys", "application/json", bytes.NewReader(fixture(t, "deploy.json")))
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	require.Error(t, err, "the port is closed after Shutdown")
 }
