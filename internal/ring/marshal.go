@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 )
 
 var (
@@ -41,119 +43,61 @@ func (r *timeRange) times() (time.Time, time.Time) {
 	return r.lo.AsTime(), r.hi.AsTime()
 }
 
-// SpanTime is the item time of a span: its start time.
-func SpanTime(s ptrace.Span) pcommon.Timestamp { return s.StartTimestamp() }
+// SpanTime is the item time of a span (otlptime.Span: its start time).
+// Kept for the callers of the ring API; new code uses otlptime.
+func SpanTime(s ptrace.Span) pcommon.Timestamp { return otlptime.Span(s) }
 
-// LogRecordTime is the item time of a log record: its Timestamp, or its
-// ObservedTimestamp when Timestamp is unset.
-func LogRecordTime(lr plog.LogRecord) pcommon.Timestamp {
-	if t := lr.Timestamp(); t != 0 {
-		return t
-	}
-	return lr.ObservedTimestamp()
+// LogRecordTime is the item time of a log record (otlptime.LogRecord: its
+// Timestamp, or its ObservedTimestamp when Timestamp is unset). Kept for
+// the callers of the ring API; new code uses otlptime.
+func LogRecordTime(lr plog.LogRecord) pcommon.Timestamp { return otlptime.LogRecord(lr) }
+
+// batchTimes counts the items of a batch and ranges their item times.
+type batchTimes struct {
+	items int
+	tr    timeRange
+}
+
+func (b *batchTimes) add(t pcommon.Timestamp) {
+	b.items++
+	b.tr.add(t)
 }
 
 // MarshalTraces returns td as an OTLP protobuf ExportTraceServiceRequest,
 // the range of its span start times (unset times are ignored; both are zero
 // if no span has a time) and its span count, ready for Append.
 func MarshalTraces(td ptrace.Traces) (payload []byte, minT, maxT time.Time, items int, err error) {
-	var tr timeRange
-	rss := td.ResourceSpans()
-	for i := range rss.Len() {
-		sss := rss.At(i).ScopeSpans()
-		for j := range sss.Len() {
-			spans := sss.At(j).Spans()
-			items += spans.Len()
-			for k := range spans.Len() {
-				tr.add(SpanTime(spans.At(k)))
-			}
-		}
-	}
+	var bt batchTimes
+	otlptime.TraceTimes(td, bt.add)
 	payload, err = traceMarshaler.MarshalTraces(td)
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, 0, fmt.Errorf("ring: marshal traces: %w", err)
 	}
-	minT, maxT = tr.times()
-	return payload, minT, maxT, items, nil
+	minT, maxT = bt.tr.times()
+	return payload, minT, maxT, bt.items, nil
 }
 
 // MarshalLogs is MarshalTraces for logs; the item time is LogRecordTime.
 func MarshalLogs(ld plog.Logs) (payload []byte, minT, maxT time.Time, items int, err error) {
-	var tr timeRange
-	rls := ld.ResourceLogs()
-	for i := range rls.Len() {
-		sls := rls.At(i).ScopeLogs()
-		for j := range sls.Len() {
-			recs := sls.At(j).LogRecords()
-			items += recs.Len()
-			for k := range recs.Len() {
-				tr.add(LogRecordTime(recs.At(k)))
-			}
-		}
-	}
+	var bt batchTimes
+	otlptime.LogTimes(ld, bt.add)
 	payload, err = logMarshaler.MarshalLogs(ld)
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, 0, fmt.Errorf("ring: marshal logs: %w", err)
 	}
-	minT, maxT = tr.times()
-	return payload, minT, maxT, items, nil
+	minT, maxT = bt.tr.times()
+	return payload, minT, maxT, bt.items, nil
 }
 
 // MarshalMetrics is MarshalTraces for metrics; items are data points of
 // every metric type and the item time is the data point's Timestamp.
 func MarshalMetrics(md pmetric.Metrics) (payload []byte, minT, maxT time.Time, items int, err error) {
-	var tr timeRange
-	rms := md.ResourceMetrics()
-	for i := range rms.Len() {
-		sms := rms.At(i).ScopeMetrics()
-		for j := range sms.Len() {
-			ms := sms.At(j).Metrics()
-			for k := range ms.Len() {
-				items += addDataPointTimes(&tr, ms.At(k))
-			}
-		}
-	}
+	var bt batchTimes
+	otlptime.MetricTimes(md, bt.add)
 	payload, err = metricMarshaler.MarshalMetrics(md)
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, 0, fmt.Errorf("ring: marshal metrics: %w", err)
 	}
-	minT, maxT = tr.times()
-	return payload, minT, maxT, items, nil
-}
-
-// addDataPointTimes adds the data point times of m to tr and returns the
-// number of data points.
-func addDataPointTimes(tr *timeRange, m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return addNumberTimes(tr, m.Gauge().DataPoints())
-	case pmetric.MetricTypeSum:
-		return addNumberTimes(tr, m.Sum().DataPoints())
-	case pmetric.MetricTypeHistogram:
-		dps := m.Histogram().DataPoints()
-		for i := range dps.Len() {
-			tr.add(dps.At(i).Timestamp())
-		}
-		return dps.Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := range dps.Len() {
-			tr.add(dps.At(i).Timestamp())
-		}
-		return dps.Len()
-	case pmetric.MetricTypeSummary:
-		dps := m.Summary().DataPoints()
-		for i := range dps.Len() {
-			tr.add(dps.At(i).Timestamp())
-		}
-		return dps.Len()
-	}
-	return 0
-}
-
-func addNumberTimes(tr *timeRange, dps pmetric.NumberDataPointSlice) int {
-	for i := range dps.Len() {
-		tr.add(dps.At(i).Timestamp())
-	}
-	return dps.Len()
+	minT, maxT = bt.tr.times()
+	return payload, minT, maxT, bt.items, nil
 }

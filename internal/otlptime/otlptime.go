@@ -1,0 +1,109 @@
+// Package otlptime holds the one rule for the time of a telemetry item,
+// by which evidence selects, counts and buckets it:
+//
+//   - a span's time is its start time;
+//   - a log record's time is its Timestamp, or its ObservedTimestamp when
+//     Timestamp is unset;
+//   - a metric data point's time is its Timestamp, for every metric type
+//     (gauge, sum, histogram, exponential histogram, summary).
+//
+// A zero time means the item has none. The walks allocate nothing, so they
+// serve the exporter's hot path as well as the readers of bundles.
+package otlptime
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Span returns the item time of a span: its start time.
+func Span(s ptrace.Span) pcommon.Timestamp { return s.StartTimestamp() }
+
+// LogRecord returns the item time of a log record: its Timestamp, or its
+// ObservedTimestamp when Timestamp is unset.
+func LogRecord(lr plog.LogRecord) pcommon.Timestamp {
+	if t := lr.Timestamp(); t != 0 {
+		return t
+	}
+	return lr.ObservedTimestamp()
+}
+
+// DataPoints calls fn with the attributes and the item time (Timestamp)
+// of every data point of m, whatever the metric type; never for an empty
+// or unknown type.
+func DataPoints(m pmetric.Metric, fn func(attrs pcommon.Map, ts pcommon.Timestamp)) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		points(m.Gauge().DataPoints(), fn)
+	case pmetric.MetricTypeSum:
+		points(m.Sum().DataPoints(), fn)
+	case pmetric.MetricTypeHistogram:
+		points(m.Histogram().DataPoints(), fn)
+	case pmetric.MetricTypeExponentialHistogram:
+		points(m.ExponentialHistogram().DataPoints(), fn)
+	case pmetric.MetricTypeSummary:
+		points(m.Summary().DataPoints(), fn)
+	}
+}
+
+// point is what the data points of every metric type offer.
+type point interface {
+	Attributes() pcommon.Map
+	Timestamp() pcommon.Timestamp
+}
+
+func points[P point, S interface {
+	Len() int
+	At(int) P
+}](s S, fn func(pcommon.Map, pcommon.Timestamp)) {
+	for i := range s.Len() {
+		p := s.At(i)
+		fn(p.Attributes(), p.Timestamp())
+	}
+}
+
+// TraceTimes calls fn with the item time of every span of td.
+func TraceTimes(td ptrace.Traces, fn func(pcommon.Timestamp)) {
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		sss := rss.At(i).ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				fn(Span(spans.At(k)))
+			}
+		}
+	}
+}
+
+// LogTimes calls fn with the item time of every log record of ld.
+func LogTimes(ld plog.Logs, fn func(pcommon.Timestamp)) {
+	rls := ld.ResourceLogs()
+	for i := range rls.Len() {
+		sls := rls.At(i).ScopeLogs()
+		for j := range sls.Len() {
+			recs := sls.At(j).LogRecords()
+			for k := range recs.Len() {
+				fn(LogRecord(recs.At(k)))
+			}
+		}
+	}
+}
+
+// MetricTimes calls fn with the item time of every data point, of every
+// metric type, of md.
+func MetricTimes(md pmetric.Metrics, fn func(pcommon.Timestamp)) {
+	each := func(_ pcommon.Map, ts pcommon.Timestamp) { fn(ts) }
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		sms := rms.At(i).ScopeMetrics()
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				DataPoints(ms.At(k), each)
+			}
+		}
+	}
+}
