@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 )
 
 // serviceNameKey is the semantic-convention resource attribute.
@@ -90,8 +92,7 @@ func (a *aggregator) addSpan(s ptrace.Span, service string) {
 	if failed {
 		a.totals.ErrorSpans++
 	}
-	start, end := s.StartTimestamp(), s.EndTimestamp()
-	b := a.bucketFor(start, service)
+	b := a.bucketFor(otlptime.Span(s), service)
 	if b == nil {
 		return
 	}
@@ -99,7 +100,7 @@ func (a *aggregator) addSpan(s ptrace.Span, service string) {
 	if failed {
 		b.errorSpans++
 	}
-	if end >= start && end != 0 {
+	if start, end := s.StartTimestamp(), s.EndTimestamp(); end >= start && end != 0 {
 		b.latencies = append(b.latencies, float64(end-start)/float64(time.Millisecond))
 	}
 }
@@ -127,11 +128,7 @@ func (a *aggregator) addLogs(ld plog.Logs) error {
 				}
 				a.totals.LogRecords++
 				a.totals.Logs.add(c)
-				ts := lr.Timestamp()
-				if ts == 0 {
-					ts = lr.ObservedTimestamp()
-				}
-				if b := a.bucketFor(ts, service); b != nil {
+				if b := a.bucketFor(otlptime.LogRecord(lr), service); b != nil {
 					b.logs.add(c)
 				}
 			}
@@ -186,37 +183,16 @@ func (a *aggregator) addMetrics(md pmetric.Metrics) error {
 		for j := range sms.Len() {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
-				m := ms.At(k)
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					addPoints(a, m.Gauge().DataPoints(), service)
-				case pmetric.MetricTypeSum:
-					addPoints(a, m.Sum().DataPoints(), service)
-				case pmetric.MetricTypeHistogram:
-					addPoints(a, m.Histogram().DataPoints(), service)
-				case pmetric.MetricTypeExponentialHistogram:
-					addPoints(a, m.ExponentialHistogram().DataPoints(), service)
-				case pmetric.MetricTypeSummary:
-					addPoints(a, m.Summary().DataPoints(), service)
-				}
+				otlptime.DataPoints(ms.At(k), func(_ pcommon.Map, ts pcommon.Timestamp) {
+					a.totals.DataPoints++
+					if b := a.bucketFor(ts, service); b != nil {
+						b.dataPoints++
+					}
+				})
 			}
 		}
 	}
 	return nil
-}
-
-type timed interface{ Timestamp() pcommon.Timestamp }
-
-func addPoints[P timed, S interface {
-	Len() int
-	At(int) P
-}](a *aggregator, s S, service string) {
-	for i := range s.Len() {
-		a.totals.DataPoints++
-		if b := a.bucketFor(s.At(i).Timestamp(), service); b != nil {
-			b.dataPoints++
-		}
-	}
 }
 
 // finish fills t.Minutes, t.Services and t.Range from the buckets.
