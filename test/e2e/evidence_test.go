@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/store"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
@@ -27,34 +23,12 @@ func TestEvidenceBundleInS3(t *testing.T) {
 		prefix     = "e2e"
 	)
 	srv := s3server.Start(t)
-	s3cfg := store.S3Config{
-		Endpoint:        srv.URL(),
-		Bucket:          srv.Bucket,
-		Prefix:          prefix,
-		Region:          s3server.Region,
-		AccessKeyID:     configopaque.String(srv.AccessKey),
-		SecretAccessKey: configopaque.String(srv.SecretKey),
-		ForcePathStyle:  true,
-		Insecure:        true,
-		PartSize:        store.DefaultPartSize,
-	}
+	storeCfg, st := harness.S3Store(t, srv, prefix)
 
 	p := harness.NewPorts(t)
 	cfg := harness.Config(t, p, harness.Options{
 		CollectorID: "e2e-evidence",
-		Store: map[string]any{
-			"backend": "s3",
-			"s3": map[string]any{
-				"endpoint":          srv.URL(),
-				"bucket":            srv.Bucket,
-				"prefix":            prefix,
-				"region":            s3server.Region,
-				"access_key_id":     srv.AccessKey,
-				"secret_access_key": srv.SecretKey,
-				"force_path_style":  true,
-				"insecure":          true,
-			},
-		},
+		Store:       storeCfg,
 		Override: map[string]any{"exporters": map[string]any{"evidence": map[string]any{
 			"window": map[string]any{
 				"before":                "1m",
@@ -80,17 +54,9 @@ func TestEvidenceBundleInS3(t *testing.T) {
 	code, resp := harness.PostJSON(t, p.WebhookURL("/v1/incidents"), harness.Token, body)
 	require.Less(t, code, 300, "webhook answered %d: %s", code, resp)
 
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Backend: store.BackendS3, S3: s3cfg})
-	require.NoError(t, err)
-
 	// The window ends 5 s after the start; one flush interval of grace, then
 	// the last part and the complete manifest.
-	var rep bundle.Report
-	require.Eventually(t, func() bool {
-		rep, err = bundle.VerifyBundle(ctx, st, incidentID)
-		return err == nil && rep.Complete()
-	}, 40*time.Second, 250*time.Millisecond, "bundle never became complete: err %v, report %+v", err, &rep)
+	rep := harness.WaitBundleComplete(t, st, incidentID, 40*time.Second)
 
 	require.True(t, rep.OK(), "problems: %v", rep.AllProblems())
 	require.Len(t, rep.Collectors, 1)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otel-evidence/otel-evidence/internal/bundle"
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/internal/store"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
 )
@@ -116,7 +117,7 @@ func getObject(ctx context.Context, t testing.TB, st store.Store, key string) []
 	t.Helper()
 	rc, _, err := st.Get(ctx, key)
 	require.NoErrorf(t, err, "getting %s", key)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(rc)
 	require.NoErrorf(t, err, "reading %s", key)
 	return data
@@ -174,29 +175,8 @@ func (b *Bundle) DataPoints(t testing.TB, fn func(res pcommon.Resource, attrs pc
 	}
 }
 
-// EachDataPoint calls fn with the attributes and timestamp of every data
-// point of m, whatever the metric type.
+// EachDataPoint calls fn with the attributes and item time of every data
+// point of m, whatever the metric type (otlptime.DataPoints).
 func EachDataPoint(m pmetric.Metric, fn func(attrs pcommon.Map, ts pcommon.Timestamp)) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for _, dp := range m.Gauge().DataPoints().All() {
-			fn(dp.Attributes(), dp.Timestamp())
-		}
-	case pmetric.MetricTypeSum:
-		for _, dp := range m.Sum().DataPoints().All() {
-			fn(dp.Attributes(), dp.Timestamp())
-		}
-	case pmetric.MetricTypeHistogram:
-		for _, dp := range m.Histogram().DataPoints().All() {
-			fn(dp.Attributes(), dp.Timestamp())
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
-			fn(dp.Attributes(), dp.Timestamp())
-		}
-	case pmetric.MetricTypeSummary:
-		for _, dp := range m.Summary().DataPoints().All() {
-			fn(dp.Attributes(), dp.Timestamp())
-		}
-	}
+	otlptime.DataPoints(m, fn)
 }
