@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/internal/ring"
 )
 
@@ -80,74 +81,24 @@ func (e *evidenceExporter) recordSkew(sig ring.Signal, c *skewCount) {
 
 // countSkewedTraces counts the spans whose start time is far from now.
 func (e *evidenceExporter) countSkewedTraces(td ptrace.Traces, minT, maxT time.Time) {
-	c, ok := newSkewCount(e.opts.now(), minT, maxT)
-	if !ok {
-		return
+	if c, ok := newSkewCount(e.opts.now(), minT, maxT); ok {
+		otlptime.TraceTimes(td, c.add)
+		e.recordSkew(ring.SignalTraces, c)
 	}
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, s := range ss.Spans().All() {
-				c.add(ring.SpanTime(s))
-			}
-		}
-	}
-	e.recordSkew(ring.SignalTraces, c)
 }
 
 // countSkewedLogs counts the log records whose time is far from now.
 func (e *evidenceExporter) countSkewedLogs(ld plog.Logs, minT, maxT time.Time) {
-	c, ok := newSkewCount(e.opts.now(), minT, maxT)
-	if !ok {
-		return
+	if c, ok := newSkewCount(e.opts.now(), minT, maxT); ok {
+		otlptime.LogTimes(ld, c.add)
+		e.recordSkew(ring.SignalLogs, c)
 	}
-	for _, rl := range ld.ResourceLogs().All() {
-		for _, sl := range rl.ScopeLogs().All() {
-			for _, lr := range sl.LogRecords().All() {
-				c.add(ring.LogRecordTime(lr))
-			}
-		}
-	}
-	e.recordSkew(ring.SignalLogs, c)
 }
 
 // countSkewedMetrics counts the data points whose timestamp is far from now.
 func (e *evidenceExporter) countSkewedMetrics(md pmetric.Metrics, minT, maxT time.Time) {
-	c, ok := newSkewCount(e.opts.now(), minT, maxT)
-	if !ok {
-		return
-	}
-	for _, rm := range md.ResourceMetrics().All() {
-		for _, sm := range rm.ScopeMetrics().All() {
-			for _, m := range sm.Metrics().All() {
-				addPointTimes(c, m)
-			}
-		}
-	}
-	e.recordSkew(ring.SignalMetrics, c)
-}
-
-// addPointTimes adds the timestamps of m's data points, whatever its type.
-func addPointTimes(c *skewCount, m pmetric.Metric) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for _, dp := range m.Gauge().DataPoints().All() {
-			c.add(dp.Timestamp())
-		}
-	case pmetric.MetricTypeSum:
-		for _, dp := range m.Sum().DataPoints().All() {
-			c.add(dp.Timestamp())
-		}
-	case pmetric.MetricTypeHistogram:
-		for _, dp := range m.Histogram().DataPoints().All() {
-			c.add(dp.Timestamp())
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
-			c.add(dp.Timestamp())
-		}
-	case pmetric.MetricTypeSummary:
-		for _, dp := range m.Summary().DataPoints().All() {
-			c.add(dp.Timestamp())
-		}
+	if c, ok := newSkewCount(e.opts.now(), minT, maxT); ok {
+		otlptime.MetricTimes(md, c.add)
+		e.recordSkew(ring.SignalMetrics, c)
 	}
 }
