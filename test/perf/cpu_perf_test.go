@@ -127,8 +127,8 @@ func TestPerfCPU(t *testing.T) {
 	}
 	res.Figures = append(res.Figures,
 		fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3),
-		fig("CPU, incident_context level resource", VariantResource, "< 1.01x (adds < 1%)", 1.01),
-		fig("CPU, incident_context level record", VariantRecord, "< 1.10x (adds < 10%)", 1.10),
+		fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01),
+		fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10),
 		fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0),
 		Figure{
 			Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",

@@ -36,6 +36,13 @@ const (
 	EnvFreezeStores = "PERF_FREEZE_STORES"
 )
 
+// Names of the CPU figures that test/perf/benchmd cross-checks against the
+// micro-benchmarks.
+const (
+	FigureCPUResource = "CPU, incident_context level resource"
+	FigureCPURecord   = "CPU, incident_context level record"
+)
+
 // Figure is one headline number: a value, the peer it is compared with in
 // the same run, their ratio, and the target it is held to.
 type Figure struct {

@@ -151,6 +151,7 @@ func write(w io.Writer, o options, m machineInfo, results []perf.Result, micro *
 		section(w, r)
 	}
 	if micro != nil {
+		crossCheck(w, results, micro)
 		microSection(w, micro)
 	}
 }
@@ -201,7 +202,7 @@ func summary(w io.Writer, results []perf.Result, micro *perf.BenchSet) {
 func figureRow(w io.Writer, f perf.Figure) {
 	ratio := "-"
 	if f.Ratio != 0 {
-		ratio = fmt.Sprintf("%.3fx", f.Ratio)
+		ratio = formatRatio(f.Ratio)
 		if f.RatioOf != "" {
 			ratio += " (" + f.RatioOf + ")"
 		}
@@ -223,6 +224,15 @@ func figureRow(w io.Writer, f perf.Figure) {
 	}
 	fmt.Fprintf(w, "| %s | %.4g %s | %s | %s | %s | %s | %s |\n",
 		cell(name), f.Value, f.Unit, cell(orDash(f.Peer)), peerValue, ratio, cell(orDash(f.Target)), met)
+}
+
+// formatRatio shows three decimals where they matter (near 1x, where the
+// targets are) and fewer for large ratios.
+func formatRatio(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.1fx", r)
+	}
+	return fmt.Sprintf("%.3fx", r)
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

@@ -40,7 +40,8 @@ func TestWrite(t *testing.T) {
 		Params: map[string]string{"offered load": "20000 spans/s"},
 		Figures: []perf.Figure{
 			{Name: "CPU, full", Value: 1.4, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.4, Target: "<= 1.3x", Met: perf.Met(false)},
-			{Name: "CPU, resource", Value: 1.005, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.005, Target: "< 1.01x", Met: perf.Met(true)},
+			{Name: "Freeze", Value: 1.505, Unit: "s", Peer: "raw", PeerValue: 0.01, Ratio: 150.5},
+			{Name: perf.FigureCPUResource, Value: 1.005, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.005, Target: "< 1.01x", Met: perf.Met(true)},
 		},
 		Tables: []perf.Table{{Title: "CPU | detail", Header: []string{"config", "median"}, Rows: [][]string{{"full", "1.40"}}}},
 	}
@@ -59,7 +60,7 @@ func TestWrite(t *testing.T) {
 		"- `PERF_SUSTAINED=2m`",
 		"3.00 2.00 1.00 at the start, 4.00 3.00 2.00 at the end",
 		"| CPU, full | 1.4 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.400x | <= 1.3x | **NO (missed)** |",
-		"| CPU, resource | 1.005 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.005x | < 1.01x | yes |",
+		"| CPU, incident_context level resource | 1.005 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.005x | < 1.01x | yes |",
 		"### CPU | detail",
 		"**Missing results** (the run failed or was skipped): 2-freeze, 3-memory",
 		"| Micro: incident_context, traces, level resource | 40 cpu-ns/span | transformprocessor",
@@ -67,7 +68,9 @@ func TestWrite(t *testing.T) {
 		"| evidence_ring_s2 | 500.0 | 120.0 | 0 | 2.50x | 0.50x |",
 		"| memory-s2 | 1.50x |",
 		"| otlp_json | 50.0 | 1000.0 | 20.00x | 60.0 |",
+		"| Freeze | 1.505 s | raw | 0.01 s | 150.5x | - | - |",
 		"<details>",
+		"| resource | 1000 ns | 40.0 - 8.0 = 32.0 cpu-ns/span | +3.20% | +0.5% |",
 	} {
 		assert.Contains(t, md, want)
 	}

@@ -273,3 +273,48 @@ func medianOf(r *perf.BenchResult, unit string) (float64, bool) {
 	}
 	return r.Median(unit)
 }
+
+// crossCheck compares the end-to-end incident_context overhead with what
+// the micro-benchmark predicts: the processor's own CPU time per span above
+// a no-op processor, relative to the baseline collector's CPU time per
+// span.
+func crossCheck(w io.Writer, results []perf.Result, s *perf.BenchSet) {
+	var rows [][]string
+	for _, r := range results {
+		for _, f := range r.Figures {
+			level := map[string]string{perf.FigureCPUResource: "resource", perf.FigureCPURecord: "record"}[f.Name]
+			if level == "" || f.PeerValue <= 0 {
+				continue
+			}
+			ic := s.Get(pkgProcessor, processorName("traces", level, "incident_context"))
+			noop := s.Get(pkgProcessor, processorName("traces", level, "noop"))
+			if ic == nil || noop == nil {
+				continue
+			}
+			icNS, unit, ok1 := perItem(ic, "span")
+			noopNS, _, ok2 := perItem(noop, "span")
+			if !ok1 || !ok2 {
+				continue
+			}
+			// CPU s per 1M spans = CPU µs per span.
+			baseNS := f.PeerValue * 1000
+			rows = append(rows, []string{
+				level,
+				fmt.Sprintf("%.0f ns", baseNS),
+				fmt.Sprintf("%.1f - %.1f = %.1f %s", icNS, noopNS, icNS-noopNS, unit),
+				fmt.Sprintf("+%.2f%%", (icNS-noopNS)/baseNS*100),
+				fmt.Sprintf("%+.1f%%", (f.Ratio-1)*100),
+			})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	table(w, perf.Table{
+		Title:  "Cross-check: incident_context end to end vs micro-benchmark (traces)",
+		Header: []string{"level", "baseline collector CPU per span", "micro: incident_context - noop", "predicted overhead", "measured end to end (median)"},
+		Rows:   rows,
+		Notes: []string{"The prediction counts only the processor's own work on a span; end to end, the attributes it adds also make every later step (batch, export, garbage collection) handle more data. " +
+			"The end-to-end figure is a difference of two noisy measurements: compare the per-round ratios of \"plain\" and \"baseline\" in the CPU table, two configurations doing nearly the same work, to see the noise floor of this run."},
+	})
+}
