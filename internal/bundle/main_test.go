@@ -110,7 +110,13 @@ func newTestData() testData {
 
 func (d testData) write(t testing.TB, enc string) ([]byte, PartInfo) {
 	t.Helper()
-	w, err := NewPartWriter(testInfo(enc, 1))
+	return d.writeInfo(t, testInfo(enc, 1))
+}
+
+// writeInfo writes the data into a part described by info.
+func (d testData) writeInfo(t testing.TB, info PartInfo) ([]byte, PartInfo) {
+	t.Helper()
+	w, err := NewPartWriter(info)
 	require.NoError(t, err)
 	for _, td := range d.traces {
 		require.NoError(t, w.AddTraces(td))

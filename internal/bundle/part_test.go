@@ -181,27 +181,11 @@ func TestPartDeterministic(t *testing.T) {
 			// the same instant and gives the same bytes.
 			info := testInfo(enc, 1)
 			info.CreatedAt = testCreated.In(time.FixedZone("X", 3600))
-			w, err := NewPartWriter(info)
-			require.NoError(t, err)
-			d := newTestData()
-			for _, td := range d.traces {
-				require.NoError(t, w.AddTraces(td))
-			}
-			for _, ld := range d.logs {
-				require.NoError(t, w.AddLogs(ld))
-			}
-			for _, md := range d.metrics {
-				require.NoError(t, w.AddMetrics(md))
-			}
-			for _, ev := range d.events {
-				require.NoError(t, w.AddEvent(ev))
-			}
-			c, _, err := w.Finish()
-			require.NoError(t, err)
+			c, _ := newTestData().writeInfo(t, info)
 			require.Equal(t, a, c)
 
 			info.CreatedAt = testCreated.Add(time.Second)
-			w, err = NewPartWriter(info)
+			w, err := NewPartWriter(info)
 			require.NoError(t, err)
 			e, _, err := w.Finish()
 			require.NoError(t, err)

@@ -241,6 +241,17 @@ func (m *merger) problem(key, entry, format string, args ...any) {
 	m.problems = append(m.problems, &bundle.VerifyError{File: key, Entry: entry, Reason: fmt.Sprintf(format, args...)})
 }
 
+// problemErr records a failure to read the part at key: a *bundle.VerifyError
+// keeps its entry and reason.
+func (m *merger) problemErr(key string, err error) {
+	var ve *bundle.VerifyError
+	if errors.As(err, &ve) {
+		m.problem(key, ve.Entry, "%s", ve.Reason)
+		return
+	}
+	m.problem(key, "", "%v", err)
+}
+
 // mergePart reads one local part, verifies it against its part.json and
 // appends its items. ok is false when the part was reported and skipped;
 // the error is for failures to write the merged files.
@@ -258,12 +269,7 @@ func (m *merger) mergePart(path, id string, j partJob) (info bundle.PartInfo, si
 	}
 	part, err := bundle.ReadPart(f)
 	if err != nil {
-		var ve *bundle.VerifyError
-		if errors.As(err, &ve) {
-			m.problem(j.key, ve.Entry, "%s", ve.Reason)
-		} else {
-			m.problem(j.key, "", "%v", err)
-		}
+		m.problemErr(j.key, err)
 		return info, 0, false, nil
 	}
 	if probs := part.Problems(); len(probs) > 0 {
@@ -293,12 +299,7 @@ func (m *merger) mergePart(path, id string, j partJob) (info bundle.PartInfo, si
 	}
 	lines, err := signalLines(part)
 	if err != nil {
-		var ve *bundle.VerifyError
-		if errors.As(err, &ve) {
-			m.problem(j.key, ve.Entry, "%s", ve.Reason)
-		} else {
-			m.problem(j.key, "", "%v", err)
-		}
+		m.problemErr(j.key, err)
 		return info, 0, false, nil
 	}
 	for i, name := range mergedFiles[:3] {
