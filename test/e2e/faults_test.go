@@ -87,7 +87,7 @@ func (r *freezeRig) storedManifest() *bundle.Manifest {
 	if err != nil {
 		return nil
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(rc)
 	require.NoError(r.t, err)
 	m, err := bundle.ParseManifest(data)
@@ -435,7 +435,7 @@ func fillDisk(t *testing.T, dir string) string {
 	path := filepath.Join(dir, "filler")
 	f, err := os.Create(path)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	chunk := make([]byte, 64<<10)
 	for range 1 << 12 { // at most 256 MiB
 		if _, err = f.Write(chunk); err != nil {
@@ -470,7 +470,7 @@ func scrapeMetric(addr, name string, labels map[string]string) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}

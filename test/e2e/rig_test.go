@@ -270,7 +270,7 @@ func (r *freezeRig) waitFrozen(timeout time.Duration) {
 		if err != nil {
 			return false
 		}
-		defer rc.Close()
+		defer func() { _ = rc.Close() }()
 		var m bundle.Manifest
 		if json.NewDecoder(rc).Decode(&m) != nil {
 			return false
@@ -312,7 +312,7 @@ func ringItems(addr string) map[string]int64 {
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out := map[string]int64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

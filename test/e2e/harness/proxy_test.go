@@ -50,7 +50,7 @@ func do(ctx context.Context, c *http.Client, method, url, body string) (int, str
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
 }
