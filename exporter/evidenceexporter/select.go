@@ -6,7 +6,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/ring"
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 )
 
 // timeRange is an inclusive range of item times in Unix nanoseconds.
@@ -20,9 +20,6 @@ func (r timeRange) contains(ts pcommon.Timestamp) bool {
 	return ts != 0 && ts >= r.lo && ts <= r.hi
 }
 
-// empty reports whether no time is in the range.
-func (r timeRange) empty() bool { return r.hi < r.lo }
-
 // The select functions keep, in place, only the items whose own time is in
 // r, drop the resources and scopes left empty, and return the number of
 // items kept. They modify their argument, which must be writable (a batch
@@ -34,7 +31,7 @@ func selectTraces(td ptrace.Traces, r timeRange) int {
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
 			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
-				return !r.contains(ring.SpanTime(s))
+				return !r.contains(otlptime.Span(s))
 			})
 			n += ss.Spans().Len()
 			return ss.Spans().Len() == 0
@@ -51,7 +48,7 @@ func selectLogs(ld plog.Logs, r timeRange) int {
 	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
 		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
 			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
-				return !r.contains(ring.LogRecordTime(lr))
+				return !r.contains(otlptime.LogRecord(lr))
 			})
 			n += sl.LogRecords().Len()
 			return sl.LogRecords().Len() == 0
