@@ -88,11 +88,12 @@ func TestWindowSelectionExactlyOnce(t *testing.T) {
 	assert.False(t, m.Complete, "complete only once end + grace has passed")
 
 	h.at(t0.Add(11 * time.Minute))
-	m = h.waitComplete("INC-1")
+	done := h.waitComplete("INC-1")
 	h.traces(span("too-late", t0.Add(5*time.Minute)))
 	h.at(t0.Add(12 * time.Minute))
 
 	m = h.waitComplete("INC-1")
+	assert.Equal(t, done, m, "data after completion leaves the bundle unchanged")
 	require.Len(t, m.Parts, 3)
 	c := h.read("INC-1", m)
 	assert.ElementsMatch(t, []string{"at-start", "in-1", "late-1", "in-2", "at-end", "late-2"}, c.spans)

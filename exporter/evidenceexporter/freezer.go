@@ -29,9 +29,6 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/store"
 )
 
-// errStopScan ends a ring scan early; it is not an error.
-var errStopScan = errors.New("stop scan")
-
 // freezer turns the ring's blocks into bundle parts, one job per incident.
 //
 // Exactly once: each incident's state holds a ring cursor C and a bound L.
@@ -305,7 +302,7 @@ func (f *freezer) storedManifest(ctx context.Context, id string) (*bundle.Manife
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: ReadAll reports what matters
 	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 	if err != nil {
 		return nil, err

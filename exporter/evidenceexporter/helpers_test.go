@@ -317,7 +317,7 @@ func (h *harness) manifest(id string) *bundle.Manifest {
 		return nil
 	}
 	require.NoError(h.t, err)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(rc)
 	require.NoError(h.t, err)
 	m, err := bundle.ParseManifest(data)
@@ -353,7 +353,7 @@ func (h *harness) manifestQuiet(id string) *bundle.Manifest {
 	if err != nil {
 		return nil
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(rc)
 	if err != nil {
 		return nil

@@ -205,9 +205,9 @@ func (s *spool) load() (found []spooledIncident, problems []error, err error) {
 			problems = append(problems, fmt.Errorf("spool: %w", err))
 			continue
 		}
-		st := new(incidentState)
-		if err := json.Unmarshal(data, st); err != nil || st.Format != stateFormat || st.Incident.ID != id || st.NextPart < 1 {
-			problems = append(problems, fmt.Errorf("spool: %s is not a valid state file (%v); its incident is skipped",
+		st, err := parseState(data, id)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("spool: %s is not a valid state file, its incident is skipped: %w",
 				filepath.Join(dir, stateFile), err))
 			continue
 		}
@@ -217,6 +217,24 @@ func (s *spool) load() (found []spooledIncident, problems []error, err error) {
 		found = append(found, spooledIncident{state: st, done: s.isDone(id)})
 	}
 	return found, problems, nil
+}
+
+// parseState decodes the state file of incident id and checks the fields
+// load relies on.
+func parseState(data []byte, id string) (*incidentState, error) {
+	st := new(incidentState)
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Format != stateFormat:
+		return nil, fmt.Errorf("'format' is %d, want %d", st.Format, stateFormat)
+	case st.Incident.ID != id:
+		return nil, fmt.Errorf("'incident.id' is %q, want its directory name %q", st.Incident.ID, id)
+	case st.NextPart < 1:
+		return nil, fmt.Errorf("'next_part' is %d, must be at least 1", st.NextPart)
+	}
+	return st, nil
 }
 
 // removeUncommitted deletes temporary files and parts st does not list.
@@ -297,7 +315,8 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	defer d.Close()
+	// Close after Sync: the directory is only read, Sync reports what matters.
+	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("spool: syncing directory %s: %w", dir, err)
 	}

@@ -1,6 +1,7 @@
 package evidenceexporter
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,6 +77,42 @@ func TestSpoolLoad(t *testing.T) {
 	require.NoError(t, sp.removePart("INC-1", 2), "removing twice is fine")
 	require.NoError(t, sp.removeIncident("INC-3"))
 	assert.NoDirExists(t, sp.incidentDir("INC-3"))
+}
+
+func TestParseState(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(st *incidentState)
+		data   string // used instead of the state when set
+		errMsg string // empty: valid
+	}{
+		{name: "valid", modify: func(*incidentState) {}},
+		{name: "not json", data: "{not json", errMsg: "invalid character"},
+		{name: "format", modify: func(st *incidentState) { st.Format = stateFormat + 1 }, errMsg: "'format' is 2, want 1"},
+		{name: "incident id", modify: func(st *incidentState) { st.Incident.ID = "INC-9" }, errMsg: `'incident.id' is "INC-9"`},
+		{name: "next part", modify: func(st *incidentState) { st.NextPart = 0 }, errMsg: "'next_part' is 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.data)
+			if tt.data == "" {
+				st := testState("INC-1", 2)
+				st.Format = stateFormat
+				tt.modify(st)
+				var err error
+				data, err = json.Marshal(st)
+				require.NoError(t, err)
+			}
+			st, err := parseState(data, "INC-1")
+			if tt.errMsg != "" {
+				require.ErrorContains(t, err, tt.errMsg)
+				assert.Nil(t, st)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, 2, st.NextPart)
+		})
+	}
 }
 
 func TestPartSeq(t *testing.T) {
