@@ -54,7 +54,7 @@ func startCollector(t testing.TB, p Ports, config string) *collector {
 	c := &collector{t: t, dir: dir, ports: p, log: filepath.Join(dir, "collector.log"), done: make(chan struct{})}
 	logFile, err := os.Create(c.log)
 	require.NoError(t, err)
-	defer logFile.Close() // the child has its own descriptor
+	defer func() { _ = logFile.Close() }() // the child has its own descriptor
 	c.cmd = exec.Command(harness.Binary(t), "--config", cfgPath)
 	c.cmd.Dir = dir
 	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
@@ -101,7 +101,7 @@ func healthy(url string) bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
 

@@ -313,7 +313,7 @@ func readManifest(t *testing.T, st store.Store, key string) *bundle.Manifest {
 		return nil
 	}
 	require.NoError(t, err)
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(rc)
 	require.NoError(t, err)
 	m, err := bundle.ParseManifest(data)

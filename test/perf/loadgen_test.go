@@ -65,7 +65,7 @@ func TestSendAtRate(t *testing.T) {
 	cs, addr := startServer(t)
 	s, err := Dial(addr)
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { assert.NoError(t, s.Close()) }()
 	bs, err := BuildBatches(2, 100, 1, func(_, i int) time.Time { return time.Unix(int64(i), 0) })
 	require.NoError(t, err)
 
@@ -96,7 +96,7 @@ func TestSendAll(t *testing.T) {
 	cs, addr := startServer(t)
 	s, err := Dial(addr)
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { assert.NoError(t, s.Close()) }()
 	st, err := s.SendAll(context.Background(), 8, 3, time.Minute, func(k int) (Batch, error) {
 		return BuildBatch(int64(k), 50, func(i int) time.Time { return time.Unix(int64(k*50+i), 0) })
 	})

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -119,7 +119,7 @@ func microFigures(s *perf.BenchSet) []perf.Figure {
 	return out
 }
 
-func microSection(w io.Writer, s *perf.BenchSet) {
+func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## Go micro-benchmarks\n\n")
 	p("From `go test -run '^$' -bench ... -benchmem` on the packages below (raw output in bench.txt); with -count > 1 the median of the runs is shown.\n\n")
@@ -165,10 +165,7 @@ func microSection(w io.Writer, s *perf.BenchSet) {
 		}
 	}
 	if len(rows) > 0 {
-		header := []string{"signal", "level"}
-		for _, impl := range impls {
-			header = append(header, impl)
-		}
+		header := append([]string{"signal", "level"}, impls...)
 		header = append(header, "incident_context / transform_where", "incident_context / transform", "incident_context / putstr")
 		table(w, perf.Table{
 			Title:  fmt.Sprintf("incident_context vs transformprocessor (%s per span, record or point)", unitSeen),
@@ -278,7 +275,7 @@ func medianOf(r *perf.BenchResult, unit string) (float64, bool) {
 // the micro-benchmark predicts: the processor's own CPU time per span above
 // a no-op processor, relative to the baseline collector's CPU time per
 // span.
-func crossCheck(w io.Writer, results []perf.Result, s *perf.BenchSet) {
+func crossCheck(w *bytes.Buffer, results []perf.Result, s *perf.BenchSet) {
 	var rows [][]string
 	for _, r := range results {
 		for _, f := range r.Figures {
