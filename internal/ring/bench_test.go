@@ -203,6 +203,9 @@ func BenchmarkIngestVsFloor(b *testing.B) {
 	}{
 		{"memory-s2", func(*testing.B) Config { return Config{MaxBytes: 256 << 20, Compression: CompressionS2} }},
 		{"memory-zstd", func(*testing.B) Config { return Config{MaxBytes: 256 << 20, Compression: CompressionZstd} }},
+		// A small ring wraps every ~30 blocks: the steady state of a full
+		// ring, where a memory arena takes no more page faults.
+		{"memory-s2-wrapping", func(*testing.B) Config { return Config{MaxBytes: 2 << 20, Compression: CompressionS2} }},
 		{"disk-s2", func(b *testing.B) Config {
 			return Config{MaxBytes: 64 << 20, SegmentSize: 8 << 20, Directory: b.TempDir(), Compression: CompressionS2}
 		}},

@@ -9,6 +9,18 @@
 // Append never blocks for long and never fails because the ring is full; it
 // evicts the oldest blocks instead and counts what it evicted.
 //
+// # Memory arena
+//
+// A memory ring keeps its compressed payloads in one arena of
+// Config.MaxBytes bytes used as a circular byte buffer. On Linux the arena is
+// an anonymous mapping outside the Go heap: the garbage collector neither
+// scans nor counts it, so a full ring costs MaxBytes of resident memory
+// instead of the about twice as much that a heap holding it would grow to
+// (GOGC=100). Payload reads decode straight from the arena under a read
+// lock and fail with ErrEvicted once the block's bytes may be reused; the
+// blocks a Scan has handed to its callback are copied out before their
+// bytes are overwritten, so they stay readable there.
+//
 // # Disk format and durability
 //
 // Segments are files named "%08d" in the directory, written append-only and
@@ -47,10 +59,15 @@ const (
 // Config configures a ring.
 type Config struct {
 	// MaxBytes bounds the stored bytes; it must be positive. In memory it
-	// counts compressed payload bytes; on disk it counts segment file bytes
-	// (framing included) and eviction deletes whole segments, so a disk ring
-	// holds between MaxBytes-SegmentSize and MaxBytes. The newest block is
-	// always kept, even if it alone exceeds MaxBytes.
+	// counts compressed payload bytes and is the size of the payload arena
+	// (mapped at Open, resident as it fills): a new block that does not fit
+	// before the arena's end goes to its start, and the oldest blocks whose
+	// bytes it overwrites are evicted, so a memory ring can hold up to about
+	// two blocks' size less than MaxBytes. On disk it counts segment file
+	// bytes (framing included) and eviction deletes whole segments, so a
+	// disk ring holds between MaxBytes-SegmentSize and MaxBytes. The newest
+	// block is always kept, even if it alone exceeds MaxBytes (in memory, it
+	// is then held on the heap).
 	MaxBytes int64
 	// MaxAge evicts blocks that arrived more than MaxAge ago (checked on
 	// Append and Scan). Zero means no age limit.
@@ -154,10 +171,13 @@ type meta struct {
 	rawLen  int
 	signal  Signal
 	codec   codec
-	data    []byte   // memory mode: the compressed payload
+	data    []byte   // memory mode: the compressed payload of a block larger than the arena
 	seg     *segment // disk mode: the segment holding the record
-	off     int64    // disk mode: offset of the record in seg
+	off     int64    // disk mode: offset of the record in seg; memory mode: offset of the payload in the arena
 }
+
+// inArena reports whether m's payload lives in the memory arena.
+func (m *meta) inArena() bool { return m.seg == nil && m.data == nil }
 
 // minEntry tracks the minimum item time over the index (a monotonic queue).
 type minEntry struct {
@@ -183,6 +203,17 @@ type Ring struct {
 	lastArrival int64
 	stats       [NumSignals]SignalStats
 	memBytes    int64
+
+	// Memory mode. The arena field and the arena's bytes are written only
+	// with both mu and amu held, and read with mu or amu.RLock held. evicted is the sequence
+	// number of the newest evicted block (eviction is oldest first): a block
+	// with a sequence number up to it may be overwritten once amu is free.
+	arena     []byte
+	freeArena func() error
+	head      int        // arena offset after the newest block
+	pins      []*scanPin // chunks handed out by running scans
+	amu       sync.RWMutex
+	evicted   atomic.Uint64
 
 	// Disk mode.
 	segs           []*segment // oldest first; the last one is active
@@ -219,6 +250,14 @@ func Open(cfg Config, logger *zap.Logger) (*Ring, error) {
 			r.closeSegments()
 			return nil, err
 		}
+	} else {
+		size, err := arenaSize(cfg.MaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		if r.arena, r.freeArena, err = newArena(size); err != nil {
+			return nil, err
+		}
 	}
 	r.mu.Lock()
 	r.evictLocked(r.cfg.Now().UnixNano())
@@ -244,7 +283,8 @@ func fromUnixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 // Append evicts the oldest blocks as needed and never fails because the ring
 // is full; it fails on invalid arguments, when the ring is closed or when
 // the disk write fails. Arrival times come from Config.Now and never go
-// backwards.
+// backwards. In memory mode, Append waits for the payload reads in progress
+// (at most one block's decompression each) before it reuses arena bytes.
 func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items int) (uint64, error) {
 	if !sig.valid() {
 		return 0, fmt.Errorf("ring: unknown signal %d", sig)
@@ -305,9 +345,7 @@ func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items in
 			return 0, err
 		}
 	} else {
-		m.data = append([]byte(nil), rec...)
-		m.stored = int64(len(m.data))
-		r.memBytes += m.stored
+		r.storeLocked(&m, rec)
 	}
 	r.lastSeq, r.lastArrival = m.seq, arrival
 	r.pushLocked(m)
@@ -357,6 +395,10 @@ func (r *Ring) popLocked() {
 	s.EvictedBytes += m.stored
 	if m.seg == nil {
 		r.memBytes -= m.stored
+		if m.inArena() {
+			r.rescueLocked(&m)
+		}
+		r.evicted.Store(m.seq)
 		return
 	}
 	m.seg.live--
@@ -444,8 +486,9 @@ func (r *Ring) Corruptions() []CorruptionError {
 }
 
 // Close releases the ring. In disk mode it fsyncs and closes the segments;
-// the data stays for the next Open. Payloads of blocks read after Close fail
-// in disk mode.
+// the data stays for the next Open. In memory mode it unmaps the arena.
+// Payloads of blocks read after Close fail with ErrClosed (in disk mode,
+// with ErrEvicted for blocks evicted before Close).
 func (r *Ring) Close() error {
 	r.mu.Lock()
 	if r.closed.Swap(true) {
@@ -472,5 +515,14 @@ func (r *Ring) Close() error {
 		}
 	}
 	r.closeSegments()
+	if r.arena != nil {
+		// Wait for payload reads in progress; later ones see a nil arena.
+		r.amu.Lock()
+		r.arena = nil
+		if err := r.freeArena(); err != nil {
+			errs = append(errs, err)
+		}
+		r.amu.Unlock()
+	}
 	return errors.Join(errs...)
 }

@@ -23,14 +23,18 @@ type Block struct {
 	// StoredBytes is the space the block takes in the ring.
 	StoredBytes int64
 
-	r *Ring
-	m meta
+	r   *Ring
+	m   meta
+	pin *scanPin // memory mode: the scan chunk that handed the block out
 }
 
 // Payload decompresses and returns the block's OTLP protobuf request bytes
 // (ptrace/plog/pmetric ProtoUnmarshaler input). Inside the Scan callback it
-// always works; afterwards, in disk mode, it fails with ErrEvicted once the
-// block's segment was evicted and with ErrClosed once the ring is closed.
+// works unless the ring is closed meanwhile; afterwards it fails with
+// ErrEvicted once the block was evicted (in disk mode: once the block's
+// segment was evicted; in memory mode: as soon as the block is evicted,
+// since its bytes in the arena are reused) and with ErrClosed once the ring
+// is closed.
 func (b Block) Payload() ([]byte, error) { return b.AppendPayload(nil) }
 
 // AppendPayload is Payload appending to dst, to reuse buffers.
@@ -38,17 +42,21 @@ func (b Block) AppendPayload(dst []byte) ([]byte, error) {
 	if b.r == nil {
 		return nil, errors.New("ring: Payload called on a zero Block")
 	}
-	src := b.m.data
-	if b.m.seg != nil {
-		bufp := b.r.getBuf()
-		rec, err := b.r.readRecord(b, *bufp)
-		defer b.r.putBuf(bufp, rec)
-		if err != nil {
-			return nil, err
-		}
-		src = rec[recordPrefix:]
+	if b.m.seg == nil {
+		return b.r.readMemory(b, dst)
 	}
-	out, err := b.r.codecs.decompress(dst, b.m.codec, src, b.m.rawLen)
+	bufp := b.r.getBuf()
+	rec, err := b.r.readRecord(b, *bufp)
+	defer b.r.putBuf(bufp, rec)
+	if err != nil {
+		return nil, err
+	}
+	return b.r.decompress(b, dst, rec[recordPrefix:])
+}
+
+// decompress appends the payload of b, compressed in src, to dst.
+func (r *Ring) decompress(b Block, dst, src []byte) ([]byte, error) {
+	out, err := r.codecs.decompress(dst, b.m.codec, src, b.m.rawLen)
 	if err != nil {
 		return nil, fmt.Errorf("ring: decompress block %d: %w", b.Seq, err)
 	}
@@ -101,8 +109,10 @@ const (
 // [MinTime, MaxTime] overlaps [from, to] (a zero from or to leaves that side
 // open). Blocks appended during the scan are not visited. Blocks evicted
 // during the scan are skipped unless the scan already took them (up to 256
-// at a time), in which case their payloads stay readable in fn. Scan stops
-// at the first error from fn and returns it.
+// at a time), in which case their payloads stay readable in fn (in memory
+// mode, a taken block whose arena bytes are reused while fn runs has them
+// copied to the heap first). Scan stops at the first error from fn and
+// returns it.
 //
 // Scan runs concurrently with Append: it holds the ring's lock only briefly
 // and never while fn runs. To read the ring incrementally without visiting a
@@ -127,6 +137,10 @@ func (r *Ring) scan(cursor, upto uint64, uptoLast bool, from, to time.Time, fn f
 		hi = to.UnixNano()
 	}
 	chunk := make([]meta, 0, scanChunk)
+	var pin *scanPin
+	if !r.disk {
+		pin = &scanPin{}
+	}
 	first := true
 	for {
 		r.mu.Lock()
@@ -159,13 +173,21 @@ func (r *Ring) scan(cursor, upto uint64, uptoLast bool, from, to time.Time, fn f
 				chunk = append(chunk, *m)
 			}
 		}
+		if pin != nil && len(chunk) > 0 {
+			r.pinLocked(pin, chunk)
+		}
 		r.mu.Unlock()
 
 		var err error
 		for j := range chunk {
-			if err = fn(r.block(&chunk[j])); err != nil {
+			blk := r.block(&chunk[j])
+			blk.pin = pin
+			if err = fn(blk); err != nil {
 				break
 			}
+		}
+		if pin != nil && len(chunk) > 0 {
+			r.unpin(pin)
 		}
 		r.unpinChunk(chunk)
 		if err != nil {
