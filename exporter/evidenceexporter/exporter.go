@@ -239,34 +239,22 @@ func (e *evidenceExporter) registerGauges() error {
 			fn(e.ring)
 		}
 	}
+	// perSignal observes one field of the ring's per-signal stats.
+	perSignal := func(field func(ring.SignalStats) int64) metric.Int64Callback {
+		return func(_ context.Context, o metric.Int64Observer) error {
+			withRing(func(r *ring.Ring) {
+				s := r.Stats()
+				for i := range s.Signals {
+					o.Observe(field(s.Signals[i]), metric.WithAttributeSet(signalAttrs[i]))
+				}
+			})
+			return nil
+		}
+	}
 	return errors.Join(
-		e.tb.RegisterExporterEvidenceBufferBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
-			withRing(func(r *ring.Ring) {
-				s := r.Stats()
-				for i := range s.Signals {
-					o.Observe(s.Signals[i].Bytes, metric.WithAttributeSet(signalAttrs[i]))
-				}
-			})
-			return nil
-		}),
-		e.tb.RegisterExporterEvidenceBufferItemsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			withRing(func(r *ring.Ring) {
-				s := r.Stats()
-				for i := range s.Signals {
-					o.Observe(s.Signals[i].Items, metric.WithAttributeSet(signalAttrs[i]))
-				}
-			})
-			return nil
-		}),
-		e.tb.RegisterExporterEvidenceBufferEvictedItemsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			withRing(func(r *ring.Ring) {
-				s := r.Stats()
-				for i := range s.Signals {
-					o.Observe(s.Signals[i].EvictedItems, metric.WithAttributeSet(signalAttrs[i]))
-				}
-			})
-			return nil
-		}),
+		e.tb.RegisterExporterEvidenceBufferBytesCallback(perSignal(func(s ring.SignalStats) int64 { return s.Bytes })),
+		e.tb.RegisterExporterEvidenceBufferItemsCallback(perSignal(func(s ring.SignalStats) int64 { return s.Items })),
+		e.tb.RegisterExporterEvidenceBufferEvictedItemsCallback(perSignal(func(s ring.SignalStats) int64 { return s.EvictedItems })),
 		e.tb.RegisterExporterEvidenceBufferLookbackCallback(func(_ context.Context, o metric.Float64Observer) error {
 			withRing(func(r *ring.Ring) { o.Observe(r.Lookback(e.opts.now()).Seconds()) })
 			return nil
