@@ -81,14 +81,40 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
+// Ports handed out by FreePort lie below Linux's ephemeral range
+// (32768-60999 by default), so the local port of an outgoing connection,
+// such as the S3 client's, cannot take one between FreePort and the
+// server's bind. Each port is handed out once per test process.
+const (
+	portLow  = 20000
+	portHigh = 32768
+)
+
+var (
+	portMu   sync.Mutex
+	portNext = portLow + os.Getpid()%(portHigh-portLow)
+)
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range portHigh - portLow {
+		port := portNext
+		portNext++
+		if portNext >= portHigh {
+			portNext = portLow
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		require.NoError(t, l.Close())
+		return port
+	}
+	t.Fatalf("no free port on 127.0.0.1 in [%d, %d)", portLow, portHigh)
+	return 0
 }
 
 // FreeAddr returns "127.0.0.1:PORT" for a free port.
