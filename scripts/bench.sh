@@ -22,6 +22,7 @@
 #   PERF_FREEZE_SPANS [100000,1000000]  span counts of the freeze runs
 #   PERF_FREEZE_STORES [filesystem,s3]  stores of the freeze runs
 #   PERF_TIMEOUT [120m]     go test -timeout of the perf runs
+#   PERF_PROFILE_DIR        if set, CPU profiles of every CPU run (pprof extension)
 #   BENCH_OUT [BENCHMARKS.md]  the report
 # Raw output: bench.txt (micro-benchmarks) and var/bench/ (perf log and
 # result files).

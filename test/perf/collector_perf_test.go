@@ -5,6 +5,7 @@ package perf
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -125,6 +126,32 @@ func (c *collector) cpu() time.Duration {
 	d, err := ProcCPU(c.pid)
 	require.NoError(c.t, err)
 	return d
+}
+
+// profile records the collector's CPU profile for d (rounded down to whole
+// seconds, at least one) from the pprof extension into path.
+func (c *collector) profile(path string, d time.Duration) error {
+	secs := max(1, int(d/time.Second))
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.ports.Pprof, secs))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof profile: %s", resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (c *collector) memory() Memory {

@@ -69,6 +69,9 @@ type Ports struct {
 	// MetricsPort is the port of the Prometheus endpoint of the collector's
 	// own telemetry on 127.0.0.1.
 	MetricsPort int
+	// Pprof, when set, adds the pprof extension on this address so a run
+	// can record the collector's CPU profile (PERF_PROFILE_DIR).
+	Pprof string
 }
 
 // WebhookToken is the bearer token of the incident_webhook receiver.
@@ -93,6 +96,11 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 			return "", err
 		}
 	}
+	if p.Pprof != "" {
+		if err := CheckLoopback(p.Pprof); err != nil {
+			return "", err
+		}
+	}
 	var processors []any
 	switch v {
 	case VariantPlain, VariantBaseline:
@@ -113,6 +121,10 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 
 	extensions := map[string]any{"health_check": map[string]any{"endpoint": p.Health}}
 	serviceExt := []any{"health_check"}
+	if p.Pprof != "" {
+		extensions["pprof"] = map[string]any{"endpoint": p.Pprof}
+		serviceExt = append(serviceExt, "pprof")
+	}
 	receivers := map[string]any{"otlp": map[string]any{"protocols": map[string]any{
 		"grpc": map[string]any{"endpoint": p.OTLPGRPC, "max_recv_msg_size_mib": 64},
 	}}}

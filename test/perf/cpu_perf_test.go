@@ -5,12 +5,16 @@ package perf
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
 // cpuRun is one measured interval of one variant.
@@ -58,7 +62,7 @@ func TestPerfCPU(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		for _, v := range Variants {
 			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
-				r := runCPU(t, v, batches, rate, dur)
+				r := runCPU(t, v, round, batches, rate, dur)
 				runs[v] = append(runs[v], r)
 				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, load %s",
 					v, round, r.cpu.Seconds(), r.spans, r.perMillion(), r.rate, r.late, mib(r.peakRSS), r.load)
@@ -150,8 +154,12 @@ func frozenList(runs []cpuRun) string {
 
 // runCPU starts variant v, records the fixtures, warms up and measures one
 // interval.
-func runCPU(t *testing.T, v Variant, batches []Batch, rate float64, dur time.Duration) cpuRun {
+func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, dur time.Duration) cpuRun {
 	p := newPorts(t)
+	profDir := os.Getenv(EnvProfileDir)
+	if profDir != "" {
+		p.Pprof = harness.FreeAddr(t)
+	}
 	cfg, err := CollectorConfig(v, p, ConfigOptions{})
 	require.NoError(t, err)
 	c := startCollector(t, p, cfg)
@@ -172,8 +180,18 @@ func runCPU(t *testing.T, v Variant, batches []Batch, rate float64, dur time.Dur
 	sampler := SampleRSS(c.pid, time.Second)
 	cpu0 := c.cpu()
 	load := LoadAvg()
+	var profiled chan error
+	if profDir != "" {
+		profiled = make(chan error, 1)
+		go func() {
+			profiled <- c.profile(filepath.Join(profDir, fmt.Sprintf("%s-round%d.pprof", v, round)), dur)
+		}()
+	}
 	st, err := s.SendAtRate(ctx, batches, RateOptions{SpansPerSecond: rate, Duration: dur})
 	require.NoError(t, err)
+	if profiled != nil {
+		require.NoError(t, <-profiled)
+	}
 	require.Zerof(t, st.Errors, "export errors: %v", st.FirstError)
 	time.Sleep(cpuSettle) // the pipeline finishes the last batches
 	cpu1 := c.cpu()

@@ -34,6 +34,10 @@ const (
 	// EnvFreezeStores lists the stores of the freeze runs (default
 	// "filesystem,s3").
 	EnvFreezeStores = "PERF_FREEZE_STORES"
+	// EnvProfileDir, when set, makes every CPU run record the collector's
+	// CPU profile over its measured interval into this directory as
+	// <variant>-round<N>.pprof (through the pprof extension).
+	EnvProfileDir = "PERF_PROFILE_DIR"
 )
 
 // Names of the CPU figures that test/perf/benchmd cross-checks against the
