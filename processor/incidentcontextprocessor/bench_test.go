@@ -340,8 +340,29 @@ func metricsKit() signalKit {
 // contender is one processor under measurement.
 type contender struct {
 	name string
-	make func(b testing.TB, kit signalKit, level Level, want []benchTags) component.Component
+	make func(b testing.TB, kit signalKit, level Level, keys keySet, want []benchTags) component.Component
 }
+
+// keySet is how many of incident_context's attributes the benchmark
+// writes. keysTwo, deployment.id and incident.id, is the setting of the
+// issue's reference figures; keysAll adds the deploy's name, environment
+// and revision.
+type keySet int
+
+const (
+	keysTwo keySet = 2
+	keysAll keySet = 5
+)
+
+// configure leaves only the key set's attributes enabled in cfg.
+func (k keySet) configure(cfg *Config) {
+	if k == keysTwo {
+		cfg.Keys.DeploymentName, cfg.Keys.Environment, cfg.Keys.Revision = "", "", ""
+	}
+}
+
+// benchKeySets are measured for traces; logs and metrics use keysTwo only.
+var benchKeySets = []keySet{keysTwo, keysAll}
 
 // benchTags is what incident_context writes on one resource: keys and
 // values in write order.
@@ -367,12 +388,12 @@ func started(tb testing.TB, c component.Component, err error, host component.Hos
 	return c
 }
 
-func makeNoop(b testing.TB, kit signalKit, _ Level, _ []benchTags) component.Component {
+func makeNoop(b testing.TB, kit signalKit, _ Level, _ keySet, _ []benchTags) component.Component {
 	c, err := kit.helper(func(any) {})
 	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
 }
 
-func makePutStr(b testing.TB, kit signalKit, level Level, want []benchTags) component.Component {
+func makePutStr(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
 	c, err := kit.helper(func(data any) { kit.put(data, want, level == LevelRecord) })
 	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
 }
@@ -403,9 +424,10 @@ func putPoints(m pmetric.Metric, w *benchTags) {
 	}
 }
 
-func makeIncidentContext(b testing.TB, kit signalKit, level Level, _ []benchTags) component.Component {
+func makeIncidentContext(b testing.TB, kit signalKit, level Level, keys keySet, _ []benchTags) component.Component {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Level = level
+	keys.configure(cfg)
 	c, err := kit.create(NewFactory(), cfg)
 	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
 }
@@ -418,8 +440,8 @@ func ottlString(s string) string { return strconv.Quote(s) }
 // writes; without, the values of the first resource everywhere,
 // unconditionally. At level record there is one set of groups in resource
 // context and one in the item context (span, log, datapoint).
-func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, want []benchTags) component.Component {
-	return func(b testing.TB, kit signalKit, level Level, want []benchTags) component.Component {
+func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
+	return func(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
 		group := func(ctxName string, w benchTags, conditions []any) map[string]any {
 			var stmts []any
 			for j, k := range w.keys {
@@ -459,8 +481,8 @@ func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, wa
 
 // expectedTags runs incident_context once on a fresh batch and reads back what it
 // wrote on each resource.
-func expectedTags(tb testing.TB, kit signalKit) []benchTags {
-	c := makeIncidentContext(tb, kit, LevelResource, nil)
+func expectedTags(tb testing.TB, kit signalKit, keys keySet) []benchTags {
+	c := makeIncidentContext(tb, kit, LevelResource, keys, nil)
 	data := kit.fresh()
 	require.NoError(tb, kit.consume(c, data))
 	res, _ := kit.resources(data)
@@ -481,16 +503,27 @@ func expectedTags(tb testing.TB, kit signalKit) []benchTags {
 
 func BenchmarkContext(b *testing.B) {
 	for _, kit := range []signalKit{tracesKit(), logsKit(), metricsKit()} {
-		want := expectedTags(b, kit)
-		for _, level := range []Level{LevelResource, LevelRecord} {
-			for _, ct := range contenders {
-				b.Run(fmt.Sprintf("%s/level=%s/impl=%s", kit.name, level, ct.name), func(b *testing.B) {
-					c := ct.make(b, kit, level, want)
-					runContender(b, kit, c)
-				})
+		for _, keys := range kit.keySets() {
+			want := expectedTags(b, kit, keys)
+			for _, level := range []Level{LevelResource, LevelRecord} {
+				for _, ct := range contenders {
+					b.Run(fmt.Sprintf("%s/keys=%d/level=%s/impl=%s", kit.name, keys, level, ct.name), func(b *testing.B) {
+						c := ct.make(b, kit, level, keys, want)
+						runContender(b, kit, c)
+					})
+				}
 			}
 		}
 	}
+}
+
+// keySets are the key sets measured for the kit's signal: both for traces,
+// the two keys for logs and metrics.
+func (kit signalKit) keySets() []keySet {
+	if kit.name == "traces" {
+		return benchKeySets
+	}
+	return []keySet{keysTwo}
 }
 
 // benchBlock is the number of fresh batches decoded, with the timer
@@ -589,61 +622,72 @@ func runContender(b *testing.B, kit signalKit, c component.Component) {
 // and incident.
 func TestBenchContendersAgree(t *testing.T) {
 	for _, kit := range []signalKit{tracesKit(), logsKit(), metricsKit()} {
-		want := expectedTags(t, kit)
-		t.Run(kit.name, func(t *testing.T) {
-			var withIncidents, withName, without int
-			for _, w := range want {
-				s := strings.Join(w.keys, ",")
-				switch {
-				case !strings.Contains(s, defaultKeyDeploymentID):
-					without++
-				case strings.Contains(s, defaultKeyDeploymentName):
-					withName++
-				}
-				if strings.Contains(s, defaultKeyIncidentID) {
-					withIncidents++
-				}
-			}
-			require.Positive(t, withName, "some resources match a deploy")
-			require.Positive(t, without, "some resources match no deploy")
-			require.Positive(t, withIncidents, "some resources match incidents")
+		for _, keys := range benchKeySets {
+			t.Run(fmt.Sprintf("%s/keys=%d", kit.name, keys), func(t *testing.T) {
+				contendersAgree(t, kit, keys)
+			})
+		}
+	}
+}
 
-			for _, level := range []Level{LevelResource, LevelRecord} {
-				outputs := map[string]any{}
-				for _, ct := range contenders {
-					if ct.name == "noop" || ct.name == "transform" {
-						continue
-					}
-					data := kit.fresh()
-					require.NoError(t, kit.consume(ct.make(t, kit, level, want), data))
-					outputs[ct.name] = data
+func contendersAgree(t *testing.T, kit signalKit, keys keySet) {
+	want := expectedTags(t, kit, keys)
+	var withIncidents, withName, without int
+	for _, w := range want {
+		s := strings.Join(w.keys, ",")
+		switch {
+		case !strings.Contains(s, defaultKeyDeploymentID):
+			without++
+		case strings.Contains(s, defaultKeyDeploymentName):
+			withName++
+		}
+		if strings.Contains(s, defaultKeyIncidentID) {
+			withIncidents++
+		}
+	}
+	if keys == keysAll {
+		require.Positive(t, withName, "some resources match a deploy")
+	} else {
+		require.Zero(t, withName, "two keys write no deployment.name")
+		require.Less(t, without, len(want), "some resources match a deploy")
+	}
+	require.Positive(t, without, "some resources match no deploy")
+	require.Positive(t, withIncidents, "some resources match incidents")
+
+	for _, level := range []Level{LevelResource, LevelRecord} {
+		outputs := map[string]any{}
+		for _, ct := range contenders {
+			if ct.name == "noop" || ct.name == "transform" {
+				continue
+			}
+			data := kit.fresh()
+			require.NoError(t, kit.consume(ct.make(t, kit, level, keys, want), data))
+			outputs[ct.name] = data
+		}
+		ref := outputs["incident_context"]
+		refJSON := kit.json(t, ref)
+		for name, out := range outputs {
+			got := kit.json(t, out)
+			if !bytes.Equal(refJSON, got) {
+				i := 0
+				for i < min(len(got), len(refJSON)) && got[i] == refJSON[i] {
+					i++
 				}
-				ref := outputs["incident_context"]
-				refJSON := kit.json(t, ref)
-				for name, out := range outputs {
-					got := kit.json(t, out)
-					if !bytes.Equal(refJSON, got) {
-						i := 0
-						for i < min(len(got), len(refJSON)) && got[i] == refJSON[i] {
-							i++
-						}
-						from := max(0, i-200)
-						t.Fatalf("%s at level %s differs from incident_context at byte %d:\n got: %s\nwant: %s",
-							name, level, i, got[from:min(len(got), i+200)], refJSON[from:min(len(refJSON), i+200)])
-					}
-				}
-				_, items := kit.resources(ref)
-				for i, its := range items {
-					for _, attrs := range its {
-						got := ours(attrs)
-						if level == LevelRecord {
-							require.Len(t, got, len(want[i].keys))
-						} else {
-							require.Empty(t, got)
-						}
-					}
+				from := max(0, i-200)
+				t.Fatalf("%s at level %s differs from incident_context at byte %d:\n got: %s\nwant: %s",
+					name, level, i, got[from:min(len(got), i+200)], refJSON[from:min(len(refJSON), i+200)])
+			}
+		}
+		_, items := kit.resources(ref)
+		for i, its := range items {
+			for _, attrs := range its {
+				got := ours(attrs)
+				if level == LevelRecord {
+					require.Len(t, got, len(want[i].keys))
+				} else {
+					require.Empty(t, got)
 				}
 			}
-		})
+		}
 	}
 }

@@ -51,7 +51,8 @@ func FuzzIncidentMatching(f *testing.F) {
 
 		pl := newPlan(snap)
 		for range 2 { // the second call reads the cache
-			if got := pl.incidents(attrs); got != want {
+			l := pl.newAttrLookup(attrs)
+			if got := pl.incidents(&l); got != want {
 				t.Fatalf("incident.id = %q, want %q", got, want)
 			}
 		}

@@ -43,8 +43,14 @@ type plan struct {
 	// deploy: Snapshot.DeployFor returns it whatever the time, so it is
 	// looked up once here. Other cases call DeployFor.
 	unique map[serviceVersion]deployHit
-	// keys are the distinct attribute keys used by the open incidents' scopes.
+	// keys are the distinct resource attribute keys the plan reads:
+	// service.name and service.version first (keyIdxService,
+	// keyIdxVersion), then the keys of the open incidents' scopes.
 	keys []string
+	// keyLens has bit n set when a key of length n < 64 is in keys, and
+	// bit 63 for longer keys, so the one pass over a resource's attributes
+	// skips most of them on their length alone.
+	keyLens uint64
 	// scopes holds the matchers of each open incident, in opening order.
 	scopes [][]scopeMatcher
 	// ids holds the IDs of the open incidents, in opening order.
@@ -84,6 +90,10 @@ func newPlan(snap *incidentsapi.Snapshot) *plan {
 		return s
 	}
 	keyIdx := map[string]int{}
+	for _, k := range []string{attrServiceName, attrServiceVersion} {
+		keyIdx[k] = len(p.keys)
+		p.keys = append(p.keys, k)
+	}
 	for _, inc := range snap.Open {
 		ms := make([]scopeMatcher, 0, len(inc.Scope))
 		for _, m := range inc.Scope {
@@ -102,34 +112,55 @@ func newPlan(snap *incidentsapi.Snapshot) *plan {
 	if n := len(p.ids); n > 0 && n <= maxCachedIncidents {
 		p.joined = make([]atomic.Pointer[string], 1<<n)
 	}
+	for _, k := range p.keys[:min(len(p.keys), maxMemoKeys)] {
+		p.keyLens |= lenBit(k)
+	}
 	return p
 }
 
-// attrLookup memoizes the values of the plan's scope keys on one resource.
+// Indexes of plan.keys that every plan has.
+const (
+	keyIdxService = 0
+	keyIdxVersion = 1
+)
+
+func lenBit(k string) uint64 { return 1 << min(len(k), 63) }
+
+// attrLookup holds the values of the plan's keys on one resource. The
+// first maxMemoKeys keys are read in one pass over the attributes; any
+// further key is looked up on its own when asked for.
 type attrLookup struct {
 	attrs pcommon.Map
 	keys  []string
-	state [maxMemoKeys]uint8 // 0 unknown, 1 present, 2 absent
+	found uint32 // bit i: keys[i] is present, with value vals[i]
 	vals  [maxMemoKeys]string
+}
+
+// newAttrLookup reads the values of p's keys from attrs. Like Map.Get, it
+// takes the first of duplicate keys.
+func (p *plan) newAttrLookup(attrs pcommon.Map) attrLookup {
+	l := attrLookup{attrs: attrs, keys: p.keys}
+	memo := p.keys[:min(len(p.keys), maxMemoKeys)]
+	for k, v := range attrs.All() {
+		if p.keyLens&lenBit(k) == 0 {
+			continue
+		}
+		for i, want := range memo {
+			if k == want && l.found&(1<<i) == 0 {
+				l.found |= 1 << i
+				l.vals[i] = valueString(v)
+				break
+			}
+		}
+	}
+	return l
 }
 
 func (l *attrLookup) get(i int) (string, bool) {
 	if i >= maxMemoKeys {
 		return attrString(l.attrs, l.keys[i])
 	}
-	switch l.state[i] {
-	case 1:
-		return l.vals[i], true
-	case 2:
-		return "", false
-	}
-	v, ok := attrString(l.attrs, l.keys[i])
-	if ok {
-		l.state[i], l.vals[i] = 1, v
-	} else {
-		l.state[i] = 2
-	}
-	return v, ok
+	return l.vals[i], l.found&(1<<i) != 0
 }
 
 // attrString returns the attribute's value as a string. Non-string values
@@ -139,10 +170,14 @@ func attrString(attrs pcommon.Map, key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	return valueString(v), true
+}
+
+func valueString(v pcommon.Value) string {
 	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str(), true
+		return v.Str()
 	}
-	return v.AsString(), true
+	return v.AsString()
 }
 
 func (p *plan) matches(l *attrLookup, i int) bool {
@@ -157,15 +192,14 @@ func (p *plan) matches(l *attrLookup, i int) bool {
 
 // incidents returns the IDs of the open incidents whose scope matches the
 // resource, joined with "," in opening order, or "".
-func (p *plan) incidents(attrs pcommon.Map) string {
+func (p *plan) incidents(l *attrLookup) string {
 	if len(p.ids) == 0 {
 		return ""
 	}
-	l := attrLookup{attrs: attrs, keys: p.keys}
 	if p.joined == nil {
 		var b strings.Builder
 		for i := range p.ids {
-			if p.matches(&l, i) {
+			if p.matches(l, i) {
 				if b.Len() > 0 {
 					b.WriteByte(',')
 				}
@@ -176,7 +210,7 @@ func (p *plan) incidents(attrs pcommon.Map) string {
 	}
 	var mask uint64
 	for i := range p.ids {
-		if p.matches(&l, i) {
+		if p.matches(l, i) {
 			mask |= 1 << i
 		}
 	}

@@ -196,19 +196,22 @@ func (w *writeList) add(key, val string) {
 	}
 }
 
-// resolve works out what to write on one resource whose first item has time
-// ts (0 = unknown, use now).
-func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Timestamp) (w writeList, kind matchKind) {
+// resolve works out what to write on one resource. firstTime returns the
+// time of the resource's first item (0 = unknown, use now); it is called
+// only when the deploy depends on time, since reading the item costs a
+// cache miss on a freshly decoded batch.
+func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, firstTime func() pcommon.Timestamp) (w writeList, kind matchKind) {
 	var t tags
 	kind = matchNone
-	if svc, ok := attrString(attrs, attrServiceName); ok && svc != "" {
-		version, _ := attrString(attrs, attrServiceVersion)
+	l := pl.newAttrLookup(attrs)
+	if svc, ok := l.get(keyIdxService); ok && svc != "" {
+		version, _ := l.get(keyIdxVersion)
 		if h, ok := pl.unique[serviceVersion{svc, version}]; ok && version != "" {
 			kind = matchVersion
 			t[keyDeploymentID], t[keyDeploymentName], t[keyEnvironment], t[keyRevision] = h.id, h.name, h.environment, h.commit
 		} else {
 			var at time.Time
-			if ts != 0 {
+			if ts := firstTime(); ts != 0 {
 				at = ts.AsTime()
 			} else {
 				at = p.now()
@@ -232,7 +235,7 @@ func (p *contextProcessor) resolve(pl *plan, attrs pcommon.Map, ts pcommon.Times
 		}
 	}
 	if p.keys[keyIncidentID] != "" {
-		t[keyIncidentID] = pl.incidents(attrs)
+		t[keyIncidentID] = pl.incidents(&l)
 	}
 	for i, k := range p.keys {
 		w.add(k, t[i])
@@ -303,16 +306,18 @@ func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 	for i := range rss.Len() {
 		rs := rss.At(i)
 		sss := rs.ScopeSpans()
-		var first pcommon.Timestamp
 		n := 0
 		for j := range sss.Len() {
-			spans := sss.At(j).Spans()
-			if n == 0 && spans.Len() > 0 {
-				first = spans.At(0).StartTimestamp()
-			}
-			n += spans.Len()
+			n += sss.At(j).Spans().Len()
 		}
-		w, kind := p.resolve(pl, rs.Resource().Attributes(), first)
+		w, kind := p.resolve(pl, rs.Resource().Attributes(), func() pcommon.Timestamp {
+			for j := range sss.Len() {
+				if spans := sss.At(j).Spans(); spans.Len() > 0 {
+					return spans.At(0).StartTimestamp()
+				}
+			}
+			return 0
+		})
 		p.apply(rs.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sss.Len() {
@@ -343,16 +348,18 @@ func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 	for i := range rls.Len() {
 		rl := rls.At(i)
 		sls := rl.ScopeLogs()
-		var first pcommon.Timestamp
 		n := 0
 		for j := range sls.Len() {
-			lrs := sls.At(j).LogRecords()
-			if n == 0 && lrs.Len() > 0 {
-				first = logTime(lrs.At(0))
-			}
-			n += lrs.Len()
+			n += sls.At(j).LogRecords().Len()
 		}
-		w, kind := p.resolve(pl, rl.Resource().Attributes(), first)
+		w, kind := p.resolve(pl, rl.Resource().Attributes(), func() pcommon.Timestamp {
+			for j := range sls.Len() {
+				if lrs := sls.At(j).LogRecords(); lrs.Len() > 0 {
+					return logTime(lrs.At(0))
+				}
+			}
+			return 0
+		})
 		p.apply(rl.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sls.Len() {
@@ -453,7 +460,7 @@ func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 				n += cnt
 			}
 		}
-		w, kind := p.resolve(pl, rm.Resource().Attributes(), first)
+		w, kind := p.resolve(pl, rm.Resource().Attributes(), func() pcommon.Timestamp { return first })
 		p.apply(rm.Resource().Attributes(), &w)
 		if p.record {
 			for j := range sms.Len() {

@@ -348,7 +348,7 @@ func TestDeployMatchingAgreesWithDeployFor(t *testing.T) {
 					if version != "" {
 						attrs.PutStr("service.version", version)
 					}
-					w, _ := p.resolve(pl, attrs, pcommon.NewTimestampFromTime(tm))
+					w, _ := p.resolve(pl, attrs, func() pcommon.Timestamp { return pcommon.NewTimestampFromTime(tm) })
 					want := ""
 					if d := snap.DeployFor(svc, version, tm); d != nil {
 						want = d.ID
@@ -955,4 +955,61 @@ func TestResourceLevelAllocationsDoNotGrowWithItems(t *testing.T) {
 	}
 	small, large := allocs(2), allocs(500)
 	assert.Equal(t, small, large, "allocations per batch must not depend on the number of spans")
+}
+
+// TestAttrLookupMatchesMapGet checks the one pass over a resource's
+// attributes against Map.Get for every key of a plan: more scope keys than
+// are memoized, keys of 63 and more bytes, keys sharing a length,
+// duplicates (the first wins, as in Map.Get) and non-string values.
+func TestAttrLookupMatchesMapGet(t *testing.T) {
+	long := strings.Repeat("k", 63)
+	longer := strings.Repeat("k", 90)
+	var incs []incident.Incident
+	keys := []string{"cloud.region", "cloud.zone", long, longer, "n"}
+	for i := range maxMemoKeys + 4 {
+		keys = append(keys, fmt.Sprintf("scope.key.%02d", i))
+	}
+	for i, k := range keys {
+		incs = append(incs, incident.Incident{
+			ID: fmt.Sprintf("inc-%02d", i), Status: incident.StatusOpen, StartedAt: at(i),
+			Scope: []incident.Matcher{{Key: k, Value: "v"}},
+		})
+	}
+	pl := newPlan(incidentsapi.NewSnapshot(1, incs, nil))
+	require.Greater(t, len(pl.keys), maxMemoKeys)
+
+	attrs := pcommon.NewMap()
+	attrs.PutStr("service.name", "checkout")
+	attrs.PutInt("service.version", 7)
+	attrs.PutStr("cloud.zone", "a")
+	attrs.PutStr(long, "long")
+	attrs.PutStr(longer, "longer")
+	attrs.PutStr("x", "same length as n")
+	attrs.PutStr(keys[len(keys)-1], "last")
+	attrs.PutStr(keys[7], "seventh")
+	attrs.PutStr("cloud.region", "first")
+	l := pl.newAttrLookup(attrs)
+	for i, k := range pl.keys {
+		want, wantOK := attrString(attrs, k)
+		got, ok := l.get(i)
+		assert.Equal(t, wantOK, ok, k)
+		assert.Equal(t, want, got, k)
+	}
+	v, ok := l.get(keyIdxVersion)
+	assert.True(t, ok)
+	assert.Equal(t, "7", v, "non-string values are rendered")
+
+	// A decoded request may repeat a key; Map.Get, and so the lookup, take
+	// the first.
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(`{"resourceSpans":[{"resource":{"attributes":[
+		{"key":"cloud.region","value":{"stringValue":"first"}},
+		{"key":"cloud.region","value":{"stringValue":"second"}}]}}]}`))
+	require.NoError(t, err)
+	dup := td.ResourceSpans().At(0).Resource().Attributes()
+	require.Equal(t, 2, dup.Len())
+	l = pl.newAttrLookup(dup)
+	v, ok = l.get(2) // cloud.region, the first scope key
+	require.Equal(t, "cloud.region", pl.keys[2])
+	assert.True(t, ok)
+	assert.Equal(t, "first", v)
 }

@@ -23,8 +23,13 @@ const (
 	VariantBaseline Variant = "baseline"
 	// VariantResource adds incident_context at level resource.
 	VariantResource Variant = "resource"
-	// VariantRecord adds incident_context at level record.
+	// VariantRecord adds incident_context at level record writing two
+	// keys, deployment.id and incident.id: the setting of the issue's
+	// reference figures.
 	VariantRecord Variant = "record"
+	// VariantRecordAll is VariantRecord writing all five keys (the deploy's
+	// name, environment and revision too).
+	VariantRecordAll Variant = "record_all"
 	// VariantFull is otlp -> incident_context -> batch -> evidence + nop.
 	VariantFull Variant = "full"
 	// VariantFreezing is VariantFull while an incident's window is open,
@@ -33,7 +38,7 @@ const (
 )
 
 // Variants lists every variant in report order.
-var Variants = []Variant{VariantPlain, VariantBaseline, VariantResource, VariantRecord, VariantFull, VariantFreezing}
+var Variants = []Variant{VariantPlain, VariantBaseline, VariantResource, VariantRecord, VariantRecordAll, VariantFull, VariantFreezing}
 
 // Describe returns the pipeline of v in words.
 func (v Variant) Describe() string {
@@ -43,9 +48,11 @@ func (v Variant) Describe() string {
 	case VariantBaseline:
 		return "otlp -> batch -> nop (+ idle incidents extension and incident_webhook)"
 	case VariantResource:
-		return "otlp -> incident_context(resource) -> batch -> nop"
+		return "otlp -> incident_context(resource, all 5 keys) -> batch -> nop"
 	case VariantRecord:
-		return "otlp -> incident_context(record) -> batch -> nop"
+		return "otlp -> incident_context(record, 2 keys: deployment.id, incident.id) -> batch -> nop"
+	case VariantRecordAll:
+		return "otlp -> incident_context(record, all 5 keys) -> batch -> nop"
 	case VariantFull:
 		return "otlp -> incident_context -> batch -> evidence + nop"
 	case VariantFreezing:
@@ -108,6 +115,8 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 		processors = []any{"incident_context/resource"}
 	case VariantRecord:
 		processors = []any{"incident_context/record"}
+	case VariantRecordAll:
+		processors = []any{"incident_context/record_all"}
 	case VariantFull, VariantFreezing:
 		processors = []any{"incident_context/resource"}
 	default:
@@ -150,7 +159,10 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 			"receivers": []any{"incident_webhook"}, "processors": []any{"batch"}, "exporters": exporters,
 		}
 		cfgProcessors["incident_context/resource"] = map[string]any{"level": "resource"}
-		cfgProcessors["incident_context/record"] = map[string]any{"level": "record"}
+		cfgProcessors["incident_context/record"] = map[string]any{"level": "record", "keys": map[string]any{
+			"deployment_name": "", "environment": "", "revision": "",
+		}}
+		cfgProcessors["incident_context/record_all"] = map[string]any{"level": "record"}
 	}
 	if v.HasEvidence() {
 		ev := map[string]any{"spool": map[string]any{"directory": "./var/spool"}}

@@ -20,6 +20,7 @@ func TestCollectorConfig(t *testing.T) {
 		{VariantBaseline, []any{"batch"}, []any{"nop"}, true},
 		{VariantResource, []any{"incident_context/resource", "batch"}, []any{"nop"}, true},
 		{VariantRecord, []any{"incident_context/record", "batch"}, []any{"nop"}, true},
+		{VariantRecordAll, []any{"incident_context/record_all", "batch"}, []any{"nop"}, true},
 		{VariantFull, []any{"incident_context/resource", "batch"}, []any{"evidence", "nop"}, true},
 		{VariantFreezing, []any{"incident_context/resource", "batch"}, []any{"evidence", "nop"}, true},
 	}
@@ -57,6 +58,12 @@ func TestCollectorConfig(t *testing.T) {
 			}
 			if lvl, ok := cfg.Processors["incident_context/record"]; ok {
 				assert.Equal(t, "record", lvl["level"])
+				assert.Equal(t, map[string]any{"deployment_name": "", "environment": "", "revision": ""}, lvl["keys"],
+					"two keys: deployment.id and incident.id")
+			}
+			if lvl, ok := cfg.Processors["incident_context/record_all"]; ok {
+				assert.Equal(t, "record", lvl["level"])
+				assert.NotContains(t, lvl, "keys")
 			}
 		})
 	}

@@ -133,6 +133,7 @@ func TestPerfCPU(t *testing.T) {
 		fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3),
 		fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01),
 		fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10),
+		fig(FigureCPURecordAll, VariantRecordAll, "", 0),
 		fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0),
 		Figure{
 			Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",

@@ -43,8 +43,9 @@ const (
 // Names of the CPU figures that test/perf/benchmd cross-checks against the
 // micro-benchmarks.
 const (
-	FigureCPUResource = "CPU, incident_context level resource"
-	FigureCPURecord   = "CPU, incident_context level record"
+	FigureCPUResource  = "CPU, incident_context level resource (all 5 keys)"
+	FigureCPURecord    = "CPU, incident_context level record (2 keys)"
+	FigureCPURecordAll = "CPU, incident_context level record (all 5 keys)"
 )
 
 // Figure is one headline number: a value, the peer it is compared with in
