@@ -35,10 +35,14 @@ const (
 	// VariantFreezing is VariantFull while an incident's window is open,
 	// so the evidence exporter freezes what arrives (flush_interval 10s).
 	VariantFreezing Variant = "freezing"
+	// VariantFileZstd is VariantFull with contrib's fileexporter writing
+	// zstd-compressed OTLP protobuf in evidence's place: what a platform
+	// team would run instead to keep a copy of its telemetry.
+	VariantFileZstd Variant = "file_zstd"
 )
 
 // Variants lists every variant in report order.
-var Variants = []Variant{VariantPlain, VariantBaseline, VariantResource, VariantRecord, VariantRecordAll, VariantFull, VariantFreezing}
+var Variants = []Variant{VariantPlain, VariantBaseline, VariantResource, VariantRecord, VariantRecordAll, VariantFull, VariantFreezing, VariantFileZstd}
 
 // Describe returns the pipeline of v in words.
 func (v Variant) Describe() string {
@@ -57,6 +61,8 @@ func (v Variant) Describe() string {
 		return "otlp -> incident_context -> batch -> evidence + nop"
 	case VariantFreezing:
 		return "full, while an incident window is open (flush_interval 10s)"
+	case VariantFileZstd:
+		return "otlp -> incident_context -> batch -> file (contrib fileexporter, proto, zstd) + nop"
 	}
 	return string(v)
 }
@@ -117,15 +123,20 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 		processors = []any{"incident_context/record"}
 	case VariantRecordAll:
 		processors = []any{"incident_context/record_all"}
-	case VariantFull, VariantFreezing:
+	case VariantFull, VariantFreezing, VariantFileZstd:
 		processors = []any{"incident_context/resource"}
 	default:
 		return "", fmt.Errorf("unknown variant %q", v)
 	}
 	processors = append(processors, "batch")
 	exporters := []any{"nop"}
-	if v.HasEvidence() {
+	cfgExporters := map[string]any{"nop": map[string]any{}}
+	switch {
+	case v.HasEvidence():
 		exporters = []any{"evidence", "nop"}
+	case v == VariantFileZstd:
+		exporters = []any{"file", "nop"}
+		cfgExporters["file"] = map[string]any{"path": "./traces.binpb.zst", "format": "proto", "compression": "zstd"}
 	}
 
 	extensions := map[string]any{"health_check": map[string]any{"endpoint": p.Health}}
@@ -141,7 +152,6 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 		"receivers": []any{"otlp"}, "processors": processors, "exporters": exporters,
 	}}
 	cfgProcessors := map[string]any{"batch": map[string]any{}}
-	cfgExporters := map[string]any{"nop": map[string]any{}}
 
 	if v.HasIncidents() {
 		store := o.Store

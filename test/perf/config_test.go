@@ -23,6 +23,7 @@ func TestCollectorConfig(t *testing.T) {
 		{VariantRecordAll, []any{"incident_context/record_all", "batch"}, []any{"nop"}, true},
 		{VariantFull, []any{"incident_context/resource", "batch"}, []any{"evidence", "nop"}, true},
 		{VariantFreezing, []any{"incident_context/resource", "batch"}, []any{"evidence", "nop"}, true},
+		{VariantFileZstd, []any{"incident_context/resource", "batch"}, []any{"file", "nop"}, true},
 	}
 	require.Len(t, tests, len(Variants))
 	for _, tt := range tests {
@@ -51,6 +52,10 @@ func TestCollectorConfig(t *testing.T) {
 			assert.Equal(t, tt.incidents, hasExt)
 			_, hasLogs := cfg.Service.Pipelines["logs"]
 			assert.Equal(t, tt.incidents, hasLogs)
+			if file, ok := cfg.Exporters["file"]; ok {
+				assert.Equal(t, "proto", file["format"])
+				assert.Equal(t, "zstd", file["compression"])
+			}
 			if tt.variant.HasEvidence() {
 				assert.Equal(t, "5s", cfg.Exporters["evidence"]["flush_interval"], "options override the variant")
 			} else {

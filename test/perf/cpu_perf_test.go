@@ -115,6 +115,7 @@ func TestPerfCPU(t *testing.T) {
 	}
 	table.Notes = append(table.Notes,
 		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
+		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.",
 		fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(runs[VariantFreezing])))
 	res.Tables = append(res.Tables, table)
 
@@ -135,6 +136,11 @@ func TestPerfCPU(t *testing.T) {
 		fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10),
 		fig(FigureCPURecordAll, VariantRecordAll, "", 0),
 		fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0),
+		fig("CPU, fileexporter (proto, zstd) in evidence's place", VariantFileZstd, "", 0),
+		Figure{
+			Name: "CPU, full pipeline vs fileexporter (proto, zstd) in evidence's place", Value: med[VariantFull], Unit: "CPU s / 1M spans",
+			Peer: VariantFileZstd.Describe(), PeerValue: med[VariantFileZstd], Ratio: med[VariantFull] / med[VariantFileZstd],
+		},
 		Figure{
 			Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
 			Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: med[VariantBaseline] / med[VariantPlain],
