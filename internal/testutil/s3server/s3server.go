@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/otel-evidence/otel-evidence/internal/testutil/freeport"
 )
 
 // EnvBinary names the environment variable that points at a versitygw binary.
@@ -205,16 +208,11 @@ func Binary() (string, error) {
 	return "", errors.New("versitygw not found: run `make tools` (installs versitygw v1.8.0 into .tools/bin)")
 }
 
+// freePort picks a port below the ephemeral range, so that no outgoing
+// connection takes it while the server is stopped for an outage test.
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	if cerr := l.Close(); err == nil {
-		err = cerr
-	}
-	return port, err
+	port, err := freeport.Port()
+	return strconv.Itoa(port), err
 }
 
 // URL returns the server's base URL, "http://127.0.0.1:PORT" (https with

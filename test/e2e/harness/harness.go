@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/internal/testutil/freeport"
 )
 
 // RepoRoot returns the repository root (the directory holding go.mod).
@@ -81,40 +83,13 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
-// Ports handed out by FreePort lie below Linux's ephemeral range
-// (32768-60999 by default), so the local port of an outgoing connection,
-// such as the S3 client's, cannot take one between FreePort and the
-// server's bind. Each port is handed out once per test process.
-const (
-	portLow  = 20000
-	portHigh = 32768
-)
-
-var (
-	portMu   sync.Mutex
-	portNext = portLow + os.Getpid()%(portHigh-portLow)
-)
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// below the ephemeral range (see internal/testutil/freeport).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range portHigh - portLow {
-		port := portNext
-		portNext++
-		if portNext >= portHigh {
-			portNext = portLow
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		require.NoError(t, l.Close())
-		return port
-	}
-	t.Fatalf("no free port on 127.0.0.1 in [%d, %d)", portLow, portHigh)
-	return 0
+	port, err := freeport.Port()
+	require.NoError(t, err)
+	return port
 }
 
 // FreeAddr returns "127.0.0.1:PORT" for a free port.
