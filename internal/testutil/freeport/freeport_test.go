@@ -31,7 +31,7 @@ func TestPortSkipsTakenPorts(t *testing.T) {
 	if err != nil {
 		t.Skipf("port %d is in use by another process: %v", taken, err)
 	}
-	defer l.Close()
+	defer func() { require.NoError(t, l.Close()) }()
 	p, err := Port()
 	require.NoError(t, err)
 	require.NotEqual(t, taken, p)
