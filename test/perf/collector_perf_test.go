@@ -58,6 +58,7 @@ func startCollector(t testing.TB, p Ports, config string) *collector {
 	defer func() { _ = logFile.Close() }() // the child has its own descriptor
 	c.cmd = exec.Command(harness.Binary(t), "--config", cfgPath)
 	c.cmd.Dir = dir
+	c.cmd.Env = withGCTrace(os.Environ())
 	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
 	require.NoError(t, c.cmd.Start())
 	c.pid = c.cmd.Process.Pid
@@ -126,6 +127,33 @@ func (c *collector) cpu() time.Duration {
 	d, err := ProcCPU(c.pid)
 	require.NoError(c.t, err)
 	return d
+}
+
+// withGCTrace adds GCTraceEnv to the GODEBUG of env, so that the runs can
+// report how often the collector's heap is collected (one short line per
+// collection on its output).
+func withGCTrace(env []string) []string {
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			out := slices.Clone(env)
+			out[i] = "GODEBUG=" + GCTraceEnv
+			if v != "" {
+				out[i] += "," + v
+			}
+			return out
+		}
+	}
+	return append(slices.Clone(env), "GODEBUG="+GCTraceEnv)
+}
+
+// gc returns the number of the collector's last garbage collection and
+// the live heap it left, from its gctrace output.
+func (c *collector) gc() (cycle, liveMB int) {
+	c.t.Helper()
+	out, err := os.ReadFile(c.log)
+	require.NoError(c.t, err)
+	cycle, liveMB, _ = GCTrace(out)
+	return cycle, liveMB
 }
 
 // profile records the collector's CPU profile for d (rounded down to whole

@@ -26,6 +26,8 @@ type cpuRun struct {
 	peakRSS int64
 	load    string
 	frozen  float64 // spans frozen by the end of the run (freezing only)
+	gcs     int     // garbage collections during the run
+	liveMB  int     // live heap after the last collection
 }
 
 func (r cpuRun) perMillion() float64 { return r.cpu.Seconds() / float64(r.spans) * 1e6 }
@@ -64,8 +66,8 @@ func TestPerfCPU(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
 				r := runCPU(t, v, round, batches, rate, dur)
 				runs[v] = append(runs[v], r)
-				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, load %s",
-					v, round, r.cpu.Seconds(), r.spans, r.perMillion(), r.rate, r.late, mib(r.peakRSS), r.load)
+				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, %d GC cycles, live heap %d MB, load %s",
+					v, round, r.cpu.Seconds(), r.spans, r.perMillion(), r.rate, r.late, mib(r.peakRSS), r.gcs, r.liveMB, r.load)
 			})
 		}
 	}
@@ -94,10 +96,10 @@ func TestPerfCPU(t *testing.T) {
 	// against the baseline run of the same round) show the spread.
 	table := Table{
 		Title:  "CPU seconds per 1M spans, by configuration",
-		Header: []string{"config", "pipeline", "per round", "median", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS"},
+		Header: []string{"config", "pipeline", "per round", "median", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS", "GC cycles/s", "live heap after GC"},
 	}
 	for _, v := range Variants {
-		var per, ratios, rates []string
+		var per, ratios, rates, gcRates, live []string
 		var peak int64
 		for i, r := range runs[v] {
 			per = append(per, fmt.Sprintf("%.2f", r.perMillion()))
@@ -106,15 +108,19 @@ func TestPerfCPU(t *testing.T) {
 			}
 			rates = append(rates, fmt.Sprintf("%.0f", r.rate))
 			peak = max(peak, r.peakRSS)
+			gcRates = append(gcRates, fmt.Sprintf("%.1f", float64(r.gcs)/dur.Seconds()))
+			live = append(live, fmt.Sprintf("%d", r.liveMB))
 		}
 		table.Rows = append(table.Rows, []string{
 			string(v), v.Describe(), strings.Join(per, ", "), fmt.Sprintf("%.2f", med[v]),
 			fmt.Sprintf("%.3fx", med[v]/med[VariantBaseline]), strings.Join(ratios, ", "),
 			strings.Join(rates, ", ") + " spans/s", mib(peak),
+			strings.Join(gcRates, ", "), strings.Join(live, ", ") + " MB",
 		})
 	}
 	table.Notes = append(table.Notes,
 		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
+		"GC cycles/s and live heap come from the collector's GODEBUG=gctrace=1 output (given to every configuration alike): the Go runtime collects whenever the heap has grown by GOGC=100% of what the last collection left live, so a component that keeps more live heap makes every collection of the whole process rarer. evidence keeps its ring outside the Go heap (an mmap'd arena), so it lowers RSS but does not make collections rarer; compare the live heap of \"file_zstd\".",
 		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.",
 		fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(runs[VariantFreezing])))
 	res.Tables = append(res.Tables, table)
@@ -186,6 +192,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 
 	sampler := SampleRSS(c.pid, time.Second)
 	cpu0 := c.cpu()
+	gc0, _ := c.gc()
 	load := LoadAvg()
 	var profiled chan error
 	if profDir != "" {
@@ -202,10 +209,12 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	require.Zerof(t, st.Errors, "export errors: %v", st.FirstError)
 	time.Sleep(cpuSettle) // the pipeline finishes the last batches
 	cpu1 := c.cpu()
+	gc1, liveMB := c.gc()
 	samples, err := sampler.Stop()
 	require.NoError(t, err)
 
-	r := cpuRun{cpu: cpu1 - cpu0, spans: st.Spans, rate: st.Rate(), late: st.Late, peakRSS: maxOf(samples), load: load}
+	r := cpuRun{cpu: cpu1 - cpu0, spans: st.Spans, rate: st.Rate(), late: st.Late, peakRSS: maxOf(samples), load: load,
+		gcs: gc1 - gc0, liveMB: liveMB}
 	if v == VariantFreezing {
 		var ok bool
 		r.frozen, ok = c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
