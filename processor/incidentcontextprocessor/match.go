@@ -15,8 +15,9 @@ import (
 // resource, never per record.
 const maxCachedIncidents = 12
 
-// maxMemoKeys bounds the distinct scope keys whose values are looked up once
-// per resource; beyond it each matcher looks its key up itself.
+// maxMemoKeys bounds the plan keys (service.name, service.version and the
+// scope keys) read in the one pass over a resource's attributes; beyond it
+// each matcher looks its key up itself.
 const maxMemoKeys = 16
 
 // scopeMatcher is one matcher of an open incident, with its key resolved to
