@@ -188,22 +188,3 @@ func compress(t testing.TB, b []byte) []byte {
 	require.NoError(t, enc.Close())
 	return out
 }
-
-// protoBytes gives a canonical form of pdata for comparisons.
-func protoBytes(t testing.TB, v any) []byte {
-	t.Helper()
-	var b []byte
-	var err error
-	switch x := v.(type) {
-	case ptrace.Traces:
-		b, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(x)
-	case plog.Logs:
-		b, err = (&plog.ProtoMarshaler{}).MarshalLogs(x)
-	case pmetric.Metrics:
-		b, err = (&pmetric.ProtoMarshaler{}).MarshalMetrics(x)
-	default:
-		t.Fatalf("unexpected %T", v)
-	}
-	require.NoError(t, err)
-	return b
-}

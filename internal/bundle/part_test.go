@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
 )
 
 var encodings = []string{EncodingJSON, EncodingProto}
@@ -43,17 +44,17 @@ func TestPartRoundTrip(t *testing.T) {
 			require.NoError(t, p.Traces(func(td ptrace.Traces) error { gotT = append(gotT, td); return nil }))
 			require.Len(t, gotT, len(d.traces))
 			for i := range gotT {
-				assert.Equal(t, protoBytes(t, d.traces[i]), protoBytes(t, gotT[i]), "traces batch %d", i)
+				assert.Equal(t, testgen.ProtoBytes(t, d.traces[i]), testgen.ProtoBytes(t, gotT[i]), "traces batch %d", i)
 			}
 			var gotL []plog.Logs
 			require.NoError(t, p.Logs(func(ld plog.Logs) error { gotL = append(gotL, ld); return nil }))
 			require.Len(t, gotL, len(d.logs))
-			assert.Equal(t, protoBytes(t, d.logs[0]), protoBytes(t, gotL[0]))
+			assert.Equal(t, testgen.ProtoBytes(t, d.logs[0]), testgen.ProtoBytes(t, gotL[0]))
 			var gotM []pmetric.Metrics
 			require.NoError(t, p.Metrics(func(md pmetric.Metrics) error { gotM = append(gotM, md); return nil }))
 			require.Len(t, gotM, len(d.metrics))
 			for i := range gotM {
-				assert.Equal(t, protoBytes(t, d.metrics[i]), protoBytes(t, gotM[i]), "metrics batch %d", i)
+				assert.Equal(t, testgen.ProtoBytes(t, d.metrics[i]), testgen.ProtoBytes(t, gotM[i]), "metrics batch %d", i)
 			}
 			var gotE []incident.Event
 			require.NoError(t, p.Events(func(ev incident.Event) error { gotE = append(gotE, ev); return nil }))

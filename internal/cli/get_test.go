@@ -20,24 +20,6 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 )
 
-func protoOf(t testing.TB, v any) []byte {
-	t.Helper()
-	var b []byte
-	var err error
-	switch x := v.(type) {
-	case ptrace.Traces:
-		b, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(x)
-	case plog.Logs:
-		b, err = (&plog.ProtoMarshaler{}).MarshalLogs(x)
-	case pmetric.Metrics:
-		b, err = (&pmetric.ProtoMarshaler{}).MarshalMetrics(x)
-	default:
-		t.Fatalf("unexpected %T", v)
-	}
-	require.NoError(t, err)
-	return b
-}
-
 // requireMergedExactly checks the merged signal files against the
 // fixture: one line per stored batch, in merge order, with the same
 // content (otlp_proto parts re-encoded to JSON lose nothing).
@@ -51,7 +33,7 @@ func requireMergedExactly(t *testing.T, dir string, f *fixture) {
 		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
 		require.NoError(t, err)
 		spans += int64(td.SpanCount())
-		require.Equal(t, protoOf(t, want[i]), protoOf(t, td), "traces batch %d", i)
+		require.Equal(t, testgen.ProtoBytes(t, want[i]), testgen.ProtoBytes(t, td), "traces batch %d", i)
 	}
 	require.Equal(t, f.spans, spans)
 
@@ -63,7 +45,7 @@ func requireMergedExactly(t *testing.T, dir string, f *fixture) {
 		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(line)
 		require.NoError(t, err)
 		records += int64(ld.LogRecordCount())
-		require.Equal(t, protoOf(t, wantLogs[i]), protoOf(t, ld), "logs batch %d", i)
+		require.Equal(t, testgen.ProtoBytes(t, wantLogs[i]), testgen.ProtoBytes(t, ld), "logs batch %d", i)
 	}
 	require.Equal(t, f.logRecords, records)
 
@@ -75,7 +57,7 @@ func requireMergedExactly(t *testing.T, dir string, f *fixture) {
 		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(line)
 		require.NoError(t, err)
 		points += int64(md.DataPointCount())
-		require.Equal(t, protoOf(t, wantMetrics[i]), protoOf(t, md), "metrics batch %d", i)
+		require.Equal(t, testgen.ProtoBytes(t, wantMetrics[i]), testgen.ProtoBytes(t, md), "metrics batch %d", i)
 	}
 	require.Equal(t, f.dataPoints, points)
 }

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
@@ -74,7 +75,7 @@ func requireSameBatches[T any](t *testing.T, want, got []T) {
 	t.Helper()
 	require.Len(t, got, len(want))
 	for i := range want {
-		require.Equal(t, protoOf(t, want[i]), protoOf(t, got[i]), "batch %d", i)
+		require.Equal(t, testgen.ProtoBytes(t, want[i]), testgen.ProtoBytes(t, got[i]), "batch %d", i)
 	}
 }
 

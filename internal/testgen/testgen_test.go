@@ -17,32 +17,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var (
-	traceMarshaler  = &ptrace.ProtoMarshaler{}
-	logMarshaler    = &plog.ProtoMarshaler{}
-	metricMarshaler = &pmetric.ProtoMarshaler{}
-)
-
-func marshal(t *testing.T, v any) []byte {
-	t.Helper()
-	var (
-		b   []byte
-		err error
-	)
-	switch v := v.(type) {
-	case ptrace.Traces:
-		b, err = traceMarshaler.MarshalTraces(v)
-	case plog.Logs:
-		b, err = logMarshaler.MarshalLogs(v)
-	case pmetric.Metrics:
-		b, err = metricMarshaler.MarshalMetrics(v)
-	default:
-		t.Fatalf("unexpected type %T", v)
-	}
-	require.NoError(t, err)
-	return b
-}
-
 func TestDeterministic(t *testing.T) {
 	gens := []struct {
 		name string
@@ -54,7 +28,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	for _, g := range gens {
 		t.Run(g.name, func(t *testing.T) {
-			a, b, c := marshal(t, g.gen(7)), marshal(t, g.gen(7)), marshal(t, g.gen(8))
+			a, b, c := ProtoBytes(t, g.gen(7)), ProtoBytes(t, g.gen(7)), ProtoBytes(t, g.gen(8))
 			assert.Equal(t, a, b, "same seed must give the same batch")
 			assert.NotEqual(t, a, c, "different seeds must give different batches")
 		})
@@ -135,7 +109,7 @@ func TestTracesTimesAndContent(t *testing.T) {
 
 func TestTracesSizePerSpan(t *testing.T) {
 	for _, seed := range []int64{1, 2, 3} {
-		b := marshal(t, Traces(seed, DefaultItems, DefaultResources, DefaultStart, time.Millisecond))
+		b := ProtoBytes(t, Traces(seed, DefaultItems, DefaultResources, DefaultStart, time.Millisecond))
 		perSpan := float64(len(b)) / DefaultItems
 		assert.InDelta(t, 334, perSpan, 15, "seed %d: bytes per span", seed)
 	}
