@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/internal/testutil/testfiles"
 )
 
 func newTestFilesystem(t testing.TB) *Filesystem {
@@ -25,21 +26,6 @@ func newTestFilesystem(t testing.TB) *Filesystem {
 
 func TestFilesystemConformance(t *testing.T) {
 	testConformance(t, func(t *testing.T) Store { return newTestFilesystem(t) })
-}
-
-// files returns every regular file below dir, relative and slash-separated.
-func files(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		out = append(out, filepath.ToSlash(rel))
-		return err
-	}))
-	return out
 }
 
 func TestFilesystemFailedPutLeavesNothing(t *testing.T) {
@@ -58,7 +44,7 @@ func TestFilesystemFailedPutLeavesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Error(t, s.Put(ctx, "parts/p1", iotest.OneByteReader(tt.r), tt.size, PutOptions{}))
-			require.Empty(t, files(t, s.Dir()), "no object and no temporary file may remain")
+			require.Empty(t, testfiles.List(t, s.Dir()), "no object and no temporary file may remain")
 		})
 	}
 	// A failed overwrite keeps the previous object intact.
@@ -66,7 +52,7 @@ func TestFilesystemFailedPutLeavesNothing(t *testing.T) {
 	require.ErrorIs(t, s.Put(ctx, "parts/p1", strings.NewReader("bad"), 4, PutOptions{}), ErrSizeMismatch)
 	got, _ := get(t, s, "parts/p1")
 	require.Equal(t, "good", string(got))
-	require.Equal(t, []string{"parts/p1"}, files(t, s.Dir()))
+	require.Equal(t, []string{"parts/p1"}, testfiles.List(t, s.Dir()))
 }
 
 // TestFilesystemReadersSeeWholeObjects overwrites one key with two payloads
@@ -111,7 +97,7 @@ func TestFilesystemReadersSeeWholeObjects(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	require.Positive(t, reads.Load())
-	require.Equal(t, []string{"obj"}, files(t, s.Dir()))
+	require.Equal(t, []string{"obj"}, testfiles.List(t, s.Dir()))
 }
 
 func assertNoError(t *testing.T, err error) bool {
@@ -154,7 +140,7 @@ func TestFilesystemStaysInsideRoot(t *testing.T) {
 	list, err := s.List(ctx, "", "")
 	require.NoError(t, err)
 	require.Empty(t, list)
-	require.Equal(t, []string{"secret"}, files(t, outside))
+	require.Equal(t, []string{"secret"}, testfiles.List(t, outside))
 }
 
 func TestFilesystemKeyFileConflicts(t *testing.T) {
@@ -167,7 +153,7 @@ func TestFilesystemKeyFileConflicts(t *testing.T) {
 	require.NoError(t, s.Delete(ctx, "d"), "a directory is not an object")
 	got, _ := get(t, s, "d/e")
 	require.Equal(t, "x", string(got))
-	require.ElementsMatch(t, []string{"a", "d/e"}, files(t, s.Dir()))
+	require.ElementsMatch(t, []string{"a", "d/e"}, testfiles.List(t, s.Dir()))
 }
 
 func TestNewFilesystem(t *testing.T) {

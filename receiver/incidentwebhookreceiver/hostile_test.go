@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension"
 	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/testutil/testfiles"
 )
 
 // hostileIDs are incident and deploy IDs that must never become object
@@ -130,9 +130,9 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	// The extension writes its presence record and first snapshot at start
 	// (through temporary files); wait until both are in place.
 	settled := []string{"store/control/collectors/collector-a.json", "store/control/snapshots/collector-a.json"}
-	require.Eventually(t, func() bool { return slices.Equal(listFiles(t, root), settled) },
-		10*time.Second, 10*time.Millisecond, "files: %v", listFiles(t, root))
-	before := listFiles(t, root)
+	require.Eventually(t, func() bool { return slices.Equal(testfiles.List(t, root), settled) },
+		10*time.Second, 10*time.Millisecond, "files: %v", testfiles.List(t, root))
+	before := testfiles.List(t, root)
 	for _, id := range hostileIDs {
 		for path, body := range hostileRequests(id) {
 			status, b := postStatus(t, base+path, body)
@@ -140,14 +140,14 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 			require.Contains(t, string(b), `"error":"invalid_id"`)
 		}
 	}
-	after := listFiles(t, root)
+	after := testfiles.List(t, root)
 	assert.Equal(t, before, after, "hostile IDs changed the store")
 
 	// The check sees writes: a valid incident adds files, inside the store
 	// and under valid names only.
 	status, b := postStatus(t, base+"/v1/incidents", []byte(`{"id":"INC-1"}`))
 	require.Equal(t, http.StatusOK, status, string(b))
-	written := listFiles(t, root)
+	written := testfiles.List(t, root)
 	require.Greater(t, len(written), len(after))
 	for _, f := range written {
 		require.True(t, strings.HasPrefix(f, "store/"), f)
@@ -162,22 +162,6 @@ func postStatus(t *testing.T, url string, body []byte) (int, []byte) {
 	t.Helper()
 	status, _, b := postJSON(t, url, body, nil)
 	return status, b
-}
-
-// listFiles lists the regular files under dir, slash-separated and
-// relative to it.
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		out = append(out, filepath.ToSlash(rel))
-		return err
-	}))
-	return out
 }
 
 // TestSlowClientsAreDisconnected trickles a request one byte per 100 ms,

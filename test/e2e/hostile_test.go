@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/internal/testutil/testfiles"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
@@ -304,15 +306,9 @@ func decodeWebhookError(t *testing.T, body string) webhookError {
 // temporary files of writes in progress.
 func storeFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".evidence-tmp-") {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		out = append(out, filepath.ToSlash(rel))
-		return err
-	}))
+	out := slices.DeleteFunc(testfiles.List(t, dir), func(rel string) bool {
+		return strings.HasPrefix(path.Base(rel), ".evidence-tmp-")
+	})
 	slices.Sort(out)
 	return out
 }
