@@ -25,41 +25,28 @@ import (
 // content (otlp_proto parts re-encoded to JSON lose nothing).
 func requireMergedExactly(t *testing.T, dir string, f *fixture) {
 	t.Helper()
-	lines := readLines(t, filepath.Join(dir, bundle.TracesJSONFile))
-	want := f.traces()
+	require.Equal(t, f.spans, requireLines(t, filepath.Join(dir, bundle.TracesJSONFile), f.traces(),
+		(&ptrace.JSONUnmarshaler{}).UnmarshalTraces, ptrace.Traces.SpanCount))
+	require.Equal(t, f.logRecords, requireLines(t, filepath.Join(dir, bundle.LogsJSONFile), f.logs(),
+		(&plog.JSONUnmarshaler{}).UnmarshalLogs, plog.Logs.LogRecordCount))
+	require.Equal(t, f.dataPoints, requireLines(t, filepath.Join(dir, bundle.MetricsJSONFile), f.metrics(),
+		(&pmetric.JSONUnmarshaler{}).UnmarshalMetrics, pmetric.Metrics.DataPointCount))
+}
+
+// requireLines checks that the JSON Lines file at path holds exactly want,
+// one batch per line in order, and returns the number of items it holds.
+func requireLines[T any](t *testing.T, path string, want []T, unmarshal func([]byte) (T, error), items func(T) int) int64 {
+	t.Helper()
+	lines := readLines(t, path)
 	require.Len(t, lines, len(want))
-	var spans int64
+	var n int64
 	for i, line := range lines {
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
+		got, err := unmarshal(line)
 		require.NoError(t, err)
-		spans += int64(td.SpanCount())
-		require.Equal(t, testgen.ProtoBytes(t, want[i]), testgen.ProtoBytes(t, td), "traces batch %d", i)
+		n += int64(items(got))
+		require.Equal(t, testgen.ProtoBytes(t, want[i]), testgen.ProtoBytes(t, got), "%T batch %d", got, i)
 	}
-	require.Equal(t, f.spans, spans)
-
-	lines = readLines(t, filepath.Join(dir, bundle.LogsJSONFile))
-	wantLogs := f.logs()
-	require.Len(t, lines, len(wantLogs))
-	var records int64
-	for i, line := range lines {
-		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(line)
-		require.NoError(t, err)
-		records += int64(ld.LogRecordCount())
-		require.Equal(t, testgen.ProtoBytes(t, wantLogs[i]), testgen.ProtoBytes(t, ld), "logs batch %d", i)
-	}
-	require.Equal(t, f.logRecords, records)
-
-	lines = readLines(t, filepath.Join(dir, bundle.MetricsJSONFile))
-	wantMetrics := f.metrics()
-	require.Len(t, lines, len(wantMetrics))
-	var points int64
-	for i, line := range lines {
-		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(line)
-		require.NoError(t, err)
-		points += int64(md.DataPointCount())
-		require.Equal(t, testgen.ProtoBytes(t, wantMetrics[i]), testgen.ProtoBytes(t, md), "metrics batch %d", i)
-	}
-	require.Equal(t, f.dataPoints, points)
+	return n
 }
 
 func readMerged(t testing.TB, dir string) mergedManifest {

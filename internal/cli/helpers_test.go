@@ -107,30 +107,22 @@ type fixture struct {
 // traces, logs and metrics return the batches in merge order: collector
 // by collector, part by part.
 func (f *fixture) traces() []ptrace.Traces {
-	var out []ptrace.Traces
-	for _, c := range f.collectors {
-		for _, p := range c.parts {
-			out = append(out, p.traces...)
-		}
-	}
-	return out
+	return inMergeOrder(f, func(p partSpec) []ptrace.Traces { return p.traces })
 }
 
 func (f *fixture) logs() []plog.Logs {
-	var out []plog.Logs
-	for _, c := range f.collectors {
-		for _, p := range c.parts {
-			out = append(out, p.logs...)
-		}
-	}
-	return out
+	return inMergeOrder(f, func(p partSpec) []plog.Logs { return p.logs })
 }
 
 func (f *fixture) metrics() []pmetric.Metrics {
-	var out []pmetric.Metrics
+	return inMergeOrder(f, func(p partSpec) []pmetric.Metrics { return p.metrics })
+}
+
+func inMergeOrder[T any](f *fixture, of func(partSpec) []T) []T {
+	var out []T
 	for _, c := range f.collectors {
 		for _, p := range c.parts {
-			out = append(out, p.metrics...)
+			out = append(out, of(p)...)
 		}
 	}
 	return out
