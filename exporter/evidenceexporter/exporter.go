@@ -312,41 +312,40 @@ func (e *evidenceExporter) shutdown(ctx context.Context) error {
 }
 
 func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) error {
-	payload, minT, maxT, n, err := ring.MarshalTraces(td)
-	e.countSkewedTraces(td, minT, maxT)
-	e.append(ring.SignalTraces, payload, minT, maxT, n, err)
+	b, err := e.store(td.SpanCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendTraces(td) })
+	e.countSkewedTraces(td, b.MinT, b.MaxT)
+	e.dropped(ring.SignalTraces, b.Items, err)
 	return nil
 }
 
 func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
-	payload, minT, maxT, n, err := ring.MarshalLogs(ld)
-	e.countSkewedLogs(ld, minT, maxT)
-	e.append(ring.SignalLogs, payload, minT, maxT, n, err)
+	b, err := e.store(ld.LogRecordCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendLogs(ld) })
+	e.countSkewedLogs(ld, b.MinT, b.MaxT)
+	e.dropped(ring.SignalLogs, b.Items, err)
 	return nil
 }
 
 func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics) error {
-	payload, minT, maxT, n, err := ring.MarshalMetrics(md)
-	e.countSkewedMetrics(md, minT, maxT)
-	e.append(ring.SignalMetrics, payload, minT, maxT, n, err)
+	b, err := e.store(md.DataPointCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendMetrics(md) })
+	e.countSkewedMetrics(md, b.MinT, b.MaxT)
+	e.dropped(ring.SignalMetrics, b.Items, err)
 	return nil
 }
 
-// append stores one marshaled batch in the ring. It never fails the
-// pipeline: a batch that cannot be stored is counted and logged.
-func (e *evidenceExporter) append(sig ring.Signal, payload []byte, minT, maxT time.Time, n int, err error) {
-	if n == 0 && err == nil {
-		return
+// store marshals one batch into the ring (add), or only counts its items
+// when the ring is closed.
+func (e *evidenceExporter) store(count func() int, add func(*ring.Ring) (ring.Batch, error)) (ring.Batch, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ring == nil {
+		return ring.Batch{Items: count()}, ring.ErrClosed
 	}
-	if err == nil {
-		e.mu.RLock()
-		if e.ring == nil {
-			err = ring.ErrClosed
-		} else {
-			_, err = e.ring.Append(sig, payload, minT, maxT, n)
-		}
-		e.mu.RUnlock()
-	}
+	return add(e.ring)
+}
+
+// dropped counts and logs a batch of n items the ring could not hold. The
+// pipeline never fails on it.
+func (e *evidenceExporter) dropped(sig ring.Signal, n int, err error) {
 	if err != nil {
 		e.tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), int64(n), metric.WithAttributeSet(signalAttrs[sig]))
 		e.logger.Warn("Dropping a batch the ring buffer cannot hold", zap.Stringer("signal", sig), zap.Int("items", n), zap.Error(err))

@@ -22,7 +22,7 @@ func TestMarshalTestgenBatches(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		marshal   func() ([]byte, time.Time, time.Time, int, error)
+		marshal   func() ([]byte, time.Time, time.Time, int)
 		unmarshal func([]byte) (int, error)
 		wantItems int
 		wantMin   time.Time
@@ -30,8 +30,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 	}{
 		{
 			name: "traces",
-			marshal: func() ([]byte, time.Time, time.Time, int, error) {
-				return MarshalTraces(testgen.Traces(1, 100, 5, t0, step))
+			marshal: func() ([]byte, time.Time, time.Time, int) {
+				return MarshalTraces(nil, testgen.Traces(1, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
@@ -41,8 +41,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "traces with scrambled times",
-			marshal: func() ([]byte, time.Time, time.Time, int, error) {
-				return MarshalTraces(testgen.Traces(1, 40, 3, time.Time{}, 0, testgen.WithTimes(times...)))
+			marshal: func() ([]byte, time.Time, time.Time, int) {
+				return MarshalTraces(nil, testgen.Traces(1, 40, 3, time.Time{}, 0, testgen.WithTimes(times...)))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
@@ -52,8 +52,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "logs, some with only an observed time",
-			marshal: func() ([]byte, time.Time, time.Time, int, error) {
-				return MarshalLogs(testgen.Logs(2, 100, 5, t0, step))
+			marshal: func() ([]byte, time.Time, time.Time, int) {
+				return MarshalLogs(nil, testgen.Logs(2, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
@@ -63,8 +63,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "logs with only observed times",
-			marshal: func() ([]byte, time.Time, time.Time, int, error) {
-				return MarshalLogs(testgen.Logs(2, 100, 5, t0, step, testgen.WithObservedOnlyRate(1)))
+			marshal: func() ([]byte, time.Time, time.Time, int) {
+				return MarshalLogs(nil, testgen.Logs(2, 100, 5, t0, step, testgen.WithObservedOnlyRate(1)))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
@@ -74,8 +74,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "metrics",
-			marshal: func() ([]byte, time.Time, time.Time, int, error) {
-				return MarshalMetrics(testgen.Metrics(3, 100, 5, t0, step))
+			marshal: func() ([]byte, time.Time, time.Time, int) {
+				return MarshalMetrics(nil, testgen.Metrics(3, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
@@ -86,8 +86,7 @@ func TestMarshalTestgenBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload, minT, maxT, items, err := tt.marshal()
-			require.NoError(t, err)
+			payload, minT, maxT, items := tt.marshal()
 			assert.Equal(t, tt.wantItems, items)
 			assert.True(t, tt.wantMin.Equal(minT), "min %s", minT)
 			assert.True(t, tt.wantMax.Equal(maxT), "max %s", maxT)
@@ -102,26 +101,22 @@ func TestMarshalIgnoresUnsetTimes(t *testing.T) {
 	td := ptrace.NewTraces()
 	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
 	spans.AppendEmpty() // no start time
-	_, minT, maxT, items, err := MarshalTraces(td)
-	require.NoError(t, err)
+	_, minT, maxT, items := MarshalTraces(nil, td)
 	assert.Equal(t, 1, items)
 	assert.True(t, minT.IsZero() && maxT.IsZero(), "no item time gives zero times")
 
 	spans.AppendEmpty().SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
-	_, minT, maxT, items, err = MarshalTraces(td)
-	require.NoError(t, err)
+	_, minT, maxT, items = MarshalTraces(nil, td)
 	assert.Equal(t, 2, items)
 	assert.True(t, t0.Equal(minT) && t0.Equal(maxT))
 
 	ld := plog.NewLogs()
 	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
-	_, minT, _, items, err = MarshalLogs(ld)
-	require.NoError(t, err)
+	_, minT, _, items = MarshalLogs(nil, ld)
 	assert.Equal(t, 1, items)
 	assert.True(t, minT.IsZero())
 
-	_, _, _, items, err = MarshalMetrics(pmetric.NewMetrics())
-	require.NoError(t, err)
+	_, _, _, items = MarshalMetrics(nil, pmetric.NewMetrics())
 	assert.Zero(t, items)
 }
 
@@ -140,8 +135,7 @@ func TestMarshalMetricsAllTypes(t *testing.T) {
 	ms.AppendEmpty().SetEmptySummary().DataPoints().AppendEmpty().SetTimestamp(at(9))
 	ms.AppendEmpty() // empty metric: no data points
 
-	_, minT, maxT, items, err := MarshalMetrics(md)
-	require.NoError(t, err)
+	_, minT, maxT, items := MarshalMetrics(nil, md)
 	assert.Equal(t, 6, items)
 	assert.True(t, at(-2).AsTime().Equal(minT))
 	assert.True(t, at(9).AsTime().Equal(maxT))
