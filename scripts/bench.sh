@@ -17,6 +17,8 @@
 #   PERF_RATE [20000]       offered load of the CPU and memory runs, spans/s
 #   PERF_CPU_DURATION [30s] measured interval of each CPU run
 #   PERF_CPU_REPEAT [3]     interleaved rounds over the CPU configurations
+#   PERF_VARIANTS [all]     comma-separated subset of the CPU configurations
+#                           (baseline always runs; for quick comparisons)
 #   PERF_SUSTAINED [2m]     duration of the memory run (the issue asks 10m)
 #   PERF_MAX_BYTES [67108864] buffer.max_bytes of the memory run
 #   PERF_FREEZE_SPANS [100000,1000000]  span counts of the freeze runs

@@ -53,6 +53,7 @@ func TestPerfCPU(t *testing.T) {
 	rate := envFloat(t, EnvRate, 20000)
 	dur := envDuration(t, EnvCPUDuration, 30*time.Second)
 	rounds := envInt(t, EnvCPURepeat, 3)
+	variants := selectVariants(t)
 
 	now := time.Now()
 	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
@@ -62,7 +63,7 @@ func TestPerfCPU(t *testing.T) {
 
 	runs := map[Variant][]cpuRun{}
 	for round := 1; round <= rounds; round++ {
-		for _, v := range Variants {
+		for _, v := range variants {
 			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
 				r := runCPU(t, v, round, batches, rate, dur)
 				runs[v] = append(runs[v], r)
@@ -85,7 +86,7 @@ func TestPerfCPU(t *testing.T) {
 		LoadBefore: loadBefore,
 	}
 	med := map[Variant]float64{}
-	for _, v := range Variants {
+	for _, v := range variants {
 		var per []float64
 		for _, r := range runs[v] {
 			per = append(per, r.perMillion())
@@ -98,7 +99,7 @@ func TestPerfCPU(t *testing.T) {
 		Title:  "CPU seconds per 1M spans, by configuration",
 		Header: []string{"config", "pipeline", "per round", "median", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS", "GC cycles/s", "live heap after GC"},
 	}
-	for _, v := range Variants {
+	for _, v := range variants {
 		var per, ratios, rates, gcRates, live []string
 		var peak int64
 		for i, r := range runs[v] {
@@ -121,8 +122,10 @@ func TestPerfCPU(t *testing.T) {
 	table.Notes = append(table.Notes,
 		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
 		"GC cycles/s and live heap come from the collector's GODEBUG=gctrace=1 output (given to every configuration alike): the Go runtime collects whenever the heap has grown by GOGC=100% of what the last collection left live, so a component that keeps more live heap makes every collection of the whole process rarer. evidence keeps its ring outside the Go heap (an mmap'd arena), so it lowers RSS but does not make collections rarer; compare the live heap of \"file_zstd\".",
-		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.",
-		fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(runs[VariantFreezing])))
+		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.")
+	if frozen := runs[VariantFreezing]; len(frozen) > 0 {
+		table.Notes = append(table.Notes, fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(frozen)))
+	}
 	res.Tables = append(res.Tables, table)
 
 	fig := func(name string, v Variant, target string, limit float64) Figure {
@@ -136,25 +139,54 @@ func TestPerfCPU(t *testing.T) {
 		}
 		return f
 	}
-	res.Figures = append(res.Figures,
-		fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3),
-		fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01),
-		fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10),
-		fig(FigureCPURecordAll, VariantRecordAll, "", 0),
-		fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0),
-		fig("CPU, fileexporter (proto, zstd) in evidence's place", VariantFileZstd, "", 0),
-		Figure{
-			Name: "CPU, full pipeline vs fileexporter (proto, zstd) in evidence's place", Value: med[VariantFull], Unit: "CPU s / 1M spans",
-			Peer: VariantFileZstd.Describe(), PeerValue: med[VariantFileZstd], Ratio: med[VariantFull] / med[VariantFileZstd],
-		},
-		Figure{
-			Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
-			Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: med[VariantBaseline] / med[VariantPlain],
-		},
-	)
+	// A figure is reported only when every variant it compares ran (see
+	// PERF_VARIANTS).
+	add := func(f Figure, vs ...Variant) {
+		for _, v := range vs {
+			if _, ok := med[v]; !ok {
+				return
+			}
+		}
+		res.Figures = append(res.Figures, f)
+	}
+	add(fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3), VariantFull)
+	add(fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01), VariantResource)
+	add(fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10), VariantRecord)
+	add(fig(FigureCPURecordAll, VariantRecordAll, "", 0), VariantRecordAll)
+	add(fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0), VariantFreezing)
+	add(fig("CPU, fileexporter (proto, zstd) in evidence's place", VariantFileZstd, "", 0), VariantFileZstd)
+	add(Figure{
+		Name: "CPU, full pipeline vs fileexporter (proto, zstd) in evidence's place", Value: med[VariantFull], Unit: "CPU s / 1M spans",
+		Peer: VariantFileZstd.Describe(), PeerValue: med[VariantFileZstd], Ratio: med[VariantFull] / med[VariantFileZstd],
+	}, VariantFull, VariantFileZstd)
+	add(Figure{
+		Name: "CPU, baseline (idle incidents extension + webhook)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
+		Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: med[VariantBaseline] / med[VariantPlain],
+	}, VariantBaseline, VariantPlain)
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
+}
+
+// selectVariants returns the variants named by PERF_VARIANTS (default:
+// all), in report order and always with the baseline every ratio needs.
+func selectVariants(t *testing.T) []Variant {
+	names := envList(EnvVariants, "")
+	if len(names) == 0 {
+		return Variants
+	}
+	want := map[Variant]bool{VariantBaseline: true}
+	for _, n := range names {
+		require.Containsf(t, Variants, Variant(n), "%s: unknown variant %q", EnvVariants, n)
+		want[Variant(n)] = true
+	}
+	var out []Variant
+	for _, v := range Variants {
+		if want[v] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func frozenList(runs []cpuRun) string {

@@ -23,6 +23,10 @@ const (
 	// EnvCPURepeat is the number of interleaved rounds over all CPU
 	// configurations (default 3); medians are reported.
 	EnvCPURepeat = "PERF_CPU_REPEAT"
+	// EnvVariants limits the CPU runs to a comma-separated subset of the
+	// variants (default: all); the baseline always runs. Figures whose
+	// variants did not run are left out of the results.
+	EnvVariants = "PERF_VARIANTS"
 	// EnvSustained is the duration of the memory run (default 2m; the
 	// issue's full run is 10m).
 	EnvSustained = "PERF_SUSTAINED"
