@@ -181,20 +181,19 @@ func (e *encoder) attributes(tag byte, m pcommon.Map) {
 }
 
 // keyValue writes a KeyValue: its value, then its key. Scalar values have a
-// length known up front, so only maps and slices need a reservation.
+// length known up front, so only maps and slices need a reservation; the
+// common string and int values are read once.
 func (e *encoder) keyValue(tag byte, k string, v pcommon.Value) {
-	keyLen := 0
-	if k != "" {
-		keyLen = 1 + sov(uint64(len(k))) + len(k)
-	}
-	if vl, ok := scalarLen(v); ok {
-		inner := 1 + sov(uint64(vl)) + vl + keyLen
-		e.b = append(e.b, tag)
-		e.varint(uint64(inner))
-		e.b = append(e.b, 0x12)
-		e.varint(uint64(vl))
-		e.scalar(v)
-	} else {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		e.kvHead(tag, k, 1+sov(uint64(len(s)))+len(s))
+		e.tagString(0xa, s)
+	case pcommon.ValueTypeInt:
+		i := uint64(v.Int())
+		e.kvHead(tag, k, 1+sov(i))
+		e.tagVarint(0x18, i)
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
 		start := e.open(tag, medium)
 		e.anyValue(0x12, v)
 		if k != "" {
@@ -202,10 +201,27 @@ func (e *encoder) keyValue(tag byte, k string, v pcommon.Value) {
 		}
 		e.close(start, medium)
 		return
+	default:
+		vl, _ := scalarLen(v)
+		e.kvHead(tag, k, vl)
+		e.scalar(v)
 	}
 	if k != "" {
 		e.tagString(0xa, k)
 	}
+}
+
+// kvHead writes the tag and length of a KeyValue with key k whose scalar
+// AnyValue has vl bytes of content, then the AnyValue's tag and length.
+func (e *encoder) kvHead(tag byte, k string, vl int) {
+	inner := 1 + sov(uint64(vl)) + vl
+	if k != "" {
+		inner += 1 + sov(uint64(len(k))) + len(k)
+	}
+	e.b = append(e.b, tag)
+	e.varint(uint64(inner))
+	e.b = append(e.b, 0x12)
+	e.varint(uint64(vl))
 }
 
 // scalarLen is the encoded length of an AnyValue holding a scalar; false
