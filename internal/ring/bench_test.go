@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/internal/testutil/threadcpu"
 )
 
 // The benchmarks measure the cost of putting one realistic batch (testgen's
@@ -37,13 +38,14 @@ func benchPayload(b *testing.B) []byte {
 // loop runs fn b.Loop() times on one locked OS thread and reports its
 // thread CPU time per op.
 func loop(b *testing.B, fn func()) {
-	defer lockThread()()
+	defer threadcpu.Lock()()
 	var cpu time.Duration
 	n := 0
 	for b.Loop() {
-		start := threadCPU()
+		start, _ := threadcpu.Now()
 		fn()
-		cpu += threadCPU() - start
+		end, _ := threadcpu.Now()
+		cpu += end - start
 		n++
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
@@ -224,20 +226,21 @@ func BenchmarkIngestVsFloor(b *testing.B) {
 			var floor, ingest time.Duration
 			var buf []byte // reused, as the exporter reuses its buffers
 			b.ReportAllocs()
-			defer lockThread()()
+			defer threadcpu.Lock()()
 			for b.Loop() {
-				start := threadCPU()
+				start, _ := threadcpu.Now()
 				if _, err := m.MarshalTraces(td); err != nil {
 					b.Fatal(err)
 				}
-				mid := threadCPU()
+				mid, _ := threadcpu.Now()
 				p, minT, maxT, items := MarshalTraces(buf[:0], td)
 				buf = p
 				if _, err := r.Append(SignalTraces, p, minT, maxT, items); err != nil {
 					b.Fatal(err)
 				}
 				floor += mid - start
-				ingest += threadCPU() - mid
+				end, _ := threadcpu.Now()
+				ingest += end - mid
 			}
 			b.ReportMetric(float64(ingest)/float64(floor), "x-floor")
 		})

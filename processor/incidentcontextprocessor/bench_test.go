@@ -66,6 +66,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/internal/testutil/threadcpu"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
 )
 
@@ -546,13 +547,12 @@ func runContender(b *testing.B, kit signalKit, c component.Component) {
 	b.ReportAllocs()
 	// The consumer chain is synchronous: pinning the goroutine to its thread
 	// makes the thread's CPU time that of the contender.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	defer threadcpu.Lock()()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	var (
 		ms             runtime.MemStats
 		allocs, before uint64
-		cpu, cpuBefore int64
+		cpu, cpuBefore time.Duration
 		cpuOK          = true
 		pool           = make([]any, 0, benchBlock)
 		next, blocks   int
@@ -571,9 +571,9 @@ func runContender(b *testing.B, kit signalKit, c component.Component) {
 		runtime.ReadMemStats(&ms)
 		before = ms.Mallocs
 	}
-	cpuStart := func() { cpuBefore, _ = threadCPUTime() }
+	cpuStart := func() { cpuBefore, _ = threadcpu.Now() }
 	cpuStop := func() {
-		now, ok := threadCPUTime()
+		now, ok := threadcpu.Now()
 		cpu += now - cpuBefore
 		cpuOK = cpuOK && ok
 	}
@@ -582,7 +582,7 @@ func runContender(b *testing.B, kit signalKit, c component.Component) {
 		allocs += ms.Mallocs - before
 	}
 	// The clock's own cost, counted once per block, is subtracted.
-	var empty int64
+	var empty time.Duration
 	for range 1000 {
 		cpuStart()
 		cpuStop()
@@ -607,11 +607,11 @@ func runContender(b *testing.B, kit signalKit, c component.Component) {
 	}
 	cpuStop()
 	countAllocs()
-	cpu -= empty * int64(blocks)
+	cpu -= empty * time.Duration(blocks)
 	n := float64(b.N * kit.items)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/"+kit.item)
 	if cpuOK {
-		b.ReportMetric(float64(cpu)/n, "cpu-ns/"+kit.item)
+		b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/"+kit.item)
 	}
 	b.ReportMetric(float64(allocs)/n, "allocs/"+kit.item)
 }
