@@ -8,7 +8,8 @@
 #    CPU per million spans by configuration, freeze latency and bundle size
 #    (filesystem and versitygw), resident memory under sustained load.
 # 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
-#    evidence ring vs marshal floor vs fileexporter, ring, bundle).
+#    evidence ring vs marshal floor vs fileexporter, otlpwire vs pdata,
+#    ring, bundle).
 # 4. Writes BENCHMARKS.md with test/perf/benchmd.
 #
 # Settings (environment; defaults in brackets):
@@ -75,7 +76,8 @@ micro() {
 	"$GO" test -run '^$' -bench "$2" -benchmem -benchtime="$BENCH_TIME" -count="$BENCH_COUNT" -timeout 60m "$1" | tee -a bench.txt
 }
 micro ./processor/incidentcontextprocessor/ '^BenchmarkContext$' || status=1
-micro ./exporter/evidenceexporter/ '^BenchmarkIngest$' || status=1
+micro ./exporter/evidenceexporter/ '^BenchmarkIngest' || status=1
+micro ./internal/otlpwire/ . || status=1
 micro ./internal/ring/ . || status=1
 micro ./internal/bundle/ . || status=1
 

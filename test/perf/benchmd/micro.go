@@ -17,6 +17,7 @@ const (
 	pkgExporter  = module + "exporter/evidenceexporter"
 	pkgRing      = module + "internal/ring"
 	pkgBundle    = module + "internal/bundle"
+	pkgWire      = module + "internal/otlpwire"
 )
 
 var (
@@ -106,30 +107,73 @@ func processorFigures(s *perf.BenchSet, keys, level string) []perf.Figure {
 	return out
 }
 
-// ingestFigures are the exporter's and the ring's ingest ratios and the
-// bundle size.
+// The targets for ring ingest: at most 2x the marshal floor, at
+// least 3x faster than fileexporter, and at most 1.4x the bytes of
+// fileexporter's file.
+const (
+	targetIngestFloor = 2.0
+	targetIngestFile  = 1.0 / 3
+	targetIngestBytes = 1.4
+)
+
+// ingestTarget sets the target of an ingest figure compared with floor
+// or fileexporter.
+func ingestTarget(f perf.Figure, vsFile bool) perf.Figure {
+	if vsFile {
+		f.Target, f.Met = "<= 0.333x (3x faster)", perf.Met(f.Ratio <= targetIngestFile)
+	} else {
+		f.Target, f.Met = "<= 2x", perf.Met(f.Ratio <= targetIngestFloor)
+	}
+	return f
+}
+
+// ingestFigures are the exporter's and the ring's ingest ratios, with the
+// issue's targets, and the bundle size.
 func ingestFigures(s *perf.BenchSet) []perf.Figure {
 	var out []perf.Figure
-	floor := s.Get(pkgExporter, "BenchmarkIngest/marshal_floor")
-	for _, peerName := range []string{"BenchmarkIngest/marshal_floor", "BenchmarkIngest/fileexporter_zstd_proto"} {
-		ring := s.Get(pkgExporter, "BenchmarkIngest/evidence_ring_s2")
-		peer := s.Get(pkgExporter, peerName)
-		if ring == nil || peer == nil {
-			continue
-		}
-		v, ok1 := ring.Median("ns/span")
-		pv, ok2 := peer.Median("ns/span")
+	const (
+		floorDesc = "the bare OTLP protobuf marshal (marshal_floor)"
+		fileDesc  = "contrib fileexporter, zstd protobuf to a file"
+	)
+	ring := s.Get(pkgExporter, "BenchmarkIngest/evidence_ring_s2")
+	for _, peer := range []struct {
+		name, desc string
+		vsFile     bool
+	}{{"marshal_floor", floorDesc, false}, {"fileexporter_zstd_proto", fileDesc, true}} {
+		v, ok1 := medianOf(ring, "ns/span")
+		pv, ok2 := medianOf(s.Get(pkgExporter, "BenchmarkIngest/"+peer.name), "ns/span")
 		if !ok1 || !ok2 || pv == 0 {
 			continue
 		}
-		desc := "the bare OTLP protobuf marshal (marshal_floor)"
-		if peer != floor {
-			desc = "contrib fileexporter, zstd protobuf to a file"
-		}
+		out = append(out, ingestTarget(perf.Figure{
+			Name: "Micro: evidence exporter ingest into the s2 ring (separate runs)", Value: v, Unit: "ns/span",
+			Peer: peer.desc, PeerValue: pv, Ratio: v / pv, RatioOf: "wall time",
+		}, peer.vsFile))
+	}
+	held, ok1 := medianOf(ring, "bytes/span")
+	file, ok2 := medianOf(s.Get(pkgExporter, "BenchmarkIngest/fileexporter_zstd_proto"), "bytes/span")
+	if ok1 && ok2 && file > 0 {
 		out = append(out, perf.Figure{
-			Name: "Micro: evidence exporter ingest into the s2 ring", Value: v, Unit: "ns/span",
-			Peer: desc, PeerValue: pv, Ratio: v / pv,
+			Name: "Micro: bytes the s2 ring holds", Value: held, Unit: "bytes/span",
+			Peer: "contrib fileexporter's file (zstd, proto)", PeerValue: file, Ratio: held / file,
+			Target: "<= 1.4x", Met: perf.Met(held/file <= targetIngestBytes),
 		})
+	}
+	if r := s.Get(pkgExporter, "BenchmarkIngestInterleaved"); r != nil {
+		ev, ok := r.Median("evidence-cpu-ns/span")
+		for _, peer := range []struct {
+			unit, desc string
+			vsFile     bool
+		}{{"floor-cpu-ns/span", floorDesc, false}, {"file-cpu-ns/span", fileDesc, true}} {
+			pv, okp := r.Median(peer.unit)
+			if !ok || !okp || pv == 0 {
+				continue
+			}
+			out = append(out, ingestTarget(perf.Figure{
+				Name: "Micro: evidence exporter ingest into the s2 ring (interleaved)", Value: ev, Unit: "cpu-ns/span",
+				Peer: peer.desc, PeerValue: pv, Ratio: ev / pv, RatioOf: "thread CPU time",
+			}, peer.vsFile))
+		}
 	}
 	if r := s.Get(pkgRing, "BenchmarkIngestVsFloor/memory-s2"); r != nil {
 		if v, ok := r.Median("x-floor"); ok {
@@ -137,6 +181,16 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 				Name: "Micro: ring ingest (marshal + s2 + append), memory ring", Value: v, Unit: "x",
 				Peer: "bare marshal, interleaved in the same iterations", PeerValue: 1, Ratio: v,
 				RatioOf: "thread CPU time",
+			})
+		}
+	}
+	if r := s.Get(pkgWire, "BenchmarkTracesVsPdata"); r != nil {
+		v, ok1 := r.Median("otlpwire-cpu-ns/span")
+		pv, ok2 := r.Median("pdata-cpu-ns/span")
+		if ok1 && ok2 && pv > 0 {
+			out = append(out, perf.Figure{
+				Name: "Micro: otlpwire encode into a reused buffer (the ring's marshal)", Value: v, Unit: "cpu-ns/span",
+				Peer: "pdata's ptrace.ProtoMarshaler, interleaved", PeerValue: pv, Ratio: v / pv, RatioOf: "thread CPU time",
 			})
 		}
 	}
@@ -238,6 +292,31 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 			Rows:   rows,
 			Notes:  []string{"exporter/evidenceexporter BenchmarkIngest. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size)."},
 		})
+	}
+
+	// The same contenders, interleaved and timed by thread CPU.
+	if r := s.Get(pkgExporter, "BenchmarkIngestInterleaved"); r != nil {
+		floor, _ := r.Median("floor-cpu-ns/span")
+		file, _ := r.Median("file-cpu-ns/span")
+		rows = nil
+		for _, c := range []struct{ name, unit string }{
+			{"marshal_floor", "floor-cpu-ns/span"}, {"evidence_ring_s2", "evidence-cpu-ns/span"}, {"fileexporter_zstd_proto", "file-cpu-ns/span"},
+		} {
+			v, ok := r.Median(c.unit)
+			if !ok {
+				continue
+			}
+			rows = append(rows, []string{c.name, fmt.Sprintf("%.1f", v), ratio(v, floor), ratio(v, file)})
+		}
+		if len(rows) > 0 {
+			table(w, perf.Table{
+				Title:  "Evidence exporter ingest vs marshal floor vs fileexporter, interleaved (thread CPU)",
+				Header: []string{"case", "cpu-ns/span", "vs marshal_floor", "vs fileexporter"},
+				Rows:   rows,
+				Notes: []string{"exporter/evidenceexporter BenchmarkIngestInterleaved: the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
+					"so machine load and cache warmth touch all three alike."},
+			})
+		}
 	}
 
 	// Ring ingest against the interleaved floor.
