@@ -171,30 +171,18 @@ func BenchmarkIngestInterleaved(b *testing.B) {
 	file, _ := newBenchFileExporter(b)
 	var m ptrace.ProtoMarshaler
 	ctx := context.Background()
-	contenders := []func(ptrace.Traces) error{
-		func(td ptrace.Traces) error { _, err := m.MarshalTraces(td); return err },
-		func(td ptrace.Traces) error { return evidence.ConsumeTraces(ctx, td) },
-		func(td ptrace.Traces) error { return file.ConsumeTraces(ctx, td) },
-	}
-	var cpu [3]time.Duration
-	defer threadcpu.Lock()()
-	if _, ok := threadcpu.Now(); !ok {
-		b.Skip("thread CPU time is not available on this platform")
-	}
-	i := 0
-	for b.Loop() {
-		td := batches[i%len(batches)]
-		for k := range contenders {
-			c := (i + k) % len(contenders)
-			start, _ := threadcpu.Now()
-			if err := contenders[c](td); err != nil {
+	consume := func(fn func(ptrace.Traces) error) func(int) {
+		return func(i int) {
+			if err := fn(batches[i%len(batches)]); err != nil {
 				b.Fatal(err)
 			}
-			end, _ := threadcpu.Now()
-			cpu[c] += end - start
 		}
-		i++
 	}
+	cpu, i := threadcpu.Interleave(b,
+		consume(func(td ptrace.Traces) error { _, err := m.MarshalTraces(td); return err }),
+		consume(func(td ptrace.Traces) error { return evidence.ConsumeTraces(ctx, td) }),
+		consume(func(td ptrace.Traces) error { return file.ConsumeTraces(ctx, td) }),
+	)
 	spans := float64(i * spansPer)
 	b.ReportMetric(float64(cpu[0].Nanoseconds())/spans, "floor-cpu-ns/span")
 	b.ReportMetric(float64(cpu[1].Nanoseconds())/spans, "evidence-cpu-ns/span")

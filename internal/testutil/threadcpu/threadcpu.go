@@ -5,11 +5,42 @@
 // measured code.
 package threadcpu
 
-import "runtime"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 // Lock locks the calling goroutine to its OS thread and returns the
 // function that unlocks it.
 func Lock() func() {
 	runtime.LockOSThread()
 	return runtime.UnlockOSThread
+}
+
+// Interleave runs every contender once per iteration of b.Loop, on the
+// calling goroutine locked to its thread, in an order that rotates from one
+// iteration to the next so that none always runs on caches another has
+// cooled. Each contender gets the iteration number. It returns the thread
+// CPU time each contender took in total and the number of iterations, and
+// skips the benchmark where thread CPU time cannot be read.
+func Interleave(b *testing.B, contenders ...func(iter int)) ([]time.Duration, int) {
+	b.Helper()
+	defer Lock()()
+	if _, ok := Now(); !ok {
+		b.Skip("thread CPU time is not available on this platform")
+	}
+	cpu := make([]time.Duration, len(contenders))
+	i := 0
+	for b.Loop() {
+		for k := range contenders {
+			c := (i + k) % len(contenders)
+			start, _ := Now()
+			contenders[c](i)
+			end, _ := Now()
+			cpu[c] += end - start
+		}
+		i++
+	}
+	return cpu, i
 }

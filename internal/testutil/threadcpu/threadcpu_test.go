@@ -30,3 +30,44 @@ func TestNowCountsOnlyThisThreadsWork(t *testing.T) {
 		assert.Less(t, used, 90*time.Millisecond, "the sleep must not be counted")
 	}
 }
+
+var sink int
+
+func TestInterleaveRotatesAndCountsEveryContender(t *testing.T) {
+	var (
+		calls  [3]int
+		firsts [3]int
+		iters  int
+		cpu    []time.Duration
+		last   = -1
+	)
+	contender := func(k int) func(int) {
+		return func(i int) {
+			calls[k]++
+			if i != last {
+				firsts[k]++ // the first contender of iteration i
+				last = i
+			}
+			if k == 2 {
+				// Only the third one works, so only it has CPU time to
+				// speak of.
+				for x := range 200_000 {
+					sink += x * x
+				}
+			}
+		}
+	}
+	testing.Benchmark(func(b *testing.B) {
+		calls, firsts, last = [3]int{}, [3]int{}, -1
+		cpu, iters = Interleave(b, contender(0), contender(1), contender(2))
+	})
+	require.Positive(t, iters)
+	require.Len(t, cpu, 3)
+	for k := range 3 {
+		assert.Equal(t, iters, calls[k], "contender %d runs once per iteration", k)
+		assert.InDelta(t, iters/3, firsts[k], 1, "contender %d goes first in a third of the iterations", k)
+	}
+	if runtime.GOOS == "linux" {
+		assert.Greater(t, cpu[2], cpu[0], "each contender's time is its own")
+	}
+}
