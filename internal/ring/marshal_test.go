@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 )
@@ -152,4 +153,54 @@ func TestLogRecordTime(t *testing.T) {
 	span.SetStartTimestamp(7)
 	span.SetEndTimestamp(9)
 	assert.Equal(t, pcommon.Timestamp(7), SpanTime(span))
+}
+
+func TestAppendSignalsStoreTheBatchAsPdataMarshalsIt(t *testing.T) {
+	r, err := Open(Config{MaxBytes: 64 << 20}, zap.NewNop())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, r.Close()) }()
+
+	td := testgen.Traces(1, 300, 4, t0, time.Second)
+	ld := testgen.Logs(2, 200, 3, t0, time.Second)
+	md := testgen.Metrics(3, 90, 3, t0, time.Second)
+	tdWant, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	ldWant, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	require.NoError(t, err)
+	mdWant, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	require.NoError(t, err)
+	want := map[Signal][]byte{SignalTraces: tdWant, SignalLogs: ldWant, SignalMetrics: mdWant}
+
+	// Twice each, so that the second append reuses a scratch buffer the
+	// first one grew.
+	for range 2 {
+		b, err := r.AppendTraces(td)
+		require.NoError(t, err)
+		assert.Equal(t, Batch{Items: 300, MinT: t0, MaxT: t0.Add(299 * time.Second)}, batchUTC(b))
+		b, err = r.AppendLogs(ld)
+		require.NoError(t, err)
+		assert.Equal(t, 200, b.Items)
+		b, err = r.AppendMetrics(md)
+		require.NoError(t, err)
+		assert.Equal(t, 90, b.Items)
+	}
+	// An empty batch is described but not stored.
+	b, err := r.AppendTraces(ptrace.NewTraces())
+	require.NoError(t, err)
+	assert.Equal(t, Batch{}, b)
+
+	var got []Signal
+	require.NoError(t, r.Scan(0, time.Time{}, time.Time{}, func(blk Block) error {
+		p, err := blk.Payload()
+		require.NoError(t, err)
+		assert.Equal(t, want[blk.Signal], p, "block %d (%s)", blk.Seq, blk.Signal)
+		got = append(got, blk.Signal)
+		return nil
+	}))
+	assert.Equal(t, []Signal{SignalTraces, SignalLogs, SignalMetrics, SignalTraces, SignalLogs, SignalMetrics}, got)
+}
+
+func batchUTC(b Batch) Batch {
+	b.MinT, b.MaxT = b.MinT.UTC(), b.MaxT.UTC()
+	return b
 }
