@@ -38,17 +38,8 @@ func benchPayload(b *testing.B) []byte {
 // loop runs fn b.Loop() times on one locked OS thread and reports its
 // thread CPU time per op.
 func loop(b *testing.B, fn func()) {
-	defer threadcpu.Lock()()
-	var cpu time.Duration
-	n := 0
-	for b.Loop() {
-		start, _ := threadcpu.Now()
-		fn()
-		end, _ := threadcpu.Now()
-		cpu += end - start
-		n++
-	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
+	cpu, n := threadcpu.Interleave(b, func(int) { fn() })
+	b.ReportMetric(float64(cpu[0].Nanoseconds())/float64(n), "cpu-ns/op")
 }
 
 func reportSize(b *testing.B, raw, stored int) {
@@ -127,11 +118,8 @@ func benchRingAppend(b *testing.B, cfg Config) {
 	defer func() { _ = r.Close() }()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
-	var buf []byte
 	loop(b, func() {
-		p, minT, maxT, items := MarshalTraces(buf[:0], td)
-		buf = p
-		if _, err := r.Append(SignalTraces, p, minT, maxT, items); err != nil {
+		if _, err := r.AppendTraces(td); err != nil {
 			b.Fatal(err)
 		}
 	})
@@ -194,7 +182,7 @@ func BenchmarkPayloadDiskS2(b *testing.B) {
 }
 
 // BenchmarkIngestVsFloor interleaves the floor (a bare marshal) and the ring
-// ingest (MarshalTraces + Append) in every iteration and reports the ratio
+// ingest (AppendTraces) in every iteration and reports the ratio
 // of their thread CPU times as "x-floor", which stays meaningful on a busy
 // machine where separate benchmark runs see different loads.
 func BenchmarkIngestVsFloor(b *testing.B) {
@@ -223,26 +211,20 @@ func BenchmarkIngestVsFloor(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() { _ = r.Close() }()
-			var floor, ingest time.Duration
-			var buf []byte // reused, as the exporter reuses its buffers
 			b.ReportAllocs()
-			defer threadcpu.Lock()()
-			for b.Loop() {
-				start, _ := threadcpu.Now()
-				if _, err := m.MarshalTraces(td); err != nil {
-					b.Fatal(err)
-				}
-				mid, _ := threadcpu.Now()
-				p, minT, maxT, items := MarshalTraces(buf[:0], td)
-				buf = p
-				if _, err := r.Append(SignalTraces, p, minT, maxT, items); err != nil {
-					b.Fatal(err)
-				}
-				floor += mid - start
-				end, _ := threadcpu.Now()
-				ingest += end - mid
-			}
-			b.ReportMetric(float64(ingest)/float64(floor), "x-floor")
+			cpu, _ := threadcpu.Interleave(b,
+				func(int) {
+					if _, err := m.MarshalTraces(td); err != nil {
+						b.Fatal(err)
+					}
+				},
+				func(int) {
+					if _, err := r.AppendTraces(td); err != nil {
+						b.Fatal(err)
+					}
+				},
+			)
+			b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "x-floor")
 		})
 	}
 }

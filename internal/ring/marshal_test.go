@@ -15,7 +15,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 )
 
-func TestMarshalTestgenBatches(t *testing.T) {
+func TestAppendTestgenBatches(t *testing.T) {
 	step := 7 * time.Second
 	first, last := t0, t0.Add(99*step)
 	// Scrambled times: the range must not depend on item order.
@@ -23,7 +23,7 @@ func TestMarshalTestgenBatches(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		marshal   func() ([]byte, time.Time, time.Time, int)
+		add       func(r *Ring) (Batch, error)
 		unmarshal func([]byte) (int, error)
 		wantItems int
 		wantMin   time.Time
@@ -31,8 +31,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 	}{
 		{
 			name: "traces",
-			marshal: func() ([]byte, time.Time, time.Time, int) {
-				return MarshalTraces(nil, testgen.Traces(1, 100, 5, t0, step))
+			add: func(r *Ring) (Batch, error) {
+				return r.AppendTraces(testgen.Traces(1, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
@@ -42,8 +42,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "traces with scrambled times",
-			marshal: func() ([]byte, time.Time, time.Time, int) {
-				return MarshalTraces(nil, testgen.Traces(1, 40, 3, time.Time{}, 0, testgen.WithTimes(times...)))
+			add: func(r *Ring) (Batch, error) {
+				return r.AppendTraces(testgen.Traces(1, 40, 3, time.Time{}, 0, testgen.WithTimes(times...)))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
@@ -53,8 +53,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "logs, some with only an observed time",
-			marshal: func() ([]byte, time.Time, time.Time, int) {
-				return MarshalLogs(nil, testgen.Logs(2, 100, 5, t0, step))
+			add: func(r *Ring) (Batch, error) {
+				return r.AppendLogs(testgen.Logs(2, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
@@ -64,8 +64,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "logs with only observed times",
-			marshal: func() ([]byte, time.Time, time.Time, int) {
-				return MarshalLogs(nil, testgen.Logs(2, 100, 5, t0, step, testgen.WithObservedOnlyRate(1)))
+			add: func(r *Ring) (Batch, error) {
+				return r.AppendLogs(testgen.Logs(2, 100, 5, t0, step, testgen.WithObservedOnlyRate(1)))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
@@ -75,8 +75,8 @@ func TestMarshalTestgenBatches(t *testing.T) {
 		},
 		{
 			name: "metrics",
-			marshal: func() ([]byte, time.Time, time.Time, int) {
-				return MarshalMetrics(nil, testgen.Metrics(3, 100, 5, t0, step))
+			add: func(r *Ring) (Batch, error) {
+				return r.AppendMetrics(testgen.Metrics(3, 100, 5, t0, step))
 			},
 			unmarshal: func(b []byte) (int, error) {
 				md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
@@ -87,41 +87,71 @@ func TestMarshalTestgenBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload, minT, maxT, items := tt.marshal()
-			assert.Equal(t, tt.wantItems, items)
-			assert.True(t, tt.wantMin.Equal(minT), "min %s", minT)
-			assert.True(t, tt.wantMax.Equal(maxT), "max %s", maxT)
-			n, err := tt.unmarshal(payload)
+			r := newMarshalRing(t)
+			b, err := tt.add(r)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantItems, b.Items)
+			assert.True(t, tt.wantMin.Equal(b.MinT), "min %s", b.MinT)
+			assert.True(t, tt.wantMax.Equal(b.MaxT), "max %s", b.MaxT)
+			n, err := tt.unmarshal(lastPayload(t, r))
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantItems, n)
 		})
 	}
 }
 
-func TestMarshalIgnoresUnsetTimes(t *testing.T) {
+// newMarshalRing is a memory ring for the tests of AppendTraces, AppendLogs
+// and AppendMetrics.
+func newMarshalRing(t *testing.T) *Ring {
+	t.Helper()
+	r, err := Open(Config{MaxBytes: 64 << 20}, zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, r.Close()) })
+	return r
+}
+
+// lastPayload returns the payload of the ring's newest block.
+func lastPayload(t *testing.T, r *Ring) []byte {
+	t.Helper()
+	var p []byte
+	require.NoError(t, r.Scan(0, time.Time{}, time.Time{}, func(b Block) error {
+		var err error
+		p, err = b.Payload()
+		return err
+	}))
+	require.NotNil(t, p, "the ring holds no block")
+	return p
+}
+
+func TestAppendIgnoresUnsetTimes(t *testing.T) {
+	r := newMarshalRing(t)
 	td := ptrace.NewTraces()
 	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
 	spans.AppendEmpty() // no start time
-	_, minT, maxT, items := MarshalTraces(nil, td)
-	assert.Equal(t, 1, items)
-	assert.True(t, minT.IsZero() && maxT.IsZero(), "no item time gives zero times")
+	b, err := r.AppendTraces(td)
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.Items)
+	assert.True(t, b.MinT.IsZero() && b.MaxT.IsZero(), "no item time gives zero times")
 
 	spans.AppendEmpty().SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
-	_, minT, maxT, items = MarshalTraces(nil, td)
-	assert.Equal(t, 2, items)
-	assert.True(t, t0.Equal(minT) && t0.Equal(maxT))
+	b, err = r.AppendTraces(td)
+	require.NoError(t, err)
+	assert.Equal(t, 2, b.Items)
+	assert.True(t, t0.Equal(b.MinT) && t0.Equal(b.MaxT))
 
 	ld := plog.NewLogs()
 	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
-	_, minT, _, items = MarshalLogs(nil, ld)
-	assert.Equal(t, 1, items)
-	assert.True(t, minT.IsZero())
+	b, err = r.AppendLogs(ld)
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.Items)
+	assert.True(t, b.MinT.IsZero())
 
-	_, _, _, items = MarshalMetrics(nil, pmetric.NewMetrics())
-	assert.Zero(t, items)
+	b, err = r.AppendMetrics(pmetric.NewMetrics())
+	require.NoError(t, err)
+	assert.Zero(t, b.Items)
 }
 
-func TestMarshalMetricsAllTypes(t *testing.T) {
+func TestAppendMetricsAllTypes(t *testing.T) {
 	md := pmetric.NewMetrics()
 	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
 	at := func(m int) pcommon.Timestamp {
@@ -136,10 +166,11 @@ func TestMarshalMetricsAllTypes(t *testing.T) {
 	ms.AppendEmpty().SetEmptySummary().DataPoints().AppendEmpty().SetTimestamp(at(9))
 	ms.AppendEmpty() // empty metric: no data points
 
-	_, minT, maxT, items := MarshalMetrics(nil, md)
-	assert.Equal(t, 6, items)
-	assert.True(t, at(-2).AsTime().Equal(minT))
-	assert.True(t, at(9).AsTime().Equal(maxT))
+	b, err := newMarshalRing(t).AppendMetrics(md)
+	require.NoError(t, err)
+	assert.Equal(t, 6, b.Items)
+	assert.True(t, at(-2).AsTime().Equal(b.MinT))
+	assert.True(t, at(9).AsTime().Equal(b.MaxT))
 }
 
 func TestLogRecordTime(t *testing.T) {
@@ -156,10 +187,7 @@ func TestLogRecordTime(t *testing.T) {
 }
 
 func TestAppendSignalsStoreTheBatchAsPdataMarshalsIt(t *testing.T) {
-	r, err := Open(Config{MaxBytes: 64 << 20}, zap.NewNop())
-	require.NoError(t, err)
-	defer func() { require.NoError(t, r.Close()) }()
-
+	r := newMarshalRing(t)
 	td := testgen.Traces(1, 300, 4, t0, time.Second)
 	ld := testgen.Logs(2, 200, 3, t0, time.Second)
 	md := testgen.Metrics(3, 90, 3, t0, time.Second)
