@@ -26,12 +26,23 @@ func Lock() func() {
 // clock cannot be read, see Now) and the number of iterations.
 func Interleave(b *testing.B, contenders ...func(iter int)) ([]time.Duration, int) {
 	b.Helper()
+	return InterleavePrepared(b, nil, contenders...)
+}
+
+// InterleavePrepared is Interleave with an untimed step: when prepare is
+// not nil, it runs right before each contender's turn, outside that turn's
+// timing, for instance to hand every contender a fresh copy of its input.
+func InterleavePrepared(b *testing.B, prepare func(iter int), contenders ...func(iter int)) ([]time.Duration, int) {
+	b.Helper()
 	defer Lock()()
 	cpu := make([]time.Duration, len(contenders))
 	i := 0
 	for b.Loop() {
 		for k := range contenders {
 			c := (i + k) % len(contenders)
+			if prepare != nil {
+				prepare(i)
+			}
 			start, _ := Now()
 			contenders[c](i)
 			end, _ := Now()

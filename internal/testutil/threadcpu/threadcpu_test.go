@@ -71,3 +71,41 @@ func TestInterleaveRotatesAndCountsEveryContender(t *testing.T) {
 		assert.Greater(t, cpu[2], cpu[0], "each contender's time is its own")
 	}
 }
+
+func TestInterleavePreparedRunsPrepareUntimedBeforeEveryTurn(t *testing.T) {
+	var (
+		prepared, unprepared, calls int
+		ready                       bool
+		prepCPU                     time.Duration
+		cpu                         []time.Duration
+		iters                       int
+	)
+	prepare := func(int) {
+		prepared++
+		start, _ := Now()
+		for x := range 200_000 {
+			sink += x * x
+		}
+		end, _ := Now()
+		prepCPU += end - start
+		ready = true
+	}
+	contender := func(int) {
+		calls++
+		if !ready {
+			unprepared++
+		}
+		ready = false
+	}
+	testing.Benchmark(func(b *testing.B) {
+		prepared, unprepared, calls, prepCPU = 0, 0, 0, 0
+		cpu, iters = InterleavePrepared(b, prepare, contender, contender)
+	})
+	require.Positive(t, iters)
+	assert.Equal(t, 2*iters, calls)
+	assert.Equal(t, calls, prepared, "prepare runs once per turn")
+	assert.Zero(t, unprepared, "every turn starts right after prepare")
+	if runtime.GOOS == "linux" {
+		assert.Less(t, cpu[0]+cpu[1], prepCPU/4, "prepare's work is not charged to the contenders")
+	}
+}
