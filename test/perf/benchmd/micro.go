@@ -141,37 +141,34 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 		floorDesc = "the bare OTLP protobuf marshal (marshal_floor)"
 		fileDesc  = "contrib fileexporter, zstd protobuf to a file"
 	)
+	// Each peer as a case of BenchmarkIngest and as a metric of
+	// BenchmarkIngestInterleaved.
+	peers := []struct {
+		name, unit, desc string
+		vsFile           bool
+	}{
+		{"marshal_floor", "floor-cpu-ns/span", floorDesc, false},
+		{"fileexporter_zstd_proto", "file-cpu-ns/span", fileDesc, true},
+	}
+	add := func(measure, input, unit, ratioOf string, v, pv float64, desc string, vsFile bool) {
+		out = append(out, ingestTarget(perf.Figure{
+			Name: "Micro: evidence exporter ingest into the s2 ring (" + measure + ", " + input + ")", Value: v, Unit: unit,
+			Peer: desc, PeerValue: pv, Ratio: v / pv, RatioOf: ratioOf,
+		}, vsFile))
+	}
 	for _, in := range ingestInputs {
 		name := func(c string) string { return "BenchmarkIngest/batch=" + in.name + "/" + c }
-		ring := s.Get(pkgExporter, name("evidence_ring_s2"))
-		for _, peer := range []struct {
-			name, desc string
-			vsFile     bool
-		}{{"marshal_floor", floorDesc, false}, {"fileexporter_zstd_proto", fileDesc, true}} {
-			v, ok1 := medianOf(ring, "ns/span")
-			pv, ok2 := medianOf(s.Get(pkgExporter, name(peer.name)), "ns/span")
-			if !ok1 || !ok2 || pv == 0 {
-				continue
+		v, ok := medianOf(s.Get(pkgExporter, name("evidence_ring_s2")), "ns/span")
+		for _, peer := range peers {
+			if pv, okp := medianOf(s.Get(pkgExporter, name(peer.name)), "ns/span"); ok && okp && pv > 0 {
+				add("separate runs", in.desc, "ns/span", "wall time", v, pv, peer.desc, peer.vsFile)
 			}
-			out = append(out, ingestTarget(perf.Figure{
-				Name: "Micro: evidence exporter ingest into the s2 ring (separate runs, " + in.desc + ")", Value: v, Unit: "ns/span",
-				Peer: peer.desc, PeerValue: pv, Ratio: v / pv, RatioOf: "wall time",
-			}, peer.vsFile))
 		}
-		if r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+in.name); r != nil {
-			ev, ok := r.Median("evidence-cpu-ns/span")
-			for _, peer := range []struct {
-				unit, desc string
-				vsFile     bool
-			}{{"floor-cpu-ns/span", floorDesc, false}, {"file-cpu-ns/span", fileDesc, true}} {
-				pv, okp := r.Median(peer.unit)
-				if !ok || !okp || pv == 0 {
-					continue
-				}
-				out = append(out, ingestTarget(perf.Figure{
-					Name: "Micro: evidence exporter ingest into the s2 ring (interleaved, " + in.desc + ")", Value: ev, Unit: "cpu-ns/span",
-					Peer: peer.desc, PeerValue: pv, Ratio: ev / pv, RatioOf: "thread CPU time",
-				}, peer.vsFile))
+		r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+in.name)
+		ev, ok := medianOf(r, "evidence-cpu-ns/span")
+		for _, peer := range peers {
+			if pv, okp := medianOf(r, peer.unit); ok && okp && pv > 0 {
+				add("interleaved", in.desc, "cpu-ns/span", "thread CPU time", ev, pv, peer.desc, peer.vsFile)
 			}
 		}
 	}
