@@ -30,10 +30,11 @@ var (
 	processorImpls = []string{"incident_context", "noop", "putstr", "transform", "transform_where"}
 	ingestCases    = []string{"marshal_floor", "evidence_ring_s2", "evidence_ring_zstd", "evidence_ring_s2_first_fill", "fileexporter_zstd_proto"}
 	// ingestInputs are the batch=<input> of the exporter's ingest
-	// benchmarks, with how each is described.
-	ingestInputs = []struct{ name, desc string }{
-		{"fresh", "fresh batches"},
-		{"cycled", "cycled batches"},
+	// benchmarks, with how each is described in figures and in notes.
+	ingestInputs = []ingestInput{
+		{"fresh", "fresh batches", "fresh: every run gets its own copy of the batch, decoded from OTLP protobuf right before it (not timed), as the otlp receiver hands it to the pipeline."},
+		{"cycled", "cycled batches", "cycled: 16 prebuilt batches in turn, most of them out of the core's caches when they come round again; " +
+			"marshal_floor and fileexporter walk the batch twice (size, then write), and their second walk finds it in cache."},
 	}
 	encodings = []string{"otlp_json", "otlp_proto"}
 )
@@ -49,6 +50,12 @@ func perItem(r *perf.BenchResult, item string) (float64, string, bool) {
 	}
 	return 0, "", false
 }
+
+// ingestInput is one input of the exporter's ingest benchmarks.
+type ingestInput struct{ name, desc, note string }
+
+// ingestName is the name of case c of BenchmarkIngest on input.
+func ingestName(input, c string) string { return "BenchmarkIngest/batch=" + input + "/" + c }
 
 func processorName(sig, keys, level, impl string) string {
 	return fmt.Sprintf("BenchmarkContext/%s/keys=%s/level=%s/impl=%s", sig, keys, level, impl)
@@ -157,10 +164,9 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 		}, vsFile))
 	}
 	for _, in := range ingestInputs {
-		name := func(c string) string { return "BenchmarkIngest/batch=" + in.name + "/" + c }
-		v, ok := medianOf(s.Get(pkgExporter, name("evidence_ring_s2")), "ns/span")
+		v, ok := medianOf(s.Get(pkgExporter, ingestName(in.name, "evidence_ring_s2")), "ns/span")
 		for _, peer := range peers {
-			if pv, okp := medianOf(s.Get(pkgExporter, name(peer.name)), "ns/span"); ok && okp && pv > 0 {
+			if pv, okp := medianOf(s.Get(pkgExporter, ingestName(in.name, peer.name)), "ns/span"); ok && okp && pv > 0 {
 				add("separate runs", in.desc, "ns/span", "wall time", v, pv, peer.desc, peer.vsFile)
 			}
 		}
@@ -173,8 +179,8 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 		}
 	}
 	// The ring holds the same bytes whichever way its batches arrive.
-	held, ok1 := medianOf(s.Get(pkgExporter, "BenchmarkIngest/batch=fresh/evidence_ring_s2"), "bytes/span")
-	file, ok2 := medianOf(s.Get(pkgExporter, "BenchmarkIngest/batch=fresh/fileexporter_zstd_proto"), "bytes/span")
+	held, ok1 := medianOf(s.Get(pkgExporter, ingestName("fresh", "evidence_ring_s2")), "bytes/span")
+	file, ok2 := medianOf(s.Get(pkgExporter, ingestName("fresh", "fileexporter_zstd_proto")), "bytes/span")
 	if ok1 && ok2 && file > 0 {
 		out = append(out, perf.Figure{
 			Name: "Micro: bytes the s2 ring holds", Value: held, Unit: "bytes/span",
@@ -278,7 +284,7 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 	// Evidence exporter ingest against the floor and fileexporter, for
 	// each input: separate runs, then interleaved.
 	for _, in := range ingestInputs {
-		ingestTables(w, s, in.name, in.desc)
+		ingestTables(w, s, in)
 	}
 
 	// Ring ingest against the interleaved floor.
@@ -400,13 +406,8 @@ func crossCheck(w *bytes.Buffer, results []perf.Result, s *perf.BenchSet) {
 
 // ingestTables writes the ingest tables of one input of the exporter's
 // benchmarks (batch=<input>): separate runs, then interleaved.
-func ingestTables(w *bytes.Buffer, s *perf.BenchSet, input, desc string) {
-	name := func(c string) string { return "BenchmarkIngest/batch=" + input + "/" + c }
-	inputNote := map[string]string{
-		"fresh": "fresh: every run gets its own copy of the batch, decoded from OTLP protobuf right before it (not timed), as the otlp receiver hands it to the pipeline.",
-		"cycled": "cycled: 16 prebuilt batches in turn, most of them out of the core's caches when they come round again; " +
-			"marshal_floor and fileexporter walk the batch twice (size, then write), and their second walk finds it in cache.",
-	}[input]
+func ingestTables(w *bytes.Buffer, s *perf.BenchSet, in ingestInput) {
+	name := func(c string) string { return ingestName(in.name, c) }
 	var rows [][]string
 	floorNS, _ := medianOf(s.Get(pkgExporter, name("marshal_floor")), "ns/span")
 	fileNS, _ := medianOf(s.Get(pkgExporter, name("fileexporter_zstd_proto")), "ns/span")
@@ -425,15 +426,15 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, input, desc string) {
 	}
 	if len(rows) > 0 {
 		table(w, perf.Table{
-			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter (1,000-span batches, " + desc + ")",
+			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter (1,000-span batches, " + in.desc + ")",
 			Header: []string{"case", "ns/span (wall)", "bytes/span kept", "allocs/batch", "vs marshal_floor", "vs fileexporter"},
 			Rows:   rows,
-			Notes: []string{"exporter/evidenceexporter BenchmarkIngest/batch=" + input + ", each case in its own run. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size). " +
-				"The evidence rings have wrapped before the timing starts, the steady state of a full ring; evidence_ring_s2_first_fill is a ring that never wraps, whose appends take page faults on arena pages touched for the first time. " + inputNote},
+			Notes: []string{"exporter/evidenceexporter BenchmarkIngest/batch=" + in.name + ", each case in its own run. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size). " +
+				"The evidence rings have wrapped before the timing starts, the steady state of a full ring; evidence_ring_s2_first_fill is a ring that never wraps, whose appends take page faults on arena pages touched for the first time. " + in.note},
 		})
 	}
 
-	r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+input)
+	r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+in.name)
 	if r == nil {
 		return
 	}
@@ -451,11 +452,11 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, input, desc string) {
 	}
 	if len(rows) > 0 {
 		table(w, perf.Table{
-			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter, interleaved (thread CPU, " + desc + ")",
+			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter, interleaved (thread CPU, " + in.desc + ")",
 			Header: []string{"case", "cpu-ns/span", "vs marshal_floor", "vs fileexporter"},
 			Rows:   rows,
-			Notes: []string{"exporter/evidenceexporter BenchmarkIngestInterleaved/batch=" + input + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
-				"so machine load touches all three alike. " + inputNote},
+			Notes: []string{"exporter/evidenceexporter BenchmarkIngestInterleaved/batch=" + in.name + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
+				"so machine load touches all three alike. " + in.note},
 		})
 	}
 }
