@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -228,7 +230,13 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 	if err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	_, err = s.client.PutObject(ctx, s.bucket, s.prefix+key, body, size, s.putOptions(opts))
+	po := s.putOptions(opts)
+	if xr == nil {
+		if body, err = s.retrySafe(body.(io.ReadSeeker), size, &po); err != nil {
+			return fmt.Errorf("put %q: %w", key, err)
+		}
+	}
+	_, err = s.client.PutObject(ctx, s.bucket, s.prefix+key, body, size, po)
 	if xr != nil {
 		if ferr := xr.failure(); ferr != nil {
 			return fmt.Errorf("put %q to %s: %w", key, s, ferr)
@@ -241,7 +249,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 }
 
 // s3Body returns the reader to upload. A seekable reader is checked up front
-// and passed as is, so minio-go can retry and upload parts in parallel;
+// and passed as is, so minio-go can retry its requests (see retrySafe);
 // other readers are wrapped to enforce the size.
 func s3Body(ctx context.Context, r io.Reader, size int64) (io.Reader, *exactReader, error) {
 	if rs, ok := r.(io.ReadSeeker); ok {
@@ -268,6 +276,37 @@ func s3Body(ctx context.Context, r io.Reader, size int64) (io.Reader, *exactRead
 		return bytes.NewReader(nil), nil, nil
 	}
 	return xr, xr, nil
+}
+
+// retrySafe prepares a seekable body so that minio-go's retries of it
+// (after a 503 SlowDown or a broken connection) succeed. minio-go v7.4.1
+// gets both cases wrong with a trailing checksum:
+//   - A single PUT hashes the body as it is sent, and the hash is not reset
+//     when the request is retried. The retry's trailer then covers the bytes
+//     of both attempts and the server refuses it (BadDigest). So the CRC32C
+//     is computed here and sent as a header, which is right on every attempt.
+//   - A multipart upload from an io.ReaderAt sends each part through a
+//     hashing reader that cannot seek, so a part is never retried. Hiding
+//     ReaderAt makes minio-go read each part into a buffer and checksum it
+//     up front, and then a part can be retried.
+func (s *S3) retrySafe(r io.ReadSeeker, size int64, po *minio.PutObjectOptions) (io.Reader, error) {
+	if size > s.partSize {
+		return struct{ io.Reader }{r}, nil
+	}
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	if _, err := io.CopyN(h, r, size); err != nil {
+		return nil, fmt.Errorf("checksum the body: %w", err)
+	}
+	if _, err := r.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	po.Checksum = minio.ChecksumNone
+	po.UserMetadata = map[string]string{"X-Amz-Checksum-Crc32c": base64.StdEncoding.EncodeToString(h.Sum(nil))}
+	return r, nil
 }
 
 func (s *S3) putOptions(opts PutOptions) minio.PutObjectOptions {

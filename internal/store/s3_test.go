@@ -6,9 +6,14 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -351,4 +356,87 @@ func TestS3GetVerifiesChecksum(t *testing.T) {
 	defer func() { _ = rc.Close() }()
 	_, err = io.ReadAll(rc)
 	require.ErrorContains(t, err, "checksum")
+}
+
+// slowDownProxy is a reverse proxy to srv that answers 503 SlowDown to the
+// first PUT of every key, after reading its whole body, as an overloaded S3
+// server does; later requests are forwarded.
+type slowDownProxy struct {
+	mu     sync.Mutex
+	failed map[string]int
+}
+
+func startSlowDownProxy(t *testing.T, srv *s3server.Server) (string, *slowDownProxy) {
+	t.Helper()
+	target, err := url.Parse("http://" + srv.Endpoint)
+	require.NoError(t, err)
+	p := &slowDownProxy{failed: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			// Part uploads share their object's path; tell them apart.
+			key := r.URL.Path + "?" + r.URL.Query().Get("partNumber")
+			p.mu.Lock()
+			p.failed[key]++
+			first := p.failed[key] == 1
+			p.mu.Unlock()
+			if first {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://"), p
+}
+
+func (p *slowDownProxy) puts(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for k, v := range p.failed {
+		if strings.HasPrefix(k, key+"?") {
+			n += v
+		}
+	}
+	return n
+}
+
+// TestS3PutRetriesAfterSlowDown has every PUT refused once after its body
+// was sent: the upload must go through on minio-go's retry, and the object
+// keep the CRC32C that downloads are verified against.
+func TestS3PutRetriesAfterSlowDown(t *testing.T) {
+	ctx := context.Background()
+	srv := s3server.Start(t)
+	endpoint, proxy := startSlowDownProxy(t, srv)
+	cfg := s3Config(srv, "slow")
+	cfg.Endpoint = endpoint
+	s := newTestS3(t, cfg)
+
+	for _, c := range []struct {
+		name string
+		size int
+	}{
+		{"small", 1000},
+		{"single PUT of a whole part", int(MinPartSize)},
+		{"multipart", int(MinPartSize) + 1000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key := strings.ReplaceAll(c.name, " ", "-")
+			data := make([]byte, c.size)
+			_, _ = rand.Read(data)
+			require.NoError(t, s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), PutOptions{}))
+			require.Greater(t, proxy.puts("/"+srv.Bucket+"/slow/"+key), 1, "the proxy refused a PUT")
+			got, _ := get(t, s, key)
+			require.Equal(t, data, got)
+
+			obj, err := s.client.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{Checksum: true})
+			require.NoError(t, err)
+			require.NotEmpty(t, obj.ChecksumCRC32C, "the object keeps its CRC32C")
+		})
+	}
 }
