@@ -2,6 +2,7 @@ package evidenceexporter
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -251,6 +252,41 @@ func TestPartsCutAtPartMaxBytes(t *testing.T) {
 		assert.Equal(t, int64(1), p.Counts.Spans, "part %d", i+1)
 	}
 	assert.Len(t, h.read("INC-1", m).spans, 5)
+}
+
+// TestPastPartsCommittedAsTheyAreCut freezes a past that fills several
+// parts. Each part is committed and stored as soon as it is cut, not when
+// the whole past is frozen: when the flush fails half-way, the parts before
+// the failure are in the store, and the next flush goes on after them with
+// every span exactly once.
+func TestPastPartsCommittedAsTheyAreCut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartMaxBytes = 1 // every batch closes its part
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
+	var names []string
+	for i := range 5 {
+		names = append(names, fmt.Sprintf("past-%d", i))
+		h.traces(span(names[i], t0.Add(-time.Duration(5-i)*time.Minute)))
+	}
+	// A directory where part 4 goes: the spool cannot write it.
+	blocker := filepath.Join(cfg.Spool.Directory, "incidents", "INC-1", "part-000004.tar.zst")
+	require.NoError(t, os.MkdirAll(blocker, 0o700))
+
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	m := h.waitParts("INC-1", 3)
+	assert.False(t, m.Complete)
+	assert.Equal(t, names[:3], h.read("INC-1", m).spans, "the parts cut before the failure are stored")
+
+	require.NoError(t, os.Remove(blocker))
+	h.at(t0.Add(20 * time.Minute))
+	m = h.waitComplete("INC-1")
+	c := h.read("INC-1", m)
+	assert.Equal(t, names, c.spans)
+	assert.Equal(t, []incident.EventKind{incident.EventIncidentOpened}, c.events)
+	for i, p := range m.Parts[:5] {
+		assert.Equal(t, int64(1), p.Counts.Spans, "part %d", i+1)
+	}
 }
 
 func TestStoreFailuresSpoolThenUpload(t *testing.T) {

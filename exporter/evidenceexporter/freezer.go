@@ -38,8 +38,12 @@ import (
 // (L, L'], and from the blocks in (C, N], the items in [start, L'], and then
 // commits C = N, L = L'. So an item is taken by exactly one flush: the first
 // one that both has seen its block and reaches its time. A flush commits
-// (state.json) only after all its parts are in the spool; a flush that fails
-// or is cut short by a crash commits nothing and is redone.
+// (state.json) only parts that are in the spool: at its end, and whenever it
+// cuts a part from the new blocks, with C = the last block taken, so that a
+// large window reaches the store part by part instead of all at the end
+// (the older blocks are all taken up to L' by then, so C and L' keep the
+// rule). What a flush that fails or is cut short by a crash has not
+// committed is redone.
 //
 // All methods except enqueue run on one goroutine at a time (the freeze
 // loop, or Start and Shutdown while the loop is not running).
@@ -337,11 +341,19 @@ func (f *freezer) flush(ctx context.Context, id string) {
 	if next == nil {
 		return // nothing changed
 	}
-	if err := f.spool.saveState(next); err != nil {
+	if err := f.commit(ctx, next, res); err != nil {
 		f.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
 		f.logger.Error("Committing the incident's state to the spool failed; retrying at the next flush",
 			zap.String("incident", id), zap.Error(err))
-		return
+	}
+}
+
+// commit saves an incident's state in the spool, counts what was frozen
+// since the last commit and hands the state to the uploader.
+func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResult) error {
+	id := next.Incident.ID
+	if err := f.spool.saveState(next); err != nil {
+		return err
 	}
 	f.jobs[id] = next
 	if res.parts > 0 {
@@ -358,6 +370,7 @@ func (f *freezer) flush(ctx context.Context, id string) {
 			zap.Int("parts", len(next.Parts)))
 	}
 	f.up.submit(next.clone())
+	return nil
 }
 
 // flushResult counts what one flush wrote.
@@ -391,21 +404,21 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	// Blocks already scanned: the items between the old and the new bound.
 	if !st.Bound.IsZero() && wb.bound.After(st.Bound) && st.Cursor > 0 {
 		r := timeRange{lo: ts(st.Bound) + 1, hi: ts(wb.bound)}
-		if err := f.ring.ScanRange(0, st.Cursor, st.Bound.Add(1), wb.bound, b.visit(r)); err != nil {
+		if err := f.ring.ScanRange(0, st.Cursor, st.Bound.Add(1), wb.bound, b.visit(r, false)); err != nil {
 			return nil, flushResult{}, err
 		}
 	}
 	// New blocks: every item in the window so far.
 	if last > st.Cursor {
 		r := timeRange{lo: ts(wb.start), hi: ts(wb.bound)}
-		if err := f.ring.ScanRange(st.Cursor, last, wb.start, wb.bound, b.visit(r)); err != nil {
+		if err := f.ring.ScanRange(st.Cursor, last, wb.start, wb.bound, b.visit(r, true)); err != nil {
 			return nil, flushResult{}, err
 		}
 	}
 	if err := b.addEvents(wb); err != nil {
 		return nil, flushResult{}, err
 	}
-	if first && b.w == nil {
+	if first && b.w == nil && len(next.Parts) == 0 {
 		// The part covering the past is always written, even empty: it
 		// records that the window was looked at.
 		if _, err := b.writer(); err != nil {
@@ -415,7 +428,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	if err := b.finish(); err != nil {
 		return nil, flushResult{}, err
 	}
-	if b.parts == 0 && next.Cursor == st.Cursor && next.Bound.Equal(st.Bound) && next.Complete == st.Complete &&
+	if b.commits == 0 && b.parts == 0 && next.Cursor == st.Cursor && next.Bound.Equal(st.Bound) && next.Complete == st.Complete &&
 		timesEqual(next.ResolvedAt, st.ResolvedAt) && st.Version > 0 {
 		return nil, flushResult{}, nil
 	}
@@ -440,8 +453,11 @@ type partBuilder struct {
 	window bundle.Window
 	now    time.Time
 	w      *bundle.PartWriter
-	parts  int
-	items  [ring.NumSignals]int64
+	// parts and items count what was frozen since the last commit; commits
+	// counts the commits made during the flush (see commitAt).
+	parts   int
+	items   [ring.NumSignals]int64
+	commits int
 
 	tr ptrace.ProtoUnmarshaler
 	lr plog.ProtoUnmarshaler
@@ -468,8 +484,9 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 }
 
 // visit returns the scan callback that adds the items of a block whose
-// time is in r.
-func (b *partBuilder) visit(r timeRange) func(ring.Block) error {
+// time is in r. With commit set (blocks after the old cursor), every part it
+// cuts is committed at once.
+func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 	return func(blk ring.Block) error {
 		if err := b.ctx.Err(); err != nil {
 			return err
@@ -490,11 +507,33 @@ func (b *partBuilder) visit(r timeRange) func(ring.Block) error {
 			return nil
 		}
 		b.items[blk.Signal] += int64(n)
-		if b.w.Size() >= b.f.partMax {
-			return b.finish()
+		if b.w.Size() < b.f.partMax {
+			return nil
+		}
+		if err := b.finish(); err != nil {
+			return err
+		}
+		if commit {
+			return b.commitAt(blk.Seq)
 		}
 		return nil
 	}
+}
+
+// commitAt commits the flush so far as if it had scanned up to block seq,
+// so that its parts go to the store while it goes on. The flush's final
+// commit gets a later version.
+func (b *partBuilder) commitAt(seq uint64) error {
+	cp := b.state.clone()
+	cp.Cursor = seq
+	cp.Complete = false
+	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items}); err != nil {
+		return err
+	}
+	b.state.Version++
+	b.parts, b.items = 0, [ring.NumSignals]int64{}
+	b.commits++
+	return nil
 }
 
 var errCorruptBlock = errors.New("ring block does not decode")
