@@ -57,6 +57,9 @@ type ingestInput struct{ name, desc, note string }
 // ingestName is the name of case c of BenchmarkIngest on input.
 func ingestName(input, c string) string { return "BenchmarkIngest/batch=" + input + "/" + c }
 
+// interleavedName is the name of BenchmarkIngestInterleaved on input.
+func interleavedName(input string) string { return "BenchmarkIngestInterleaved/batch=" + input }
+
 func processorName(sig, keys, level, impl string) string {
 	return fmt.Sprintf("BenchmarkContext/%s/keys=%s/level=%s/impl=%s", sig, keys, level, impl)
 }
@@ -170,7 +173,7 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 				add("separate runs", in.desc, "ns/span", "wall time", v, pv, peer.desc, peer.vsFile)
 			}
 		}
-		r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+in.name)
+		r := s.Get(pkgExporter, interleavedName(in.name))
 		ev, ok := medianOf(r, "evidence-cpu-ns/span")
 		for _, peer := range peers {
 			if pv, okp := medianOf(r, peer.unit); ok && okp && pv > 0 {
@@ -434,7 +437,7 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, in ingestInput) {
 		})
 	}
 
-	r := s.Get(pkgExporter, "BenchmarkIngestInterleaved/batch="+in.name)
+	r := s.Get(pkgExporter, interleavedName(in.name))
 	if r == nil {
 		return
 	}
@@ -455,7 +458,7 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, in ingestInput) {
 			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter, interleaved (thread CPU, " + in.desc + ")",
 			Header: []string{"case", "cpu-ns/span", "vs marshal_floor", "vs fileexporter"},
 			Rows:   rows,
-			Notes: []string{"exporter/evidenceexporter BenchmarkIngestInterleaved/batch=" + in.name + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
+			Notes: []string{"exporter/evidenceexporter " + interleavedName(in.name) + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
 				"so machine load touches all three alike. " + in.note},
 		})
 	}
