@@ -362,23 +362,24 @@ func TestS3GetVerifiesChecksum(t *testing.T) {
 // first PUT of every key, after reading its whole body, as an overloaded S3
 // server does; later requests are forwarded.
 type slowDownProxy struct {
-	mu     sync.Mutex
-	failed map[string]int
+	mu sync.Mutex
+	// puts counts the PUTs the proxy received, by path and part number.
+	puts map[string]int
 }
 
 func startSlowDownProxy(t *testing.T, srv *s3server.Server) (string, *slowDownProxy) {
 	t.Helper()
 	target, err := url.Parse("http://" + srv.Endpoint)
 	require.NoError(t, err)
-	p := &slowDownProxy{failed: map[string]int{}}
+	p := &slowDownProxy{puts: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
 			// Part uploads share their object's path; tell them apart.
 			key := r.URL.Path + "?" + r.URL.Query().Get("partNumber")
 			p.mu.Lock()
-			p.failed[key]++
-			first := p.failed[key] == 1
+			p.puts[key]++
+			first := p.puts[key] == 1
 			p.mu.Unlock()
 			if first {
 				_, _ = io.Copy(io.Discard, r.Body)
@@ -394,11 +395,12 @@ func startSlowDownProxy(t *testing.T, srv *s3server.Server) (string, *slowDownPr
 	return strings.TrimPrefix(hs.URL, "http://"), p
 }
 
-func (p *slowDownProxy) puts(key string) int {
+// putsOf returns how many PUTs of key (all its parts) the proxy received.
+func (p *slowDownProxy) putsOf(key string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for k, v := range p.failed {
+	for k, v := range p.puts {
 		if strings.HasPrefix(k, key+"?") {
 			n += v
 		}
@@ -430,7 +432,7 @@ func TestS3PutRetriesAfterSlowDown(t *testing.T) {
 			data := make([]byte, c.size)
 			_, _ = rand.Read(data)
 			require.NoError(t, s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), PutOptions{}))
-			require.Greater(t, proxy.puts("/"+srv.Bucket+"/slow/"+key), 1, "the proxy refused a PUT")
+			require.Greater(t, proxy.putsOf("/"+srv.Bucket+"/slow/"+key), 1, "the proxy refused a PUT")
 			got, _ := get(t, s, key)
 			require.Equal(t, data, got)
 
