@@ -78,7 +78,9 @@ func (in benchInput) collect(i int) {
 //	cycled  16 prebuilt batches in turn, most of them out of the core's
 //	        caches by the time they come round again
 //
-// Both hold the same 16 batches.
+// Both hold the same 16 batches. The ingest targets are set on
+// fresh input, the condition of its reference figures; cycled input is a
+// stress case that BENCHMARKS.md reports without targets.
 func benchInputs(b *testing.B) []benchInput {
 	batches := benchBatches(b)
 	raws := make([][]byte, len(batches))
