@@ -178,42 +178,36 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 		}
 		out = append(out, f)
 	}
-	// floorVsFile shows the input's conditions: how the bare marshal
-	// compares with fileexporter (0.17x in the reference figures).
-	floorVsFile := func(measure string, in ingestInput, unit, ratioOf string, v, pv float64) {
-		out = append(out, perf.Figure{
-			Name: "Micro: the bare marshal, no compression (" + measure + ", " + in.desc + "; the issue's reference: 0.17x)", Value: v, Unit: unit,
-			Peer: fileDesc, PeerValue: pv, Ratio: v / pv, RatioOf: ratioOf,
-		})
+	// figures adds, for one input and measurement, the ring against each
+	// peer (v, when ok) and, to show the input's conditions, the bare
+	// marshal against fileexporter (0.17x in the reference figures).
+	figures := func(in ingestInput, measure, unit, ratioOf string, v float64, ok bool, peerValue func(name, unit string) (float64, bool)) {
+		got := map[string]float64{}
+		for _, peer := range peers {
+			if pv, okp := peerValue(peer.name, peer.unit); okp && pv > 0 {
+				got[peer.name] = pv
+				if ok {
+					add(measure, in, unit, ratioOf, v, pv, peer.desc, peer.vsFile)
+				}
+			}
+		}
+		if floor, file := got["marshal_floor"], got["fileexporter_zstd_proto"]; floor > 0 && file > 0 {
+			out = append(out, perf.Figure{
+				Name: "Micro: the bare marshal, no compression (" + measure + ", " + in.desc + "; the issue's reference: 0.17x)", Value: floor, Unit: unit,
+				Peer: fileDesc, PeerValue: file, Ratio: floor / file, RatioOf: ratioOf,
+			})
+		}
 	}
 	for _, in := range ingestInputs {
 		v, ok := medianOf(s.Get(pkgExporter, ingestName(in.name, "evidence_ring_s2")), "ns/span")
-		ns := map[string]float64{}
-		for _, peer := range peers {
-			if pv, okp := medianOf(s.Get(pkgExporter, ingestName(in.name, peer.name)), "ns/span"); okp && pv > 0 {
-				ns[peer.name] = pv
-				if ok {
-					add("separate runs", in, "ns/span", "wall time", v, pv, peer.desc, peer.vsFile)
-				}
-			}
-		}
-		if floor, file := ns["marshal_floor"], ns["fileexporter_zstd_proto"]; floor > 0 && file > 0 {
-			floorVsFile("separate runs", in, "ns/span", "wall time", floor, file)
-		}
+		figures(in, "separate runs", "ns/span", "wall time", v, ok, func(name, _ string) (float64, bool) {
+			return medianOf(s.Get(pkgExporter, ingestName(in.name, name)), "ns/span")
+		})
 		r := s.Get(pkgExporter, interleavedName(in.name))
 		ev, ok := medianOf(r, "evidence-cpu-ns/span")
-		cpu := map[string]float64{}
-		for _, peer := range peers {
-			if pv, okp := medianOf(r, peer.unit); okp && pv > 0 {
-				cpu[peer.name] = pv
-				if ok {
-					add("interleaved", in, "cpu-ns/span", "thread CPU time", ev, pv, peer.desc, peer.vsFile)
-				}
-			}
-		}
-		if floor, file := cpu["marshal_floor"], cpu["fileexporter_zstd_proto"]; floor > 0 && file > 0 {
-			floorVsFile("interleaved", in, "cpu-ns/span", "thread CPU time", floor, file)
-		}
+		figures(in, "interleaved", "cpu-ns/span", "thread CPU time", ev, ok, func(_, unit string) (float64, bool) {
+			return medianOf(r, unit)
+		})
 	}
 	// The ring holds the same bytes whichever way its batches arrive.
 	held, ok1 := medianOf(s.Get(pkgExporter, ingestName("fresh", "evidence_ring_s2")), "bytes/span")
