@@ -168,28 +168,28 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 		{"marshal_floor", "floor-cpu-ns/span", floorDesc, false},
 		{"fileexporter_zstd_proto", "file-cpu-ns/span", fileDesc, true},
 	}
-	add := func(measure string, in ingestInput, unit, ratioOf string, v, pv float64, desc string, vsFile bool) {
-		f := perf.Figure{
-			Name: "Micro: evidence exporter ingest into the s2 ring (" + measure + ", " + in.desc + ")", Value: v, Unit: unit,
-			Peer: desc, PeerValue: pv, Ratio: v / pv, RatioOf: ratioOf,
-		}
-		if in.targets {
-			f = ingestTarget(f, vsFile)
-		}
-		out = append(out, f)
-	}
 	// figures adds, for one input and measurement, the ring against each
 	// peer (v, when ok) and, to show the input's conditions, the bare
 	// marshal against fileexporter (0.17x in the reference figures).
 	figures := func(in ingestInput, measure, unit, ratioOf string, v float64, ok bool, peerValue func(name, unit string) (float64, bool)) {
 		got := map[string]float64{}
 		for _, peer := range peers {
-			if pv, okp := peerValue(peer.name, peer.unit); okp && pv > 0 {
-				got[peer.name] = pv
-				if ok {
-					add(measure, in, unit, ratioOf, v, pv, peer.desc, peer.vsFile)
-				}
+			pv, okp := peerValue(peer.name, peer.unit)
+			if !okp || pv <= 0 {
+				continue
 			}
+			got[peer.name] = pv
+			if !ok {
+				continue
+			}
+			f := perf.Figure{
+				Name: "Micro: evidence exporter ingest into the s2 ring (" + measure + ", " + in.desc + ")", Value: v, Unit: unit,
+				Peer: peer.desc, PeerValue: pv, Ratio: v / pv, RatioOf: ratioOf,
+			}
+			if in.targets {
+				f = ingestTarget(f, peer.vsFile)
+			}
+			out = append(out, f)
 		}
 		if floor, file := got["marshal_floor"], got["fileexporter_zstd_proto"]; floor > 0 && file > 0 {
 			out = append(out, perf.Figure{
