@@ -313,10 +313,12 @@ func (s *S3) putOptions(opts PutOptions) minio.PutObjectOptions {
 	po := minio.PutObjectOptions{
 		ContentType: opts.ContentType,
 		PartSize:    uint64(s.partSize),
-		// CRC32C in a trailer over an unsigned payload (what AWS SDKs send
-		// over HTTPS): the server verifies it, and the body streams without
-		// a second pass. versitygw v1.8.0 rejects trailers on signed
-		// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) uploads.
+		// CRC32C over an unsigned payload (what AWS SDKs send over HTTPS),
+		// which the server verifies. A body that cannot seek streams with
+		// it in a trailer, without a second pass; a seekable body gets it
+		// up front instead (see retrySafe). versitygw v1.8.0 rejects
+		// trailers on signed (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)
+		// uploads.
 		Checksum:             minio.ChecksumCRC32C,
 		DisableContentSha256: true,
 		ServerSideEncryption: s.sse,
