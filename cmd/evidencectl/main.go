@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/otel-evidence/otel-evidence/internal/cli"
+	"github.com/otel-evidence/otel-evidence/cmd/evidencectl/internal/cli"
 )
 
 func main() {

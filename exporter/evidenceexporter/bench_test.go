@@ -18,8 +18,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/ring"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/threadcpu"
 )
@@ -207,7 +207,7 @@ func newBenchEvidence(b *testing.B, compression string, wrapped bool, in benchIn
 	set := exportertest.NewNopSettings(metadata.Type)
 	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
 	require.NoError(b, err)
-	fs, err := store.NewFilesystem(b.TempDir())
+	fs, err := storage.NewFilesystem(b.TempDir())
 	require.NoError(b, err)
 	require.NoError(b, exp.Start(context.Background(), hostWith(newFakeRegistry(fs))))
 	b.Cleanup(func() { require.NoError(b, exp.Shutdown(context.Background())) })

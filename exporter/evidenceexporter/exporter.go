@@ -16,9 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/ring"
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 )
 
 // options are the seams unit tests use; the factory uses the defaults.

@@ -16,9 +16,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadatatest"
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 func TestPastPartWrittenOnOpen(t *testing.T) {
@@ -290,7 +291,7 @@ func TestPastPartsCommittedAsTheyAreCut(t *testing.T) {
 }
 
 func TestStoreFailuresSpoolThenUpload(t *testing.T) {
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	flaky := &flakyStore{Store: fs}
 	flaky.failures.Store(4)
@@ -307,7 +308,7 @@ func TestStoreFailuresSpoolThenUpload(t *testing.T) {
 }
 
 func TestStoreDownPartsWaitInSpool(t *testing.T) {
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	flaky := &flakyStore{Store: fs}
 	flaky.failures.Store(1 << 40)
@@ -363,7 +364,7 @@ func (s *hangingStore) Get(ctx context.Context, _ string) (io.ReadCloser, store.
 // the past (and every other incident's flushes) for as long as the store
 // client retried; against a stopped versitygw that was about 5 s.
 func TestHangingStoreDoesNotDelayThePastPart(t *testing.T) {
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	hung := &hangingStore{Store: fs}
 	reg := newFakeRegistry(hung)
@@ -386,7 +387,7 @@ func TestHangingStoreDoesNotDelayThePastPart(t *testing.T) {
 }
 
 func TestRestartFromSpoolAndDiskRing(t *testing.T) {
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	flaky := &flakyStore{Store: fs}
 	flaky.failures.Store(1 << 40) // the store is down during the first run

@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 )
 
 func TestFactorySharesOneRecorderAcrossSignals(t *testing.T) {
@@ -29,7 +29,7 @@ func TestFactorySharesOneRecorderAcrossSignals(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, te.Capabilities().MutatesData)
 
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	host := hostWith(newFakeRegistry(fs))
 	for _, c := range []component.Component{te, le, me} {
@@ -59,7 +59,7 @@ func TestFactorySharesOneRecorderAcrossSignals(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	tests := []struct {
 		name    string

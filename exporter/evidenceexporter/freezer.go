@@ -22,11 +22,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/ring"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // freezer turns the ring's blocks into bundle parts, one job per incident.

@@ -21,10 +21,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadatatest"
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // t0 is the start of the incidents in most tests.
@@ -243,7 +244,7 @@ type harness struct {
 	cfg   *Config
 	clock *fakeClock
 	reg   *fakeRegistry
-	fs    *store.Filesystem
+	fs    *storage.Filesystem
 	tel   *componenttest.Telemetry
 	exp   *evidenceExporter
 	tick  chan time.Time
@@ -252,14 +253,14 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg *Config, clock *fakeClock, st store.Store) *harness {
 	t.Helper()
-	fs, err := store.NewFilesystem(t.TempDir())
+	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	if st == nil {
 		st = fs
 	}
 	h := &harness{t: t, cfg: cfg, clock: clock, reg: newFakeRegistry(st), fs: fs}
 	if f, ok := st.(*flakyStore); ok {
-		h.fs = f.Store.(*store.Filesystem)
+		h.fs = f.Store.(*storage.Filesystem)
 	}
 	h.start()
 	return h

@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
 	"github.com/otel-evidence/otel-evidence/internal/otlptime"
-	"github.com/otel-evidence/otel-evidence/internal/ring"
 )
 
 // skewThreshold is how far an item's own time may lie from its arrival

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // The spool keeps, per incident, the parts not yet in the store and the

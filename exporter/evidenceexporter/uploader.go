@@ -16,9 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // uploader moves committed parts from the spool to the store, in order,

@@ -7,8 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // Config configures the incidents extension.
@@ -18,7 +18,7 @@ type Config struct {
 	// to the host name, mapped onto [A-Za-z0-9._-].
 	CollectorID string `mapstructure:"collector_id"`
 	// Store is the evidence store shared by the replicas.
-	Store store.Config `mapstructure:"store"`
+	Store storage.Config `mapstructure:"store"`
 	// SyncInterval is how often the replica reads the other replicas'
 	// events from the store, expires incidents and prunes old state.
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
@@ -42,7 +42,7 @@ var _ component.Config = (*Config)(nil)
 var ErrInvalidConfig = errors.New("invalid incidents extension config")
 
 // Validate checks the configuration. The 'store' section validates itself
-// (store.Config.Validate); xconfmap.Validate runs both.
+// (storage.Config.Validate); xconfmap.Validate runs both.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) {

@@ -12,16 +12,16 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
 
-	s3 := store.NewDefaultConfig()
-	s3.Backend = store.BackendS3
+	s3 := storage.NewDefaultConfig()
+	s3.Backend = storage.BackendS3
 	s3.S3.Endpoint = "http://127.0.0.1:9000"
 	s3.S3.Bucket = "evidence"
 	s3.S3.Prefix = "prod"
@@ -31,7 +31,7 @@ func TestLoadConfig(t *testing.T) {
 	s3.S3.ForcePathStyle = true
 	s3.S3.Insecure = true
 
-	fs := store.NewDefaultConfig()
+	fs := storage.NewDefaultConfig()
 	fs.Filesystem.Directory = "/var/lib/otel-evidence"
 
 	def := createDefaultConfig().(*Config)
@@ -90,8 +90,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative max_open_duration", mutate: func(c *Config) { c.MaxOpenDuration = -time.Hour }, wantErr: ErrInvalidConfig, wantMsg: "'max_open_duration' must be positive"},
 		{name: "zero deploy_retention", mutate: func(c *Config) { c.DeployRetention = 0 }, wantErr: ErrInvalidConfig, wantMsg: "'deploy_retention' must be positive"},
 		{name: "zero event_retention", mutate: func(c *Config) { c.EventRetention = 0 }, wantErr: ErrInvalidConfig, wantMsg: "'event_retention' must be positive"},
-		{name: "unknown backend", mutate: func(c *Config) { c.Store.Backend = "ftp" }, wantErr: store.ErrInvalidConfig, wantMsg: "store: 'backend'"},
-		{name: "s3 without bucket", mutate: func(c *Config) { c.Store.Backend = store.BackendS3 }, wantErr: store.ErrInvalidConfig, wantMsg: "'s3.bucket' is required"},
+		{name: "unknown backend", mutate: func(c *Config) { c.Store.Backend = "ftp" }, wantErr: storage.ErrInvalidConfig, wantMsg: "store: 'backend'"},
+		{name: "s3 without bucket", mutate: func(c *Config) { c.Store.Backend = storage.BackendS3 }, wantErr: storage.ErrInvalidConfig, wantMsg: "'s3.bucket' is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // eventOverhead approximates the memory of an event besides its payload.

@@ -16,10 +16,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // Tuning that is not configuration.
@@ -63,7 +64,7 @@ type incidentsExtension struct {
 
 	// Injectable for tests.
 	now           func() time.Time
-	openStore     func(context.Context, store.Config) (store.Store, error)
+	openStore     func(context.Context, storage.Config) (store.Store, error)
 	syncLookback  time.Duration
 	snapshotEvery time.Duration
 	compactEvery  time.Duration
@@ -128,7 +129,7 @@ func newExtension(cfg *Config, set extension.Settings) (*incidentsExtension, err
 		logger:        set.Logger.With(zap.String("collector_id", cfg.CollectorID)),
 		tel:           tel,
 		now:           time.Now,
-		openStore:     store.Open,
+		openStore:     storage.Open,
 		syncLookback:  defaultSyncLookback,
 		snapshotEvery: defaultSnapshotEvery,
 		compactEvery:  defaultCompactEvery,

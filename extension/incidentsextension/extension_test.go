@@ -20,10 +20,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadatatest"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // waitFor is the time a replica gets to learn of another's change: two

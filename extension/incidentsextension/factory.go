@@ -9,8 +9,8 @@ import (
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // Defaults.
@@ -31,7 +31,7 @@ func NewFactory() extension.Factory {
 func createDefaultConfig() component.Config {
 	return &Config{
 		CollectorID:     defaultCollectorID(),
-		Store:           store.NewDefaultConfig(),
+		Store:           storage.NewDefaultConfig(),
 		SyncInterval:    defaultSyncInterval,
 		MaxOpenDuration: defaultMaxOpenDuration,
 		DeployRetention: defaultDeployRetention,

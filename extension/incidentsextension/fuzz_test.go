@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // FuzzApplyEvent feeds arbitrary sync log objects (written by other

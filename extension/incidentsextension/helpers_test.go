@@ -22,11 +22,12 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadatatest"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // testInterval is the sync interval of the unit tests.
@@ -122,8 +123,8 @@ func newTestExt(t testing.TB, dir, id string, o testOptions) *testExt {
 		e.now = o.clock.Now
 	}
 	if o.wrap != nil {
-		e.openStore = func(ctx context.Context, c store.Config) (store.Store, error) {
-			st, err := store.Open(ctx, c)
+		e.openStore = func(ctx context.Context, c storage.Config) (store.Store, error) {
+			st, err := storage.Open(ctx, c)
 			if err != nil {
 				return nil, err
 			}

@@ -12,11 +12,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // snapshotFormat is the version of the stored snapshot layout.

@@ -9,14 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 func s3Config(srv *s3server.Server, bucket string) func(*Config) {
 	return func(c *Config) {
-		c.Store.Backend = store.BackendS3
+		c.Store.Backend = storage.BackendS3
 		c.Store.S3.Endpoint = srv.URL()
 		c.Store.S3.Bucket = bucket
 		c.Store.S3.Prefix = "evidence"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // maxMarks bounds the open and resolve marks kept per incident. Only the

@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 )
 
 // maxPendingChanges bounds the changes queued for one subscriber that does

@@ -9,8 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // benchInput is a 40-minute window (the default 30m before and 10m after)

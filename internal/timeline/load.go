@@ -21,9 +21,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // maxLine bounds one line of a JSON Lines file, as bundle.DefaultLimits

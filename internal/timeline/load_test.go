@@ -16,9 +16,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // resolvedIncident is the scenario's incident.json.
@@ -273,7 +274,7 @@ func TestFromParts(t *testing.T) {
 
 func TestFromStore(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.NewFilesystem(t.TempDir())
+	st, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	e := scenario()
 	put := func(key string, data []byte) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // SourceTelemetry is the source of the findings Entries adds.

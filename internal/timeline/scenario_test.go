@@ -9,8 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // at returns 2026-03-02 hh:mm:ss UTC.

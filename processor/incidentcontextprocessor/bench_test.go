@@ -63,10 +63,10 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/threadcpu"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
 )
 

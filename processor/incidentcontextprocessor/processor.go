@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
 )
 

@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
-	"github.com/otel-evidence/otel-evidence/internal/triggers"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
 // loadConfig loads one named configuration of testdata/config.yaml.

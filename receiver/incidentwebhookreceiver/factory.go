@@ -9,8 +9,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
-	"github.com/otel-evidence/otel-evidence/internal/triggers"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
 // Defaults.

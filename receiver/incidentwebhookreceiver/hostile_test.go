@@ -20,8 +20,8 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/testfiles"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // hostileIDs are incident and deploy IDs that must never become object

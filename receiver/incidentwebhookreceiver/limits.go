@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
-	"github.com/otel-evidence/otel-evidence/internal/triggers"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
 // Reasons of the refusals the limits make.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/otel-evidence/otel-evidence/internal/triggers"
+	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
 // Reasons of the replay checks' refusals.

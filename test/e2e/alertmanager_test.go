@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -101,7 +103,7 @@ type webhookRecord struct {
 
 // webhookRecords returns the receiver's log records from what the
 // collector exported to the sink.
-func webhookRecords(sink *harness.Sink) []webhookRecord {
+func webhookRecords(sink *otlpsink.Sink) []webhookRecord {
 	var out []webhookRecord
 	for _, ld := range sink.Logs() {
 		for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -131,7 +133,7 @@ func toWebhookRecord(lr plog.LogRecord) webhookRecord {
 
 // findRecord returns the first record of the event kind that changed the
 // registry, if any.
-func findRecord(sink *harness.Sink, event string) (webhookRecord, bool) {
+func findRecord(sink *otlpsink.Sink, event string) (webhookRecord, bool) {
 	for _, r := range webhookRecords(sink) {
 		if r.event == event && r.changed {
 			return r, true
@@ -163,7 +165,7 @@ func incidentStatus(t *testing.T, c *harness.Collector, id string) string {
 // opens an incident in the collector, and its resolution resolves it.
 func TestAlertmanagerOpensAndResolves(t *testing.T) {
 	p := harness.NewPorts(t)
-	sink := harness.StartSink(t)
+	sink := otlpsink.Start(t)
 	c := harness.StartCollector(t, "", harness.Config(t, p, harness.Options{SinkEndpoint: sink.Endpoint}), p.Health)
 
 	// Without the token, the receiver refuses (and the harness token works).

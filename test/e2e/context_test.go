@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -36,7 +38,7 @@ type taggedItem struct {
 
 // collectTagged flattens what the sink received, keeping the telemetry sent
 // by this test (resources with an e2e.phase attribute).
-func collectTagged(sink *harness.Sink) []taggedItem {
+func collectTagged(sink *otlpsink.Sink) []taggedItem {
 	var out []taggedItem
 	add := func(signal string, res pcommon.Map, item pcommon.Map) {
 		phase, ok := res.Get("e2e.phase")
@@ -98,7 +100,7 @@ func collectTagged(sink *harness.Sink) []taggedItem {
 // resolved, new telemetry has deployment.id but no incident.id.
 func TestIncidentContext(t *testing.T) {
 	p := harness.NewPorts(t)
-	sink := harness.StartSink(t)
+	sink := otlpsink.Start(t)
 	cfg := harness.Config(t, p, harness.Options{
 		SinkEndpoint: sink.Endpoint,
 		Override: map[string]any{"processors": map[string]any{

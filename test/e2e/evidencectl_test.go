@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -20,10 +22,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
@@ -251,7 +253,7 @@ func TestEvidencectlTwoReplicas(t *testing.T) {
 	require.Equal(t, 0, ctl(nil, "verify", dir).code)
 
 	// replay delivers exactly the merged items.
-	sink := harness.StartSink(t)
+	sink := otlpsink.Start(t)
 	r = ctl(nil, "replay", dir, "--endpoint", sink.Endpoint, "--insecure", "--shift-to-now")
 	require.Equalf(t, 0, r.code, "replay: %s%s", r.stdout, r.stderr)
 	assert.EqualValues(t, m.Totals.Spans, sink.SpanCount())

@@ -24,8 +24,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otel-evidence/otel-evidence/internal/incident"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/testfiles"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 

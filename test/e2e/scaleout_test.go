@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -18,9 +20,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
@@ -170,7 +172,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	require.Equalf(t, 0, res.code, "verify: %s%s", res.stdout, res.stderr)
 
 	// replay into a second, real collector that forwards to a sink.
-	sink := harness.StartSink(t)
+	sink := otlpsink.Start(t)
 	p2 := harness.NewPorts(t)
 	harness.StartCollector(t, "", harness.Config(t, p2, harness.Options{
 		CollectorID:  "replay-target",

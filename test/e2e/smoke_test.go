@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -32,7 +34,7 @@ func TestComponentsListed(t *testing.T) {
 // within 5 s of SIGTERM.
 func TestSmoke(t *testing.T) {
 	p := harness.NewPorts(t)
-	sink := harness.StartSink(t)
+	sink := otlpsink.Start(t)
 	c := harness.StartCollector(t, "", harness.Config(t, p, harness.Options{SinkEndpoint: sink.Endpoint}), p.Health)
 
 	harness.Telemetrygen(t, "traces", p.OTLPGRPC, "--traces", "20")

@@ -28,7 +28,7 @@ func TestParseBench(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, set.Results, 2)
 
-	ring := set.Get("github.com/otel-evidence/otel-evidence/internal/ring", "BenchmarkIngestVsFloor/memory-s2")
+	ring := set.Get("github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring", "BenchmarkIngestVsFloor/memory-s2")
 	require.NotNil(t, ring)
 	assert.Equal(t, 3, ring.Runs)
 	tests := []struct {
@@ -40,7 +40,7 @@ func TestParseBench(t *testing.T) {
 	}{
 		{"odd count median", ring, "x-floor", 2.0, true},
 		{"ns/op", ring, "ns/op", 1100000, true},
-		{"even count median", set.Get("github.com/otel-evidence/otel-evidence/internal/bundle", "BenchmarkPartWriter/otlp_json"), "ns/op", 200, true},
+		{"even count median", set.Get("github.com/otel-evidence/otel-evidence/pkg/bundle", "BenchmarkPartWriter/otlp_json"), "ns/op", 200, true},
 		{"missing unit", ring, "bytes/span", 0, false},
 	}
 	for _, tt := range tests {
@@ -51,7 +51,7 @@ func TestParseBench(t *testing.T) {
 			assert.InDelta(t, tt.want, got, 1e-9)
 		})
 	}
-	assert.Nil(t, set.Get("github.com/otel-evidence/otel-evidence/internal/ring", "BenchmarkNope"))
+	assert.Nil(t, set.Get("github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring", "BenchmarkNope"))
 }
 
 func TestParseBenchBadValue(t *testing.T) {

@@ -19,9 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // Freeze timing limits: every wait is bounded.
@@ -159,7 +160,7 @@ func runFreeze(t *testing.T, backend string, n int) freezeRun {
 	switch backend {
 	case "filesystem":
 		storeCfg = map[string]any{"backend": "filesystem", "filesystem": map[string]any{"directory": evidenceDir}}
-		fs, err := store.NewFilesystem(evidenceDir)
+		fs, err := storage.NewFilesystem(evidenceDir)
 		require.NoError(t, err)
 		st = fs
 		rawPut = func(size int64) time.Duration { return rawFileWrite(t, evidenceDir, size) }
@@ -170,10 +171,10 @@ func runFreeze(t *testing.T, backend string, n int) freezeRun {
 			"access_key_id": srv.AccessKey, "secret_access_key": srv.SecretKey,
 			"force_path_style": true, "insecure": true,
 		}}
-		s3, err := store.Open(ctx, store.Config{Backend: store.BackendS3, S3: store.S3Config{
+		s3, err := storage.Open(ctx, storage.Config{Backend: storage.BackendS3, S3: storage.S3Config{
 			Endpoint: srv.URL(), Bucket: srv.Bucket, Prefix: "perf", Region: s3server.Region,
 			AccessKeyID: configopaque.String(srv.AccessKey), SecretAccessKey: configopaque.String(srv.SecretKey),
-			ForcePathStyle: true, Insecure: true, PartSize: store.DefaultPartSize,
+			ForcePathStyle: true, Insecure: true, PartSize: storage.DefaultPartSize,
 		}})
 		require.NoError(t, err)
 		if c, ok := s3.(io.Closer); ok {

@@ -16,10 +16,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otel-evidence/otel-evidence/internal/bundle"
 	"github.com/otel-evidence/otel-evidence/internal/otlptime"
-	"github.com/otel-evidence/otel-evidence/internal/store"
+	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // S3Store returns the incidents extension's store configuration for a
@@ -40,7 +41,7 @@ func S3Store(t testing.TB, srv *s3server.Server, prefix string) (map[string]any,
 			"insecure":          true,
 		},
 	}
-	st, err := store.Open(context.Background(), store.Config{Backend: store.BackendS3, S3: store.S3Config{
+	st, err := storage.Open(context.Background(), storage.Config{Backend: storage.BackendS3, S3: storage.S3Config{
 		Endpoint:        srv.URL(),
 		Bucket:          srv.Bucket,
 		Prefix:          prefix,
@@ -49,7 +50,7 @@ func S3Store(t testing.TB, srv *s3server.Server, prefix string) (map[string]any,
 		SecretAccessKey: configopaque.String(srv.SecretKey),
 		ForcePathStyle:  true,
 		Insecure:        true,
-		PartSize:        store.DefaultPartSize,
+		PartSize:        storage.DefaultPartSize,
 	}})
 	require.NoError(t, err)
 	return cfg, st

@@ -1,0 +1,309 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
+)
+
+// Where verify looked.
+const (
+	sourceDirectory = "directory"
+	sourceStore     = "store"
+)
+
+// verifyOptions are the flags of `evidencectl verify`.
+type verifyOptions struct {
+	root            *rootOptions
+	inStore         bool
+	requireComplete bool
+	id              string
+}
+
+func newVerifyCmd(root *rootOptions) *cobra.Command {
+	o := &verifyOptions{root: root}
+	cmd := &cobra.Command{
+		Use:   "verify PATH|INCIDENT",
+		Short: "Verify a downloaded evidence directory or an incident in the store",
+		Long: `Verify evidence against its manifests: every part's size and SHA-256
+against its collector's manifest, every file inside each part against the
+part's part.json, and incident.json.
+
+With a directory (as written by 'evidencectl get'), the copy of the store
+layout in DIR/raw is checked, and the merged files against
+merged-manifest.json. With an incident ID, the evidence in the store is
+checked where it lies. A directory wins over an incident ID of the same
+name; --in-store checks the store instead.
+
+The exit code is 0 when everything matches and 4 when anything does not;
+every bad file is named.`,
+		Example: `  evidencectl verify ./INC-42
+  evidencectl verify INC-42 --in-store --store s3://evidence/prod
+  evidencectl verify ./INC-42 --require-complete --output json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), args[0]) },
+	}
+	cmd.Flags().BoolVar(&o.inStore, "in-store", false, "verify the incident in the store even when a directory of that name exists")
+	cmd.Flags().BoolVar(&o.requireComplete, "require-complete", false, "also fail (exit 4) when a collector has not finished its bundle")
+	cmd.Flags().StringVar(&o.id, "id", "", "incident to verify in a directory holding several")
+	return cmd
+}
+
+// verifyResult is the JSON output of verify.
+type verifyResult struct {
+	// Source is "directory" or "store"; Location is the directory or store.
+	Source     string `json:"source"`
+	Location   string `json:"location"`
+	IncidentID string `json:"incident_id"`
+	// OK: no problem found. Complete: OK and every collector finished.
+	OK       bool `json:"ok"`
+	Complete bool `json:"complete"`
+	// Problems lists every bad file: those of the report and of the
+	// merged files.
+	Problems []*bundle.VerifyError `json:"problems"`
+	Report   bundle.Report         `json:"report"`
+}
+
+func (o *verifyOptions) run(ctx context.Context, arg string) error {
+	if !o.inStore {
+		info, err := os.Stat(arg)
+		switch {
+		case err == nil && info.IsDir():
+			return o.verifyDir(ctx, arg)
+		case err == nil:
+			return usageError("give a directory written by `evidencectl get`, or an incident ID", "%s is a file, not a directory", arg)
+		case strings.ContainsAny(arg, `/\`) || strings.HasPrefix(arg, "."):
+			return newError(ErrNotFound, err, "give a directory written by `evidencectl get`, or an incident ID", "directory %s does not exist", arg)
+		}
+	}
+	if err := incident.ValidateID(arg); err != nil {
+		return usageError("run `evidencectl list` for the incidents in the store", "invalid incident id: %v", err)
+	}
+	if o.id != "" && o.id != arg {
+		return usageError("drop --id", "--id %s differs from the incident %s", o.id, arg)
+	}
+	st, release, err := o.root.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	rep, err := bundle.VerifyBundle(ctx, st, arg)
+	if errors.Is(err, store.ErrNotFound) {
+		return newError(ErrNotFound, nil, "check --store or run `evidencectl list`", "incident %s not found in %s", arg, st)
+	}
+	if err != nil {
+		return interrupted(storeError(err, "the evidence of "+arg+" in "+st.String()), "run the command again")
+	}
+	return o.report(verifyResult{Source: sourceStore, Location: st.String(), IncidentID: arg, Report: rep})
+}
+
+// verifyDir checks a directory written by get (DIR/raw plus the merged
+// files) or a bare copy of the store layout (DIR/incidents).
+func (o *verifyOptions) verifyDir(ctx context.Context, dir string) error {
+	root := filepath.Join(dir, rawDirName)
+	merged := true
+	if !isDir(root) {
+		if !isDir(filepath.Join(dir, strings.TrimSuffix(bundle.IncidentsPrefix, "/"))) {
+			return usageError("give a directory written by `evidencectl get`, or an incident ID with --in-store",
+				"%s is not an evidence directory: it has neither %s/ nor incidents/", dir, rawDirName)
+		}
+		root, merged = dir, false
+	}
+	var mm *mergedManifest
+	var mmProblem *bundle.VerifyError
+	mmPath := filepath.Join(dir, mergedManifestFile)
+	if merged {
+		data, err := os.ReadFile(mmPath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			mmProblem = &bundle.VerifyError{File: mmPath, Reason: "missing: run `evidencectl get` again to merge"}
+		case err != nil:
+			mmProblem = &bundle.VerifyError{File: mmPath, Reason: err.Error()}
+		default:
+			var v mergedManifest
+			if err := json.Unmarshal(data, &v); err != nil {
+				mmProblem = &bundle.VerifyError{File: mmPath, Reason: "invalid JSON: " + err.Error()}
+			} else {
+				mm = &v
+			}
+		}
+	}
+	id, err := o.dirIncident(root, mm)
+	if err != nil {
+		return err
+	}
+	rep, err := bundle.VerifyDir(ctx, root, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return newError(ErrNotFound, nil, fmt.Sprintf("run `evidencectl get %s -o %s`", id, dir), "no evidence of incident %s in %s", id, root)
+	}
+	if err != nil {
+		return interrupted(fmt.Errorf("verifying %s: %w", root, err), "run the command again")
+	}
+	res := verifyResult{Source: sourceDirectory, Location: dir, IncidentID: id, Report: rep}
+	if mmProblem != nil {
+		res.Problems = append(res.Problems, mmProblem)
+	}
+	if mm != nil {
+		res.Problems = append(res.Problems, checkMergedFiles(dir, id, mm)...)
+	}
+	return o.report(res)
+}
+
+// dirIncident picks the incident to verify in a raw layout: --id, the
+// merged manifest's, or the only one present.
+func (o *verifyOptions) dirIncident(root string, mm *mergedManifest) (string, error) {
+	if o.id != "" {
+		if err := incident.ValidateID(o.id); err != nil {
+			return "", usageError("check --id", "invalid --id: %v", err)
+		}
+		return o.id, nil
+	}
+	if mm != nil && incident.ValidateID(mm.IncidentID) == nil {
+		return mm.IncidentID, nil
+	}
+	entries, err := os.ReadDir(filepath.Join(root, strings.TrimSuffix(bundle.IncidentsPrefix, "/")))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading %s: %w", root, err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && incident.ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		return "", newError(ErrNotFound, nil, "run `evidencectl get INCIDENT -o DIR` first", "no incident in %s", root)
+	default:
+		slices.Sort(ids)
+		return "", usageError("choose one with --id", "%s holds several incidents (%s)", root, strings.Join(ids, ", "))
+	}
+}
+
+// checkMergedFiles compares the merged files with merged-manifest.json.
+func checkMergedFiles(dir, id string, mm *mergedManifest) []*bundle.VerifyError {
+	var out []*bundle.VerifyError
+	mmPath := filepath.Join(dir, mergedManifestFile)
+	if mm.IncidentID != id {
+		out = append(out, &bundle.VerifyError{File: mmPath, Reason: fmt.Sprintf("'incident_id' is %q, want %q", mm.IncidentID, id)})
+	}
+	for _, name := range mergedFiles {
+		want, ok := mm.Files[name]
+		path := filepath.Join(dir, name)
+		if !ok {
+			out = append(out, &bundle.VerifyError{File: mmPath, Reason: fmt.Sprintf("'files' does not list %s", name)})
+			continue
+		}
+		match, err := fileMatches(path, want.Size, want.SHA256)
+		switch {
+		case err != nil:
+			out = append(out, &bundle.VerifyError{File: path, Reason: err.Error()})
+		case !match:
+			if _, serr := os.Stat(path); serr != nil {
+				out = append(out, &bundle.VerifyError{File: path, Reason: "missing"})
+			} else {
+				out = append(out, &bundle.VerifyError{File: path, Reason: fmt.Sprintf("does not match the size %d and sha256 %s in %s", want.Size, want.SHA256, mergedManifestFile)})
+			}
+		}
+	}
+	return out
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
+}
+
+// report prints the result and returns the verification error, if any.
+func (o *verifyOptions) report(res verifyResult) error {
+	res.Problems = append(res.Report.AllProblems(), res.Problems...)
+	if res.Problems == nil {
+		res.Problems = []*bundle.VerifyError{}
+	}
+	res.OK = len(res.Problems) == 0
+	res.Complete = res.OK && res.Report.Complete()
+	var err error
+	if o.root.jsonOutput() {
+		err = o.root.printJSON(res)
+	} else {
+		err = writeVerifyText(o.root.stdout(), &res)
+	}
+	if err != nil {
+		return err
+	}
+	again := fmt.Sprintf("run `evidencectl get %s` again to download the bad files afresh; if they stay bad, `evidencectl verify %s --in-store` checks the store's copy", res.IncidentID, res.IncidentID)
+	if res.Source == sourceStore {
+		again = "the store's copy is damaged or incomplete; keep it as it is and compare with the other collectors' evidence"
+	}
+	switch {
+	case !res.OK:
+		return newError(ErrVerifyFailed, nil, again, "verification of %s failed, %d problem(s): %s", res.Location, len(res.Problems), problemList(res.Problems))
+	case o.requireComplete && !res.Complete:
+		return newError(ErrVerifyFailed, nil, "wait for the collectors to finish, then run `evidencectl get "+res.IncidentID+"` again",
+			"the evidence of %s is intact but not complete: %s", res.IncidentID, strings.Join(unfinished(&res.Report), ", "))
+	}
+	return nil
+}
+
+// unfinished names the collectors that have not finished.
+func unfinished(rep *bundle.Report) []string {
+	var out []string
+	for _, c := range rep.Collectors {
+		if !c.Complete {
+			out = append(out, "collector "+c.CollectorID+" has not finished")
+		}
+	}
+	if len(rep.Collectors) == 0 {
+		out = append(out, "no collector has written evidence")
+	}
+	return out
+}
+
+func writeVerifyText(w io.Writer, res *verifyResult) error {
+	out := &textWriter{w: w}
+	out.printf("Verified incident %s in %s %s\n", res.IncidentID, res.Source, res.Location)
+	for _, c := range res.Report.Collectors {
+		state := "ok"
+		if n := len(c.Problems); n > 0 {
+			state = fmt.Sprintf("%d problem(s)", n)
+		}
+		done := "complete"
+		if !c.Complete {
+			done = "not complete"
+		}
+		if !c.HasManifest {
+			done = "no manifest"
+		}
+		out.printf("  collector %s: %s, %d parts, %s\n", c.CollectorID, state, c.Parts, done)
+	}
+	for _, u := range res.Report.Unexpected {
+		out.printf("  not part of the layout (not checked): %s\n", u)
+	}
+	for _, p := range res.Problems {
+		out.printf("BAD  %s\n", p.Error())
+	}
+	switch {
+	case !res.OK:
+		out.printf("FAILED: %d problem(s)\n", len(res.Problems))
+	case res.Complete:
+		out.println("OK: every file matches its manifest; the bundle is complete")
+	default:
+		out.println("OK: every file matches its manifest; the bundle is not complete yet")
+	}
+	return out.err
+}

@@ -1,0 +1,366 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// Limits bound the memory ReadPart spends on a part from outside.
+type Limits struct {
+	// MaxFileSize caps each file inside the part, after decompression.
+	MaxFileSize int64
+	// MaxTotalSize caps all files of the part together, after decompression,
+	// and the compressed part object read by VerifyBundle and VerifyDir.
+	MaxTotalSize int64
+	// MaxWindow caps the zstd window (the decoder's history buffer).
+	MaxWindow uint64
+}
+
+// DefaultLimits are used by ReadPart, VerifyBundle and VerifyDir, and
+// PartWriter refuses to write files a reader with these limits would reject.
+var DefaultLimits = Limits{
+	MaxFileSize:  1 << 30,
+	MaxTotalSize: 4 << 30,
+	MaxWindow:    64 << 20,
+}
+
+// maxTrailing bounds the bytes accepted after the tar's end-of-archive
+// marker (record padding written by other tar implementations).
+const maxTrailing = 64 << 10
+
+// Part is a part read back: its part.json and the content of every file.
+type Part struct {
+	// Info is the decoded part.json.
+	Info PartInfo
+	// Data holds each file's raw content by name, part.json included.
+	Data map[string][]byte
+}
+
+// ErrCorrupt is matched (errors.Is) by every *VerifyError.
+var ErrCorrupt = errors.New("evidence is corrupt or incomplete")
+
+// VerifyError reports one bad file.
+type VerifyError struct {
+	// File is the object key or local path of the bad object, when known.
+	File string `json:"file,omitempty"`
+	// Entry is the file inside the part ("traces.jsonl"), or empty when the
+	// problem concerns the object as a whole.
+	Entry string `json:"entry,omitempty"`
+	// Reason says what is wrong.
+	Reason string `json:"reason"`
+}
+
+func (e *VerifyError) Error() string {
+	s := e.Reason
+	if e.Entry != "" {
+		s = e.Entry + ": " + s
+	}
+	if e.File != "" {
+		s = e.File + ": " + s
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
+
+func verifyErr(entry, format string, args ...any) *VerifyError {
+	return &VerifyError{Entry: entry, Reason: fmt.Sprintf(format, args...)}
+}
+
+// streamErr turns an error from the zstd or tar layer into a VerifyError.
+func streamErr(entry string, err error) *VerifyError {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return verifyErr(entry, "part is truncated (%v)", err)
+	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return verifyErr(entry, "part's zstd window exceeds the limit (%v)", err)
+	}
+	return verifyErr(entry, "part is not a valid zstd-compressed tar: %v", err)
+}
+
+// ReadPart reads a part object (a .tar.zst) with DefaultLimits. Structural
+// problems (bad compression, truncation, unexpected tar entries, a missing
+// or invalid part.json, limits exceeded) are returned as *VerifyError;
+// file hashes are checked by Part.Verify.
+func ReadPart(r io.Reader) (*Part, error) { return ReadPartLimits(r, DefaultLimits) }
+
+// ReadPartLimits is ReadPart with explicit limits.
+func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
+	zr, err := zstd.NewReader(r,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(max(lim.MaxWindow, zstd.MinWindowSize)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
+	defer zr.Close()
+
+	data := make(map[string][]byte)
+	var total int64
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, streamErr("", err)
+		}
+		name := hdr.Name
+		if !knownFile(name) {
+			return nil, verifyErr("", "unexpected entry %q in part", name)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			return nil, verifyErr(name, "tar entry of type %q, want a regular file", hdr.Typeflag)
+		}
+		if _, dup := data[name]; dup {
+			return nil, verifyErr(name, "appears twice in part")
+		}
+		limit := lim.MaxFileSize
+		if name == PartInfoFile {
+			limit = min(limit, maxPartInfoSize)
+		}
+		if hdr.Size > limit {
+			return nil, verifyErr(name, "size %d exceeds the limit of %d bytes", hdr.Size, limit)
+		}
+		if total+hdr.Size > lim.MaxTotalSize {
+			return nil, verifyErr(name, "part content exceeds the limit of %d bytes", lim.MaxTotalSize)
+		}
+		var buf bytes.Buffer
+		n, err := io.Copy(&buf, tr)
+		if err != nil {
+			return nil, streamErr(name, err)
+		}
+		if n != hdr.Size {
+			return nil, verifyErr(name, "read %d bytes, tar header says %d", n, hdr.Size)
+		}
+		total += n
+		data[name] = buf.Bytes()
+	}
+	if len(data) == 0 {
+		return nil, verifyErr("", "empty input: not a part")
+	}
+	// Read to the end of the zstd stream so its checksum is verified.
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, maxTrailing+1))
+	if err != nil {
+		return nil, streamErr("", err)
+	}
+	if n > maxTrailing {
+		return nil, verifyErr("", "more than %d bytes after the end of the tar archive", maxTrailing)
+	}
+
+	raw, ok := data[PartInfoFile]
+	if !ok {
+		return nil, verifyErr(PartInfoFile, "missing from part")
+	}
+	var info PartInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return nil, verifyErr(PartInfoFile, "invalid JSON: %v", err)
+	}
+	if err := info.validate(); err != nil {
+		return nil, verifyErr(PartInfoFile, "%v", err)
+	}
+	return &Part{Info: info, Data: data}, nil
+}
+
+// Problems checks every data file's size and SHA-256 against part.json,
+// that part.json lists exactly the files present, and that every kind of
+// item counted in part.json has its file. It returns one VerifyError per
+// problem, with Entry naming the file.
+func (p *Part) Problems() []*VerifyError {
+	var out []*VerifyError
+	for _, name := range slices.Sorted(maps.Keys(p.Data)) {
+		if name == PartInfoFile {
+			continue
+		}
+		if !dataFileAllowed(name, p.Info.Encoding) {
+			out = append(out, verifyErr(name, "not a data file of an %s part", p.Info.Encoding))
+			continue
+		}
+		if _, ok := p.Info.Files[name]; !ok {
+			out = append(out, verifyErr(name, "present in part but not listed in %s", PartInfoFile))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Info.Files)) {
+		want := p.Info.Files[name]
+		got, ok := p.Data[name]
+		if !ok {
+			out = append(out, verifyErr(name, "listed in %s but missing from part", PartInfoFile))
+			continue
+		}
+		if int64(len(got)) != want.Size {
+			out = append(out, verifyErr(name, "size %d, %s says %d", len(got), PartInfoFile, want.Size))
+			continue
+		}
+		sum := sha256.Sum256(got)
+		if h := hex.EncodeToString(sum[:]); h != want.SHA256 {
+			out = append(out, verifyErr(name, "sha256 %s, %s says %s", h, PartInfoFile, want.SHA256))
+		}
+	}
+	files := signalFiles[p.Info.Encoding]
+	c := p.Info.Counts
+	for i, n := range []int64{c.Spans, c.LogRecords, c.DataPoints, c.Events} {
+		name := EventsFile
+		if i < 3 {
+			name = files[i]
+		}
+		if _, ok := p.Info.Files[name]; (n > 0) != ok {
+			out = append(out, verifyErr(name, "%s counts %d items but the file is %s", PartInfoFile, n, presence(ok)))
+		}
+	}
+	return out
+}
+
+func presence(ok bool) string {
+	if ok {
+		return "present"
+	}
+	return "absent"
+}
+
+// Verify returns nil when Problems finds none, else every problem joined;
+// errors.As finds the first *VerifyError.
+func (p *Part) Verify() error {
+	probs := p.Problems()
+	errs := make([]error, len(probs))
+	for i, e := range probs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+// records calls fn with each record of a data file: JSON lines (empty
+// lines skipped) or length-prefixed protobuf messages.
+func (p *Part) records(name string, proto bool, fn func(i int, rec []byte) error) error {
+	data := p.Data[name]
+	for i := 1; len(data) > 0; i++ {
+		var rec []byte
+		if proto {
+			if len(data) < 4 {
+				return verifyErr(name, "record %d: truncated length prefix", i)
+			}
+			n := binary.BigEndian.Uint32(data)
+			if uint64(n) > uint64(len(data)-4) {
+				return verifyErr(name, "record %d: length %d exceeds the %d bytes left", i, n, len(data)-4)
+			}
+			rec, data = data[4:4+n], data[4+n:]
+		} else {
+			line, rest, _ := bytes.Cut(data, []byte{'\n'})
+			rec, data = line, rest
+			if len(bytes.TrimSpace(rec)) == 0 {
+				continue
+			}
+		}
+		if err := fn(i, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeErr marks errors from decoding a record, leaving fn's errors as
+// they are.
+type decodeErr struct{ err error }
+
+func (d decodeErr) Error() string { return d.err.Error() }
+
+func (p *Part) each(name string, proto bool, decode func([]byte) error) error {
+	err := p.records(name, proto, func(i int, rec []byte) error {
+		if err := decode(rec); err != nil {
+			var de decodeErr
+			if errors.As(err, &de) {
+				return verifyErr(name, "record %d: %v", i, de.err)
+			}
+			return err
+		}
+		return nil
+	})
+	return err
+}
+
+// Traces calls fn with every request in the traces file, in order. It
+// stops at the first error, from decoding (a *VerifyError) or from fn.
+func (p *Part) Traces(fn func(ptrace.Traces) error) error {
+	name := signalFiles[p.Info.Encoding][0]
+	proto := p.Info.Encoding == EncodingProto
+	return p.each(name, proto, func(rec []byte) error {
+		var td ptrace.Traces
+		var err error
+		if proto {
+			td, err = (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(rec)
+		} else {
+			td, err = (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(rec)
+		}
+		if err != nil {
+			return decodeErr{err}
+		}
+		return fn(td)
+	})
+}
+
+// Logs calls fn with every request in the logs file, in order.
+func (p *Part) Logs(fn func(plog.Logs) error) error {
+	name := signalFiles[p.Info.Encoding][1]
+	proto := p.Info.Encoding == EncodingProto
+	return p.each(name, proto, func(rec []byte) error {
+		var ld plog.Logs
+		var err error
+		if proto {
+			ld, err = (&plog.ProtoUnmarshaler{}).UnmarshalLogs(rec)
+		} else {
+			ld, err = (&plog.JSONUnmarshaler{}).UnmarshalLogs(rec)
+		}
+		if err != nil {
+			return decodeErr{err}
+		}
+		return fn(ld)
+	})
+}
+
+// Metrics calls fn with every request in the metrics file, in order.
+func (p *Part) Metrics(fn func(pmetric.Metrics) error) error {
+	name := signalFiles[p.Info.Encoding][2]
+	proto := p.Info.Encoding == EncodingProto
+	return p.each(name, proto, func(rec []byte) error {
+		var md pmetric.Metrics
+		var err error
+		if proto {
+			md, err = (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(rec)
+		} else {
+			md, err = (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(rec)
+		}
+		if err != nil {
+			return decodeErr{err}
+		}
+		return fn(md)
+	})
+}
+
+// Events calls fn with every event in events.jsonl, in order.
+func (p *Part) Events(fn func(incident.Event) error) error {
+	return p.each(EventsFile, false, func(rec []byte) error {
+		var ev incident.Event
+		if err := json.Unmarshal(rec, &ev); err != nil {
+			return decodeErr{err}
+		}
+		return fn(ev)
+	})
+}

@@ -1,0 +1,127 @@
+package incidentsapi
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// Snapshot is an immutable view of the registry. Build it with NewSnapshot;
+// it is never modified afterwards, so readers need no lock.
+type Snapshot struct {
+	// Version increases with every change; equal versions mean equal content.
+	Version uint64
+	// Open holds the open incidents in opening order (StartedAt, then ID).
+	Open []*incident.Incident
+	// Incidents holds every known incident by ID, open or resolved.
+	Incidents map[string]*incident.Incident
+	// deploys by service, ordered by StartedAt then ID.
+	deploys map[string][]*incident.Deploy
+}
+
+// NewSnapshot builds a snapshot from copies of the given records.
+func NewSnapshot(version uint64, incidents []incident.Incident, deploys []incident.Deploy) *Snapshot {
+	s := &Snapshot{
+		Version:   version,
+		Incidents: make(map[string]*incident.Incident, len(incidents)),
+		deploys:   make(map[string][]*incident.Deploy),
+	}
+	for i := range incidents {
+		inc := incidents[i]
+		s.Incidents[inc.ID] = &inc
+		if inc.Status == incident.StatusOpen {
+			s.Open = append(s.Open, &inc)
+		}
+	}
+	slices.SortFunc(s.Open, func(a, b *incident.Incident) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for i := range deploys {
+		d := deploys[i]
+		s.deploys[d.Service] = append(s.deploys[d.Service], &d)
+	}
+	for _, ds := range s.deploys {
+		slices.SortFunc(ds, func(a, b *incident.Deploy) int {
+			if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+	}
+	return s
+}
+
+// Deploys returns the deploys of one service, ordered by start time.
+func (s *Snapshot) Deploys(service string) []*incident.Deploy { return s.deploys[service] }
+
+// Services returns the services that have deploys, sorted.
+func (s *Snapshot) Services() []string {
+	out := make([]string, 0, len(s.deploys))
+	for svc := range s.deploys {
+		out = append(out, svc)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DeployFor returns the deploy that produced telemetry of service (and
+// version, when known) at time t, or nil.
+//
+// With a version: the latest deploy of that service and version started at
+// or before t; if none had started by t, the latest deploy of that version
+// (clocks are not perfectly in step, and during a rolling or canary deploy
+// two versions run at once); if the registry knows no deploy of that
+// version, the latest deploy recorded without a version started at or before
+// t. A deploy of another version is never returned: during a rolling deploy
+// the old pods' telemetry must not be blamed on the new deploy. Without a
+// version: the latest deploy of the service started at or before t.
+func (s *Snapshot) DeployFor(service, version string, t time.Time) *incident.Deploy {
+	ds := s.deploys[service]
+	if len(ds) == 0 {
+		return nil
+	}
+	if version != "" {
+		var latest *incident.Deploy
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			if d.Version != version {
+				continue
+			}
+			if !d.StartedAt.After(t) {
+				return d
+			}
+			if latest == nil {
+				latest = d
+			}
+		}
+		if latest != nil {
+			return latest
+		}
+	}
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		if version != "" && d.Version != "" {
+			continue // a deploy of another version did not produce it
+		}
+		if !d.StartedAt.After(t) {
+			return d
+		}
+	}
+	return nil
+}
+
+// AppendMatching appends to dst the open incidents, in opening order, whose
+// scope matches a resource with the given attribute lookup.
+func (s *Snapshot) AppendMatching(dst []*incident.Incident, get func(key string) (string, bool)) []*incident.Incident {
+	for _, inc := range s.Open {
+		if inc.Matches(get) {
+			dst = append(dst, inc)
+		}
+	}
+	return dst
+}
