@@ -75,11 +75,11 @@ echo "bench: micro-benchmarks (-benchtime=$BENCH_TIME -count=$BENCH_COUNT, outpu
 micro() {
 	"$GO" test -run '^$' -bench "$2" -benchmem -benchtime="$BENCH_TIME" -count="$BENCH_COUNT" -timeout 60m "$1" | tee -a bench.txt
 }
-micro ./processor/incidentcontextprocessor/ '^BenchmarkContext$' || status=1
-micro ./exporter/evidenceexporter/ '^BenchmarkIngest' || status=1
-micro ./internal/otlpwire/ . || status=1
-micro ./internal/ring/ . || status=1
-micro ./internal/bundle/ . || status=1
+micro ./test/peerbench/incidentcontextprocessor/ '^BenchmarkContext$' || status=1
+micro ./test/peerbench/evidenceexporter/ '^BenchmarkIngest' || status=1
+micro ./exporter/evidenceexporter/internal/otlpwire/ . || status=1
+micro ./exporter/evidenceexporter/internal/ring/ . || status=1
+micro ./pkg/bundle/ . || status=1
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
@@ -320,7 +321,7 @@ func TestDeployMatching(t *testing.T) {
 // TestDeployMatchingAgreesWithDeployFor checks that the per-snapshot cache
 // of time-independent matches gives exactly what Snapshot.DeployFor gives.
 func TestDeployMatchingAgreesWithDeployFor(t *testing.T) {
-	for _, snap := range []*incidentsapi.Snapshot{testSnapshot(), benchSnapshot()} {
+	for _, snap := range []*incidentsapi.Snapshot{testSnapshot(), testgen.RegistrySnapshot()} {
 		p := newTestProc(t, snap, at(1000), nil)
 		pl := p.currentPlan()
 		versions := []string{"", "unknown"}
@@ -705,42 +706,10 @@ func TestLevelRecord(t *testing.T) {
 				md, err := p.processMetrics(context.Background(), makeMetrics(t, recordLevelInput()...))
 				require.NoError(t, err)
 				check(t, level, func(i int) pcommon.Map { return md.ResourceMetrics().At(i).Resource().Attributes() },
-					func(i int) []pcommon.Map { return pointAttrs(md.ResourceMetrics().At(i)) })
+					func(i int) []pcommon.Map { return testgen.PointAttrs(md.ResourceMetrics().At(i)) })
 			})
 		})
 	}
-}
-
-// pointAttrs returns the attributes of every data point of rm.
-func pointAttrs(rm pmetric.ResourceMetrics) []pcommon.Map {
-	var out []pcommon.Map
-	ms := rm.ScopeMetrics().At(0).Metrics()
-	for i := range ms.Len() {
-		m := ms.At(i)
-		switch m.Type() {
-		case pmetric.MetricTypeGauge:
-			for j := range m.Gauge().DataPoints().Len() {
-				out = append(out, m.Gauge().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeSum:
-			for j := range m.Sum().DataPoints().Len() {
-				out = append(out, m.Sum().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeHistogram:
-			for j := range m.Histogram().DataPoints().Len() {
-				out = append(out, m.Histogram().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeExponentialHistogram:
-			for j := range m.ExponentialHistogram().DataPoints().Len() {
-				out = append(out, m.ExponentialHistogram().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeSummary:
-			for j := range m.Summary().DataPoints().Len() {
-				out = append(out, m.Summary().DataPoints().At(j).Attributes())
-			}
-		}
-	}
-	return out
 }
 
 func TestItemTimeOfEachSignal(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -20,7 +18,6 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
@@ -148,56 +145,6 @@ func TestStartErrors(t *testing.T) {
 type componentNop struct {
 	component.StartFunc
 	component.ShutdownFunc
-}
-
-// TestBearerTokenAuth runs the receiver behind the real bearertokenauth
-// extension, as configured in production.
-func TestBearerTokenAuth(t *testing.T) {
-	authID := component.MustNewIDWithName("bearertokenauth", "webhooks")
-	fact := bearertokenauthextension.NewFactory()
-	extCfg := fact.CreateDefaultConfig().(*bearertokenauthextension.Config)
-	extCfg.BearerToken = "s3cret-token"
-	ext, err := fact.Create(t.Context(), extensiontest.NewNopSettings(fact.Type()), extCfg)
-	require.NoError(t, err)
-	reg := newFakeRegistry()
-	host := newTestHost(reg, map[component.ID]component.Component{authID: ext})
-	require.NoError(t, ext.Start(t.Context(), host))
-	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
-
-	cfg := createDefaultConfig().(*Config)
-	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
-	require.NoError(t, cfg.Validate(), "an auth extension authenticates every endpoint")
-	_, sink, base := startReceiver(t, cfg, host)
-	body := fixture(t, "alertmanager_firing.json")
-
-	tests := []struct {
-		name   string
-		header http.Header
-		status int
-	}{
-		{name: "no token", status: http.StatusUnauthorized},
-		{name: "wrong token", header: http.Header{"Authorization": {"Bearer guess"}}, status: http.StatusUnauthorized},
-		{name: "wrong scheme", header: http.Header{"Authorization": {"Basic s3cret-token"}}, status: http.StatusUnauthorized},
-		{name: "token", header: http.Header{"Authorization": {"Bearer s3cret-token"}}, status: http.StatusOK},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := len(reg.Calls())
-			status, header, b := postJSON(t, base+"/v1/alertmanager", body, tt.header)
-			require.Equal(t, tt.status, status, string(b))
-			assert.Equal(t, "application/json", header.Get("Content-Type"))
-			var e errorBody
-			require.NoError(t, json.Unmarshal(b, &e))
-			if tt.status == http.StatusOK {
-				assert.Len(t, reg.Calls(), before+1)
-				return
-			}
-			assert.Equal(t, "unauthorized", e.Error)
-			assert.Equal(t, "Authorization", e.Field)
-			assert.Len(t, reg.Calls(), before, "an unauthenticated request changes nothing")
-		})
-	}
-	assert.Equal(t, 1, sink.LogRecordCount())
 }
 
 // TestServerBodyLimit checks the limit through confighttp's own body

@@ -10,15 +10,15 @@ import (
 
 const benchText = `goos: linux
 goarch: amd64
-pkg: github.com/otel-evidence/otel-evidence/internal/ring
+pkg: github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring
 cpu: AMD EPYC
 BenchmarkIngestVsFloor/memory-s2-2         	     200	   1000000 ns/op	         1.80 x-floor	  500000 B/op	      12 allocs/op
 BenchmarkIngestVsFloor/memory-s2-2         	     200	   1100000 ns/op	         2.00 x-floor	  500000 B/op	      12 allocs/op
 BenchmarkIngestVsFloor/memory-s2-2         	     200	   1200000 ns/op	         2.60 x-floor	  500000 B/op	      12 allocs/op
 BenchmarkSomething-2 some log line the benchmark printed
 PASS
-ok  	github.com/otel-evidence/otel-evidence/internal/ring	3.1s
-pkg: github.com/otel-evidence/otel-evidence/internal/bundle
+ok  	github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring	3.1s
+pkg: github.com/otel-evidence/otel-evidence/pkg/bundle
 BenchmarkPartWriter/otlp_json-2   	      10	 100 ns/op	 120.5 bytes/span	 900.0 raw-bytes/span	 50.00 MB/s
 BenchmarkPartWriter/otlp_json-2   	      10	 300 ns/op	 121.5 bytes/span	 900.0 raw-bytes/span	 50.00 MB/s
 `

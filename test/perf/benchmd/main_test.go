@@ -17,14 +17,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-const microText = `pkg: github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor
+const microText = `pkg: github.com/otel-evidence/otel-evidence/test/peerbench/incidentcontextprocessor
 BenchmarkContext/traces/keys=2/level=resource/impl=incident_context-2 	 100	 50000 ns/op	 50.0 ns/span	 40.0 cpu-ns/span	 0.01 allocs/span
 BenchmarkContext/traces/keys=2/level=resource/impl=noop-2             	 100	 10000 ns/op	 10.0 ns/span	 8.0 cpu-ns/span	 0 allocs/span
 BenchmarkContext/traces/keys=2/level=resource/impl=transform_where-2  	 100	 900000 ns/op	 900.0 ns/span	 800.0 cpu-ns/span	 9 allocs/span
 BenchmarkContext/traces/keys=5/level=resource/impl=incident_context-2 	 100	 60000 ns/op	 60.0 ns/span	 48.0 cpu-ns/span	 0.01 allocs/span
 BenchmarkContext/traces/keys=5/level=resource/impl=noop-2             	 100	 10000 ns/op	 10.0 ns/span	 8.0 cpu-ns/span	 0 allocs/span
 BenchmarkContext/traces/keys=5/level=resource/impl=transform_where-2  	 100	 90000 ns/op	 90.0 ns/span	 80.0 cpu-ns/span	 9 allocs/span
-pkg: github.com/otel-evidence/otel-evidence/exporter/evidenceexporter
+pkg: github.com/otel-evidence/otel-evidence/test/peerbench/evidenceexporter
 BenchmarkIngest/batch=fresh/marshal_floor-2            	 10	 100 ns/op	 200.0 ns/span	 334.0 raw_bytes/span
 BenchmarkIngest/batch=fresh/evidence_ring_s2-2         	 10	 100 ns/op	 500.0 ns/span	 120.0 bytes/span
 BenchmarkIngest/batch=fresh/fileexporter_zstd_proto-2  	 10	 100 ns/op	 1000.0 ns/span	 90.0 bytes/span
@@ -34,9 +34,9 @@ BenchmarkIngest/batch=cycled/evidence_ring_s2_first_fill-2 	 10	 100 ns/op	 700.
 BenchmarkIngest/batch=cycled/fileexporter_zstd_proto-2 	 10	 100 ns/op	 1500.0 ns/span	 90.0 bytes/span
 BenchmarkIngestInterleaved/batch=fresh-2               	 10	 100 ns/op	 300.0 evidence-cpu-ns/span	 1000.0 file-cpu-ns/span	 200.0 floor-cpu-ns/span	 0.3 x-fileexporter	 1.5 x-floor
 BenchmarkIngestInterleaved/batch=cycled-2              	 10	 100 ns/op	 450.0 evidence-cpu-ns/span	 1200.0 file-cpu-ns/span	 300.0 floor-cpu-ns/span	 0.375 x-fileexporter	 1.5 x-floor
-pkg: github.com/otel-evidence/otel-evidence/internal/ring
+pkg: github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring
 BenchmarkIngestVsFloor/memory-s2-2 	 200	 1 ns/op	 1.50 x-floor
-pkg: github.com/otel-evidence/otel-evidence/internal/bundle
+pkg: github.com/otel-evidence/otel-evidence/pkg/bundle
 BenchmarkPartWriter/otlp_json-2 	 10	 1 ns/op	 60.0 MB/s	 50.0 bytes/span	 1000.0 raw-bytes/span
 `
 

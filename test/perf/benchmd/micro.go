@@ -13,11 +13,11 @@ const module = "github.com/otel-evidence/otel-evidence/"
 
 // Packages and benchmark names the report extracts ratios from.
 const (
-	pkgProcessor = module + "processor/incidentcontextprocessor"
-	pkgExporter  = module + "exporter/evidenceexporter"
-	pkgRing      = module + "internal/ring"
-	pkgBundle    = module + "internal/bundle"
-	pkgWire      = module + "internal/otlpwire"
+	pkgProcessor = module + "test/peerbench/incidentcontextprocessor"
+	pkgExporter  = module + "test/peerbench/evidenceexporter"
+	pkgRing      = module + "exporter/evidenceexporter/internal/ring"
+	pkgBundle    = module + "pkg/bundle"
+	pkgWire      = module + "exporter/evidenceexporter/internal/otlpwire"
 )
 
 var (
@@ -305,7 +305,7 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 			Title:  fmt.Sprintf("incident_context vs transformprocessor (%s per span, record or point)", unitSeen),
 			Header: header,
 			Rows:   rows,
-			Notes: []string{"processor/incidentcontextprocessor BenchmarkContext: each contender processes fresh copies of the same 1,000-item batch over 10 resources. " +
+			Notes: []string{"test/peerbench/incidentcontextprocessor BenchmarkContext: each contender processes fresh copies of the same 1,000-item batch over 10 resources. " +
 				"noop returns its input; putstr writes the very values incident_context writes with no lookup; transform is contrib transformprocessor setting constants; " +
 				"transform_where is transformprocessor with per-resource conditions writing exactly what incident_context writes. cpu-ns is the benchmark thread's CPU time. " +
 				"keys 2 writes deployment.id and incident.id (the issue's setting); keys 5 adds deployment.name, deployment.environment.name and vcs.ref.head.revision."},
@@ -333,7 +333,7 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 			Title:  "Ring ingest (marshal + compress + append) vs bare marshal, interleaved",
 			Header: []string{"ring", "CPU vs floor", "allocs/batch"},
 			Rows:   rows,
-			Notes:  []string{"internal/ring BenchmarkIngestVsFloor: both are timed by thread CPU time in every iteration, so the ratio holds on a loaded machine."},
+			Notes:  []string{"exporter/evidenceexporter/internal/ring BenchmarkIngestVsFloor: both are timed by thread CPU time in every iteration, so the ratio holds on a loaded machine."},
 		})
 	}
 
@@ -355,7 +355,7 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 			Title:  "Bundle parts (ten 1,000-span batches per part)",
 			Header: []string{"encoding", "bytes/span (zstd tar)", "uncompressed bytes/span", "compression", "write MB/s (uncompressed)", "read + verify MB/s"},
 			Rows:   rows,
-			Notes:  []string{"internal/bundle BenchmarkPartWriter and BenchmarkReadPart."},
+			Notes:  []string{"pkg/bundle BenchmarkPartWriter and BenchmarkReadPart."},
 		})
 	}
 
@@ -460,7 +460,7 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, in ingestInput) {
 			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter (1,000-span batches, " + in.desc + ")",
 			Header: []string{"case", "ns/span (wall)", "bytes/span kept", "allocs/batch", "vs marshal_floor", "vs fileexporter"},
 			Rows:   rows,
-			Notes: []string{"exporter/evidenceexporter BenchmarkIngest/batch=" + in.name + ", each case in its own run. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size). " +
+			Notes: []string{"test/peerbench/evidenceexporter BenchmarkIngest/batch=" + in.name + ", each case in its own run. bytes/span: what the ring holds (marshal_floor: the raw protobuf size; fileexporter: the file size). " +
 				"The evidence rings have wrapped before the timing starts, the steady state of a full ring; evidence_ring_s2_first_fill is a ring that never wraps, whose appends take page faults on arena pages touched for the first time. " + in.note},
 		})
 	}
@@ -486,7 +486,7 @@ func ingestTables(w *bytes.Buffer, s *perf.BenchSet, in ingestInput) {
 			Title:  "Evidence exporter ingest vs marshal floor vs fileexporter, interleaved (thread CPU, " + in.desc + ")",
 			Header: []string{"case", "cpu-ns/span", "vs marshal_floor", "vs fileexporter"},
 			Rows:   rows,
-			Notes: []string{"exporter/evidenceexporter " + interleavedName(in.name) + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
+			Notes: []string{"test/peerbench/evidenceexporter " + interleavedName(in.name) + ": the three run on the same batch in every iteration, in a rotating order, each timed by the thread CPU time it takes, " +
 				"so machine load touches all three alike. " + in.note},
 		})
 	}

@@ -15,7 +15,7 @@
 # of the runs is used.
 #
 # Usage: go test -run '^$' -bench . -benchtime=2000x ./processor/incidentcontextprocessor/ | tee bench.txt
-#        awk -f processor/incidentcontextprocessor/benchratio.awk bench.txt
+#        awk -f test/peerbench/incidentcontextprocessor/benchratio.awk bench.txt
 
 BEGIN {
 	if (subject == "") subject = "incident_context"

@@ -1,6 +1,8 @@
-package incidentcontextprocessor
+package incidentcontextprocessor_test
 
-// Benchmarks of the incident_context processor against its peers, measured
+// Benchmarks of the incident_context processor against its peers (here,
+// outside the processor's module, so that contrib's transformprocessor is
+// no requirement of it), measured
 // in the same run on the same batches.
 //
 // Naming convention (post-processed by benchratio.awk):
@@ -65,54 +67,15 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/threadcpu"
-	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
+	icp "github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor"
 )
 
 // benchServices are the service.name values of the batches: nine services
 // the registry knows and one it does not.
 var benchServices = []string{
 	"svc-00", "svc-01", "svc-02", "svc-03", "svc-04", "svc-05", "svc-06", "svc-07", "svc-08", "legacy-batch",
-}
-
-// testgen's service.version values (resource r gets versions[r % 4]).
-var benchVersions = []string{"1.4.2", "1.5.0", "2.0.1", "2.1.0-rc.1"}
-
-// benchSnapshot is a realistic registry: 20 services with 5 deploys each
-// (every testgen version plus an unversioned hotfix), and 3 open incidents
-// with scopes (one service, one region, one namespace) plus resolved ones.
-func benchSnapshot() *incidentsapi.Snapshot {
-	start := testgen.DefaultStart.Add(-72 * time.Hour)
-	var deploys []incident.Deploy
-	for s := range 20 {
-		svc := fmt.Sprintf("svc-%02d", s)
-		for v, version := range benchVersions {
-			deploys = append(deploys, incident.Deploy{
-				ID:          fmt.Sprintf("deploy-%s-%d", svc, v),
-				Service:     svc,
-				Version:     version,
-				Environment: "production",
-				Commit:      fmt.Sprintf("%040x", s*100+v),
-				Name:        svc + " " + version,
-				StartedAt:   start.Add(time.Duration(s*10+v) * time.Hour),
-				Status:      incident.DeploySucceeded,
-			})
-		}
-		deploys = append(deploys, incident.Deploy{
-			ID: fmt.Sprintf("deploy-%s-hotfix", svc), Service: svc, Environment: "production",
-			StartedAt: start.Add(time.Duration(s*10+5) * time.Hour),
-		})
-	}
-	resolvedAt := testgen.DefaultStart.Add(-time.Hour)
-	incidents := []incident.Incident{
-		{ID: "INC-1042", Status: incident.StatusOpen, StartedAt: testgen.DefaultStart.Add(-20 * time.Minute), Scope: []incident.Matcher{{Key: "service.name", Value: "svc-00"}}},
-		{ID: "INC-1043", Status: incident.StatusOpen, StartedAt: testgen.DefaultStart.Add(-15 * time.Minute), Scope: []incident.Matcher{{Key: "cloud.region", Value: "eu-west-1"}}},
-		{ID: "INC-1044", Status: incident.StatusOpen, StartedAt: testgen.DefaultStart.Add(-5 * time.Minute), Scope: []incident.Matcher{{Key: "service.namespace", Value: "shop"}, {Key: "telemetry.sdk.language", Value: "go"}}},
-		{ID: "INC-0999", Status: incident.StatusResolved, StartedAt: resolvedAt.Add(-time.Hour), ResolvedAt: &resolvedAt},
-		{ID: "INC-0998", Status: incident.StatusResolved, StartedAt: resolvedAt.Add(-2 * time.Hour), ResolvedAt: &resolvedAt, Scope: []incident.Matcher{{Key: "service.name", Value: "svc-03"}}},
-	}
-	return incidentsapi.NewSnapshot(42, incidents, deploys)
 }
 
 // signalKit adapts one signal's batch and processors to the benchmark.
@@ -145,7 +108,7 @@ func putTags(attrs pcommon.Map, w *benchTags) {
 	}
 }
 
-func benchSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }
+func benchSettings() processor.Settings { return processortest.NewNopSettings(icp.NewFactory().Type()) }
 
 func tracesKit() signalKit {
 	td := testgen.Traces(1, testgen.DefaultItems, testgen.DefaultResources, testgen.DefaultStart, time.Millisecond, testgen.WithServices(benchServices...))
@@ -331,7 +294,7 @@ func metricsKit() signalKit {
 			rms := data.(pmetric.Metrics).ResourceMetrics()
 			for i := range rms.Len() {
 				res = append(res, rms.At(i).Resource().Attributes())
-				items = append(items, pointAttrs(rms.At(i)))
+				items = append(items, testgen.PointAttrs(rms.At(i)))
 			}
 			return res, items
 		},
@@ -341,7 +304,7 @@ func metricsKit() signalKit {
 // contender is one processor under measurement.
 type contender struct {
 	name string
-	make func(b testing.TB, kit signalKit, level Level, keys keySet, want []benchTags) component.Component
+	make func(b testing.TB, kit signalKit, level icp.Level, keys keySet, want []benchTags) component.Component
 }
 
 // keySet is how many of incident_context's attributes the benchmark
@@ -356,7 +319,7 @@ const (
 )
 
 // configure leaves only the key set's attributes enabled in cfg.
-func (k keySet) configure(cfg *Config) {
+func (k keySet) configure(cfg *icp.Config) {
 	if k == keysTwo {
 		cfg.Keys.DeploymentName, cfg.Keys.Environment, cfg.Keys.Revision = "", "", ""
 	}
@@ -389,14 +352,14 @@ func started(tb testing.TB, c component.Component, err error, host component.Hos
 	return c
 }
 
-func makeNoop(b testing.TB, kit signalKit, _ Level, _ keySet, _ []benchTags) component.Component {
+func makeNoop(b testing.TB, kit signalKit, _ icp.Level, _ keySet, _ []benchTags) component.Component {
 	c, err := kit.helper(func(any) {})
-	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
+	return started(b, c, err, newBenchHost(testgen.RegistrySnapshot()))
 }
 
-func makePutStr(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
-	c, err := kit.helper(func(data any) { kit.put(data, want, level == LevelRecord) })
-	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
+func makePutStr(b testing.TB, kit signalKit, level icp.Level, _ keySet, want []benchTags) component.Component {
+	c, err := kit.helper(func(data any) { kit.put(data, want, level == icp.LevelRecord) })
+	return started(b, c, err, newBenchHost(testgen.RegistrySnapshot()))
 }
 
 // putPoints is the PutStr loop over every data point of m.
@@ -425,12 +388,12 @@ func putPoints(m pmetric.Metric, w *benchTags) {
 	}
 }
 
-func makeIncidentContext(b testing.TB, kit signalKit, level Level, keys keySet, _ []benchTags) component.Component {
-	cfg := createDefaultConfig().(*Config)
+func makeIncidentContext(b testing.TB, kit signalKit, level icp.Level, keys keySet, _ []benchTags) component.Component {
+	cfg := icp.NewFactory().CreateDefaultConfig().(*icp.Config)
 	cfg.Level = level
 	keys.configure(cfg)
-	c, err := kit.create(NewFactory(), cfg)
-	return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
+	c, err := kit.create(icp.NewFactory(), cfg)
+	return started(b, c, err, newBenchHost(testgen.RegistrySnapshot()))
 }
 
 func ottlString(s string) string { return strconv.Quote(s) }
@@ -441,8 +404,8 @@ func ottlString(s string) string { return strconv.Quote(s) }
 // writes; without, the values of the first resource everywhere,
 // unconditionally. At level record there is one set of groups in resource
 // context and one in the item context (span, log, datapoint).
-func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
-	return func(b testing.TB, kit signalKit, level Level, _ keySet, want []benchTags) component.Component {
+func makeTransform(where bool) func(b testing.TB, kit signalKit, level icp.Level, _ keySet, want []benchTags) component.Component {
+	return func(b testing.TB, kit signalKit, level icp.Level, _ keySet, want []benchTags) component.Component {
 		group := func(ctxName string, w benchTags, conditions []any) map[string]any {
 			var stmts []any
 			for j, k := range w.keys {
@@ -456,7 +419,7 @@ func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, _ 
 		}
 		// Level record writes on the resource too, as incident_context does.
 		contexts := []string{"resource"}
-		if level == LevelRecord {
+		if level == icp.LevelRecord {
 			contexts = append(contexts, kit.recordContext)
 		}
 		var groups []any
@@ -476,20 +439,26 @@ func makeTransform(where bool) func(b testing.TB, kit signalKit, level Level, _ 
 		require.NoError(b, confmap.NewFromStringMap(map[string]any{kit.statementsKey: groups}).Unmarshal(cfg))
 		require.NoError(b, confmap.Validate(cfg))
 		c, err := kit.create(f, cfg)
-		return started(b, c, err, newTestHost(newFakeRegistry(benchSnapshot())))
+		return started(b, c, err, newBenchHost(testgen.RegistrySnapshot()))
 	}
+}
+
+// ourKeys are the attributes incident_context writes, with its default keys.
+func ourKeys() []string {
+	k := icp.NewFactory().CreateDefaultConfig().(*icp.Config).Keys
+	return []string{k.DeploymentID, k.DeploymentName, k.Environment, k.Revision, k.IncidentID}
 }
 
 // expectedTags runs incident_context once on a fresh batch and reads back what it
 // wrote on each resource.
 func expectedTags(tb testing.TB, kit signalKit, keys keySet) []benchTags {
-	c := makeIncidentContext(tb, kit, LevelResource, keys, nil)
+	c := makeIncidentContext(tb, kit, icp.LevelResource, keys, nil)
 	data := kit.fresh()
 	require.NoError(tb, kit.consume(c, data))
 	res, _ := kit.resources(data)
 	out := make([]benchTags, len(res))
 	for i, attrs := range res {
-		for _, k := range ourKeys {
+		for _, k := range ourKeys() {
 			if v, ok := attrs.Get(k); ok {
 				out[i].keys = append(out[i].keys, k)
 				out[i].vals = append(out[i].vals, v.Str())
@@ -506,7 +475,7 @@ func BenchmarkContext(b *testing.B) {
 	for _, kit := range []signalKit{tracesKit(), logsKit(), metricsKit()} {
 		for _, keys := range kit.keySets() {
 			want := expectedTags(b, kit, keys)
-			for _, level := range []Level{LevelResource, LevelRecord} {
+			for _, level := range []icp.Level{icp.LevelResource, icp.LevelRecord} {
 				for _, ct := range contenders {
 					b.Run(fmt.Sprintf("%s/keys=%d/level=%s/impl=%s", kit.name, keys, level, ct.name), func(b *testing.B) {
 						c := ct.make(b, kit, level, keys, want)
@@ -632,16 +601,17 @@ func TestBenchContendersAgree(t *testing.T) {
 
 func contendersAgree(t *testing.T, kit signalKit, keys keySet) {
 	want := expectedTags(t, kit, keys)
+	defaultKeys := icp.NewFactory().CreateDefaultConfig().(*icp.Config).Keys
 	var withIncidents, withName, without int
 	for _, w := range want {
 		s := strings.Join(w.keys, ",")
 		switch {
-		case !strings.Contains(s, defaultKeyDeploymentID):
+		case !strings.Contains(s, defaultKeys.DeploymentID):
 			without++
-		case strings.Contains(s, defaultKeyDeploymentName):
+		case strings.Contains(s, defaultKeys.DeploymentName):
 			withName++
 		}
-		if strings.Contains(s, defaultKeyIncidentID) {
+		if strings.Contains(s, defaultKeys.IncidentID) {
 			withIncidents++
 		}
 	}
@@ -654,7 +624,7 @@ func contendersAgree(t *testing.T, kit signalKit, keys keySet) {
 	require.Positive(t, without, "some resources match no deploy")
 	require.Positive(t, withIncidents, "some resources match incidents")
 
-	for _, level := range []Level{LevelResource, LevelRecord} {
+	for _, level := range []icp.Level{icp.LevelResource, icp.LevelRecord} {
 		outputs := map[string]any{}
 		for _, ct := range contenders {
 			if ct.name == "noop" || ct.name == "transform" {
@@ -682,7 +652,7 @@ func contendersAgree(t *testing.T, kit signalKit, keys keySet) {
 		for i, its := range items {
 			for _, attrs := range its {
 				got := ours(attrs)
-				if level == LevelRecord {
+				if level == icp.LevelRecord {
 					require.Len(t, got, len(want[i].keys))
 				} else {
 					require.Empty(t, got)
@@ -690,4 +660,22 @@ func contendersAgree(t *testing.T, kit signalKit, keys keySet) {
 			}
 		}
 	}
+}
+
+// ours keeps the attributes incident_context writes (with the default keys).
+func ours(m pcommon.Map) map[string]any {
+	out := map[string]any{}
+	for _, k := range ourKeys() {
+		if v, ok := m.Get(k); ok {
+			out[k] = v.AsRaw()
+		}
+	}
+	return out
+}
+
+// newBenchHost offers a registry serving snap as the "incidents" extension.
+func newBenchHost(snap *incidentsapi.Snapshot) component.Host {
+	reg := incidentsapitest.NewRegistry("bench", nil)
+	reg.SetSnapshot(snap)
+	return incidentsapitest.NewHost(reg, nil)
 }
