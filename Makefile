@@ -16,13 +16,26 @@ VERSITYGW_VERSION     := v1.8.0
 GOLANGCI_LINT_VERSION := v2.15.0
 
 BUILDER := $(TOOLS_BIN)/builder
-MDATAGEN := $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdatagen
+# The tools module is outside go.work, so that mdatagen's own collector
+# release pins nothing in the workspace.
+MDATAGEN := GOWORK=off $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdatagen
 
 COMPONENTS := extension/incidentsextension receiver/incidentwebhookreceiver \
 	processor/incidentcontextprocessor exporter/evidenceexporter
 DIST_DIR := cmd/otelcol-evidence
+# Every Go module of the repository but the tools module, in dependency
+# order; go.work ties them together for development. `.` is the shared
+# module (pkg/ and internal/); test/ holds the end-to-end, perf, peer
+# benchmark and module-layout tests; test/externaltrigger is a module
+# outside this repository's module path, as a platform team's own would be.
+MODULES := . $(COMPONENTS) cmd/evidencectl $(DIST_DIR) test test/externaltrigger
+# Modules tagged per release (<dir>/vX.Y.Z; the shared module is vX.Y.Z).
+RELEASE_MODULES := . $(COMPONENTS) cmd/evidencectl
+# Package patterns that name every package of every module, so that one go
+# command (in workspace mode) covers them all.
+PACKAGES := ./... $(foreach m,$(filter-out .,$(MODULES)),./$(m)/...)
 GENERATED := $(DIST_DIR) $(foreach c,$(COMPONENTS),$(c)/internal/metadata $(c)/generated_component_test.go \
-	$(c)/generated_package_test.go $(c)/documentation.md)
+	$(c)/generated_package_test.go $(c)/documentation.md) $(foreach m,$(MODULES) internal/tools,$(m)/go.mod $(m)/go.sum)
 
 # The webhook token `make run` and `make demo` give the collector.
 OTEL_EVIDENCE_WEBHOOK_TOKEN ?= demo-token
@@ -64,28 +77,32 @@ $(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION):
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	@touch $@
 
-## generate: mdatagen for every component, then the collector builder (sources only)
+## generate: mdatagen for every component, the collector builder (sources and the distribution's go.mod), go mod tidy in every module
 .PHONY: generate
 generate: $(STAMPS)/builder-$(BUILDER_VERSION)
 	@for c in $(COMPONENTS); do echo "mdatagen $$c"; (cd $$c && $(MDATAGEN) metadata.yaml); done
-	$(BUILDER) --config builder-config.yaml --skip-compilation --skip-get-modules
-	@# The distribution is built from this repository's single module.
-	rm -f $(DIST_DIR)/go.mod $(DIST_DIR)/go.sum
+	GOWORK=off $(BUILDER) --config builder-config.yaml --skip-compilation
 	gofmt -w $(DIST_DIR)
+	@$(MAKE) --no-print-directory tidy
+
+## tidy: go mod tidy in every module, each on its own (GOWORK=off), as a user of that module resolves it
+.PHONY: tidy
+tidy:
+	@for m in $(MODULES) internal/tools; do echo "go mod tidy $$m"; (cd $$m && GOWORK=off $(GO) mod tidy); done
 
 ## check-generate: fail when generated code is not current
 .PHONY: check-generate
 check-generate: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		git status --porcelain -- $(GENERATED); git diff -- $(GENERATED) | head -50; \
-		echo "generated code is stale: run 'make generate' and commit the result"; exit 1; fi
+		echo "generated code or a go.mod is stale: run 'make generate' and commit the result"; exit 1; fi
 	@echo "generated code is current"
 
-## build: compile bin/otelcol-evidence and bin/evidencectl
+## build: compile bin/otelcol-evidence and bin/evidencectl, each from its own module's go.mod
 .PHONY: build
 build:
-	$(GO) build -trimpath -o bin/otelcol-evidence ./$(DIST_DIR)
-	@if [ -d cmd/evidencectl ]; then $(GO) build -trimpath -o bin/evidencectl ./cmd/evidencectl; fi
+	cd $(DIST_DIR) && GOWORK=off $(GO) build -trimpath -o $(CURDIR)/bin/otelcol-evidence .
+	cd cmd/evidencectl && GOWORK=off $(GO) build -trimpath -o $(CURDIR)/bin/evidencectl .
 
 ## run: the collector on the embedded default config (local directory store)
 .PHONY: run
@@ -98,25 +115,35 @@ run: build
 demo: tools build
 	./scripts/demo.sh
 
-## vet: go vet on every package
+## vet: go vet on every package of every module
 .PHONY: vet
 vet:
-	$(GO) vet ./...
+	$(GO) vet $(PACKAGES)
 
 ## test: every test (unit, fuzz seeds, end-to-end against the real binary), race detector on
 .PHONY: test
 test: tools check-generate vet build
-	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 $(PACKAGES)
 
 ## bench: end-to-end perf runs (test/perf) and Go micro-benchmarks; writes BENCHMARKS.md, raw output in bench.txt and var/bench
 .PHONY: bench
 bench: tools
 	GO="$(GO)" BENCH_TIME="$(BENCH_TIME)" BENCH_COUNT="$(BENCH_COUNT)" PERF_SUSTAINED="$(PERF_SUSTAINED)" ./scripts/bench.sh
 
-## lint: go vet and golangci-lint (pinned)
+## lint: go vet and golangci-lint (pinned), module by module
 .PHONY: lint
 lint: vet $(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-	$(TOOLS_BIN)/golangci-lint run ./...
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(TOOLS_BIN)/golangci-lint run ./...); done
+
+## set-version: name VERSION (vX.Y.Z) in every requirement between our modules, builder-config.yaml and the README (then make generate, commit, make tags)
+.PHONY: set-version
+set-version:
+	@./scripts/release.sh set-version "$(VERSION)"
+
+## tags: create the release tags of VERSION (vX.Y.Z) on HEAD, one per module (<dir>/VERSION, the shared module VERSION); pushes nothing
+.PHONY: tags
+tags:
+	@./scripts/release.sh tags "$(VERSION)" $(RELEASE_MODULES)
 
 ## clean: remove build output and local state (not the tools)
 .PHONY: clean

@@ -67,7 +67,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
-		incidentsextension.NewFactory().Type():       "github.com/otel-evidence/otel-evidence v0.0.0",
+		incidentsextension.NewFactory().Type():       "github.com/otel-evidence/otel-evidence/extension/incidentsextension v0.1.0",
 		zpagesextension.NewFactory().Type():          "go.opentelemetry.io/collector/extension/zpagesextension v0.161.0",
 		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.161.0",
 		healthcheckextension.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.161.0",
@@ -83,7 +83,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
-		incidentwebhookreceiver.NewFactory().Type(): "github.com/otel-evidence/otel-evidence v0.0.0",
+		incidentwebhookreceiver.NewFactory().Type(): "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver v0.1.0",
 		otlpreceiver.NewFactory().Type():            "go.opentelemetry.io/collector/receiver/otlpreceiver v0.161.0",
 	})
 
@@ -99,7 +99,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ExporterModules = makeModulesMap(factories.Exporters, map[component.Type]string{
-		evidenceexporter.NewFactory().Type(): "github.com/otel-evidence/otel-evidence v0.0.0",
+		evidenceexporter.NewFactory().Type(): "github.com/otel-evidence/otel-evidence/exporter/evidenceexporter v0.1.0",
 		otlpexporter.NewFactory().Type():     "go.opentelemetry.io/collector/exporter/otlpexporter v0.161.0",
 		otlphttpexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.161.0",
 		debugexporter.NewFactory().Type():    "go.opentelemetry.io/collector/exporter/debugexporter v0.161.0",
@@ -121,7 +121,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
-		incidentcontextprocessor.NewFactory().Type(): "github.com/otel-evidence/otel-evidence v0.0.0",
+		incidentcontextprocessor.NewFactory().Type(): "github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor v0.1.0",
 		batchprocessor.NewFactory().Type():           "go.opentelemetry.io/collector/processor/batchprocessor v0.161.0",
 		memorylimiterprocessor.NewFactory().Type():   "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.161.0",
 		redactionprocessor.NewFactory().Type():       "github.com/open-telemetry/opentelemetry-collector-contrib/processor/redactionprocessor v0.161.0",

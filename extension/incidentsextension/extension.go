@@ -159,7 +159,7 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 	if err := e.load(ctx); err != nil {
 		return fmt.Errorf("incidents: rebuild the registry from %s: %w", raw, err)
 	}
-	if err := e.tel.RegisterIncidentsOpenCallback(func(_ context.Context, o metric.Int64Observer) error {
+	if err := e.tel.RegisterExtensionIncidentsOpenCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(int64(len(e.snap.Load().Open)))
 		return nil
 	}); err != nil {
@@ -402,7 +402,7 @@ func (e *incidentsExtension) RecordDeploy(ctx context.Context, d incident.Deploy
 	}
 	if changed {
 		e.deploys[d.ID] = &merged
-		e.tel.IncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originLocal))
+		e.tel.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originLocal))
 		e.publish(nil, originLocal)
 	}
 	e.recordEvent(key, ev)
@@ -515,15 +515,15 @@ func (e *incidentsExtension) logChange(c incidentsapi.Change, origin string) {
 	ctx := context.Background()
 	switch c.Kind {
 	case incidentsapi.Opened:
-		e.tel.IncidentsOpened.Add(ctx, 1, attrs)
+		e.tel.ExtensionIncidentsOpened.Add(ctx, 1, attrs)
 		e.logger.Info("Incident opened", append(fields, zap.String("title", inc.Title))...)
 	case incidentsapi.Extended:
 		e.logger.Info("Incident extended", fields...)
 	case incidentsapi.Resolved:
-		e.tel.IncidentsResolved.Add(ctx, 1, attrs)
+		e.tel.ExtensionIncidentsResolved.Add(ctx, 1, attrs)
 		e.logger.Info("Incident resolved", append(fields, zap.Timep("resolved_at", inc.ResolvedAt))...)
 	case incidentsapi.Expired:
-		e.tel.IncidentsExpired.Add(ctx, 1, attrs)
+		e.tel.ExtensionIncidentsExpired.Add(ctx, 1, attrs)
 		e.logger.Info("Incident expired", append(fields, zap.Timep("resolved_at", inc.ResolvedAt),
 			zap.Duration("max_open_duration", e.cfg.MaxOpenDuration))...)
 	}

@@ -354,11 +354,11 @@ func TestExpiry(t *testing.T) {
 	assert.Equal(t, incident.EventIncidentExpired, evs[len(evs)-1].Kind)
 
 	attrs := attribute.NewSet(attribute.String("origin", originLocal), attribute.String("source", incident.SourcePagerDuty))
-	metadatatest.AssertEqualIncidentsExpired(t, tel, []metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}},
+	metadatatest.AssertEqualExtensionIncidentsExpired(t, tel, []metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualIncidentsOpened(t, tel, []metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}},
+	metadatatest.AssertEqualExtensionIncidentsOpened(t, tel, []metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualIncidentsOpen(t, tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualExtensionIncidentsOpen(t, tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestPendingResolveOvertakesOpen(t *testing.T) {
@@ -485,10 +485,10 @@ func TestSyncErrorsRecover(t *testing.T) {
 	require.Eventually(t, func() bool { return b.status("during-outage") == incident.StatusOpen }, waitFor, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return b.host.last() == componentstatus.StatusOK }, waitFor, 5*time.Millisecond)
 
-	got, err := tel.GetMetric("otelcol_incidents_sync_errors")
+	got, err := tel.GetMetric("otelcol_extension_incidents_sync_errors")
 	require.NoError(t, err)
 	assert.Positive(t, got.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
-	got, err = tel.GetMetric("otelcol_incidents_store_errors")
+	got, err = tel.GetMetric("otelcol_extension_incidents_store_errors")
 	require.NoError(t, err)
 	var ops []string
 	for _, dp := range got.Data.(metricdata.Sum[int64]).DataPoints {
@@ -497,12 +497,12 @@ func TestSyncErrorsRecover(t *testing.T) {
 	}
 	assert.Contains(t, ops, "list")
 	assert.Contains(t, ops, "put")
-	got, err = tel.GetMetric("otelcol_incidents_sync_lag")
+	got, err = tel.GetMetric("otelcol_extension_incidents_sync_lag")
 	require.NoError(t, err)
 	assert.Positive(t, got.Data.(metricdata.Histogram[float64]).DataPoints[0].Count)
-	metadatatest.AssertEqualIncidentsSyncEventsApplied(t, tel, []metricdata.DataPoint[int64]{{Value: 1}},
+	metadatatest.AssertEqualExtensionIncidentsSyncEventsApplied(t, tel, []metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualIncidentsOpened(t, tel, []metricdata.DataPoint[int64]{{
+	metadatatest.AssertEqualExtensionIncidentsOpened(t, tel, []metricdata.DataPoint[int64]{{
 		Attributes: attribute.NewSet(attribute.String("origin", originReplica), attribute.String("source", "")), Value: 1,
 	}}, metricdatatest.IgnoreTimestamp())
 }

@@ -72,7 +72,7 @@ type countingStore struct {
 
 func (c countingStore) count(op string, err error) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.tel.IncidentsStoreErrors.Add(context.Background(), 1,
+		c.tel.ExtensionIncidentsStoreErrors.Add(context.Background(), 1,
 			metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", op))))
 	}
 	return err

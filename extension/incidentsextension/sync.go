@@ -56,7 +56,7 @@ func (e *incidentsExtension) tick(ctx context.Context) {
 
 func (e *incidentsExtension) reportHealth(err error) {
 	if err != nil {
-		e.tel.IncidentsSyncErrors.Add(context.Background(), 1)
+		e.tel.ExtensionIncidentsSyncErrors.Add(context.Background(), 1)
 		e.logger.Warn("Incident registry sync failed; retrying at the next interval", zap.Error(err))
 		if !e.failing && e.host != nil {
 			componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
@@ -79,7 +79,7 @@ func (e *incidentsExtension) reportHealth(err error) {
 // or by replicas with lagging clocks are still found; keys already applied
 // are skipped.
 func (e *incidentsExtension) poll(ctx context.Context) error {
-	e.tel.IncidentsSyncPolls.Add(context.Background(), 1)
+	e.tel.ExtensionIncidentsSyncPolls.Add(context.Background(), 1)
 	startAfter := ""
 	if !e.cursor.IsZero() {
 		startAfter = incidentsapi.EventKeyCursor(e.cursor)
@@ -132,8 +132,8 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 	default:
 		e.applyRemote(key, ev)
 		if writer != e.id && !e.isRebuilding() {
-			e.tel.IncidentsSyncEventsApplied.Add(context.Background(), 1)
-			e.tel.IncidentsSyncLag.Record(context.Background(), max(e.now().Sub(t), 0).Seconds())
+			e.tel.ExtensionIncidentsSyncEventsApplied.Add(context.Background(), 1)
+			e.tel.ExtensionIncidentsSyncLag.Record(context.Background(), max(e.now().Sub(t), 0).Seconds())
 		}
 	}
 	e.markApplied(key, t)
@@ -222,7 +222,7 @@ func (e *incidentsExtension) applyRemote(key string, ev incident.Event) {
 			changed = true
 			e.deploys[d.ID] = &merged
 			if !e.rebuild {
-				e.tel.IncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originReplica))
+				e.tel.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originReplica))
 			}
 		}
 	}

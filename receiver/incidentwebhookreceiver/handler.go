@@ -77,9 +77,9 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		src = ep.kind.source()
 	}
 	srcAttr := attribute.String("source", src)
-	r.telemetry.IncidentWebhookRequests.Add(ctx, 1, metric.WithAttributes(srcAttr))
+	r.telemetry.ReceiverIncidentWebhookRequests.Add(ctx, 1, metric.WithAttributes(srcAttr))
 	defer func() {
-		r.telemetry.IncidentWebhookRequestDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(srcAttr))
+		r.telemetry.ReceiverIncidentWebhookRequestDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(srcAttr))
 	}()
 
 	if !ok {
@@ -352,7 +352,7 @@ func (r *incidentWebhookReceiver) emit(ctx context.Context, src string, applied 
 		return nil
 	}
 	for _, a := range applied {
-		r.telemetry.IncidentWebhookEventsAccepted.Add(ctx, 1, metric.WithAttributes(
+		r.telemetry.ReceiverIncidentWebhookEventsAccepted.Add(ctx, 1, metric.WithAttributes(
 			attribute.String("source", src), attribute.String("event", string(a.ev.Kind))))
 	}
 	ld := r.toLogs(applied, now)
@@ -365,7 +365,7 @@ func (r *incidentWebhookReceiver) emit(ctx context.Context, src string, applied 
 // duplicate answers a redelivered or replayed event with 200 and no change:
 // senders that deliver at least once (PagerDuty) must not see an error.
 func (r *incidentWebhookReceiver) duplicate(ctx context.Context, w http.ResponseWriter, src string) {
-	r.telemetry.IncidentWebhookRequestsDuplicate.Add(ctx, 1, metric.WithAttributes(attribute.String("source", src)))
+	r.telemetry.ReceiverIncidentWebhookRequestsDuplicate.Add(ctx, 1, metric.WithAttributes(attribute.String("source", src)))
 	r.set.Logger.Debug("Ignored an incident webhook event already recorded (a redelivery or a replay)",
 		zap.String("source", src))
 	writeJSON(w, http.StatusOK, response{
@@ -375,7 +375,7 @@ func (r *incidentWebhookReceiver) duplicate(ctx context.Context, w http.Response
 
 // refuse answers a request that changed nothing with a 4xx status.
 func (r *incidentWebhookReceiver) refuse(w http.ResponseWriter, src string, e *triggers.Error) {
-	r.telemetry.IncidentWebhookRequestsRefused.Add(context.Background(), 1, metric.WithAttributes(
+	r.telemetry.ReceiverIncidentWebhookRequestsRefused.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("source", src), attribute.String("reason", e.Reason)))
 	r.set.Logger.Debug("Refused an incident webhook request",
 		zap.String("source", src), zap.Int("status", e.Status), zap.String("reason", e.Reason),
@@ -385,7 +385,7 @@ func (r *incidentWebhookReceiver) refuse(w http.ResponseWriter, src string, e *t
 
 // fail answers a request that could not be handled with a 5xx status.
 func (r *incidentWebhookReceiver) fail(w http.ResponseWriter, src string, status int, reason, msg string) {
-	r.telemetry.IncidentWebhookRequestsFailed.Add(context.Background(), 1, metric.WithAttributes(
+	r.telemetry.ReceiverIncidentWebhookRequestsFailed.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("source", src), attribute.String("reason", reason)))
 	writeJSON(w, status, triggers.ErrorResponse{Error: reason, Message: msg})
 }
@@ -398,7 +398,7 @@ func (r *incidentWebhookReceiver) serverError(w http.ResponseWriter, req *http.R
 	if ep, ok := r.routes[req.URL.Path]; ok {
 		src = ep.kind.source()
 	}
-	r.telemetry.IncidentWebhookRequests.Add(req.Context(), 1, metric.WithAttributes(attribute.String("source", src)))
+	r.telemetry.ReceiverIncidentWebhookRequests.Add(req.Context(), 1, metric.WithAttributes(attribute.String("source", src)))
 	reason := reasonInvalidPayload
 	field := ""
 	switch status {

@@ -235,7 +235,7 @@ func TestFloodOfDistinctIncidents(t *testing.T) {
 			// show in tens.
 			growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 			assert.Less(t, growth, int64(32<<20), "heap grew by %d bytes", growth)
-			metadatatest.AssertEqualIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
+			metadatatest.AssertEqualReceiverIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
 				{Attributes: attribute.NewSet(attribute.String("source", "generic"), attribute.String("reason", tt.reason)), Value: int64(refused)},
 			}, metricdatatest.IgnoreTimestamp())
 

@@ -25,23 +25,23 @@ func TestMetrics(t *testing.T) {
 	set := func(kv ...attribute.KeyValue) attribute.Set { return attribute.NewSet(kv...) }
 	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 
-	metadatatest.AssertEqualIncidentWebhookRequests(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequests(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: set(src("alertmanager")), Value: 3},
 		{Attributes: set(src("deploy")), Value: 1},
 		{Attributes: set(src("generic")), Value: 1},
 		{Attributes: set(src("unknown")), Value: 1},
 	}, opts...)
-	metadatatest.AssertEqualIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: set(src("alertmanager"), attribute.String("reason", "malformed_json")), Value: 1},
 		{Attributes: set(src("generic"), attribute.String("reason", "invalid_id")), Value: 1},
 		{Attributes: set(src("unknown"), attribute.String("reason", "not_found")), Value: 1},
 	}, opts...)
-	metadatatest.AssertEqualIncidentWebhookEventsAccepted(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookEventsAccepted(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: set(src("alertmanager"), attribute.String("event", "incident.opened")), Value: 1},
 		{Attributes: set(src("alertmanager"), attribute.String("event", "alert")), Value: 1},
 		{Attributes: set(src("deploy"), attribute.String("event", "deploy")), Value: 1},
 	}, opts...)
-	metadatatest.AssertEqualIncidentWebhookRequestDuration(t, env.tel, []metricdata.HistogramDataPoint[float64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequestDuration(t, env.tel, []metricdata.HistogramDataPoint[float64]{
 		{Attributes: set(src("alertmanager"))},
 		{Attributes: set(src("deploy"))},
 		{Attributes: set(src("generic"))},
@@ -64,7 +64,7 @@ func TestMetricsFailed(t *testing.T) {
 	env := newTestEnv(t, nil)
 	env.r.registry = nil
 	decodeError(t, env.post("/v1/deploys", fixture(t, "deploy.json")), http.StatusServiceUnavailable)
-	metadatatest.AssertEqualIncidentWebhookRequestsFailed(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequestsFailed(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(attribute.String("source", "deploy"), attribute.String("reason", "not_ready")), Value: 1},
 	}, metricdatatest.IgnoreTimestamp())
 }

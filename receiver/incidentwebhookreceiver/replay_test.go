@@ -138,10 +138,10 @@ func TestPagerDutyReplay(t *testing.T) {
 	assert.Equal(t, []string{"incident.opened", "incident.resolved", "incident.opened"}, eventNames(env.sink))
 
 	src := attribute.String("source", "pagerduty")
-	metadatatest.AssertEqualIncidentWebhookRequestsDuplicate(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequestsDuplicate(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(src), Value: 2},
 	}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
+	metadatatest.AssertEqualReceiverIncidentWebhookRequestsRefused(t, env.tel, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(src, attribute.String("reason", "stale_event")), Value: 1},
 	}, metricdatatest.IgnoreTimestamp())
 }

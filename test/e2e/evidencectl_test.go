@@ -40,10 +40,7 @@ type ctlResult struct {
 func evidencectl(t *testing.T) func(env []string, args ...string) ctlResult {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "evidencectl")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/evidencectl")
-	build.Dir = harness.RepoRoot(t)
-	out, err := build.CombinedOutput()
-	require.NoErrorf(t, err, "building evidencectl:\n%s", out)
+	harness.BuildCommand(t, "cmd/evidencectl", bin)
 	return func(env []string, args ...string) ctlResult {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

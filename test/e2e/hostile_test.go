@@ -344,7 +344,7 @@ func postPagerDuty(t *testing.T, url, body string) (int, string) {
 
 // refusedLine matches the refusal counter, with or without the _total
 // suffix the Prometheus exporter may add.
-var refusedLine = regexp.MustCompile(`^otelcol_incident_webhook_requests_refused(?:_total)?\{(.*)\} (\S+)$`)
+var refusedLine = regexp.MustCompile(`^otelcol_receiver_incident_webhook_requests_refused(?:_total)?\{(.*)\} (\S+)$`)
 var reasonLabel = regexp.MustCompile(`(?:^|,)reason="([^"]*)"`)
 
 // webhookRefusals sums the receiver's refusals by reason from the

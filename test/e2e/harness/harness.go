@@ -58,13 +58,25 @@ func Binary(t testing.TB) string {
 	}
 	root := RepoRoot(t)
 	bin := filepath.Join(root, "bin", "otelcol-evidence")
-	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/otelcol-evidence")
-		cmd.Dir = root
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
+	buildOnce.Do(func() { buildOut, buildErr = buildModule(root, "cmd/otelcol-evidence", bin) })
 	require.NoErrorf(t, buildErr, "building the collector failed:\n%s", buildOut)
 	return bin
+}
+
+// BuildCommand builds the main package of the module in dir (relative to
+// the repository root) into out with `go build -trimpath`, from that
+// module's own go.mod as `make build` does, and fails the test on error.
+func BuildCommand(t testing.TB, dir, out string) {
+	t.Helper()
+	b, err := buildModule(RepoRoot(t), dir, out)
+	require.NoErrorf(t, err, "building %s failed:\n%s", dir, b)
+}
+
+func buildModule(root, dir, out string) ([]byte, error) {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+	cmd.Dir = filepath.Join(root, dir)
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	return cmd.CombinedOutput()
 }
 
 // Tool returns the path of a pinned tool installed by `make tools` into

@@ -9,7 +9,7 @@ import (
 )
 
 // Version is the release version, set at build time with
-// -ldflags "-X github.com/otel-evidence/otel-evidence/internal/cli.Version=v1.2.3".
+// -ldflags "-X github.com/otel-evidence/otel-evidence/cmd/evidencectl/internal/cli.Version=v1.2.3".
 // When empty, the module version from the build information is used.
 var Version = ""
 

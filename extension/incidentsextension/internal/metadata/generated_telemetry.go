@@ -25,19 +25,19 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                      metric.Meter
-	mu                         sync.Mutex
-	registrations              []metric.Registration
-	IncidentsDeploysRecorded   metric.Int64Counter
-	IncidentsExpired           metric.Int64Counter
-	IncidentsOpen              metric.Int64ObservableGauge
-	IncidentsOpened            metric.Int64Counter
-	IncidentsResolved          metric.Int64Counter
-	IncidentsStoreErrors       metric.Int64Counter
-	IncidentsSyncErrors        metric.Int64Counter
-	IncidentsSyncEventsApplied metric.Int64Counter
-	IncidentsSyncLag           metric.Float64Histogram
-	IncidentsSyncPolls         metric.Int64Counter
+	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
+	ExtensionIncidentsDeploysRecorded   metric.Int64Counter
+	ExtensionIncidentsExpired           metric.Int64Counter
+	ExtensionIncidentsOpen              metric.Int64ObservableGauge
+	ExtensionIncidentsOpened            metric.Int64Counter
+	ExtensionIncidentsResolved          metric.Int64Counter
+	ExtensionIncidentsStoreErrors       metric.Int64Counter
+	ExtensionIncidentsSyncErrors        metric.Int64Counter
+	ExtensionIncidentsSyncEventsApplied metric.Int64Counter
+	ExtensionIncidentsSyncLag           metric.Float64Histogram
+	ExtensionIncidentsSyncPolls         metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -51,12 +51,12 @@ func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
 }
 
-// RegisterIncidentsOpenCallback sets callback for observable IncidentsOpen metric.
-func (builder *TelemetryBuilder) RegisterIncidentsOpenCallback(cb metric.Int64Callback) error {
+// RegisterExtensionIncidentsOpenCallback sets callback for observable ExtensionIncidentsOpen metric.
+func (builder *TelemetryBuilder) RegisterExtensionIncidentsOpenCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		cb(ctx, &observerInt64{inst: builder.IncidentsOpen, obs: o})
+		cb(ctx, &observerInt64{inst: builder.ExtensionIncidentsOpen, obs: o})
 		return nil
-	}, builder.IncidentsOpen)
+	}, builder.ExtensionIncidentsOpen)
 	if err != nil {
 		return err
 	}
@@ -94,63 +94,63 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.IncidentsDeploysRecorded, err = builder.meter.Int64Counter(
-		"otelcol_incidents_deploys_recorded",
+	builder.ExtensionIncidentsDeploysRecorded, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_deploys_recorded",
 		metric.WithDescription("Number of deploys recorded or updated, by origin (local or replica). [Development]"),
 		metric.WithUnit("{deploy}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsExpired, err = builder.meter.Int64Counter(
-		"otelcol_incidents_expired",
+	builder.ExtensionIncidentsExpired, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_expired",
 		metric.WithDescription("Number of incidents resolved because they stayed open longer than max_open_duration, by incident source and origin. [Development]"),
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsOpen, err = builder.meter.Int64ObservableGauge(
-		"otelcol_incidents_open",
+	builder.ExtensionIncidentsOpen, err = builder.meter.Int64ObservableGauge(
+		"otelcol_extension_incidents_open",
 		metric.WithDescription("Number of incidents currently open in this replica's registry. [Development]"),
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsOpened, err = builder.meter.Int64Counter(
-		"otelcol_incidents_opened",
+	builder.ExtensionIncidentsOpened, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_opened",
 		metric.WithDescription("Number of incidents opened (or reopened), by incident source and origin (local or replica). [Development]"),
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsResolved, err = builder.meter.Int64Counter(
-		"otelcol_incidents_resolved",
+	builder.ExtensionIncidentsResolved, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_resolved",
 		metric.WithDescription("Number of incidents resolved, by incident source and origin (local or replica). [Development]"),
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsStoreErrors, err = builder.meter.Int64Counter(
-		"otelcol_incidents_store_errors",
+	builder.ExtensionIncidentsStoreErrors, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_store_errors",
 		metric.WithDescription("Number of failed evidence store operations, by operation (put, get, list, delete). [Development]"),
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsSyncErrors, err = builder.meter.Int64Counter(
-		"otelcol_incidents_sync_errors",
+	builder.ExtensionIncidentsSyncErrors, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_sync_errors",
 		metric.WithDescription("Number of sync rounds that failed (retried at the next sync interval). [Development]"),
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsSyncEventsApplied, err = builder.meter.Int64Counter(
-		"otelcol_incidents_sync_events_applied",
+	builder.ExtensionIncidentsSyncEventsApplied, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_sync_events_applied",
 		metric.WithDescription("Number of events written by other replicas that this replica applied. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsSyncLag, err = builder.meter.Float64Histogram(
-		"otelcol_incidents_sync_lag",
+	builder.ExtensionIncidentsSyncLag, err = builder.meter.Float64Histogram(
+		"otelcol_extension_incidents_sync_lag",
 		metric.WithDescription("Time from an event's write by another replica to this replica applying it. [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}...),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentsSyncPolls, err = builder.meter.Int64Counter(
-		"otelcol_incidents_sync_polls",
+	builder.ExtensionIncidentsSyncPolls, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_sync_polls",
 		metric.WithDescription("Number of times this replica read the sync log from the store. [Development]"),
 		metric.WithUnit("{poll}"),
 	)

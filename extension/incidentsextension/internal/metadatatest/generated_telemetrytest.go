@@ -21,9 +21,9 @@ func NewSettings(tt *componenttest.Telemetry) extension.Settings {
 	return set
 }
 
-func AssertEqualIncidentsDeploysRecorded(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsDeploysRecorded(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_deploys_recorded",
+		Name:        "otelcol_extension_incidents_deploys_recorded",
 		Description: "Number of deploys recorded or updated, by origin (local or replica). [Development]",
 		Unit:        "{deploy}",
 		Data: metricdata.Sum[int64]{
@@ -32,14 +32,14 @@ func AssertEqualIncidentsDeploysRecorded(t *testing.T, tt *componenttest.Telemet
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_deploys_recorded")
+	got, err := tt.GetMetric("otelcol_extension_incidents_deploys_recorded")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsExpired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsExpired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_expired",
+		Name:        "otelcol_extension_incidents_expired",
 		Description: "Number of incidents resolved because they stayed open longer than max_open_duration, by incident source and origin. [Development]",
 		Unit:        "{incident}",
 		Data: metricdata.Sum[int64]{
@@ -48,28 +48,28 @@ func AssertEqualIncidentsExpired(t *testing.T, tt *componenttest.Telemetry, dps 
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_expired")
+	got, err := tt.GetMetric("otelcol_extension_incidents_expired")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsOpen(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsOpen(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_open",
+		Name:        "otelcol_extension_incidents_open",
 		Description: "Number of incidents currently open in this replica's registry. [Development]",
 		Unit:        "{incident}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_open")
+	got, err := tt.GetMetric("otelcol_extension_incidents_open")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsOpened(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsOpened(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_opened",
+		Name:        "otelcol_extension_incidents_opened",
 		Description: "Number of incidents opened (or reopened), by incident source and origin (local or replica). [Development]",
 		Unit:        "{incident}",
 		Data: metricdata.Sum[int64]{
@@ -78,14 +78,14 @@ func AssertEqualIncidentsOpened(t *testing.T, tt *componenttest.Telemetry, dps [
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_opened")
+	got, err := tt.GetMetric("otelcol_extension_incidents_opened")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsResolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsResolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_resolved",
+		Name:        "otelcol_extension_incidents_resolved",
 		Description: "Number of incidents resolved, by incident source and origin (local or replica). [Development]",
 		Unit:        "{incident}",
 		Data: metricdata.Sum[int64]{
@@ -94,14 +94,14 @@ func AssertEqualIncidentsResolved(t *testing.T, tt *componenttest.Telemetry, dps
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_resolved")
+	got, err := tt.GetMetric("otelcol_extension_incidents_resolved")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsStoreErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsStoreErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_store_errors",
+		Name:        "otelcol_extension_incidents_store_errors",
 		Description: "Number of failed evidence store operations, by operation (put, get, list, delete). [Development]",
 		Unit:        "{error}",
 		Data: metricdata.Sum[int64]{
@@ -110,14 +110,14 @@ func AssertEqualIncidentsStoreErrors(t *testing.T, tt *componenttest.Telemetry, 
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_store_errors")
+	got, err := tt.GetMetric("otelcol_extension_incidents_store_errors")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsSyncErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsSyncErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_sync_errors",
+		Name:        "otelcol_extension_incidents_sync_errors",
 		Description: "Number of sync rounds that failed (retried at the next sync interval). [Development]",
 		Unit:        "{error}",
 		Data: metricdata.Sum[int64]{
@@ -126,14 +126,14 @@ func AssertEqualIncidentsSyncErrors(t *testing.T, tt *componenttest.Telemetry, d
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_sync_errors")
+	got, err := tt.GetMetric("otelcol_extension_incidents_sync_errors")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsSyncEventsApplied(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsSyncEventsApplied(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_sync_events_applied",
+		Name:        "otelcol_extension_incidents_sync_events_applied",
 		Description: "Number of events written by other replicas that this replica applied. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
@@ -142,14 +142,14 @@ func AssertEqualIncidentsSyncEventsApplied(t *testing.T, tt *componenttest.Telem
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_sync_events_applied")
+	got, err := tt.GetMetric("otelcol_extension_incidents_sync_events_applied")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsSyncLag(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsSyncLag(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_sync_lag",
+		Name:        "otelcol_extension_incidents_sync_lag",
 		Description: "Time from an event's write by another replica to this replica applying it. [Development]",
 		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
@@ -157,14 +157,14 @@ func AssertEqualIncidentsSyncLag(t *testing.T, tt *componenttest.Telemetry, dps 
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_sync_lag")
+	got, err := tt.GetMetric("otelcol_extension_incidents_sync_lag")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentsSyncPolls(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExtensionIncidentsSyncPolls(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incidents_sync_polls",
+		Name:        "otelcol_extension_incidents_sync_polls",
 		Description: "Number of times this replica read the sync log from the store. [Development]",
 		Unit:        "{poll}",
 		Data: metricdata.Sum[int64]{
@@ -173,7 +173,7 @@ func AssertEqualIncidentsSyncPolls(t *testing.T, tt *componenttest.Telemetry, dp
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incidents_sync_polls")
+	got, err := tt.GetMetric("otelcol_extension_incidents_sync_polls")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -20,47 +20,47 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	require.NoError(t, tb.RegisterIncidentsOpenCallback(func(_ context.Context, observer metric.Int64Observer) error {
+	require.NoError(t, tb.RegisterExtensionIncidentsOpenCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
 	}))
-	tb.IncidentsDeploysRecorded.Add(context.Background(), 1)
-	tb.IncidentsExpired.Add(context.Background(), 1)
-	tb.IncidentsOpened.Add(context.Background(), 1)
-	tb.IncidentsResolved.Add(context.Background(), 1)
-	tb.IncidentsStoreErrors.Add(context.Background(), 1)
-	tb.IncidentsSyncErrors.Add(context.Background(), 1)
-	tb.IncidentsSyncEventsApplied.Add(context.Background(), 1)
-	tb.IncidentsSyncLag.Record(context.Background(), 1)
-	tb.IncidentsSyncPolls.Add(context.Background(), 1)
-	AssertEqualIncidentsDeploysRecorded(t, testTel,
+	tb.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1)
+	tb.ExtensionIncidentsExpired.Add(context.Background(), 1)
+	tb.ExtensionIncidentsOpened.Add(context.Background(), 1)
+	tb.ExtensionIncidentsResolved.Add(context.Background(), 1)
+	tb.ExtensionIncidentsStoreErrors.Add(context.Background(), 1)
+	tb.ExtensionIncidentsSyncErrors.Add(context.Background(), 1)
+	tb.ExtensionIncidentsSyncEventsApplied.Add(context.Background(), 1)
+	tb.ExtensionIncidentsSyncLag.Record(context.Background(), 1)
+	tb.ExtensionIncidentsSyncPolls.Add(context.Background(), 1)
+	AssertEqualExtensionIncidentsDeploysRecorded(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsExpired(t, testTel,
+	AssertEqualExtensionIncidentsExpired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsOpen(t, testTel,
+	AssertEqualExtensionIncidentsOpen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsOpened(t, testTel,
+	AssertEqualExtensionIncidentsOpened(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsResolved(t, testTel,
+	AssertEqualExtensionIncidentsResolved(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsStoreErrors(t, testTel,
+	AssertEqualExtensionIncidentsStoreErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsSyncErrors(t, testTel,
+	AssertEqualExtensionIncidentsSyncErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsSyncEventsApplied(t, testTel,
+	AssertEqualExtensionIncidentsSyncEventsApplied(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsSyncLag(t, testTel,
+	AssertEqualExtensionIncidentsSyncLag(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentsSyncPolls(t, testTel,
+	AssertEqualExtensionIncidentsSyncPolls(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

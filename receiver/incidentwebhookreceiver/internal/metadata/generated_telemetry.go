@@ -23,15 +23,15 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                            metric.Meter
-	mu                               sync.Mutex
-	registrations                    []metric.Registration
-	IncidentWebhookEventsAccepted    metric.Int64Counter
-	IncidentWebhookRequestDuration   metric.Float64Histogram
-	IncidentWebhookRequests          metric.Int64Counter
-	IncidentWebhookRequestsDuplicate metric.Int64Counter
-	IncidentWebhookRequestsFailed    metric.Int64Counter
-	IncidentWebhookRequestsRefused   metric.Int64Counter
+	meter                                    metric.Meter
+	mu                                       sync.Mutex
+	registrations                            []metric.Registration
+	ReceiverIncidentWebhookEventsAccepted    metric.Int64Counter
+	ReceiverIncidentWebhookRequestDuration   metric.Float64Histogram
+	ReceiverIncidentWebhookRequests          metric.Int64Counter
+	ReceiverIncidentWebhookRequestsDuplicate metric.Int64Counter
+	ReceiverIncidentWebhookRequestsFailed    metric.Int64Counter
+	ReceiverIncidentWebhookRequestsRefused   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -63,39 +63,39 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.IncidentWebhookEventsAccepted, err = builder.meter.Int64Counter(
-		"otelcol_incident_webhook_events_accepted",
+	builder.ReceiverIncidentWebhookEventsAccepted, err = builder.meter.Int64Counter(
+		"otelcol_receiver_incident_webhook_events_accepted",
 		metric.WithDescription("Events recorded in the incidents registry, by source and event kind. [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentWebhookRequestDuration, err = builder.meter.Float64Histogram(
-		"otelcol_incident_webhook_request_duration",
+	builder.ReceiverIncidentWebhookRequestDuration, err = builder.meter.Float64Histogram(
+		"otelcol_receiver_incident_webhook_request_duration",
 		metric.WithDescription("Time spent handling a request, from routing to the response, by source. [Alpha]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}...),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentWebhookRequests, err = builder.meter.Int64Counter(
-		"otelcol_incident_webhook_requests",
+	builder.ReceiverIncidentWebhookRequests, err = builder.meter.Int64Counter(
+		"otelcol_receiver_incident_webhook_requests",
 		metric.WithDescription("Requests received, by source, whatever their outcome (those an authenticator refused included). [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentWebhookRequestsDuplicate, err = builder.meter.Int64Counter(
-		"otelcol_incident_webhook_requests_duplicate",
+	builder.ReceiverIncidentWebhookRequestsDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_receiver_incident_webhook_requests_duplicate",
 		metric.WithDescription("Requests answered with 200 and no change of state because they delivered an event already recorded within its replay window (a PagerDuty event.id or a Grafana signature), by source. [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentWebhookRequestsFailed, err = builder.meter.Int64Counter(
-		"otelcol_incident_webhook_requests_failed",
+	builder.ReceiverIncidentWebhookRequestsFailed, err = builder.meter.Int64Counter(
+		"otelcol_receiver_incident_webhook_requests_failed",
 		metric.WithDescription("Requests answered with a 5xx status because the registry or the logs pipeline failed, by source and reason. [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.IncidentWebhookRequestsRefused, err = builder.meter.Int64Counter(
-		"otelcol_incident_webhook_requests_refused",
+	builder.ReceiverIncidentWebhookRequestsRefused, err = builder.meter.Int64Counter(
+		"otelcol_receiver_incident_webhook_requests_refused",
 		metric.WithDescription("Requests refused with a 4xx status and no change of state, by source and reason. [Alpha]"),
 		metric.WithUnit("{request}"),
 	)

@@ -21,9 +21,9 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 	return set
 }
 
-func AssertEqualIncidentWebhookEventsAccepted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookEventsAccepted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_events_accepted",
+		Name:        "otelcol_receiver_incident_webhook_events_accepted",
 		Description: "Events recorded in the incidents registry, by source and event kind. [Alpha]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
@@ -32,14 +32,14 @@ func AssertEqualIncidentWebhookEventsAccepted(t *testing.T, tt *componenttest.Te
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_events_accepted")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_events_accepted")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentWebhookRequestDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookRequestDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_request_duration",
+		Name:        "otelcol_receiver_incident_webhook_request_duration",
 		Description: "Time spent handling a request, from routing to the response, by source. [Alpha]",
 		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
@@ -47,14 +47,14 @@ func AssertEqualIncidentWebhookRequestDuration(t *testing.T, tt *componenttest.T
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_request_duration")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_request_duration")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentWebhookRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_requests",
+		Name:        "otelcol_receiver_incident_webhook_requests",
 		Description: "Requests received, by source, whatever their outcome (those an authenticator refused included). [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
@@ -63,14 +63,14 @@ func AssertEqualIncidentWebhookRequests(t *testing.T, tt *componenttest.Telemetr
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_requests")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_requests")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentWebhookRequestsDuplicate(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookRequestsDuplicate(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_requests_duplicate",
+		Name:        "otelcol_receiver_incident_webhook_requests_duplicate",
 		Description: "Requests answered with 200 and no change of state because they delivered an event already recorded within its replay window (a PagerDuty event.id or a Grafana signature), by source. [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
@@ -79,14 +79,14 @@ func AssertEqualIncidentWebhookRequestsDuplicate(t *testing.T, tt *componenttest
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_requests_duplicate")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_requests_duplicate")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentWebhookRequestsFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookRequestsFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_requests_failed",
+		Name:        "otelcol_receiver_incident_webhook_requests_failed",
 		Description: "Requests answered with a 5xx status because the registry or the logs pipeline failed, by source and reason. [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
@@ -95,14 +95,14 @@ func AssertEqualIncidentWebhookRequestsFailed(t *testing.T, tt *componenttest.Te
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_requests_failed")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_requests_failed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualIncidentWebhookRequestsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverIncidentWebhookRequestsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_incident_webhook_requests_refused",
+		Name:        "otelcol_receiver_incident_webhook_requests_refused",
 		Description: "Requests refused with a 4xx status and no change of state, by source and reason. [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
@@ -111,7 +111,7 @@ func AssertEqualIncidentWebhookRequestsRefused(t *testing.T, tt *componenttest.T
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_incident_webhook_requests_refused")
+	got, err := tt.GetMetric("otelcol_receiver_incident_webhook_requests_refused")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -19,28 +19,28 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	tb.IncidentWebhookEventsAccepted.Add(context.Background(), 1)
-	tb.IncidentWebhookRequestDuration.Record(context.Background(), 1)
-	tb.IncidentWebhookRequests.Add(context.Background(), 1)
-	tb.IncidentWebhookRequestsDuplicate.Add(context.Background(), 1)
-	tb.IncidentWebhookRequestsFailed.Add(context.Background(), 1)
-	tb.IncidentWebhookRequestsRefused.Add(context.Background(), 1)
-	AssertEqualIncidentWebhookEventsAccepted(t, testTel,
+	tb.ReceiverIncidentWebhookEventsAccepted.Add(context.Background(), 1)
+	tb.ReceiverIncidentWebhookRequestDuration.Record(context.Background(), 1)
+	tb.ReceiverIncidentWebhookRequests.Add(context.Background(), 1)
+	tb.ReceiverIncidentWebhookRequestsDuplicate.Add(context.Background(), 1)
+	tb.ReceiverIncidentWebhookRequestsFailed.Add(context.Background(), 1)
+	tb.ReceiverIncidentWebhookRequestsRefused.Add(context.Background(), 1)
+	AssertEqualReceiverIncidentWebhookEventsAccepted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentWebhookRequestDuration(t, testTel,
+	AssertEqualReceiverIncidentWebhookRequestDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentWebhookRequests(t, testTel,
+	AssertEqualReceiverIncidentWebhookRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentWebhookRequestsDuplicate(t, testTel,
+	AssertEqualReceiverIncidentWebhookRequestsDuplicate(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentWebhookRequestsFailed(t, testTel,
+	AssertEqualReceiverIncidentWebhookRequestsFailed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualIncidentWebhookRequestsRefused(t, testTel,
+	AssertEqualReceiverIncidentWebhookRequestsRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
