@@ -77,7 +77,9 @@ func TestPipelineOpensAndResolvesAnIncident(t *testing.T) {
 	require.Equal(t, Source, got.Source)
 	require.True(t, got.StartedAt.Equal(failedAt))
 	require.Equal(t, []incident.Matcher{{Key: "service.name", Value: "checkout"}}, got.Scope)
-	inScope := func(k string) (string, bool) { return map[string]string{"service.name": "checkout"}[k], k == "service.name" }
+	inScope := func(k string) (string, bool) {
+		return map[string]string{"service.name": "checkout"}[k], k == "service.name"
+	}
 	require.Len(t, snap.AppendMatching(nil, inScope), 1, "checkout's telemetry falls in the incident")
 
 	// The incident record is in the evidence store, in the bundle layout.
