@@ -58,7 +58,7 @@ commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 echo "bench: start at load average $load_start, commit $commit"
 
 echo "bench: building the collector"
-"$GO" build -trimpath -o "$work/otelcol-evidence" ./cmd/otelcol-evidence
+(cd cmd/otelcol-evidence && GOWORK=off "$GO" build -trimpath -o "$work/otelcol-evidence" .)
 
 status=0
 echo "bench: end-to-end perf runs (log: var/bench/perf.log)"

@@ -1,7 +1,14 @@
 // Package incidentsapi is the small interface the incidents extension offers
-// to the other otel-evidence components: the incident and deploy registry,
-// change notifications, and the evidence store. Components find it by
-// component.ID in Start with Find.
+// to the other otel-evidence components, and to anyone's own: the incident
+// and deploy registry, change notifications, and the evidence store.
+// Components find it by component.ID in Start with Find.
+//
+// It lives in the shared module, apart from the extension (as core keeps
+// extension/xextension/storage apart from the storage extensions), and
+// speaks only public types (pkg/incident, pkg/store): a component written
+// against it requires neither the extension's module nor anything
+// internal, and its tests can use incidentsapitest instead of the
+// extension.
 package incidentsapi // import "github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 
 import (
