@@ -13,6 +13,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 )
 
 func TestFactorySharesOneRecorderAcrossSignals(t *testing.T) {
@@ -71,7 +72,7 @@ func TestStartErrors(t *testing.T) {
 		{name: "no extension", host: componenttest.NewNopHost(), wantErr: incidentsapi.ErrNotFound},
 		{
 			name:    "wrong type",
-			host:    testHost{ext: map[component.ID]component.Component{component.MustNewID("incidents"): componentNop{}}},
+			host:    incidentsapitest.NewHost(componentNop{}, nil),
 			wantErr: incidentsapi.ErrWrongType,
 		},
 		{

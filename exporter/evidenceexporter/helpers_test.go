@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
@@ -53,131 +53,14 @@ func (c *fakeClock) Set(t time.Time) {
 	c.now = t
 }
 
-// fakeRegistry is an in-memory incidentsapi.Registry whose changes are
-// delivered synchronously to the subscribers.
-type fakeRegistry struct {
-	component.StartFunc
-	component.ShutdownFunc
-
-	st store.Store
-
-	mu        sync.Mutex
-	version   uint64
-	incidents map[string]incident.Incident
-	events    []incident.Event
-	subs      map[int]func(incidentsapi.Change)
-	nextSub   int
-	snap      *incidentsapi.Snapshot
-}
-
-var _ incidentsapi.Registry = (*fakeRegistry)(nil)
+// fakeRegistry is incidentsapitest's in-memory registry, whose changes
+// reach the subscribers before the write returns, with helpers that open
+// and resolve incidents.
+type fakeRegistry struct{ *incidentsapitest.Registry }
 
 func newFakeRegistry(st store.Store) *fakeRegistry {
-	r := &fakeRegistry{st: st, incidents: make(map[string]incident.Incident), subs: make(map[int]func(incidentsapi.Change))}
-	r.rebuild()
-	return r
+	return &fakeRegistry{incidentsapitest.NewRegistry(testCollector, st)}
 }
-
-func (r *fakeRegistry) rebuild() {
-	r.version++
-	incs := make([]incident.Incident, 0, len(r.incidents))
-	for _, inc := range r.incidents {
-		incs = append(incs, inc)
-	}
-	r.snap = incidentsapi.NewSnapshot(r.version, incs, nil)
-}
-
-func (r *fakeRegistry) CollectorID() string { return testCollector }
-
-func (r *fakeRegistry) Snapshot() *incidentsapi.Snapshot {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.snap
-}
-
-func (r *fakeRegistry) Subscribe(fn func(incidentsapi.Change)) func() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	id := r.nextSub
-	r.nextSub++
-	r.subs[id] = fn
-	return func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		delete(r.subs, id)
-	}
-}
-
-func (r *fakeRegistry) notify(c incidentsapi.Change) {
-	r.mu.Lock()
-	fns := make([]func(incidentsapi.Change), 0, len(r.subs))
-	for _, fn := range r.subs {
-		fns = append(fns, fn)
-	}
-	r.mu.Unlock()
-	for _, fn := range fns {
-		fn(c)
-	}
-}
-
-func (r *fakeRegistry) OpenIncident(_ context.Context, inc incident.Incident, ev incident.Event) (bool, error) {
-	inc.Status = incident.StatusOpen
-	r.mu.Lock()
-	_, known := r.incidents[inc.ID]
-	r.incidents[inc.ID] = inc
-	r.events = append(r.events, ev)
-	r.rebuild()
-	r.mu.Unlock()
-	kind := incidentsapi.Opened
-	if known {
-		kind = incidentsapi.Extended
-	}
-	r.notify(incidentsapi.Change{Kind: kind, Incident: inc})
-	return true, nil
-}
-
-func (r *fakeRegistry) ResolveIncident(_ context.Context, id string, at time.Time, ev incident.Event) (bool, error) {
-	r.mu.Lock()
-	inc, ok := r.incidents[id]
-	r.events = append(r.events, ev)
-	if ok {
-		inc.Status = incident.StatusResolved
-		inc.ResolvedAt = &at
-		r.incidents[id] = inc
-	}
-	r.rebuild()
-	r.mu.Unlock()
-	if ok {
-		r.notify(incidentsapi.Change{Kind: incidentsapi.Resolved, Incident: inc})
-	}
-	return ok, nil
-}
-
-func (r *fakeRegistry) RecordDeploy(context.Context, incident.Deploy, incident.Event) error {
-	return nil
-}
-
-func (r *fakeRegistry) RecordEvent(_ context.Context, ev incident.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-	return nil
-}
-
-func (r *fakeRegistry) Events(from, to time.Time) []incident.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []incident.Event
-	for _, ev := range r.events {
-		if !ev.Time.Before(from) && !ev.Time.After(to) {
-			out = append(out, ev)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b incident.Event) int { return a.Time.Compare(b.Time) })
-	return out
-}
-
-func (r *fakeRegistry) Store() store.Store { return r.st }
 
 // open opens an incident started at start, with its event at start.
 func (r *fakeRegistry) open(t *testing.T, id string, start time.Time) {
@@ -197,16 +80,8 @@ func (r *fakeRegistry) resolve(t *testing.T, id string, at time.Time) {
 	require.NoError(t, err)
 }
 
-// testHost exposes the registry as the "incidents" extension.
-type testHost struct {
-	ext map[component.ID]component.Component
-}
-
-func (h testHost) GetExtensions() map[component.ID]component.Component { return h.ext }
-
-func hostWith(reg *fakeRegistry) component.Host {
-	return testHost{ext: map[component.ID]component.Component{component.MustNewID("incidents"): reg}}
-}
+// hostWith offers reg as the "incidents" extension.
+func hostWith(reg *fakeRegistry) component.Host { return incidentsapitest.NewHost(reg, nil) }
 
 // flakyStore fails its first failures Puts, then delegates.
 type flakyStore struct {

@@ -1,62 +1,25 @@
 package incidentcontextprocessor
 
 import (
-	"context"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/pkg/store"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 )
 
-// fakeRegistry is an incidentsapi.Registry serving snapshots set by the test.
-type fakeRegistry struct {
-	component.StartFunc
-	component.ShutdownFunc
-	snap atomic.Pointer[incidentsapi.Snapshot]
-}
-
-var _ incidentsapi.Registry = (*fakeRegistry)(nil)
-
-func newFakeRegistry(s *incidentsapi.Snapshot) *fakeRegistry {
-	r := &fakeRegistry{}
-	r.snap.Store(s)
+// newFakeRegistry returns an in-memory registry serving s (tests replace it
+// with SetSnapshot).
+func newFakeRegistry(s *incidentsapi.Snapshot) *incidentsapitest.Registry {
+	r := incidentsapitest.NewRegistry("test", nil)
+	r.SetSnapshot(s)
 	return r
 }
 
-func (r *fakeRegistry) set(s *incidentsapi.Snapshot)               { r.snap.Store(s) }
-func (r *fakeRegistry) CollectorID() string                        { return "test" }
-func (r *fakeRegistry) Snapshot() *incidentsapi.Snapshot           { return r.snap.Load() }
-func (r *fakeRegistry) Subscribe(func(incidentsapi.Change)) func() { return func() {} }
-func (r *fakeRegistry) OpenIncident(context.Context, incident.Incident, incident.Event) (bool, error) {
-	return false, nil
-}
-
-func (r *fakeRegistry) ResolveIncident(context.Context, string, time.Time, incident.Event) (bool, error) {
-	return false, nil
-}
-func (r *fakeRegistry) RecordDeploy(context.Context, incident.Deploy, incident.Event) error {
-	return nil
-}
-func (r *fakeRegistry) RecordEvent(context.Context, incident.Event) error { return nil }
-func (r *fakeRegistry) Events(time.Time, time.Time) []incident.Event      { return nil }
-func (r *fakeRegistry) Store() store.Store                                { return nil }
-
-// testHost exposes extensions by ID, as the collector's host does.
-type testHost struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h testHost) GetExtensions() map[component.ID]component.Component { return h.exts }
-
 // newTestHost returns a host holding r as the extension "incidents".
-func newTestHost(r component.Component) component.Host {
-	return testHost{exts: map[component.ID]component.Component{component.MustNewID("incidents"): r}}
-}
+func newTestHost(r component.Component) component.Host { return incidentsapitest.NewHost(r, nil) }
 
 // Times used by the tests: deploys happen at t0, t0+10m, ... and telemetry
 // is stamped after them.

@@ -25,6 +25,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadatatest"
 )
@@ -157,7 +158,7 @@ func resourceTags(td ptrace.Traces) []map[string]any {
 
 type testProc struct {
 	*contextProcessor
-	reg *fakeRegistry
+	reg *incidentsapitest.Registry
 	tel *componenttest.Telemetry
 }
 
@@ -484,21 +485,21 @@ func TestIncidentOpenedAndResolvedMidStream(t *testing.T) {
 
 	assert.Equal(t, map[string]any{"deployment.id": "d-checkout-150", "deployment.name": "checkout 1.5.0", "deployment.environment.name": "prod", "vcs.ref.head.revision": "bbb222"}, batch())
 
-	p.reg.set(incidentsapi.NewSnapshot(2, []incident.Incident{inc}, deploys))
+	p.reg.SetSnapshot(incidentsapi.NewSnapshot(2, []incident.Incident{inc}, deploys))
 	assert.Equal(t, "inc-42", batch()["incident.id"])
 	assert.Equal(t, "inc-42", batch()["incident.id"])
 
 	resolved := inc
 	resolvedAt := at(70)
 	resolved.Status, resolved.ResolvedAt = incident.StatusResolved, &resolvedAt
-	p.reg.set(incidentsapi.NewSnapshot(3, []incident.Incident{resolved}, deploys))
+	p.reg.SetSnapshot(incidentsapi.NewSnapshot(3, []incident.Incident{resolved}, deploys))
 	got := batch()
 	assert.NotContains(t, got, "incident.id")
 	assert.Equal(t, "d-checkout-150", got["deployment.id"])
 
 	// A deploy recorded mid-stream is picked up by the next batch.
 	newer := append(testDeploys(), incident.Deploy{ID: "d-checkout-151", Service: "checkout", Version: "1.5.1", StartedAt: at(65)})
-	p.reg.set(incidentsapi.NewSnapshot(4, nil, newer))
+	p.reg.SetSnapshot(incidentsapi.NewSnapshot(4, nil, newer))
 	assert.Equal(t, "d-checkout-151", resourceTags(p.traces(t, makeTraces(t, svc("checkout", "1.5.1", at(66)))))[0]["deployment.id"])
 }
 
@@ -877,9 +878,9 @@ func TestConcurrentBatchesWhileSnapshotsChange(t *testing.T) {
 			default:
 			}
 			if v%2 == 0 {
-				p.reg.set(open(v))
+				p.reg.SetSnapshot(open(v))
 			} else {
-				p.reg.set(closed(v))
+				p.reg.SetSnapshot(closed(v))
 			}
 		}
 	})

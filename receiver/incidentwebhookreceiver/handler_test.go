@@ -489,8 +489,7 @@ func TestRegistryFailure(t *testing.T) {
 	env := newTestEnv(t, nil)
 	host := newTestHost(env.reg, nil)
 	env.r.host = host
-	env.reg.failAfter = 0
-	env.reg.failErr = errors.New("store unreachable")
+	env.reg.FailWrites(0, errors.New("store unreachable"))
 
 	rec := env.post("/v1/incidents", fixture(t, "incident_open.json"))
 	e := decodeError(t, rec, http.StatusInternalServerError)
@@ -501,7 +500,7 @@ func TestRegistryFailure(t *testing.T) {
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, host.Statuses())
 
 	// The store comes back: the retry succeeds and health recovers.
-	env.reg.failAfter = -1
+	env.reg.FailWrites(-1, nil)
 	decodeOK(t, env.post("/v1/incidents", fixture(t, "incident_open.json")))
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK}, host.Statuses())
 	decodeOK(t, env.post("/v1/deploys", fixture(t, "deploy.json")))
@@ -514,8 +513,7 @@ func TestRegistryFailsHalfway(t *testing.T) {
 		{"status":"firing","labels":{"severity":"critical","incident_id":"INC-1"},"startsAt":"2026-03-10T12:00:00Z"},
 		{"status":"firing","labels":{"severity":"critical","incident_id":"INC-2"},"startsAt":"2026-03-10T12:00:00Z"}]}`)
 	env := newTestEnv(t, nil)
-	env.reg.failAfter = 1
-	env.reg.failErr = errors.New("disk full")
+	env.reg.FailWrites(1, errors.New("disk full"))
 
 	e := decodeError(t, env.post("/v1/alertmanager", body), http.StatusInternalServerError)
 	assert.Equal(t, "registry_failed", e.Error)

@@ -11,200 +11,29 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 
-	"github.com/otel-evidence/otel-evidence/pkg/incident"
-	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/pkg/store"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/metadatatest"
 )
 
-// fakeRegistry is an in-memory incidentsapi.Registry that logs every call.
-type fakeRegistry struct {
-	component.StartFunc
-	component.ShutdownFunc
+// fakeRegistry is the in-memory registry of incidentsapitest: it logs every
+// write (Calls) and fails writes on demand (FailWrites).
+type fakeRegistry = incidentsapitest.Registry
 
-	mu        sync.Mutex
-	version   uint64
-	snap      *incidentsapi.Snapshot // of version; nil until built
-	incidents map[string]incident.Incident
-	deploys   map[string]incident.Deploy
-	events    []incident.Event
-	calls     []string
-	// failAfter makes every write after this many calls fail with failErr.
-	failAfter int
-	failErr   error
-}
+func newFakeRegistry() *fakeRegistry { return incidentsapitest.NewRegistry("collector-a", nil) }
 
-var _ incidentsapi.Registry = (*fakeRegistry)(nil)
-
-func newFakeRegistry() *fakeRegistry {
-	return &fakeRegistry{
-		incidents: map[string]incident.Incident{},
-		deploys:   map[string]incident.Deploy{},
-		failAfter: -1,
-	}
-}
-
-func (f *fakeRegistry) CollectorID() string { return "collector-a" }
-
-func (f *fakeRegistry) Snapshot() *incidentsapi.Snapshot {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.snap != nil && f.snap.Version == f.version {
-		return f.snap
-	}
-	incs := make([]incident.Incident, 0, len(f.incidents))
-	for _, inc := range f.incidents {
-		incs = append(incs, inc)
-	}
-	ds := make([]incident.Deploy, 0, len(f.deploys))
-	for _, d := range f.deploys {
-		ds = append(ds, d)
-	}
-	f.snap = incidentsapi.NewSnapshot(f.version, incs, ds)
-	return f.snap
-}
-
-func (*fakeRegistry) Subscribe(func(incidentsapi.Change)) func() { return func() {} }
-
-// call logs a write and returns the injected failure, if due.
-func (f *fakeRegistry) call(name string) error {
-	f.calls = append(f.calls, name)
-	if f.failAfter >= 0 && len(f.calls) > f.failAfter {
-		return f.failErr
-	}
-	return nil
-}
-
-func (f *fakeRegistry) OpenIncident(_ context.Context, inc incident.Incident, ev incident.Event) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.call("open:" + inc.ID); err != nil {
-		return false, err
-	}
-	f.events = append(f.events, ev)
-	old, ok := f.incidents[inc.ID]
-	if ok && old.Status == incident.StatusOpen && old.Title == inc.Title && old.Severity == inc.Severity {
-		return false, nil
-	}
-	f.incidents[inc.ID] = inc
-	f.version++
-	return true, nil
-}
-
-func (f *fakeRegistry) ResolveIncident(_ context.Context, id string, at time.Time, ev incident.Event) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.call("resolve:" + id); err != nil {
-		return false, err
-	}
-	f.events = append(f.events, ev)
-	inc, ok := f.incidents[id]
-	if !ok || inc.Status != incident.StatusOpen {
-		return false, nil
-	}
-	inc.Status = incident.StatusResolved
-	inc.ResolvedAt = &at
-	f.incidents[id] = inc
-	f.version++
-	return true, nil
-}
-
-func (f *fakeRegistry) RecordDeploy(_ context.Context, d incident.Deploy, ev incident.Event) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.call("deploy:" + d.ID); err != nil {
-		return err
-	}
-	f.events = append(f.events, ev)
-	f.deploys[d.ID] = d
-	f.version++
-	return nil
-}
-
-func (f *fakeRegistry) RecordEvent(_ context.Context, ev incident.Event) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.call("event:" + string(ev.Kind)); err != nil {
-		return err
-	}
-	f.events = append(f.events, ev)
-	return nil
-}
-
-func (f *fakeRegistry) Events(from, to time.Time) []incident.Event {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []incident.Event
-	for _, ev := range f.events {
-		if !ev.Time.Before(from) && !ev.Time.After(to) {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-func (*fakeRegistry) Store() store.Store { return nil }
-
-// Calls returns a copy of the write calls so far.
-func (f *fakeRegistry) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// Incident returns the registry's record of id.
-func (f *fakeRegistry) Incident(id string) (incident.Incident, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	inc, ok := f.incidents[id]
-	return inc, ok
-}
-
-// testHost exposes extensions and records reported statuses.
-type testHost struct {
-	exts map[component.ID]component.Component
-
-	mu       sync.Mutex
-	statuses []componentstatus.Status
-}
-
-var (
-	_ component.Host           = (*testHost)(nil)
-	_ componentstatus.Reporter = (*testHost)(nil)
-)
-
-func newTestHost(reg *fakeRegistry, more map[component.ID]component.Component) *testHost {
-	exts := map[component.ID]component.Component{component.MustNewID("incidents"): reg}
-	for id, c := range more {
-		exts[id] = c
-	}
-	return &testHost{exts: exts}
-}
-
-func (h *testHost) GetExtensions() map[component.ID]component.Component { return h.exts }
-
-func (h *testHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.statuses = append(h.statuses, ev.Status())
-}
-
-func (h *testHost) Statuses() []componentstatus.Status {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.statuses)
+// newTestHost offers reg as the "incidents" extension, and more; it records
+// the statuses the receiver reports.
+func newTestHost(reg component.Component, more map[component.ID]component.Component) *incidentsapitest.Host {
+	return incidentsapitest.NewHost(reg, more)
 }
 
 // fixedNow is the receiver's clock in tests.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension"
@@ -118,7 +117,7 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	extCfg.SyncInterval = time.Hour // no background writes during the test
 	ext, err := extFactory.Create(t.Context(), extensiontest.NewNopSettings(extFactory.Type()), extCfg)
 	require.NoError(t, err)
-	host := &testHost{exts: map[component.ID]component.Component{component.MustNewID("incidents"): ext}}
+	host := newTestHost(ext, nil)
 	require.NoError(t, ext.Start(t.Context(), host))
 	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
 

@@ -252,13 +252,13 @@ func TestFloodOfDistinctIncidents(t *testing.T) {
 // updated in place instead of rebuilt on every change, which would make
 // the test quadratic. Only for use from one goroutine.
 type floodRegistry struct {
-	fakeRegistry
+	*fakeRegistry
 	snap *incidentsapi.Snapshot
 }
 
 func newFloodRegistry() *floodRegistry {
 	return &floodRegistry{
-		fakeRegistry: *newFakeRegistry(),
+		fakeRegistry: newFakeRegistry(),
 		snap:         incidentsapi.NewSnapshot(0, nil, nil),
 	}
 }

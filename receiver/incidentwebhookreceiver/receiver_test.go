@@ -94,15 +94,15 @@ func TestStartErrors(t *testing.T) {
 			host:   newTestHost(reg, nil), wantIs: errUnauthenticated, wantErr: "'allow_unauthenticated: true'",
 		},
 		{
-			name: "no incidents extension", host: &testHost{exts: map[component.ID]component.Component{}},
+			name: "no incidents extension", host: newTestHost(nil, nil),
 			wantIs: incidentsapi.ErrNotFound, wantErr: "'incidents'",
 		},
 		{
 			name:   "incidents extension of another type",
 			mutate: func(c *Config) { c.Incidents = component.MustNewID("zpages") },
-			host: &testHost{exts: map[component.ID]component.Component{
+			host: newTestHost(nil, map[component.ID]component.Component{
 				component.MustNewID("zpages"): componentNop{},
-			}},
+			}),
 			wantIs: incidentsapi.ErrWrongType,
 		},
 		{

@@ -200,12 +200,11 @@ func TestPagerDutyMaxAge(t *testing.T) {
 // not remembered: the sender's retry is applied.
 func TestReplayAfterFailure(t *testing.T) {
 	env := newPagerDutyEnv(t, nil)
-	env.reg.failAfter = 0
-	env.reg.failErr = errors.New("store unavailable")
+	env.reg.FailWrites(0, errors.New("store unavailable"))
 	body := pdBody("E1", "incident.triggered", "Q1", fixedNow)
 	decodeError(t, env.do(http.MethodPost, "/v1/pagerduty", body, pdSigned(body)), http.StatusInternalServerError)
 
-	env.reg.failAfter = -1
+	env.reg.FailWrites(-1, nil)
 	resp := decodeOK(t, env.do(http.MethodPost, "/v1/pagerduty", body, pdSigned(body)))
 	assert.Equal(t, []string{"pd-Q1"}, resp.Opened)
 	assert.True(t, decodeOK(t, env.do(http.MethodPost, "/v1/pagerduty", body, pdSigned(body))).Duplicate)
