@@ -80,6 +80,13 @@ func (r *fakeRegistry) resolve(t *testing.T, id string, at time.Time) {
 	require.NoError(t, err)
 }
 
+// lifecycleStore is a filesystem store in a temporary directory.
+func lifecycleStore(t *testing.T) store.Store {
+	fs, err := storage.NewFilesystem(t.TempDir())
+	require.NoError(t, err)
+	return fs
+}
+
 // hostWith offers reg as the "incidents" extension.
 func hostWith(reg *fakeRegistry) component.Host { return incidentsapitest.NewHost(reg, nil) }
 
