@@ -9,7 +9,11 @@
 //
 // A zero time means the item has none. The walks allocate nothing, so they
 // serve the exporter's hot path as well as the readers of bundles.
-package otlptime
+//
+// MapTraces, MapLogs and MapMetrics walk every timestamp an item carries
+// (end times, events, exemplars too) and replace it, for tools that move
+// telemetry in time, such as evidencectl replay.
+package otlptime // import "github.com/otel-evidence/otel-evidence/internal/otlptime"
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -103,6 +107,101 @@ func MetricTimes(md pmetric.Metrics, fn func(pcommon.Timestamp)) {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				DataPoints(ms.At(k), each)
+			}
+		}
+	}
+}
+
+// MapTraces replaces every timestamp of td (each span's start and end, each
+// span event's time) with f of it.
+func MapTraces(td ptrace.Traces, f func(pcommon.Timestamp) pcommon.Timestamp) {
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		sss := rss.At(i).ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				s := spans.At(k)
+				s.SetStartTimestamp(f(s.StartTimestamp()))
+				s.SetEndTimestamp(f(s.EndTimestamp()))
+				evs := s.Events()
+				for e := range evs.Len() {
+					evs.At(e).SetTimestamp(f(evs.At(e).Timestamp()))
+				}
+			}
+		}
+	}
+}
+
+// MapLogs replaces every timestamp of ld (each log record's time and
+// observed time) with f of it.
+func MapLogs(ld plog.Logs, f func(pcommon.Timestamp) pcommon.Timestamp) {
+	rls := ld.ResourceLogs()
+	for i := range rls.Len() {
+		sls := rls.At(i).ScopeLogs()
+		for j := range sls.Len() {
+			recs := sls.At(j).LogRecords()
+			for k := range recs.Len() {
+				r := recs.At(k)
+				r.SetTimestamp(f(r.Timestamp()))
+				r.SetObservedTimestamp(f(r.ObservedTimestamp()))
+			}
+		}
+	}
+}
+
+// timedPoint is what the data points of every metric type offer to
+// MapMetrics (summaries have no exemplars).
+type timedPoint interface {
+	Timestamp() pcommon.Timestamp
+	SetTimestamp(pcommon.Timestamp)
+	StartTimestamp() pcommon.Timestamp
+	SetStartTimestamp(pcommon.Timestamp)
+}
+
+type exemplarPoint interface {
+	timedPoint
+	Exemplars() pmetric.ExemplarSlice
+}
+
+func mapPoints[P timedPoint, S interface {
+	Len() int
+	At(int) P
+}](s S, f func(pcommon.Timestamp) pcommon.Timestamp) {
+	for i := range s.Len() {
+		p := s.At(i)
+		p.SetStartTimestamp(f(p.StartTimestamp()))
+		p.SetTimestamp(f(p.Timestamp()))
+		if ep, ok := any(p).(exemplarPoint); ok {
+			ex := ep.Exemplars()
+			for x := range ex.Len() {
+				ex.At(x).SetTimestamp(f(ex.At(x).Timestamp()))
+			}
+		}
+	}
+}
+
+// MapMetrics replaces every timestamp of md (each data point's time and
+// start time, each exemplar's time), of every metric type, with f of it.
+func MapMetrics(md pmetric.Metrics, f func(pcommon.Timestamp) pcommon.Timestamp) {
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		sms := rms.At(i).ScopeMetrics()
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				switch m := ms.At(k); m.Type() {
+				case pmetric.MetricTypeGauge:
+					mapPoints(m.Gauge().DataPoints(), f)
+				case pmetric.MetricTypeSum:
+					mapPoints(m.Sum().DataPoints(), f)
+				case pmetric.MetricTypeHistogram:
+					mapPoints(m.Histogram().DataPoints(), f)
+				case pmetric.MetricTypeExponentialHistogram:
+					mapPoints(m.ExponentialHistogram().DataPoints(), f)
+				case pmetric.MetricTypeSummary:
+					mapPoints(m.Summary().DataPoints(), f)
+				}
 			}
 		}
 	}
