@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/retry"
 
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.uber.org/zap"
@@ -113,13 +114,13 @@ func (u *uploader) run(ctx context.Context, tick <-chan time.Time) {
 // succeeds, the context ends or retry_on_failure gives up (then the next
 // submit or tick tries again).
 func (u *uploader) drain(ctx context.Context) {
-	bo := newBackoff(u.retry, time.Now())
+	bo := retry.New(u.retry, time.Now())
 	for {
 		err := u.pass(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		wait, ok := bo.next(time.Now())
+		wait, ok := bo.Next(time.Now())
 		if !ok {
 			u.logger.Error("Uploading evidence to the store failed; the parts stay in the spool and are retried at the next flush",
 				zap.String("store", u.store.String()), zap.Error(err))
@@ -127,12 +128,8 @@ func (u *uploader) drain(ctx context.Context) {
 		}
 		u.logger.Warn("Uploading evidence to the store failed; retrying",
 			zap.String("store", u.store.String()), zap.Duration("retry_in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if retry.Sleep(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -256,37 +253,4 @@ func (u *uploader) putManifest(ctx context.Context, st *incidentState) error {
 		return fmt.Errorf("uploading %s: %w", key, err)
 	}
 	return nil
-}
-
-// backoff is exponential backoff as configured by retry_on_failure.
-type backoff struct {
-	cfg      configretry.BackOffConfig
-	start    time.Time
-	interval time.Duration
-}
-
-func newBackoff(cfg configretry.BackOffConfig, now time.Time) *backoff {
-	return &backoff{cfg: cfg, start: now, interval: cfg.InitialInterval}
-}
-
-// next returns the wait before the next attempt, or false when retrying is
-// disabled or max_elapsed_time has passed.
-func (b *backoff) next(now time.Time) (time.Duration, bool) {
-	if !b.cfg.Enabled {
-		return 0, false
-	}
-	if b.cfg.MaxElapsedTime > 0 && now.Sub(b.start) >= b.cfg.MaxElapsedTime {
-		return 0, false
-	}
-	wait := b.interval
-	if f := b.cfg.RandomizationFactor; f > 0 && wait > 0 {
-		delta := f * float64(wait)
-		wait = time.Duration(float64(wait) - delta + rand.Float64()*2*delta)
-	}
-	grown := time.Duration(float64(b.interval) * max(b.cfg.Multiplier, 1))
-	if b.cfg.MaxInterval > 0 {
-		grown = min(grown, b.cfg.MaxInterval)
-	}
-	b.interval = grown
-	return max(wait, time.Millisecond), true
 }
