@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/cmd/evidencectl/internal/replay"
+
 	"github.com/otel-evidence/otel-evidence/internal/testutil/otlpsink"
 
 	"github.com/stretchr/testify/assert"
@@ -118,7 +120,7 @@ func TestReplayShiftToNow(t *testing.T) {
 	assert.Equal(t, pcommon.NewTimestampFromTime(now), maxSpanEnd(got))
 	wantTraces := cloneTraces(f.traces())
 	for _, td := range wantTraces {
-		mapTraceTimes(td, shiftBy(shift))
+		replay.ShiftTraces(td, shift)
 	}
 	requireSameBatches(t, wantTraces, got)
 	first := f.traces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
@@ -128,7 +130,7 @@ func TestReplayShiftToNow(t *testing.T) {
 
 	wantLogs := cloneLogs(f.logs())
 	for _, ld := range wantLogs {
-		mapLogTimes(ld, shiftBy(shift))
+		replay.ShiftLogs(ld, shift)
 	}
 	requireSameBatches(t, wantLogs, sink.Logs())
 	firstLog := f.logs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
@@ -137,7 +139,7 @@ func TestReplayShiftToNow(t *testing.T) {
 
 	wantMetrics := cloneMetrics(f.metrics())
 	for _, md := range wantMetrics {
-		mapMetricTimes(md, shiftBy(shift))
+		replay.ShiftMetrics(md, shift)
 	}
 	requireSameBatches(t, wantMetrics, sink.Metrics())
 	assert.Equal(t, int(f.dataPoints), sink.DataPointCount())
