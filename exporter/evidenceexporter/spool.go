@@ -1,7 +1,6 @@
 package evidenceexporter
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/atomicfile"
 
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
@@ -278,47 +279,19 @@ func partSeq(name string) (int, bool) {
 	return n, true
 }
 
-// writeFileAtomic writes data to path through a temporary file, fsync and
-// rename, then syncs the directory: readers and restarts see the old file
-// or the whole new one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, tempPrefix+filepath.Base(path)+"-"+rand.Text())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
-	if err != nil {
+// writeFileAtomic writes data to path atomically and durably (see
+// atomicfile); its temporary file starts with tempPrefix, which load
+// removes.
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteFile(atomicfile.OS, path, data, atomicfile.Options{TempPrefix: tempPrefix, Perm: filePerm}); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("spool: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("spool: syncing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("spool: closing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(atomicfile.OS, dir); err != nil {
 		return fmt.Errorf("spool: %w", err)
-	}
-	// Close after Sync: the directory is only read, Sync reports what matters.
-	defer func() { _ = d.Close() }()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("spool: syncing directory %s: %w", dir, err)
 	}
 	return nil
 }

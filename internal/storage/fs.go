@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/otel-evidence/otel-evidence/internal/atomicfile"
 
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
@@ -98,27 +99,11 @@ func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader, size int6
 	if err := mkdirAllSync(root, dir); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	tmp := path.Join(dir, store.ReservedPrefix+path.Base(key)+"-"+rand.Text())
-	file, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	file, err := atomicfile.Create(root, key, atomicfile.Options{TempPrefix: store.ReservedPrefix, Perm: filePerm})
 	if err != nil {
-		return fmt.Errorf("put %q: create temporary file: %w", key, err)
-	}
-	if err := writeFile(ctx, file, r, size); err != nil {
-		_ = root.Remove(tmp)
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	if err := root.Rename(tmp, key); err != nil {
-		_ = root.Remove(tmp)
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := syncDir(root, dir); err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	return nil
-}
-
-// writeFile copies exactly size bytes from r to file, fsyncs and closes it.
-func writeFile(ctx context.Context, file *os.File, r io.Reader, size int64) error {
+	defer file.Abort()
 	xr := newExactReader(ctx, r, size)
 	n, err := io.Copy(file, xr)
 	if err == nil {
@@ -128,12 +113,12 @@ func writeFile(ctx context.Context, file *os.File, r io.Reader, size int64) erro
 		err = fmt.Errorf("%w: wrote %d of %d bytes", store.ErrSizeMismatch, n, size)
 	}
 	if err == nil {
-		err = file.Sync()
+		err = file.Commit()
 	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
+	if err != nil {
+		return fmt.Errorf("put %q: %w", key, err)
 	}
-	return err
+	return nil
 }
 
 // mkdirAllSync creates dir and its missing parents inside root, fsyncing the
@@ -149,7 +134,7 @@ func mkdirAllSync(root *os.Root, dir string) error {
 		err := root.Mkdir(cur, dirPerm)
 		switch {
 		case err == nil:
-			if err := syncDir(root, parent); err != nil {
+			if err := atomicfile.SyncDir(root, parent); err != nil {
 				return err
 			}
 		case errors.Is(err, fs.ErrExist):
@@ -163,21 +148,6 @@ func mkdirAllSync(root *os.Root, dir string) error {
 		default:
 			return err
 		}
-	}
-	return nil
-}
-
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
 }
@@ -348,7 +318,7 @@ func (f *Filesystem) Delete(ctx context.Context, key string) error {
 		}
 		return fmt.Errorf("delete %q in %s: %w", key, f, err)
 	}
-	if err := syncDir(root, path.Dir(key)); err != nil {
+	if err := atomicfile.SyncDir(root, path.Dir(key)); err != nil {
 		return fmt.Errorf("delete %q in %s: %w", key, f, err)
 	}
 	return nil

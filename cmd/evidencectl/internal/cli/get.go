@@ -18,6 +18,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/otel-evidence/otel-evidence/internal/atomicfile"
+
 	"github.com/spf13/cobra"
 
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
@@ -359,22 +361,15 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + partialSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm)
+	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
+		return err
 	}
+	defer f.Abort()
 	h := sha256.New()
 	limit := bundle.DefaultLimits.MaxTotalSize
 	n, err := io.Copy(io.MultiWriter(f, h, progressWriter{s.progress}), io.LimitReader(rc, limit+1))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		_ = os.Remove(tmp)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -396,9 +391,8 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 	case j.ref != nil && sum != j.ref.SHA256:
 		s.problem(j.key, "sha256 %s, manifest.json says %s", sum, j.ref.SHA256)
 	default:
-		if err := os.Rename(tmp, path); err != nil {
-			_ = os.Remove(tmp)
-			return fmt.Errorf("renaming %s: %w", tmp, err)
+		if err := f.Commit(); err != nil {
+			return err
 		}
 		s.mu.Lock()
 		s.stats.Downloaded++
@@ -406,7 +400,6 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 		s.mu.Unlock()
 		return nil
 	}
-	_ = os.Remove(tmp)
 	return nil
 }
 
@@ -450,31 +443,13 @@ func fileMatches(path string, size int64, sha string) (bool, error) {
 	return hex.EncodeToString(h.Sum(nil)) == sha, nil
 }
 
-// writeFileAtomic writes data to path through a .partial file and a rename.
+// writeFileAtomic writes data to path, atomically (see atomicfile),
+// through a .partial file that replaces what an interrupted get left.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + partialSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(atomicfile.OS, path, data, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
 }
 
 // writeJSONFile writes v as indented JSON, atomically.

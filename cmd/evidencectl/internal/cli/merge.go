@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/atomicfile"
+
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -72,19 +74,20 @@ type mergedManifest struct {
 	Problems []*bundle.VerifyError `json:"problems,omitempty"`
 }
 
-// outFile is a merged file being written: .partial file, buffer, hash.
+// outFile is a merged file being written: an atomic file (through a
+// .partial file), a buffer and a hash.
 type outFile struct {
 	path string
-	f    *os.File
+	f    *atomicfile.File
 	w    *bufio.Writer
 	h    hash.Hash
 	n    int64
 }
 
 func createOut(path string) (*outFile, error) {
-	f, err := os.OpenFile(path+partialSuffix, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm)
+	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", path, err)
+		return nil, err
 	}
 	return &outFile{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10), h: sha256.New()}, nil
 }
@@ -103,28 +106,19 @@ func (o *outFile) line(b []byte) error {
 	return nil
 }
 
-// commit flushes, syncs and renames the file into place.
+// commit flushes the buffer and puts the file in place.
 func (o *outFile) commit() (bundle.FileInfo, error) {
-	err := o.w.Flush()
-	if err == nil {
-		err = o.f.Sync()
-	}
-	if cerr := o.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(o.path+partialSuffix, o.path)
-	}
-	if err != nil {
+	if err := o.w.Flush(); err != nil {
+		o.f.Abort()
 		return bundle.FileInfo{}, fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	if err := o.f.Commit(); err != nil {
+		return bundle.FileInfo{}, err
 	}
 	return bundle.FileInfo{Size: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))}, nil
 }
 
-func (o *outFile) abort() {
-	_ = o.f.Close()
-	_ = os.Remove(o.path + partialSuffix)
-}
+func (o *outFile) abort() { o.f.Abort() }
 
 // eventLine is one distinct event with the line it was first stored as.
 type eventLine struct {
