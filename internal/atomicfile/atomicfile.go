@@ -31,7 +31,7 @@ type osDir struct{}
 func (osDir) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	return os.OpenFile(name, flag, perm)
 }
-func (osDir) Open(name string) (*os.File, error) { return os.Open(name) }
+func (osDir) Open(name string) (*os.File, error)   { return os.Open(name) }
 func (osDir) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (osDir) Remove(name string) error             { return os.Remove(name) }
 
