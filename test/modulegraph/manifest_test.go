@@ -134,3 +134,51 @@ func TestBuilderManifestModuleGraph(t *testing.T) {
 		assert.Containsf(t, string(listed), "name: "+typ+"\n", "%s is a component of the build", typ)
 	}
 }
+
+// TestEveryModuleAtThePinnedRelease checks each module of the repository,
+// resolved on its own as its users resolve it: a `go get` or `go mod tidy`
+// that took a newer collector module (tidy takes the latest of a module
+// not yet required) fails here, not in a platform team's build.
+func TestEveryModuleAtThePinnedRelease(t *testing.T) {
+	root := harness.RepoRoot(t)
+	var dirs []string
+	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".tools" || d.Name() == "testdata" || d.Name() == "var" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && d.Name() == "go.mod" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	}))
+	require.GreaterOrEqual(t, len(dirs), 9, "the repository's modules: %v", dirs)
+	for _, dir := range dirs {
+		rel, err := filepath.Rel(root, dir)
+		require.NoError(t, err)
+		if rel == filepath.Join("internal", "tools") {
+			continue // mdatagen's own release, outside the workspace
+		}
+		t.Run(rel, func(t *testing.T) {
+			list := exec.CommandContext(t.Context(), "go", "list", "-m", "all")
+			list.Dir, list.Env = dir, append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+			out, err := list.Output()
+			require.NoError(t, err)
+			for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 2 {
+					continue
+				}
+				path, version := f[0], f[1]
+				switch {
+				case strings.HasPrefix(path, "github.com/open-telemetry/opentelemetry-collector-contrib/"):
+					assert.Equalf(t, contribVersion, version, "%s", path)
+				case path == "go.opentelemetry.io/collector" || strings.HasPrefix(path, "go.opentelemetry.io/collector/"):
+					assert.Containsf(t, []string{coreVersion, stableVersion}, version, "%s", path)
+				}
+			}
+		})
+	}
+}
