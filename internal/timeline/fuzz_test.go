@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
 // FuzzJSONL feeds the same bytes to every JSON Lines decoder of an
@@ -65,12 +67,12 @@ func FuzzParseIncident(f *testing.F) {
 	f.Add([]byte(`{"id":"../x","status":"open"}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inc, err := ParseIncident(data)
+		inc, err := bundle.ParseIncident(data)
 		if err != nil {
 			return
 		}
 		if inc.Validate() != nil {
-			t.Fatal("ParseIncident accepted an invalid incident")
+			t.Fatal("bundle.ParseIncident accepted an invalid incident")
 		}
 		tl, err := Build(Input{Incident: inc})
 		if err != nil {

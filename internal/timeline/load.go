@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -29,13 +31,6 @@ import (
 // maxLine bounds one line of a JSON Lines file, as bundle.DefaultLimits
 // bounds a whole file inside a part.
 const maxLine = 1 << 30
-
-// maxIncidentFile bounds incident.json.
-const maxIncidentFile = 16 << 20
-
-// RawDir is the directory of a downloaded evidence directory that holds
-// the part objects as stored.
-const RawDir = "raw"
 
 // FromParts returns an Input reading the parts in the order given. The
 // incident ID is taken from the first part. Parts are not verified here;
@@ -123,7 +118,7 @@ func FromDir(dir string) (Input, error) {
 		}
 	}
 	if found {
-		inc, id, err := dirIncident(dir)
+		inc, id, err := evidencedir.FindIncident(dir)
 		if err != nil {
 			return Input{}, err
 		}
@@ -131,67 +126,6 @@ func FromDir(dir string) (Input, error) {
 		return in, nil
 	}
 	return fromPartFiles(dir)
-}
-
-// MergedManifestFile is written by `evidencectl get` next to the merged
-// JSON Lines files; FromDir reads its incident_id and incident.
-const MergedManifestFile = "merged-manifest.json"
-
-// dirIncident finds the incident record of a merged evidence directory:
-// DIR/incident.json, else the incident in merged-manifest.json, else
-// raw/incidents/<id>/incident.json (id from merged-manifest.json, or the
-// only incident under raw/). It returns a nil incident when there is none.
-func dirIncident(dir string) (*incident.Incident, string, error) {
-	inc, err := readIncidentFile(filepath.Join(dir, bundle.IncidentFile))
-	if err == nil {
-		return inc, inc.ID, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
-	}
-	var merged struct {
-		IncidentID string             `json:"incident_id"`
-		Incident   *incident.Incident `json:"incident"`
-	}
-	mpath := filepath.Join(dir, MergedManifestFile)
-	data, err := os.ReadFile(mpath)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(data, &merged); err != nil {
-			return nil, "", &bundle.VerifyError{File: mpath, Reason: "invalid JSON: " + err.Error()}
-		}
-		if merged.Incident != nil {
-			if err := merged.Incident.Validate(); err != nil {
-				return nil, "", &bundle.VerifyError{File: mpath, Reason: "'incident': " + err.Error()}
-			}
-			return merged.Incident, merged.Incident.ID, nil
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, "", fmt.Errorf("evidence file: %w", err)
-	}
-	raw := filepath.Join(dir, RawDir, filepath.FromSlash(bundle.IncidentsPrefix))
-	id := merged.IncidentID
-	if id == "" {
-		entries, err := os.ReadDir(raw)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, "", fmt.Errorf("evidence directory: %w", err)
-		}
-		if len(entries) != 1 || !entries[0].IsDir() {
-			return nil, "", nil
-		}
-		id = entries[0].Name()
-	}
-	if incident.ValidateID(id) != nil {
-		return nil, "", nil
-	}
-	inc, err = readIncidentFile(filepath.Join(raw, id, bundle.IncidentFile))
-	switch {
-	case err == nil:
-		return inc, inc.ID, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, merged.IncidentID, nil
-	}
-	return nil, "", err
 }
 
 // fromPartFiles reads every part object below dir, in path order.
@@ -217,7 +151,7 @@ func fromPartFiles(dir string) (Input, error) {
 	}
 	if len(partPaths) == 0 {
 		return Input{}, fmt.Errorf("no evidence in %s: expected %s, %s, %s or %s, or part-*.tar.zst files under %s/",
-			dir, bundle.TracesJSONFile, bundle.LogsJSONFile, bundle.MetricsJSONFile, bundle.EventsFile, RawDir)
+			dir, bundle.TracesJSONFile, bundle.LogsJSONFile, bundle.MetricsJSONFile, bundle.EventsFile, evidencedir.RawDir)
 	}
 	slices.Sort(partPaths) // WalkDir is lexical already; keep it explicit
 	parts := make([]*bundle.Part, 0, len(partPaths))
@@ -244,7 +178,7 @@ func fromPartFiles(dir string) (Input, error) {
 		if len(incidentPaths) > 1 && filepath.Base(filepath.Dir(p)) != in.IncidentID {
 			continue
 		}
-		inc, err := readIncidentFile(p)
+		inc, err := evidencedir.ReadIncidentFile(p)
 		if err != nil {
 			return Input{}, err
 		}
@@ -270,40 +204,6 @@ func readPartFile(path string) (*bundle.Part, error) {
 		return nil, fmt.Errorf("evidence part %s: %w (run `evidencectl verify` for a full report)", path, err)
 	}
 	return part, nil
-}
-
-// readIncidentFile reads and validates an incident.json; an invalid one is
-// a *bundle.VerifyError.
-func readIncidentFile(path string) (*incident.Incident, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	data, err := io.ReadAll(io.LimitReader(f, maxIncidentFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > maxIncidentFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxIncidentFile)
-	}
-	inc, err := ParseIncident(data)
-	if err != nil {
-		return nil, &bundle.VerifyError{File: path, Reason: err.Error()}
-	}
-	return inc, nil
-}
-
-// ParseIncident decodes and validates an incident.json.
-func ParseIncident(data []byte) (*incident.Incident, error) {
-	var inc incident.Incident
-	if err := json.Unmarshal(data, &inc); err != nil {
-		return nil, fmt.Errorf("invalid incident JSON: %w", err)
-	}
-	if err := inc.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid incident: %w", err)
-	}
-	return &inc, nil
 }
 
 func decodeTraces(b []byte) (ptrace.Traces, error) {
@@ -463,14 +363,14 @@ func readStoreIncident(ctx context.Context, st store.Store, id string) (*inciden
 		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
 	}
 	defer func() { _ = rc.Close() }()
-	data, err := io.ReadAll(io.LimitReader(rc, maxIncidentFile+1))
+	data, err := io.ReadAll(io.LimitReader(rc, bundle.MaxIncidentSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
 	}
-	if len(data) > maxIncidentFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", key, maxIncidentFile)
+	if len(data) > bundle.MaxIncidentSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", key, bundle.MaxIncidentSize)
 	}
-	inc, err := ParseIncident(data)
+	inc, err := bundle.ParseIncident(data)
 	if err != nil {
 		return nil, &bundle.VerifyError{File: key, Reason: err.Error()}
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -147,7 +149,7 @@ func TestFromDirJSONL(t *testing.T) {
 func TestFromDirIncident(t *testing.T) {
 	e := scenario()
 	inc := resolvedIncident(e)
-	rawIncident := filepath.Join(RawDir, "incidents", scenarioIncident, bundle.IncidentFile)
+	rawIncident := filepath.Join(evidencedir.RawDir, "incidents", scenarioIncident, bundle.IncidentFile)
 	tests := []struct {
 		name    string
 		files   map[string]any // relative path: JSON content
@@ -157,24 +159,24 @@ func TestFromDirIncident(t *testing.T) {
 	}{
 		{name: "none", files: map[string]any{}},
 		{name: "merged manifest", wantID: scenarioIncident, wantInc: true, files: map[string]any{
-			MergedManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident, "incident": inc},
+			evidencedir.ManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident, "incident": inc},
 		}},
 		{name: "merged manifest id and raw incident.json", wantID: scenarioIncident, wantInc: true, files: map[string]any{
-			MergedManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident},
-			rawIncident:        inc,
-			filepath.Join(RawDir, "incidents", "INC-2", bundle.IncidentFile): map[string]any{"id": "INC-2"},
+			evidencedir.ManifestFile: map[string]any{"format": 1, "incident_id": scenarioIncident},
+			rawIncident:              inc,
+			filepath.Join(evidencedir.RawDir, "incidents", "INC-2", bundle.IncidentFile): map[string]any{"id": "INC-2"},
 		}},
 		{name: "the only raw incident.json", wantID: scenarioIncident, wantInc: true, files: map[string]any{
 			rawIncident: inc,
 		}},
 		{name: "merged manifest id only", wantID: scenarioIncident, files: map[string]any{
-			MergedManifestFile: map[string]any{"incident_id": scenarioIncident},
+			evidencedir.ManifestFile: map[string]any{"incident_id": scenarioIncident},
 		}},
 		{name: "invalid merged manifest", wantErr: "merged-manifest.json: invalid JSON", files: map[string]any{
-			MergedManifestFile: []int{1},
+			evidencedir.ManifestFile: []int{1},
 		}},
 		{name: "invalid incident in merged manifest", wantErr: "'incident': 'status'", files: map[string]any{
-			MergedManifestFile: map[string]any{"incident": map[string]any{"id": "INC-1"}},
+			evidencedir.ManifestFile: map[string]any{"incident": map[string]any{"id": "INC-1"}},
 		}},
 		{name: "invalid raw incident.json", wantErr: "incident.json: invalid incident", files: map[string]any{
 			rawIncident: map[string]any{"id": scenarioIncident},
@@ -224,15 +226,15 @@ func TestFromDirRawParts(t *testing.T) {
 	dir := t.TempDir()
 	e := scenario()
 	for key, data := range scenarioParts(t, e) {
-		p := filepath.Join(dir, RawDir, filepath.FromSlash(key))
+		p := filepath.Join(dir, evidencedir.RawDir, filepath.FromSlash(key))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, data, 0o644))
 	}
 	ik, err := bundle.IncidentKey(scenarioIncident)
 	require.NoError(t, err)
-	writeJSON(t, filepath.Join(dir, RawDir, filepath.FromSlash(ik)), resolvedIncident(e))
+	writeJSON(t, filepath.Join(dir, evidencedir.RawDir, filepath.FromSlash(ik)), resolvedIncident(e))
 	// Another incident's record without parts is not taken.
-	writeJSON(t, filepath.Join(dir, RawDir, "incidents", "INC-0", bundle.IncidentFile), map[string]any{"id": "INC-0"})
+	writeJSON(t, filepath.Join(dir, evidencedir.RawDir, "incidents", "INC-0", bundle.IncidentFile), map[string]any{"id": "INC-0"})
 
 	in, err := FromDir(dir)
 	require.NoError(t, err)
@@ -413,7 +415,7 @@ func TestFromDirErrors(t *testing.T) {
 		parts := scenarioParts(t, scenario())
 		data := bytes.Clone(parts[slices.Sorted(maps.Keys(parts))[0]])
 		data[len(data)/2] ^= 0xff
-		p := filepath.Join(dir, RawDir, "c", "part-000001.tar.zst")
+		p := filepath.Join(dir, evidencedir.RawDir, "c", "part-000001.tar.zst")
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, data, 0o644))
 		_, err := FromDir(dir)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -81,25 +80,5 @@ func FuzzStoreConfigFromConf(f *testing.F) {
 			return
 		}
 		_, _ = storeConfigFromConf(confmap.NewFromStringMap(m), "fuzz.yaml")
-	})
-}
-
-func FuzzJSONLines(f *testing.F) {
-	for _, s := range []string{"{}\n{}\n", "\n\n  \r\n{}", "{}", "a\r\nb\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var n int
-		for _, line := range jsonLines(data) {
-			if len(bytes.TrimSpace(line)) == 0 || bytes.ContainsRune(line, '\n') {
-				t.Fatalf("bad line %q", line)
-			}
-			n++
-		}
-		var m int
-		_ = readJSONLines(bytes.NewReader(data), func(int, []byte) error { m++; return nil })
-		if n != m {
-			t.Fatalf("jsonLines found %d lines, readJSONLines %d", n, m)
-		}
 	})
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"github.com/otel-evidence/otel-evidence/internal/atomicfile"
 
 	"github.com/spf13/cobra"
@@ -27,21 +29,10 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
-// Layout of a directory written by `evidencectl get`.
 const (
-	// rawDirName holds the store layout (incidents/<id>/...), so that
-	// bundle.VerifyDir can check it.
-	rawDirName = "raw"
-	// mergedManifestFile describes the merged files.
-	mergedManifestFile = "merged-manifest.json"
-	// partialSuffix marks a file being written; it is renamed when complete.
-	partialSuffix = ".partial"
-	// mergedFormat is the version of merged-manifest.json.
-	mergedFormat = 1
-
 	defaultGetParallel = 4
-	dirPerm            = 0o750
-	filePerm           = 0o640
+	dirPerm            = evidencedir.DirPerm
+	filePerm           = evidencedir.FilePerm
 )
 
 // getOptions are the flags of `evidencectl get`.
@@ -86,14 +77,10 @@ being written is completed by the next run.`,
 	return cmd
 }
 
-// partJob is one part object to fetch.
+// partJob is one part object to fetch (Ref is nil for a part the manifest
+// does not list: the collector is still writing, or has no manifest).
 type partJob struct {
-	collector string
-	seq       int
-	key       string
-	// ref is the manifest's record, nil for a part the manifest does not
-	// list (the collector is still writing, or has no manifest).
-	ref  *bundle.PartRef
+	evidencedir.Part
 	size int64
 }
 
@@ -111,15 +98,15 @@ type downloadStats struct {
 
 // getResult is the JSON output of get.
 type getResult struct {
-	Dir      string         `json:"dir"`
-	Download downloadStats  `json:"download"`
-	Merged   mergedManifest `json:"merged"`
+	Dir      string               `json:"dir"`
+	Download downloadStats        `json:"download"`
+	Merged   evidencedir.Manifest `json:"merged"`
 }
 
 // fetchState is shared by the download workers.
 type fetchState struct {
 	st       store.Store
-	rawDir   string
+	dir      string
 	progress progress
 
 	mu       sync.Mutex
@@ -163,11 +150,11 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	if g == nil {
 		return newError(ErrNotFound, nil, "check --store or run `evidencectl list`", "incident %s not found in %s", id, st)
 	}
-	rawDir := filepath.Join(dir, rawDirName)
+	rawDir := filepath.Join(dir, evidencedir.RawDir)
 	if err := os.MkdirAll(rawDir, dirPerm); err != nil {
 		return newError(nil, err, "choose another directory with -o", "cannot create %s: %v", rawDir, err)
 	}
-	fetch := &fetchState{st: st, rawDir: rawDir, bad: make(map[string]bool)}
+	fetch := &fetchState{st: st, dir: dir, bad: make(map[string]bool)}
 
 	// incident.json and the manifests: small, mutable, always fetched again.
 	inc, manifests, err := o.fetchMetadata(ctx, fetch, g)
@@ -188,7 +175,11 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 		return interrupted(err, "run the same command again to resume; verified parts are kept")
 	}
 
-	merged, err := mergeBundle(dir, id, inc, g, manifests, jobs, fetch.bad)
+	parts := make([]evidencedir.Part, len(jobs))
+	for i, j := range jobs {
+		parts[i] = j.Part
+	}
+	merged, err := evidencedir.Merge(dir, id, inc, g.collectorIDs(), manifests, parts, fetch.bad)
 	if err != nil {
 		return err
 	}
@@ -196,7 +187,7 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	merged.CreatedAt = o.root.now().UTC()
 	merged.Problems = append(fetch.problems, merged.Problems...)
 	merged.Complete = merged.Complete && len(merged.Problems) == 0
-	if err := writeJSONFile(filepath.Join(dir, mergedManifestFile), merged); err != nil {
+	if err := evidencedir.WriteJSON(filepath.Join(dir, evidencedir.ManifestFile), merged); err != nil {
 		return err
 	}
 
@@ -248,7 +239,7 @@ func (o *getOptions) fetchMetadata(ctx context.Context, fetch *fetchState, g *in
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := writeFileAtomic(fetch.localPath(key), data); err != nil {
+		if err := evidencedir.WriteFile(fetch.localPath(key), data); err != nil {
 			return nil, nil, err
 		}
 		var v incident.Incident
@@ -275,7 +266,7 @@ func (o *getOptions) fetchMetadata(ctx context.Context, fetch *fetchState, g *in
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(fetch.localPath(key), data); err != nil {
+		if err := evidencedir.WriteFile(fetch.localPath(key), data); err != nil {
 			return err
 		}
 		m, err := bundle.ParseManifest(data)
@@ -304,7 +295,7 @@ func planParts(id string, g *incidentObjects, manifests map[string]*bundle.Manif
 			for i := range m.Parts {
 				ref := &m.Parts[i]
 				key, _ := bundle.PartKey(id, cid, ref.Seq)
-				jobs = append(jobs, partJob{collector: cid, seq: ref.Seq, key: key, ref: ref, size: ref.Size})
+				jobs = append(jobs, partJob{Part: evidencedir.Part{Collector: cid, Seq: ref.Seq, Key: key, Ref: ref}, size: ref.Size})
 				listed[ref.Seq] = true
 			}
 		}
@@ -314,27 +305,25 @@ func planParts(id string, g *incidentObjects, manifests map[string]*bundle.Manif
 				continue
 			}
 			p := objs.parts[seq]
-			jobs = append(jobs, partJob{collector: cid, seq: seq, key: p.Key, size: p.Size})
+			jobs = append(jobs, partJob{Part: evidencedir.Part{Collector: cid, Seq: seq, Key: p.Key}, size: p.Size})
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b partJob) int {
-		return cmp.Or(strings.Compare(a.collector, b.collector), cmp.Compare(a.seq, b.seq))
+		return cmp.Or(strings.Compare(a.Collector, b.Collector), cmp.Compare(a.Seq, b.Seq))
 	})
 	return jobs
 }
 
-// localPath is where key lives under the raw directory.
-func (s *fetchState) localPath(key string) string {
-	return filepath.Join(s.rawDir, filepath.FromSlash(key))
-}
+// localPath is where key lives in the folder's raw copy.
+func (s *fetchState) localPath(key string) string { return evidencedir.RawPath(s.dir, key) }
 
 // fetchPart makes the local copy of one part: kept when present with the
 // manifest's size and SHA-256, else downloaded to a .partial file, checked
 // and renamed. A missing or mismatching part is a problem, not an error.
 func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
-	path := s.localPath(j.key)
-	if j.ref != nil {
-		ok, err := fileMatches(path, j.ref.Size, j.ref.SHA256)
+	path := s.localPath(j.Key)
+	if j.Ref != nil {
+		ok, err := fileMatches(path, j.Ref.Size, j.Ref.SHA256)
 		if err != nil {
 			return err
 		}
@@ -346,22 +335,22 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 			return nil
 		}
 	}
-	rc, info, err := s.st.Get(ctx, j.key)
+	rc, info, err := s.st.Get(ctx, j.Key)
 	if errors.Is(err, store.ErrNotFound) {
-		s.problem(j.key, "listed in manifest.json but missing from the store")
+		s.problem(j.Key, "listed in manifest.json but missing from the store")
 		return nil
 	}
 	if err != nil {
-		return storeError(err, fmt.Sprintf("%s in %s", j.key, s.st))
+		return storeError(err, fmt.Sprintf("%s in %s", j.Key, s.st))
 	}
 	defer func() { _ = rc.Close() }()
-	if j.ref == nil && info.Size > 0 {
+	if j.Ref == nil && info.Size > 0 {
 		j.size = info.Size
 	}
 	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
+	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: evidencedir.PartialSuffix, Perm: filePerm})
 	if err != nil {
 		return err
 	}
@@ -377,19 +366,19 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 			// The whole object arrived but failed the transport's own
 			// integrity check (the S3 backend verifies a CRC32C at EOF):
 			// the stored object is damaged, the store is reachable.
-			s.problem(j.key, "download failed its integrity check: %v", err)
+			s.problem(j.Key, "download failed its integrity check: %v", err)
 			return nil
 		}
-		return storeError(err, fmt.Sprintf("%s in %s", j.key, s.st))
+		return storeError(err, fmt.Sprintf("%s in %s", j.Key, s.st))
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case n > limit:
-		s.problem(j.key, "larger than the limit of %d bytes", limit)
-	case j.ref != nil && n != j.ref.Size:
-		s.problem(j.key, "size %d, manifest.json says %d", n, j.ref.Size)
-	case j.ref != nil && sum != j.ref.SHA256:
-		s.problem(j.key, "sha256 %s, manifest.json says %s", sum, j.ref.SHA256)
+		s.problem(j.Key, "larger than the limit of %d bytes", limit)
+	case j.Ref != nil && n != j.Ref.Size:
+		s.problem(j.Key, "size %d, manifest.json says %d", n, j.Ref.Size)
+	case j.Ref != nil && sum != j.Ref.SHA256:
+		s.problem(j.Key, "sha256 %s, manifest.json says %s", sum, j.Ref.SHA256)
 	default:
 		if err := f.Commit(); err != nil {
 			return err
@@ -408,7 +397,7 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 // expected byte arrived, or the S3 client says the checksum did not match
 // (minio-go has no typed error for it).
 func integrityFailure(err error, n int64, j partJob) bool {
-	return (j.ref != nil && n == j.ref.Size) || strings.Contains(err.Error(), "checksum mismatch")
+	return (j.Ref != nil && n == j.Ref.Size) || strings.Contains(err.Error(), "checksum mismatch")
 }
 
 type progressWriter struct{ p progress }
@@ -441,24 +430,6 @@ func fileMatches(path string, size int64, sha string) (bool, error) {
 		return false, fmt.Errorf("checking %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)) == sha, nil
-}
-
-// writeFileAtomic writes data to path, atomically (see atomicfile),
-// through a .partial file that replaces what an interrupted get left.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
-	}
-	return atomicfile.WriteFile(atomicfile.OS, path, data, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
-}
-
-// writeJSONFile writes v as indented JSON, atomically.
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
-	}
-	return writeFileAtomic(path, append(b, '\n'))
 }
 
 // writeGetText prints what get did for a human.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -49,11 +51,11 @@ func requireLines[T any](t *testing.T, path string, want []T, unmarshal func([]b
 	return n
 }
 
-func readMerged(t testing.TB, dir string) mergedManifest {
+func readMerged(t testing.TB, dir string) evidencedir.Manifest {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, mergedManifestFile))
+	data, err := os.ReadFile(filepath.Join(dir, evidencedir.ManifestFile))
 	require.NoError(t, err)
-	var mm mergedManifest
+	var mm evidencedir.Manifest
 	require.NoError(t, json.Unmarshal(data, &mm))
 	return mm
 }
@@ -105,17 +107,17 @@ func TestGetMergesEveryCollector(t *testing.T) {
 	}
 	assert.Equal(t, f.recorded, sum.Events)
 	assert.Equal(t, mm.Totals.Spans, sum.Spans)
-	for _, name := range mergedFiles {
+	for _, name := range evidencedir.MergedFiles {
 		ok, err := fileMatches(filepath.Join(dir, name), mm.Files[name].Size, mm.Files[name].SHA256)
 		require.NoError(t, err)
 		assert.True(t, ok, name)
 	}
 
 	// The raw copy is the store layout and verifies as such.
-	rep, err := bundle.VerifyDir(context.Background(), filepath.Join(dir, rawDirName), "INC-42")
+	rep, err := bundle.VerifyDir(context.Background(), filepath.Join(dir, evidencedir.RawDir), "INC-42")
 	require.NoError(t, err)
 	assert.True(t, rep.Complete(), "problems: %v", rep.AllProblems())
-	leftovers, err := filepath.Glob(filepath.Join(dir, "*"+partialSuffix))
+	leftovers, err := filepath.Glob(filepath.Join(dir, "*"+evidencedir.PartialSuffix))
 	require.NoError(t, err)
 	assert.Empty(t, leftovers)
 }
@@ -141,7 +143,7 @@ func TestGetResumes(t *testing.T) {
 	// downloaded again, and the copy verifies.
 	bad := partPath(dir, "INC-7", "collector-b", 1)
 	flipByte(t, bad)
-	require.NoError(t, os.WriteFile(partPath(dir, "INC-7", "collector-a", 2)+partialSuffix, []byte("torn"), 0o640))
+	require.NoError(t, os.WriteFile(partPath(dir, "INC-7", "collector-a", 2)+evidencedir.PartialSuffix, []byte("torn"), 0o640))
 	var third getResult
 	run(t, "--store", storeURL, "--output", "json", "get", "INC-7", "-o", dir).requireCode(t, ExitOK).jsonOut(t, &third)
 	assert.Equal(t, 1, third.Download.Downloaded)
@@ -182,7 +184,7 @@ func TestGetReportsCorruptPartsInStore(t *testing.T) {
 	assert.Less(t, mm.Totals.Spans, f.spans)
 	_, err := os.Stat(partPath(dir, "INC-9", "collector-b", 2))
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	_, err = os.Stat(partPath(dir, "INC-9", "collector-b", 2) + partialSuffix)
+	_, err = os.Stat(partPath(dir, "INC-9", "collector-b", 2) + evidencedir.PartialSuffix)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	// verify of the copy names the part that is missing from it.
 	r = run(t, "verify", dir).requireCode(t, ExitVerifyFailed)
@@ -259,7 +261,7 @@ func TestGetDefaultDirAndJSONErrors(t *testing.T) {
 	twoCollectorFixture("INC-6").write(t, st)
 	t.Chdir(t.TempDir())
 	run(t, "--store", storeURL, "get", "INC-6").requireCode(t, ExitOK)
-	_, err := os.Stat(filepath.Join("INC-6", mergedManifestFile))
+	_, err := os.Stat(filepath.Join("INC-6", evidencedir.ManifestFile))
 	require.NoError(t, err)
 
 	// In JSON mode an error is a JSON document on stdout too.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -300,13 +302,13 @@ func readLines(t testing.TB, path string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	return jsonLines(data)
+	return evidencedir.SplitLines(data)
 }
 
 // partPath is the local path of a part in a directory written by get.
 func partPath(dir, id, collector string, seq int) string {
 	key, _ := bundle.PartKey(id, collector, seq)
-	return filepath.Join(dir, rawDirName, filepath.FromSlash(key))
+	return filepath.Join(dir, evidencedir.RawDir, filepath.FromSlash(key))
 }
 
 // storePartPath is the path of a part in a filesystem store.

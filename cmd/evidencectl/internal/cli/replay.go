@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 
 	"github.com/otel-evidence/otel-evidence/cmd/evidencectl/internal/replay"
 
@@ -92,14 +93,14 @@ func (o *replayOptions) run(ctx context.Context, dir string) error {
 		return err
 	}
 	found := false
-	for _, name := range mergedFiles[:3] {
+	for _, name := range evidencedir.SignalFiles {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			found = true
 		}
 	}
 	if !found {
 		return newError(ErrNotFound, nil, "run `evidencectl get INCIDENT -o "+dir+"` first",
-			"%s holds no merged evidence (%s)", dir, strings.Join(mergedFiles[:3], ", "))
+			"%s holds no merged evidence (%s)", dir, strings.Join(evidencedir.SignalFiles, ", "))
 	}
 	res := replayResult{Endpoint: o.endpoint, Protocol: o.protocol}
 	var shift int64
@@ -232,18 +233,14 @@ func (o *replayOptions) print(dir string, shift int64, res replayResult) error {
 // checkTotals warns when the merged files hold other counts than
 // merged-manifest.json says: they were changed after get.
 func (o *replayOptions) checkTotals(dir string, res *replayResult) {
-	data, err := os.ReadFile(filepath.Join(dir, mergedManifestFile))
+	mm, err := evidencedir.ReadManifest(dir)
 	if err != nil {
-		return
-	}
-	var mm mergedManifest
-	if json.Unmarshal(data, &mm) != nil {
 		return
 	}
 	t := mm.Totals
 	if t.Spans != res.Traces.Items || t.LogRecords != res.Logs.Items || t.DataPoints != res.Metrics.Items {
 		o.root.warnf("%s holds %d spans, %d log records and %d data points, but %s says %d, %d and %d: run `evidencectl verify %s`",
-			dir, res.Traces.Items, res.Logs.Items, res.Metrics.Items, mergedManifestFile, t.Spans, t.LogRecords, t.DataPoints, dir)
+			dir, res.Traces.Items, res.Logs.Items, res.Metrics.Items, evidencedir.ManifestFile, t.Spans, t.LogRecords, t.DataPoints, dir)
 	}
 }
 
@@ -259,7 +256,7 @@ func forEachRecord(dir, name string, fn func(line []byte) error) error {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer func() { _ = f.Close() }()
-	return readJSONLines(f, func(n int, line []byte) error {
+	return evidencedir.ReadLines(f, func(n int, line []byte) error {
 		if err := fn(line); err != nil {
 			var ce *cliError
 			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {

@@ -2,15 +2,15 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 
 	"github.com/spf13/cobra"
 
@@ -113,32 +113,28 @@ func (o *verifyOptions) run(ctx context.Context, arg string) error {
 // verifyDir checks a directory written by get (DIR/raw plus the merged
 // files) or a bare copy of the store layout (DIR/incidents).
 func (o *verifyOptions) verifyDir(ctx context.Context, dir string) error {
-	root := filepath.Join(dir, rawDirName)
+	root := filepath.Join(dir, evidencedir.RawDir)
 	merged := true
 	if !isDir(root) {
 		if !isDir(filepath.Join(dir, strings.TrimSuffix(bundle.IncidentsPrefix, "/"))) {
 			return usageError("give a directory written by `evidencectl get`, or an incident ID with --in-store",
-				"%s is not an evidence directory: it has neither %s/ nor incidents/", dir, rawDirName)
+				"%s is not an evidence directory: it has neither %s/ nor incidents/", dir, evidencedir.RawDir)
 		}
 		root, merged = dir, false
 	}
-	var mm *mergedManifest
+	var mm *evidencedir.Manifest
 	var mmProblem *bundle.VerifyError
-	mmPath := filepath.Join(dir, mergedManifestFile)
 	if merged {
-		data, err := os.ReadFile(mmPath)
+		var err error
+		mm, err = evidencedir.ReadManifest(dir)
+		mmPath := filepath.Join(dir, evidencedir.ManifestFile)
 		switch {
+		case err == nil:
 		case errors.Is(err, fs.ErrNotExist):
 			mmProblem = &bundle.VerifyError{File: mmPath, Reason: "missing: run `evidencectl get` again to merge"}
-		case err != nil:
-			mmProblem = &bundle.VerifyError{File: mmPath, Reason: err.Error()}
+		case errors.As(err, &mmProblem):
 		default:
-			var v mergedManifest
-			if err := json.Unmarshal(data, &v); err != nil {
-				mmProblem = &bundle.VerifyError{File: mmPath, Reason: "invalid JSON: " + err.Error()}
-			} else {
-				mm = &v
-			}
+			mmProblem = &bundle.VerifyError{File: mmPath, Reason: err.Error()}
 		}
 	}
 	id, err := o.dirIncident(root, mm)
@@ -164,7 +160,7 @@ func (o *verifyOptions) verifyDir(ctx context.Context, dir string) error {
 
 // dirIncident picks the incident to verify in a raw layout: --id, the
 // merged manifest's, or the only one present.
-func (o *verifyOptions) dirIncident(root string, mm *mergedManifest) (string, error) {
+func (o *verifyOptions) dirIncident(root string, mm *evidencedir.Manifest) (string, error) {
 	if o.id != "" {
 		if err := incident.ValidateID(o.id); err != nil {
 			return "", usageError("check --id", "invalid --id: %v", err)
@@ -174,15 +170,9 @@ func (o *verifyOptions) dirIncident(root string, mm *mergedManifest) (string, er
 	if mm != nil && incident.ValidateID(mm.IncidentID) == nil {
 		return mm.IncidentID, nil
 	}
-	entries, err := os.ReadDir(filepath.Join(root, strings.TrimSuffix(bundle.IncidentsPrefix, "/")))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("reading %s: %w", root, err)
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.IsDir() && incident.ValidateID(e.Name()) == nil {
-			ids = append(ids, e.Name())
-		}
+	ids, err := evidencedir.IncidentIDs(root)
+	if err != nil {
+		return "", err
 	}
 	switch len(ids) {
 	case 1:
@@ -190,19 +180,18 @@ func (o *verifyOptions) dirIncident(root string, mm *mergedManifest) (string, er
 	case 0:
 		return "", newError(ErrNotFound, nil, "run `evidencectl get INCIDENT -o DIR` first", "no incident in %s", root)
 	default:
-		slices.Sort(ids)
 		return "", usageError("choose one with --id", "%s holds several incidents (%s)", root, strings.Join(ids, ", "))
 	}
 }
 
 // checkMergedFiles compares the merged files with merged-manifest.json.
-func checkMergedFiles(dir, id string, mm *mergedManifest) []*bundle.VerifyError {
+func checkMergedFiles(dir, id string, mm *evidencedir.Manifest) []*bundle.VerifyError {
 	var out []*bundle.VerifyError
-	mmPath := filepath.Join(dir, mergedManifestFile)
+	mmPath := filepath.Join(dir, evidencedir.ManifestFile)
 	if mm.IncidentID != id {
 		out = append(out, &bundle.VerifyError{File: mmPath, Reason: fmt.Sprintf("'incident_id' is %q, want %q", mm.IncidentID, id)})
 	}
-	for _, name := range mergedFiles {
+	for _, name := range evidencedir.MergedFiles {
 		want, ok := mm.Files[name]
 		path := filepath.Join(dir, name)
 		if !ok {
@@ -217,7 +206,7 @@ func checkMergedFiles(dir, id string, mm *mergedManifest) []*bundle.VerifyError 
 			if _, serr := os.Stat(path); serr != nil {
 				out = append(out, &bundle.VerifyError{File: path, Reason: "missing"})
 			} else {
-				out = append(out, &bundle.VerifyError{File: path, Reason: fmt.Sprintf("does not match the size %d and sha256 %s in %s", want.Size, want.SHA256, mergedManifestFile)})
+				out = append(out, &bundle.VerifyError{File: path, Reason: fmt.Sprintf("does not match the size %d and sha256 %s in %s", want.Size, want.SHA256, evidencedir.ManifestFile)})
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,8 +32,8 @@ func TestVerifyDirectory(t *testing.T) {
 	assert.Empty(t, r.stderr)
 
 	// A bare copy of the store layout (DIR/raw itself) verifies too.
-	run(t, "verify", filepath.Join(dir, rawDirName)).requireCode(t, ExitOK)
-	run(t, "verify", filepath.Join(dir, rawDirName), "--id", "INC-42").requireCode(t, ExitOK)
+	run(t, "verify", filepath.Join(dir, evidencedir.RawDir)).requireCode(t, ExitOK)
+	run(t, "verify", filepath.Join(dir, evidencedir.RawDir), "--id", "INC-42").requireCode(t, ExitOK)
 }
 
 func TestVerifyNamesFlippedByte(t *testing.T) {
@@ -41,7 +43,7 @@ func TestVerifyNamesFlippedByte(t *testing.T) {
 	}{
 		{"part", func(dir string) string { return partPath(dir, "INC-42", "collector-b", 2) }},
 		{"manifest", func(dir string) string {
-			return filepath.Join(dir, rawDirName, "incidents", "INC-42", "collectors", "collector-a", bundle.ManifestFile)
+			return filepath.Join(dir, evidencedir.RawDir, "incidents", "INC-42", "collectors", "collector-a", bundle.ManifestFile)
 		}},
 		{"merged traces", func(dir string) string { return filepath.Join(dir, bundle.TracesJSONFile) }},
 		{"merged events", func(dir string) string { return filepath.Join(dir, bundle.EventsFile) }},

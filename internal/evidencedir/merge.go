@@ -1,15 +1,13 @@
-package cli
+package evidencedir
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,55 +23,6 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
-// mergedFiles are the merged outputs, in the order they are listed.
-var mergedFiles = []string{bundle.TracesJSONFile, bundle.LogsJSONFile, bundle.MetricsJSONFile, bundle.EventsFile}
-
-// mergedCollector is one collector's share of the merged evidence.
-type mergedCollector struct {
-	CollectorID string `json:"collector_id"`
-	// HasManifest is false when the collector's manifest is missing or
-	// unreadable; its parts are then merged as found.
-	HasManifest bool `json:"has_manifest"`
-	// Complete is the manifest's claim that the collector finished.
-	Complete bool `json:"complete"`
-	// Window is the evidence window the collector froze.
-	Window *bundle.Window `json:"window,omitempty"`
-	// Parts is the number of parts merged; Bytes their compressed size.
-	Parts int   `json:"parts"`
-	Bytes int64 `json:"bytes"`
-	// UnlistedParts are merged parts its manifest does not list (yet).
-	UnlistedParts []int `json:"unlisted_parts,omitempty"`
-	// Counts are the items merged from this collector; events are counted
-	// as recorded, before deduplication across collectors.
-	Counts bundle.Counts `json:"counts"`
-	// TimeRange spans the merged items' times.
-	TimeRange bundle.TimeRange `json:"time_range,omitzero"`
-}
-
-// mergedManifest is merged-manifest.json.
-type mergedManifest struct {
-	Format     int    `json:"format"`
-	IncidentID string `json:"incident_id"`
-	// Store is where the evidence came from.
-	Store     string    `json:"store"`
-	CreatedAt time.Time `json:"created_at"`
-	// Incident is the store's incident.json, when readable.
-	Incident *incident.Incident `json:"incident,omitempty"`
-	// Complete: every collector finished and nothing was wrong.
-	Complete   bool              `json:"complete"`
-	Collectors []mergedCollector `json:"collectors"`
-	// Totals are the merged items; Events counts distinct events.
-	Totals bundle.Counts `json:"totals"`
-	// EventsRecorded counts events before deduplication.
-	EventsRecorded int64 `json:"events_recorded"`
-	// TimeRange spans every merged item.
-	TimeRange bundle.TimeRange `json:"time_range,omitzero"`
-	// Files are the merged files with their size and SHA-256.
-	Files map[string]bundle.FileInfo `json:"files"`
-	// Problems name the objects that were not merged and why.
-	Problems []*bundle.VerifyError `json:"problems,omitempty"`
-}
-
 // outFile is a merged file being written: an atomic file (through a
 // .partial file), a buffer and a hash.
 type outFile struct {
@@ -85,7 +34,7 @@ type outFile struct {
 }
 
 func createOut(path string) (*outFile, error) {
-	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: partialSuffix, Perm: filePerm})
+	f, err := atomicfile.Create(atomicfile.OS, path, atomicfile.Options{TempSuffix: PartialSuffix, Perm: FilePerm})
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +91,28 @@ func eventKey(ev *incident.Event) string {
 		ev.Time.UTC().Format(time.RFC3339Nano) + "\x00" + ev.Source
 }
 
-// mergeBundle merges the local copies of the parts in jobs (in order) into
-// dir. Parts in bad are skipped; parts that fail to decode or verify are
-// reported in the manifest's problems and skipped.
-func mergeBundle(dir, id string, inc *incident.Incident, g *incidentObjects, manifests map[string]*bundle.Manifest,
-	jobs []partJob, bad map[string]bool,
-) (*mergedManifest, error) {
+// Part is one part object of the raw copy, to merge.
+type Part struct {
+	Collector string
+	Seq       int
+	// Key is the object key; the part is at RawPath(dir, Key).
+	Key string
+	// Ref is the manifest's record, nil for a part its collector's
+	// manifest does not list (yet).
+	Ref *bundle.PartRef
+}
+
+// Merge merges the raw copies of parts (in order) of incident id's
+// collectors into dir's merged files and returns the manifest to write
+// (Store and CreatedAt are the caller's). Parts in skip (by key) are left
+// out; parts that fail to decode or verify are named in the manifest's
+// problems and left out. The merged files are written atomically: an error
+// leaves the previous ones.
+func Merge(dir, id string, inc *incident.Incident, collectors []string, manifests map[string]*bundle.Manifest,
+	parts []Part, skip map[string]bool,
+) (*Manifest, error) {
 	m := &merger{out: make(map[string]*outFile), seen: make(map[string]bool)}
-	for _, name := range mergedFiles {
+	for _, name := range MergedFiles {
 		f, err := createOut(filepath.Join(dir, name))
 		if err != nil {
 			m.abort()
@@ -157,17 +120,17 @@ func mergeBundle(dir, id string, inc *incident.Incident, g *incidentObjects, man
 		}
 		m.out[name] = f
 	}
-	mm := &mergedManifest{
-		Format:     mergedFormat,
+	mm := &Manifest{
+		Format:     Format,
 		IncidentID: id,
 		Incident:   inc,
-		Collectors: []mergedCollector{},
+		Collectors: []Collector{},
 		Files:      make(map[string]bundle.FileInfo),
-		Complete:   len(g.collectors) > 0,
+		Complete:   len(collectors) > 0,
 	}
 	byID := make(map[string]int)
-	for _, cid := range g.collectorIDs() {
-		mc := mergedCollector{CollectorID: cid}
+	for _, cid := range collectors {
+		mc := Collector{CollectorID: cid}
 		if man := manifests[cid]; man != nil {
 			w := man.Window
 			mc.HasManifest, mc.Complete, mc.Window = true, man.Complete, &w
@@ -176,12 +139,11 @@ func mergeBundle(dir, id string, inc *incident.Incident, g *incidentObjects, man
 		byID[cid] = len(mm.Collectors)
 		mm.Collectors = append(mm.Collectors, mc)
 	}
-	rawDir := filepath.Join(dir, rawDirName)
-	for _, j := range jobs {
-		if bad[j.key] {
+	for _, j := range parts {
+		if skip[j.Key] {
 			continue
 		}
-		info, size, ok, err := m.mergePart(filepath.Join(rawDir, filepath.FromSlash(j.key)), id, j)
+		info, size, ok, err := m.mergePart(RawPath(dir, j.Key), id, j)
 		if err != nil {
 			m.abort()
 			return nil, err
@@ -189,11 +151,11 @@ func mergeBundle(dir, id string, inc *incident.Incident, g *incidentObjects, man
 		if !ok {
 			continue
 		}
-		mc := &mm.Collectors[byID[j.collector]]
+		mc := &mm.Collectors[byID[j.Collector]]
 		mc.Parts++
 		mc.Bytes += size
-		if j.ref == nil {
-			mc.UnlistedParts = append(mc.UnlistedParts, j.seq)
+		if j.Ref == nil {
+			mc.UnlistedParts = append(mc.UnlistedParts, j.Seq)
 		}
 		mc.Counts = mc.Counts.Add(info.Counts)
 		mc.TimeRange = mc.TimeRange.Union(info.TimeRange)
@@ -212,7 +174,7 @@ func mergeBundle(dir, id string, inc *incident.Incident, g *incidentObjects, man
 			return nil, err
 		}
 	}
-	for _, name := range mergedFiles {
+	for _, name := range MergedFiles {
 		fi, err := m.out[name].commit()
 		if err != nil {
 			m.abort()
@@ -249,54 +211,54 @@ func (m *merger) problemErr(key string, err error) {
 // mergePart reads one local part, verifies it against its part.json and
 // appends its items. ok is false when the part was reported and skipped;
 // the error is for failures to write the merged files.
-func (m *merger) mergePart(path, id string, j partJob) (info bundle.PartInfo, size int64, ok bool, err error) {
+func (m *merger) mergePart(path, id string, j Part) (info bundle.PartInfo, size int64, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		m.problem(j.key, "", "local copy unreadable: %v", err)
+		m.problem(j.Key, "", "local copy unreadable: %v", err)
 		return info, 0, false, nil
 	}
 	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil {
-		m.problem(j.key, "", "local copy unreadable: %v", err)
+		m.problem(j.Key, "", "local copy unreadable: %v", err)
 		return info, 0, false, nil
 	}
 	part, err := bundle.ReadPart(f)
 	if err != nil {
-		m.problemErr(j.key, err)
+		m.problemErr(j.Key, err)
 		return info, 0, false, nil
 	}
 	if probs := part.Problems(); len(probs) > 0 {
 		for _, p := range probs {
-			m.problem(j.key, p.Entry, "%s", p.Reason)
+			m.problem(j.Key, p.Entry, "%s", p.Reason)
 		}
 		return info, 0, false, nil
 	}
 	info = part.Info
-	if info.IncidentID != id || info.CollectorID != j.collector || info.Seq != j.seq {
-		m.problem(j.key, bundle.PartInfoFile, "describes part %d of incident %q by collector %q", info.Seq, info.IncidentID, info.CollectorID)
+	if info.IncidentID != id || info.CollectorID != j.Collector || info.Seq != j.Seq {
+		m.problem(j.Key, bundle.PartInfoFile, "describes part %d of incident %q by collector %q", info.Seq, info.IncidentID, info.CollectorID)
 		return info, 0, false, nil
 	}
-	if j.ref != nil && info.Counts != j.ref.Counts {
-		m.problem(j.key, bundle.PartInfoFile, "counts %+v, manifest.json says %+v", info.Counts, j.ref.Counts)
+	if j.Ref != nil && info.Counts != j.Ref.Counts {
+		m.problem(j.Key, bundle.PartInfoFile, "counts %+v, manifest.json says %+v", info.Counts, j.Ref.Counts)
 		return info, 0, false, nil
 	}
 	// Decode everything first, so that a part is merged whole or not at all.
 	var events []eventLine
-	for i, line := range jsonLines(part.Data[bundle.EventsFile]) {
+	for i, line := range SplitLines(part.Data[bundle.EventsFile]) {
 		var ev incident.Event
 		if err := json.Unmarshal(line, &ev); err != nil {
-			m.problem(j.key, bundle.EventsFile, "line %d: %v", i+1, err)
+			m.problem(j.Key, bundle.EventsFile, "line %d: %v", i+1, err)
 			return info, 0, false, nil
 		}
 		events = append(events, eventLine{key: eventKey(&ev), time: ev.Time, raw: line})
 	}
 	lines, err := signalLines(part)
 	if err != nil {
-		m.problemErr(j.key, err)
+		m.problemErr(j.Key, err)
 		return info, 0, false, nil
 	}
-	for i, name := range mergedFiles[:3] {
+	for i, name := range SignalFiles {
 		for _, line := range lines[i] {
 			if err := m.out[name].line(line); err != nil {
 				return info, 0, false, err
@@ -318,8 +280,8 @@ func (m *merger) mergePart(path, id string, j partJob) (info bundle.PartInfo, si
 func signalLines(part *bundle.Part) ([3][][]byte, error) {
 	var out [3][][]byte
 	if part.Info.Encoding != bundle.EncodingProto {
-		for i, name := range mergedFiles[:3] {
-			out[i] = jsonLines(part.Data[name])
+		for i, name := range SignalFiles {
+			out[i] = SplitLines(part.Data[name])
 		}
 		return out, nil
 	}
@@ -330,7 +292,7 @@ func signalLines(part *bundle.Part) ([3][][]byte, error) {
 	)
 	add := func(i int, b []byte, err error) error {
 		if err != nil {
-			return fmt.Errorf("re-encoding %s as JSON: %w", mergedFiles[i], err)
+			return fmt.Errorf("re-encoding %s as JSON: %w", MergedFiles[i], err)
 		}
 		out[i] = append(out[i], b)
 		return nil
@@ -352,36 +314,4 @@ func signalLines(part *bundle.Part) ([3][][]byte, error) {
 		return add(2, b, err)
 	})
 	return out, err
-}
-
-// jsonLines splits JSON Lines data into its non-blank lines.
-func jsonLines(data []byte) [][]byte {
-	var out [][]byte
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		data = rest
-		if len(bytes.TrimSpace(line)) > 0 {
-			out = append(out, bytes.TrimRight(line, "\r"))
-		}
-	}
-	return out
-}
-
-// readJSONLines calls fn with every non-blank line of r.
-func readJSONLines(r io.Reader, fn func(n int, line []byte) error) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(n, bytes.TrimRight(line, "\r\n")); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
