@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configtls"
+
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
@@ -97,8 +99,11 @@ type S3Config struct {
 	SessionToken configopaque.String `mapstructure:"session_token"`
 	// Insecure uses plain HTTP instead of HTTPS.
 	Insecure bool `mapstructure:"insecure"`
-	// TLS configures HTTPS connections.
-	TLS S3TLSConfig `mapstructure:"tls"`
+	// TLS configures HTTPS connections, as every collector client does
+	// (ca_file, insecure_skip_verify, cert_file and key_file for mutual TLS,
+	// min_version, server_name_override, ...). Plain HTTP is 'insecure'
+	// above, not 'tls.insecure'.
+	TLS configtls.ClientConfig `mapstructure:"tls"`
 	// ForcePathStyle addresses the bucket as https://endpoint/bucket instead
 	// of https://bucket.endpoint (needed by most S3-compatible servers).
 	ForcePathStyle bool `mapstructure:"force_path_style"`
@@ -113,14 +118,6 @@ type S3Config struct {
 	// StorageClass is the storage class of new objects, e.g. "STANDARD_IA".
 	// Empty means the bucket's default.
 	StorageClass string `mapstructure:"storage_class"`
-}
-
-// S3TLSConfig configures HTTPS connections to the S3 endpoint.
-type S3TLSConfig struct {
-	// CAFile is a PEM file with extra certificate authorities to trust.
-	CAFile string `mapstructure:"ca_file"`
-	// InsecureSkipVerify disables server certificate verification. Tests only.
-	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
 }
 
 // SSEConfig configures S3 server-side encryption.
@@ -154,6 +151,8 @@ func NewDefaultConfig() Config {
 		S3: S3Config{
 			Region:   DefaultRegion,
 			PartSize: DefaultPartSize,
+			// ca_file adds to the system's certificate authorities.
+			TLS: configtls.ClientConfig{Config: configtls.Config{IncludeSystemCACertsPool: true}},
 		},
 	}
 }
@@ -187,6 +186,9 @@ func (c *S3Config) validate() error {
 	}
 	if _, _, err := c.endpoint(); err != nil {
 		add("'s3.endpoint' %q is invalid: %v", c.Endpoint, err)
+	}
+	if c.TLS.Insecure {
+		add("'s3.tls.insecure' is not used: set 's3.insecure: true' for plain HTTP")
 	}
 	if p := strings.Trim(c.Prefix, "/"); p != "" {
 		if err := store.ValidateKey(p); err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configtls"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 )
@@ -41,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 					AccessKeyID:     "AKIAEXAMPLE",
 					SecretAccessKey: "secret-example",
 					SessionToken:    "token-example",
-					TLS:             S3TLSConfig{CAFile: "/etc/ssl/private-ca.pem"},
+					TLS:             configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/ssl/private-ca.pem", IncludeSystemCACertsPool: true}},
 					ForcePathStyle:  true,
 					PartSize:        32 << 20,
 					SSE:             SSEConfig{Type: SSEKMS, KMSKeyID: "arn:aws:kms:eu-west-1:111122223333:key/example"},
@@ -103,6 +105,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{name: "default filesystem", mutate: func(*Config) {}},
 		{name: "minimal s3", mutate: func(c *Config) { *c = validS3() }},
+		{name: "tls.insecure", mutate: func(c *Config) { *c = validS3(); c.S3.TLS.Insecure = true }, wantErr: "'s3.tls.insecure' is not used: set 's3.insecure: true'"},
 		{name: "unknown backend", mutate: func(c *Config) { c.Backend = "gcs" }, wantErr: `'backend' must be "filesystem" or "s3", got "gcs"`},
 		{name: "empty backend", mutate: func(c *Config) { c.Backend = "" }, wantErr: `'backend' must be`},
 		{name: "filesystem without directory", mutate: func(c *Config) { c.Filesystem.Directory = " " }, wantErr: "'filesystem.directory' is required when 'backend' is filesystem"},

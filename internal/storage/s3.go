@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 
@@ -114,33 +115,38 @@ func s3Credentials(cfg S3Config) *credentials.Credentials {
 	})
 }
 
+// s3Transport is minio-go's transport with cfg.TLS applied over HTTPS.
 func s3Transport(cfg S3Config, secure bool) (*http.Transport, error) {
 	tr, err := minio.DefaultTransport(secure)
 	if err != nil {
 		return nil, fmt.Errorf("s3 store: transport: %w", err)
 	}
-	if !secure || (cfg.TLS.CAFile == "" && !cfg.TLS.InsecureSkipVerify) {
+	if !secure {
 		return tr, nil
 	}
-	if tr.TLSClientConfig == nil {
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tlsCfg, err := cfg.TLS.LoadTLSConfig(context.Background())
+	if err != nil {
+		return nil, tlsError(cfg.TLS, err)
 	}
-	tr.TLSClientConfig.InsecureSkipVerify = cfg.TLS.InsecureSkipVerify //nolint:gosec // explicit opt-in for tests
-	if cfg.TLS.CAFile != "" {
-		pem, err := os.ReadFile(cfg.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("s3 store: 's3.tls.ca_file': %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("s3 store: 's3.tls.ca_file' %q holds no PEM certificate", cfg.TLS.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	if tlsCfg != nil {
+		tr.TLSClientConfig = tlsCfg
 	}
 	return tr, nil
+}
+
+// tlsError names the key behind a TLS set-up failure: an unreadable
+// ca_file, a ca_file without a certificate, or another 's3.tls' setting.
+func tlsError(c configtls.ClientConfig, err error) error {
+	if c.CAFile != "" {
+		pem, rerr := os.ReadFile(c.CAFile)
+		if rerr != nil {
+			return fmt.Errorf("s3 store: 's3.tls.ca_file': %w", rerr)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("s3 store: 's3.tls.ca_file' %q holds no PEM certificate", c.CAFile)
+		}
+	}
+	return fmt.Errorf("s3 store: 's3.tls': %w", err)
 }
 
 // unknownAuthorityTransport unwraps "certificate signed by unknown
