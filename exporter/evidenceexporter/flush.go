@@ -1,0 +1,145 @@
+package evidenceexporter
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+)
+
+// flushAll flushes every incident that is not complete (Shutdown).
+func (f *freezer) flushAll(ctx context.Context) {
+	for _, c := range f.takeChanges() {
+		f.handle(ctx, c)
+	}
+	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
+		if !f.jobs[id].Complete {
+			f.flush(ctx, id)
+		}
+	}
+}
+
+// flush freezes what is new for one incident, commits, and hands the state
+// to the uploader. Errors are logged and counted; the flush is redone on the
+// next tick.
+func (f *freezer) flush(ctx context.Context, id string) {
+	st := f.jobs[id]
+	next, res, err := f.freeze(ctx, st)
+	if err != nil {
+		f.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+		f.logger.Error("Freezing the incident's window failed; retrying at the next flush",
+			zap.String("incident", id), zap.Error(err))
+		return
+	}
+	if next == nil {
+		return // nothing changed
+	}
+	if err := f.commit(ctx, next, res); err != nil {
+		f.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
+		f.logger.Error("Committing the incident's state to the spool failed; retrying at the next flush",
+			zap.String("incident", id), zap.Error(err))
+	}
+}
+
+// commit saves an incident's state in the spool, counts what was frozen
+// since the last commit and hands the state to the uploader.
+func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResult) error {
+	id := next.Incident.ID
+	if err := f.spool.saveState(next); err != nil {
+		return err
+	}
+	f.jobs[id] = next
+	if res.parts > 0 {
+		f.tb.ExporterEvidencePartsWritten.Add(ctx, int64(res.parts))
+	}
+	for sig, n := range res.items {
+		if n > 0 {
+			f.tb.ExporterEvidenceItemsFrozen.Add(ctx, n, metric.WithAttributeSet(signalAttrs[sig]))
+		}
+	}
+	if next.Complete {
+		f.logger.Info("Froze the incident's window", zap.String("incident", id),
+			zap.Time("window_start", next.StartedAt.Add(-f.policy.before)), zap.Time("window_end", next.Bound),
+			zap.Int("parts", len(next.Parts)))
+	}
+	f.up.submit(next.clone())
+	return nil
+}
+
+// flushResult counts what one flush wrote.
+type flushResult struct {
+	parts int
+	items [ring.NumSignals]int64
+}
+
+// freeze builds the parts of one flush and writes them to the spool. It
+// returns the state to commit (nil when nothing changed).
+func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState, flushResult, error) {
+	now := f.now()
+	wb := f.policy.bounds(st.StartedAt, st.ResolvedAt, st.Bound, now)
+	last := f.ring.LastSeq()
+	first := st.Version == 0 && len(st.Parts) == 0
+
+	next := st.clone()
+	next.Cursor = max(st.Cursor, last)
+	next.Bound = wb.bound
+	next.Complete = wb.final
+	next.Version++
+
+	b := &partBuilder{
+		f:      f,
+		ctx:    ctx,
+		state:  next,
+		window: bundle.Window{Start: wb.start, End: wb.bound},
+		now:    now,
+	}
+
+	// Blocks already scanned: the items between the old and the new bound.
+	if !st.Bound.IsZero() && wb.bound.After(st.Bound) && st.Cursor > 0 {
+		r := timeRange{lo: ts(st.Bound) + 1, hi: ts(wb.bound)}
+		if err := f.ring.ScanRange(0, st.Cursor, st.Bound.Add(1), wb.bound, b.visit(r, false)); err != nil {
+			return nil, flushResult{}, err
+		}
+	}
+	// New blocks: every item in the window so far.
+	if last > st.Cursor {
+		r := timeRange{lo: ts(wb.start), hi: ts(wb.bound)}
+		if err := f.ring.ScanRange(st.Cursor, last, wb.start, wb.bound, b.visit(r, true)); err != nil {
+			return nil, flushResult{}, err
+		}
+	}
+	if err := b.addEvents(wb); err != nil {
+		return nil, flushResult{}, err
+	}
+	if first && b.w == nil && len(next.Parts) == 0 {
+		// The part covering the past is always written, even empty: it
+		// records that the window was looked at.
+		if _, err := b.writer(); err != nil {
+			return nil, flushResult{}, err
+		}
+	}
+	if err := b.finish(); err != nil {
+		return nil, flushResult{}, err
+	}
+	if b.commits == 0 && b.parts == 0 && next.Cursor == st.Cursor && next.Bound.Equal(st.Bound) && next.Complete == st.Complete &&
+		timesEqual(next.ResolvedAt, st.ResolvedAt) && st.Version > 0 {
+		return nil, flushResult{}, nil
+	}
+	return next, flushResult{parts: b.parts, items: b.items}, nil
+}
+
+func timesEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func ts(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }

@@ -1,0 +1,231 @@
+package evidenceexporter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+)
+
+// partBuilder collects the items of one flush into parts of at most about
+// partMax uncompressed bytes and writes each finished part to the spool.
+type partBuilder struct {
+	f      *freezer
+	ctx    context.Context
+	state  *incidentState
+	window bundle.Window
+	now    time.Time
+	w      *bundle.PartWriter
+	// parts and items count what was frozen since the last commit; commits
+	// counts the commits made during the flush (see commitAt).
+	parts   int
+	items   [ring.NumSignals]int64
+	commits int
+
+	tr ptrace.ProtoUnmarshaler
+	lr plog.ProtoUnmarshaler
+	mr pmetric.ProtoUnmarshaler
+}
+
+func (b *partBuilder) writer() (*bundle.PartWriter, error) {
+	if b.w != nil {
+		return b.w, nil
+	}
+	w, err := bundle.NewPartWriter(bundle.PartInfo{
+		IncidentID:  b.state.Incident.ID,
+		CollectorID: b.f.collectorID,
+		Seq:         b.state.NextPart,
+		Encoding:    b.f.encoding,
+		CreatedAt:   b.now,
+		Window:      b.window,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.w = w
+	return w, nil
+}
+
+// visit returns the scan callback that adds the items of a block whose
+// time is in r. With commit set (blocks after the old cursor), every part it
+// cuts is committed at once.
+func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
+	return func(blk ring.Block) error {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
+		payload, err := blk.Payload()
+		if err != nil {
+			return fmt.Errorf("reading ring block %d: %w", blk.Seq, err)
+		}
+		n, err := b.add(blk.Signal, payload, r)
+		if err != nil {
+			if errors.Is(err, errCorruptBlock) {
+				b.f.logger.Error("Skipping a ring block that does not decode", zap.Uint64("seq", blk.Seq), zap.Error(err))
+				return nil
+			}
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		b.items[blk.Signal] += int64(n)
+		if b.w.Size() < b.f.partMax {
+			return nil
+		}
+		if err := b.finish(); err != nil {
+			return err
+		}
+		if commit {
+			return b.commitAt(blk.Seq)
+		}
+		return nil
+	}
+}
+
+// commitAt commits the flush so far as if it had scanned up to block seq,
+// so that its parts go to the store while it goes on. The flush's final
+// commit gets a later version.
+func (b *partBuilder) commitAt(seq uint64) error {
+	cp := b.state.clone()
+	cp.Cursor = seq
+	cp.Complete = false
+	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items}); err != nil {
+		return err
+	}
+	b.state.Version++
+	b.parts, b.items = 0, [ring.NumSignals]int64{}
+	b.commits++
+	return nil
+}
+
+var errCorruptBlock = errors.New("ring block does not decode")
+
+// add decodes a block's payload, keeps the items in r and adds them to the
+// current part. It returns the number of items added.
+func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange) (int, error) {
+	switch sig {
+	case ring.SignalTraces:
+		td, err := b.tr.UnmarshalTraces(payload)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
+		}
+		n := selectTraces(td, r)
+		if n == 0 {
+			return 0, nil
+		}
+		w, err := b.writer()
+		if err != nil {
+			return 0, err
+		}
+		return n, w.AddTraces(td)
+	case ring.SignalLogs:
+		ld, err := b.lr.UnmarshalLogs(payload)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
+		}
+		n := selectLogs(ld, r)
+		if n == 0 {
+			return 0, nil
+		}
+		w, err := b.writer()
+		if err != nil {
+			return 0, err
+		}
+		return n, w.AddLogs(ld)
+	case ring.SignalMetrics:
+		md, err := b.mr.UnmarshalMetrics(payload)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
+		}
+		n := selectMetrics(md, r)
+		if n == 0 {
+			return 0, nil
+		}
+		w, err := b.writer()
+		if err != nil {
+			return 0, err
+		}
+		return n, w.AddMetrics(md)
+	}
+	return 0, fmt.Errorf("%w: unknown signal %s", errCorruptBlock, sig)
+}
+
+// addEvents adds the registry's events in [start, bound] that are not in
+// the bundle yet. Events are identified by the SHA-256 of their JSON, so an
+// event recorded late (with a time already frozen) is still added, once.
+func (b *partBuilder) addEvents(wb windowBounds) error {
+	evs := b.f.reg.Events(wb.start, wb.bound)
+	if len(evs) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(b.state.Events))
+	for _, h := range b.state.Events {
+		seen[h] = true
+	}
+	for _, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encoding %s event: %w", ev.Kind, err)
+		}
+		sum := sha256.Sum256(data)
+		h := hex.EncodeToString(sum[:])
+		if seen[h] {
+			continue
+		}
+		w, err := b.writer()
+		if err != nil {
+			return err
+		}
+		if err := w.AddEvent(ev); err != nil {
+			return err
+		}
+		seen[h] = true
+		b.state.Events = append(b.state.Events, h)
+	}
+	return nil
+}
+
+// finish closes the current part, if any, and writes it to the spool.
+func (b *partBuilder) finish() error {
+	if b.w == nil {
+		return nil
+	}
+	data, info, err := b.w.Finish()
+	b.w = nil
+	if err != nil {
+		return err
+	}
+	ref, err := bundle.NewPartRef(info, data)
+	if err != nil {
+		return err
+	}
+	if err := b.f.spool.writePart(b.state.Incident.ID, info.Seq, data); err != nil {
+		return err
+	}
+	b.state.Parts = append(b.state.Parts, ref)
+	b.state.NextPart = info.Seq + 1
+	b.parts++
+	return nil
+}
+
+// signalAttrs are the metric attributes of each signal.
+var signalAttrs = func() [ring.NumSignals]attribute.Set {
+	var out [ring.NumSignals]attribute.Set
+	for i := range out {
+		out[i] = attribute.NewSet(attribute.String("signal", ring.Signal(i).String()))
+	}
+	return out
+}()

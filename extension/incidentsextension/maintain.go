@@ -1,0 +1,127 @@
+package incidentsextension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// maintain applies pending resolutions, expires incidents open too long,
+// prunes old state and rewrites incident.json files whose write failed or
+// whose content changed through another replica.
+func (e *incidentsExtension) maintain(ctx context.Context) error {
+	now := e.now().UTC()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+
+	for _, id := range sortedIDs(e.pending) {
+		p := e.pending[id]
+		s := e.incidents[id]
+		switch {
+		case s != nil && s.rec.Status == incident.StatusOpen && !s.rec.StartedAt.After(p.at):
+			if err := e.resolveLocked(ctx, s, p.at, incident.EventIncidentResolved, p.source, now); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			delete(e.pending, id)
+		case s != nil || now.After(p.expires):
+			delete(e.pending, id)
+		}
+	}
+
+	for _, id := range sortedIDs(e.incidents) {
+		s := e.incidents[id]
+		if s.rec.Status != incident.StatusOpen {
+			continue
+		}
+		end := s.rec.StartedAt.Add(e.cfg.MaxOpenDuration)
+		if now.Before(end) {
+			continue
+		}
+		if err := e.resolveLocked(ctx, s, end, incident.EventIncidentExpired, s.rec.Source, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	changed := false
+	keepResolved := now.Add(-max(e.cfg.EventRetention, e.cfg.MaxOpenDuration))
+	for id, s := range e.incidents {
+		if s.rec.Status == incident.StatusResolved && s.rec.ResolvedAt.Before(keepResolved) {
+			delete(e.incidents, id)
+			delete(e.dirty, id)
+			changed = true
+		}
+	}
+	changed = e.pruneDeploysLocked(now) || changed
+	if changed {
+		e.publish(nil, originLocal)
+	}
+	e.evMu.Lock()
+	e.events.pruneBefore(now.Add(-e.cfg.EventRetention))
+	e.evMu.Unlock()
+
+	for _, id := range sortedIDs(e.dirty) {
+		s := e.incidents[id]
+		if s == nil {
+			delete(e.dirty, id)
+			continue
+		}
+		key, err := incidentKey(id)
+		if err == nil {
+			err = putJSON(ctx, e.st, key, &s.rec)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		delete(e.dirty, id)
+	}
+	return errors.Join(errs...)
+}
+
+// resolveLocked resolves an open incident at `at` on this replica's own
+// account (a pending resolution or an expiry), writing the event first.
+func (e *incidentsExtension) resolveLocked(ctx context.Context, s *incidentState, at time.Time, kind incident.EventKind, source string, now time.Time) error {
+	next := s.clone()
+	next.addResolve(maxTime(at, s.rec.StartedAt))
+	next.derive()
+	published := cloneIncident(&next.rec)
+	ev := incident.Event{
+		Kind: kind, Time: now, Source: source, IncidentID: s.rec.ID,
+		Incident: &published, CollectorID: e.id,
+	}
+	key, err := e.appendEvent(ctx, &ev)
+	if err != nil {
+		return fmt.Errorf("%s incident %q: %w", kind, s.rec.ID, err)
+	}
+	e.incidents[s.rec.ID] = next
+	e.writeIncident(ctx, &next.rec)
+	e.publish(diffIncident(&s.rec, &next.rec, kind), originLocal)
+	e.recordEvent(key, ev)
+	return nil
+}
+
+// pruneDeploysLocked drops deploys started before the retention, except the
+// latest of each service (it may still be live).
+func (e *incidentsExtension) pruneDeploysLocked(now time.Time) bool {
+	cutoff := now.Add(-e.cfg.DeployRetention)
+	latest := make(map[string]*incident.Deploy)
+	for _, d := range e.deploys {
+		l := latest[d.Service]
+		if l == nil || d.StartedAt.After(l.StartedAt) || (d.StartedAt.Equal(l.StartedAt) && d.ID > l.ID) {
+			latest[d.Service] = d
+		}
+	}
+	changed := false
+	for id, d := range e.deploys {
+		if d.StartedAt.Before(cutoff) && latest[d.Service] != d {
+			delete(e.deploys, id)
+			changed = true
+		}
+	}
+	return changed
+}
