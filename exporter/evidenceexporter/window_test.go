@@ -12,7 +12,7 @@ func TestWindowBounds(t *testing.T) {
 	fixed := windowPolicy{before: 30 * m, after: 10 * m, max: 120 * m, grace: m}
 	extend := fixed
 	extend.extend = true
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	res := func(d time.Duration) *time.Time { r := at(d); return &r }
 
 	tests := []struct {

@@ -350,7 +350,6 @@ func sameDeploy(a, b *incident.Deploy) bool {
 		return false
 	}
 	x, y := *a, *b
-	x.FinishedAt, y.FinishedAt = nil, nil
 	return x.StartedAt.Equal(y.StartedAt) && x.ID == y.ID && x.Service == y.Service && x.Version == y.Version &&
 		x.Environment == y.Environment && x.Commit == y.Commit && x.Name == y.Name && x.Status == y.Status
 }

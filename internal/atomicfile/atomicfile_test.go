@@ -86,7 +86,7 @@ func TestInsideRoot(t *testing.T) {
 	dir := t.TempDir()
 	root, err := os.OpenRoot(dir)
 	require.NoError(t, err)
-	defer root.Close()
+	defer func() { require.NoError(t, root.Close()) }()
 	require.NoError(t, root.Mkdir("a", 0o750))
 	require.NoError(t, WriteFile(root, "a/obj", []byte("data"), Options{}))
 	got, err := os.ReadFile(filepath.Join(dir, "a", "obj"))

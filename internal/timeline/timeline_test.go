@@ -308,7 +308,7 @@ func TestMetricsCountAsData(t *testing.T) {
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("service.name", "db")
 	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
-	ts := func(m time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(m) }
+	ts := pcommon.NewTimestampFromTime
 	ms.AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty().SetTimestamp(ts(at(10, 0)))
 	ms.AppendEmpty().SetEmptySum().DataPoints().AppendEmpty().SetTimestamp(ts(at(10, 0, 30)))
 	ms.AppendEmpty().SetEmptyHistogram().DataPoints().AppendEmpty().SetTimestamp(ts(at(10, 2)))

@@ -144,9 +144,10 @@ func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
 		if total+hdr.Size > lim.MaxTotalSize {
 			return nil, verifyErr(name, "part content exceeds the limit of %d bytes", lim.MaxTotalSize)
 		}
+		// At most the size the header declared, which the limits bound.
 		var buf bytes.Buffer
-		n, err := io.Copy(&buf, tr)
-		if err != nil {
+		n, err := io.CopyN(&buf, tr, hdr.Size)
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, streamErr(name, err)
 		}
 		if n != hdr.Size {

@@ -108,11 +108,11 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func partKey(t testing.TB, cid string, seq int) string {
+func partKey(_ testing.TB, cid string, seq int) string {
 	return must(PartKey(verifyID, cid, seq))
 }
 
-func manifestKey(t testing.TB, cid string) string { return must(ManifestKey(verifyID, cid)) }
+func manifestKey(_ testing.TB, cid string) string { return must(ManifestKey(verifyID, cid)) }
 
 func put(t testing.TB, st store.Store, key string, data []byte) {
 	t.Helper()

@@ -169,7 +169,7 @@ func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *coun
 		for inc := range 2 {
 			if n := c[m][inc]; n > 0 {
 				p.telemetry.ProcessorIncidentContextItems.Add(ctx, n, p.itemsOpts[sig][m][inc])
-				if matchKind(m) == matchNone {
+				if m == matchNone {
 					unmatched += n
 				}
 			}

@@ -22,7 +22,7 @@ func TestMetrics(t *testing.T) {
 	decodeError(t, env.post("/nowhere", []byte(`{}`)), http.StatusNotFound)
 
 	src := func(s string) attribute.KeyValue { return attribute.String("source", s) }
-	set := func(kv ...attribute.KeyValue) attribute.Set { return attribute.NewSet(kv...) }
+	set := attribute.NewSet
 	opts := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 
 	metadatatest.AssertEqualReceiverIncidentWebhookRequests(t, env.tel, []metricdata.DataPoint[int64]{

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -442,7 +441,7 @@ func fillDisk(t *testing.T, dir string) string {
 			break
 		}
 	}
-	require.Truef(t, errors.Is(err, syscall.ENOSPC), "filling %s ended with %v, want ENOSPC", dir, err)
+	require.ErrorIsf(t, err, syscall.ENOSPC, "filling %s ended with %v, want ENOSPC", dir, err)
 	// Fill the last partial page too.
 	for range 1 << 12 {
 		if _, err = f.Write(chunk[:1]); err != nil {

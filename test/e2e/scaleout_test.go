@@ -164,7 +164,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 		assert.Equal(t, rep.Collectors[i].Totals, c.Counts, "merged counts of %s equal its manifest", c.CollectorID)
 	}
 	assert.EqualValues(t, len(all.spans), mm.Totals.Spans)
-	assert.EqualValues(t, int64(len(all.logs))+merged.untagged.LogRecords, mm.Totals.LogRecords)
+	assert.Equal(t, int64(len(all.logs))+merged.untagged.LogRecords, mm.Totals.LogRecords)
 	assert.EqualValues(t, len(all.points), mm.Totals.DataPoints)
 	logf("merged: %+v", mm.Totals)
 

@@ -62,7 +62,7 @@ func TestParseBenchBadValue(t *testing.T) {
 func FuzzParseBench(f *testing.F) {
 	f.Add(benchText)
 	f.Add("BenchmarkX-2 1 1 ns/op 2")
-	f.Fuzz(func(t *testing.T, in string) {
+	f.Fuzz(func(_ *testing.T, in string) {
 		_, _ = ParseBench(strings.NewReader(in)) // must not panic
 	})
 }

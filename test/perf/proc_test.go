@@ -77,7 +77,7 @@ func TestParseStatus(t *testing.T) {
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("20148 (cat) R 20145 20145 11174 0 -1 4194304 101 0 0 0 7 3 0 0 20 0 1 0 265999"))
 	f.Add([]byte("1 ()) S"))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(_ *testing.T, data []byte) {
 		_, _, _ = ParseStat(data) // must not panic
 	})
 }

@@ -68,7 +68,7 @@ func TestParseMetricsErrors(t *testing.T) {
 func FuzzParseMetrics(f *testing.F) {
 	f.Add(metricsText)
 	f.Add("m{a=\"\\\"} 1")
-	f.Fuzz(func(t *testing.T, in string) {
+	f.Fuzz(func(_ *testing.T, in string) {
 		_, _ = ParseMetrics(strings.NewReader(in)) // must not panic
 	})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,7 +101,7 @@ func TestWrite(t *testing.T) {
 	} {
 		assert.Contains(t, md, want)
 	}
-	assert.False(t, strings.Contains(md, "Problem reading results"), md)
+	assert.NotContains(t, md, "Problem reading results", md)
 }
 
 func TestRunErrors(t *testing.T) {

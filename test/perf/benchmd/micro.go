@@ -252,7 +252,7 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 }
 
 func microSection(w *bytes.Buffer, s *perf.BenchSet) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p := func(s string) { w.WriteString(s) }
 	p("## Go micro-benchmarks\n\n")
 	p("From `go test -run '^$' -bench ... -benchmem` on the packages below (raw output in bench.txt); with -count > 1 the median of the runs is shown.\n\n")
 

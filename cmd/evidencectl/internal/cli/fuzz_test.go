@@ -74,7 +74,7 @@ func FuzzStoreConfigFromConf(f *testing.F) {
 	f.Add([]byte("extensions:\n  incidents:\n    store:\n      backend: s3\n      s3: {bucket: b, part_size: 1}\n"))
 	f.Add([]byte("extensions:\n  incidents/a: {}\n  incidents/b: {}\nservice:\n  extensions: [incidents/b]\n"))
 	f.Add([]byte("extensions: 3\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(_ *testing.T, data []byte) {
 		var m map[string]any
 		if yaml.Unmarshal(data, &m) != nil || m == nil {
 			return

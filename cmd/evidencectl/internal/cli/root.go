@@ -133,7 +133,7 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args: func(cmd *cobra.Command, args []string) error {
+		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError("run `evidencectl --help` for the list of commands", "unknown command %q", args[0])
 			}

@@ -151,7 +151,7 @@ func FuzzEncoders(f *testing.F) {
 // choices.
 type gen struct{ rng *rand.Rand }
 
-func (g gen) n(max int) int { return g.rng.IntN(max + 1) }
+func (g gen) n(upTo int) int { return g.rng.IntN(upTo + 1) }
 
 func (g gen) coin() bool { return g.rng.IntN(2) == 0 }
 

@@ -119,7 +119,7 @@ func TestCorruptionRepair(t *testing.T) {
 			wantBlocks:  0,
 			wantRecords: 1,
 			wantBytes:   func(pos []recordPos) int64 { return pos[n-1].off + pos[n-1].len },
-			wantOffset:  func(pos []recordPos) int64 { return 0 },
+			wantOffset:  func(_ []recordPos) int64 { return 0 },
 			wantReason:  "bad record length 3",
 		},
 		{
@@ -148,7 +148,7 @@ func TestCorruptionRepair(t *testing.T) {
 		},
 		{
 			name: "short write of a header",
-			damage: func(t *testing.T, dir string, pos []recordPos) {
+			damage: func(t *testing.T, dir string, _ []recordPos) {
 				appendFile(t, segPath(dir, 0), []byte{recBlock, 0, 0, 1, 0x20})
 			},
 			wantBlocks:  n,
@@ -159,7 +159,7 @@ func TestCorruptionRepair(t *testing.T) {
 		},
 		{
 			name: "zero-filled tail",
-			damage: func(t *testing.T, dir string, pos []recordPos) {
+			damage: func(t *testing.T, dir string, _ []recordPos) {
 				appendFile(t, segPath(dir, 0), make([]byte, 4096))
 			},
 			wantBlocks:  n,
@@ -170,7 +170,7 @@ func TestCorruptionRepair(t *testing.T) {
 		},
 		{
 			name: "garbage segment after a good one",
-			damage: func(t *testing.T, dir string, pos []recordPos) {
+			damage: func(t *testing.T, dir string, _ []recordPos) {
 				appendFile(t, segPath(dir, 1), []byte(garbage))
 			},
 			wantBlocks:  n,

@@ -43,7 +43,7 @@ func FuzzReadSegment(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var visited []int64
-		res, err := readSegment(bytes.NewReader(data), int64(len(data)), 0, func(h blockHeader, off, recLen int64) {
+		res, err := readSegment(bytes.NewReader(data), int64(len(data)), 0, func(h blockHeader, off, _ int64) {
 			visited = append(visited, off)
 			if h.rawLen > maxRawSize || !h.signal.valid() || !h.codec.valid() || h.minT > h.maxT {
 				t.Fatalf("accepted an invalid header %+v", h)

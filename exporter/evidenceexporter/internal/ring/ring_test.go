@@ -352,7 +352,7 @@ func TestEvictByBytesMemory(t *testing.T) {
 	assert.Equal(t, int64(10*n), tot.Items+tot.EvictedItems)
 	for sig := range NumSignals {
 		s := st.Signals[sig]
-		assert.Equal(t, int64(n/NumSignals+boolInt(sig < n%NumSignals)), s.Blocks+s.EvictedBlocks, "signal %d", sig)
+		assert.Equal(t, n/NumSignals+boolInt(sig < n%NumSignals), s.Blocks+s.EvictedBlocks, "signal %d", sig)
 		assert.Positive(t, s.EvictedBytes)
 	}
 }
