@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/testutil/fakeclock"
+
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -33,25 +36,7 @@ var t0 = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 
 const testCollector = "collector-1"
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+func newFakeClock(t time.Time) *fakeclock.Clock { return fakeclock.New(t) }
 
 // fakeRegistry is incidentsapitest's in-memory registry, whose changes
 // reach the subscribers before the write returns, with helpers that open
@@ -124,7 +109,7 @@ func testConfig(t *testing.T) *Config {
 type harness struct {
 	t     *testing.T
 	cfg   *Config
-	clock *fakeClock
+	clock *fakeclock.Clock
 	reg   *fakeRegistry
 	fs    *storage.Filesystem
 	tel   *componenttest.Telemetry
@@ -133,7 +118,7 @@ type harness struct {
 	down  bool
 }
 
-func newHarness(t *testing.T, cfg *Config, clock *fakeClock, st store.Store) *harness {
+func newHarness(t *testing.T, cfg *Config, clock *fakeclock.Clock, st store.Store) *harness {
 	t.Helper()
 	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
@@ -276,7 +261,7 @@ func (h *harness) read(id string, m *bundle.Manifest) bundleContent {
 		c.parts = append(c.parts, p)
 		c.windows = append(c.windows, p.Info.Window)
 		require.NoError(h.t, p.Traces(func(td ptrace.Traces) error {
-			forEachSpan(td, func(s ptrace.Span) { c.spans = append(c.spans, s.Name()) })
+			otlptime.Spans(td, func(s ptrace.Span) { c.spans = append(c.spans, s.Name()) })
 			return nil
 		}))
 		require.NoError(h.t, p.Logs(func(ld plog.Logs) error {
@@ -314,19 +299,6 @@ func (h *harness) read(id string, m *bundle.Manifest) bundleContent {
 		}))
 	}
 	return c
-}
-
-func forEachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
-	rss := td.ResourceSpans()
-	for i := range rss.Len() {
-		sss := rss.At(i).ScopeSpans()
-		for j := range sss.Len() {
-			spans := sss.At(j).Spans()
-			for k := range spans.Len() {
-				fn(spans.At(k))
-			}
-		}
-	}
 }
 
 // spanAt names a span and its start time.

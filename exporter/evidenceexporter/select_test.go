@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
+
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -18,7 +20,7 @@ func TestSelectTraces(t *testing.T) {
 	n := selectTraces(td, timeRange{lo: ts(t0.Add(time.Second)), hi: ts(t0.Add(2 * time.Second))})
 	assert.Equal(t, 2, n)
 	var names []string
-	forEachSpan(td, func(s ptrace.Span) { names = append(names, s.Name()) })
+	otlptime.Spans(td, func(s ptrace.Span) { names = append(names, s.Name()) })
 	assert.ElementsMatch(t, []string{"b", "c"}, names)
 	assert.Equal(t, 2, td.ResourceSpans().Len())
 
@@ -72,7 +74,7 @@ func TestSelectMetricsEveryType(t *testing.T) {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				types[ms.At(k).Type()]++
-				forEachPointTime(ms.At(k), func(p pcommon.Timestamp) {
+				otlptime.DataPoints(ms.At(k), func(_ pcommon.Map, p pcommon.Timestamp) {
 					if in.contains(p) {
 						want++
 					}
@@ -105,29 +107,4 @@ func TestSelectPointsAllTypes(t *testing.T) {
 	ms.AppendEmpty().SetName("empty")
 	assert.Equal(t, 5, selectMetrics(md, timeRange{lo: in, hi: in}))
 	assert.Equal(t, 5, ms.Len())
-}
-
-func forEachPointTime(m pmetric.Metric, fn func(pcommon.Timestamp)) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for i := range m.Gauge().DataPoints().Len() {
-			fn(m.Gauge().DataPoints().At(i).Timestamp())
-		}
-	case pmetric.MetricTypeSum:
-		for i := range m.Sum().DataPoints().Len() {
-			fn(m.Sum().DataPoints().At(i).Timestamp())
-		}
-	case pmetric.MetricTypeHistogram:
-		for i := range m.Histogram().DataPoints().Len() {
-			fn(m.Histogram().DataPoints().At(i).Timestamp())
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		for i := range m.ExponentialHistogram().DataPoints().Len() {
-			fn(m.ExponentialHistogram().DataPoints().At(i).Timestamp())
-		}
-	case pmetric.MetricTypeSummary:
-		for i := range m.Summary().DataPoints().Len() {
-			fn(m.Summary().DataPoints().At(i).Timestamp())
-		}
-	}
 }

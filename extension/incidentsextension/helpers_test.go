@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/fakeclock"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -33,25 +35,7 @@ import (
 // testInterval is the sync interval of the unit tests.
 const testInterval = 50 * time.Millisecond
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock(t time.Time) *fakeclock.Clock { return fakeclock.New(t) }
 
 // statusHost is a component.Host that records reported component status.
 type statusHost struct {
@@ -86,7 +70,7 @@ type testExt struct {
 }
 
 type testOptions struct {
-	clock *fakeClock
+	clock *fakeclock.Clock
 	tel   *componenttest.Telemetry
 	wrap  func(store.Store) store.Store
 	cfg   func(*Config)

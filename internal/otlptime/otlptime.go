@@ -68,86 +68,85 @@ func points[P point, S interface {
 	}
 }
 
-// TraceTimes calls fn with the item time of every span of td.
-func TraceTimes(td ptrace.Traces, fn func(pcommon.Timestamp)) {
+// Spans calls fn with every span of td.
+func Spans(td ptrace.Traces, fn func(ptrace.Span)) {
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		sss := rss.At(i).ScopeSpans()
 		for j := range sss.Len() {
 			spans := sss.At(j).Spans()
 			for k := range spans.Len() {
-				fn(Span(spans.At(k)))
+				fn(spans.At(k))
 			}
 		}
 	}
 }
 
-// LogTimes calls fn with the item time of every log record of ld.
-func LogTimes(ld plog.Logs, fn func(pcommon.Timestamp)) {
+// LogRecords calls fn with every log record of ld.
+func LogRecords(ld plog.Logs, fn func(plog.LogRecord)) {
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
 		sls := rls.At(i).ScopeLogs()
 		for j := range sls.Len() {
 			recs := sls.At(j).LogRecords()
 			for k := range recs.Len() {
-				fn(LogRecord(recs.At(k)))
+				fn(recs.At(k))
 			}
 		}
 	}
 }
 
-// MetricTimes calls fn with the item time of every data point, of every
-// metric type, of md.
-func MetricTimes(md pmetric.Metrics, fn func(pcommon.Timestamp)) {
-	each := func(_ pcommon.Map, ts pcommon.Timestamp) { fn(ts) }
+// Metrics calls fn with every metric of md.
+func Metrics(md pmetric.Metrics, fn func(pmetric.Metric)) {
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		sms := rms.At(i).ScopeMetrics()
 		for j := range sms.Len() {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
-				DataPoints(ms.At(k), each)
+				fn(ms.At(k))
 			}
 		}
 	}
+}
+
+// TraceTimes calls fn with the item time of every span of td.
+func TraceTimes(td ptrace.Traces, fn func(pcommon.Timestamp)) {
+	Spans(td, func(s ptrace.Span) { fn(Span(s)) })
+}
+
+// LogTimes calls fn with the item time of every log record of ld.
+func LogTimes(ld plog.Logs, fn func(pcommon.Timestamp)) {
+	LogRecords(ld, func(lr plog.LogRecord) { fn(LogRecord(lr)) })
+}
+
+// MetricTimes calls fn with the item time of every data point, of every
+// metric type, of md.
+func MetricTimes(md pmetric.Metrics, fn func(pcommon.Timestamp)) {
+	each := func(_ pcommon.Map, ts pcommon.Timestamp) { fn(ts) }
+	Metrics(md, func(m pmetric.Metric) { DataPoints(m, each) })
 }
 
 // MapTraces replaces every timestamp of td (each span's start and end, each
 // span event's time) with f of it.
 func MapTraces(td ptrace.Traces, f func(pcommon.Timestamp) pcommon.Timestamp) {
-	rss := td.ResourceSpans()
-	for i := range rss.Len() {
-		sss := rss.At(i).ScopeSpans()
-		for j := range sss.Len() {
-			spans := sss.At(j).Spans()
-			for k := range spans.Len() {
-				s := spans.At(k)
-				s.SetStartTimestamp(f(s.StartTimestamp()))
-				s.SetEndTimestamp(f(s.EndTimestamp()))
-				evs := s.Events()
-				for e := range evs.Len() {
-					evs.At(e).SetTimestamp(f(evs.At(e).Timestamp()))
-				}
-			}
+	Spans(td, func(s ptrace.Span) {
+		s.SetStartTimestamp(f(s.StartTimestamp()))
+		s.SetEndTimestamp(f(s.EndTimestamp()))
+		evs := s.Events()
+		for e := range evs.Len() {
+			evs.At(e).SetTimestamp(f(evs.At(e).Timestamp()))
 		}
-	}
+	})
 }
 
 // MapLogs replaces every timestamp of ld (each log record's time and
 // observed time) with f of it.
 func MapLogs(ld plog.Logs, f func(pcommon.Timestamp) pcommon.Timestamp) {
-	rls := ld.ResourceLogs()
-	for i := range rls.Len() {
-		sls := rls.At(i).ScopeLogs()
-		for j := range sls.Len() {
-			recs := sls.At(j).LogRecords()
-			for k := range recs.Len() {
-				r := recs.At(k)
-				r.SetTimestamp(f(r.Timestamp()))
-				r.SetObservedTimestamp(f(r.ObservedTimestamp()))
-			}
-		}
-	}
+	LogRecords(ld, func(r plog.LogRecord) {
+		r.SetTimestamp(f(r.Timestamp()))
+		r.SetObservedTimestamp(f(r.ObservedTimestamp()))
+	})
 }
 
 // timedPoint is what the data points of every metric type offer to
@@ -184,25 +183,18 @@ func mapPoints[P timedPoint, S interface {
 // MapMetrics replaces every timestamp of md (each data point's time and
 // start time, each exemplar's time), of every metric type, with f of it.
 func MapMetrics(md pmetric.Metrics, f func(pcommon.Timestamp) pcommon.Timestamp) {
-	rms := md.ResourceMetrics()
-	for i := range rms.Len() {
-		sms := rms.At(i).ScopeMetrics()
-		for j := range sms.Len() {
-			ms := sms.At(j).Metrics()
-			for k := range ms.Len() {
-				switch m := ms.At(k); m.Type() {
-				case pmetric.MetricTypeGauge:
-					mapPoints(m.Gauge().DataPoints(), f)
-				case pmetric.MetricTypeSum:
-					mapPoints(m.Sum().DataPoints(), f)
-				case pmetric.MetricTypeHistogram:
-					mapPoints(m.Histogram().DataPoints(), f)
-				case pmetric.MetricTypeExponentialHistogram:
-					mapPoints(m.ExponentialHistogram().DataPoints(), f)
-				case pmetric.MetricTypeSummary:
-					mapPoints(m.Summary().DataPoints(), f)
-				}
-			}
+	Metrics(md, func(m pmetric.Metric) {
+		switch m.Type() {
+		case pmetric.MetricTypeGauge:
+			mapPoints(m.Gauge().DataPoints(), f)
+		case pmetric.MetricTypeSum:
+			mapPoints(m.Sum().DataPoints(), f)
+		case pmetric.MetricTypeHistogram:
+			mapPoints(m.Histogram().DataPoints(), f)
+		case pmetric.MetricTypeExponentialHistogram:
+			mapPoints(m.ExponentialHistogram().DataPoints(), f)
+		case pmetric.MetricTypeSummary:
+			mapPoints(m.Summary().DataPoints(), f)
 		}
-	}
+	})
 }

@@ -1,9 +1,11 @@
-package otlptime
+package otlptime_test
 
 import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,7 +37,7 @@ func TestSpan(t *testing.T) {
 			s := ptrace.NewSpan()
 			s.SetStartTimestamp(tt.start)
 			s.SetEndTimestamp(tt.end)
-			assert.Equal(t, tt.want, Span(s))
+			assert.Equal(t, tt.want, otlptime.Span(s))
 		})
 	}
 }
@@ -57,7 +59,7 @@ func TestLogRecord(t *testing.T) {
 			lr := plog.NewLogRecord()
 			lr.SetTimestamp(tt.ts)
 			lr.SetObservedTimestamp(tt.observed)
-			assert.Equal(t, tt.want, LogRecord(lr))
+			assert.Equal(t, tt.want, otlptime.LogRecord(lr))
 		})
 	}
 }
@@ -124,7 +126,7 @@ func TestDataPoints(t *testing.T) {
 		t.Run(tt.typ.String(), func(t *testing.T) {
 			m := metricOf(tt.typ, pts...)
 			var got []pointOf
-			DataPoints(m, func(attrs pcommon.Map, ts pcommon.Timestamp) {
+			otlptime.DataPoints(m, func(attrs pcommon.Map, ts pcommon.Timestamp) {
 				v, ok := attrs.Get("p")
 				require.True(t, ok)
 				got = append(got, pointOf{attr: v.Str(), ts: ts})
@@ -176,12 +178,12 @@ func TestBatchTimes(t *testing.T) {
 		name      string
 		got, want []pcommon.Timestamp
 	}{
-		{"traces", collect(TraceTimes, td), want},
-		{"logs", collect(LogTimes, ld), want},
-		{"metrics", collect(MetricTimes, md), want},
-		{"no traces", collect(TraceTimes, ptrace.NewTraces()), nil},
-		{"no logs", collect(LogTimes, plog.NewLogs()), nil},
-		{"no metrics", collect(MetricTimes, pmetric.NewMetrics()), nil},
+		{"traces", collect(otlptime.TraceTimes, td), want},
+		{"logs", collect(otlptime.LogTimes, ld), want},
+		{"metrics", collect(otlptime.MetricTimes, md), want},
+		{"no traces", collect(otlptime.TraceTimes, ptrace.NewTraces()), nil},
+		{"no logs", collect(otlptime.LogTimes, plog.NewLogs()), nil},
+		{"no metrics", collect(otlptime.MetricTimes, pmetric.NewMetrics()), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,10 +201,10 @@ func TestTestgenTimes(t *testing.T) {
 		name  string
 		times []pcommon.Timestamp
 	}{
-		{"traces", collect(TraceTimes, testgen.Traces(1, 100, 4, start, step))},
-		{"logs", collect(LogTimes, testgen.Logs(2, 100, 4, start, step))},
-		{"logs with only observed times", collect(LogTimes, testgen.Logs(2, 100, 4, start, step, testgen.WithObservedOnlyRate(1)))},
-		{"metrics", collect(MetricTimes, testgen.Metrics(3, 100, 4, start, step))},
+		{"traces", collect(otlptime.TraceTimes, testgen.Traces(1, 100, 4, start, step))},
+		{"logs", collect(otlptime.LogTimes, testgen.Logs(2, 100, 4, start, step))},
+		{"logs with only observed times", collect(otlptime.LogTimes, testgen.Logs(2, 100, 4, start, step, testgen.WithObservedOnlyRate(1)))},
+		{"metrics", collect(otlptime.MetricTimes, testgen.Metrics(3, 100, 4, start, step))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,9 +222,9 @@ func TestNoAllocations(t *testing.T) {
 	var sum pcommon.Timestamp
 	add := func(ts pcommon.Timestamp) { sum += ts }
 	allocs := testing.AllocsPerRun(20, func() {
-		TraceTimes(td, add)
-		LogTimes(ld, add)
-		MetricTimes(md, add)
+		otlptime.TraceTimes(td, add)
+		otlptime.LogTimes(ld, add)
+		otlptime.MetricTimes(md, add)
 	})
 	assert.Zero(t, allocs)
 	assert.NotZero(t, sum)
@@ -233,9 +235,43 @@ func BenchmarkMetricTimes(b *testing.B) {
 	b.ReportAllocs()
 	var sum pcommon.Timestamp
 	for b.Loop() {
-		MetricTimes(md, func(ts pcommon.Timestamp) { sum += ts })
+		otlptime.MetricTimes(md, func(ts pcommon.Timestamp) { sum += ts })
 	}
 	if sum == 0 {
 		b.Fatal("no times")
 	}
+}
+
+func TestMapEveryTimestamp(t *testing.T) {
+	plus := func(ts pcommon.Timestamp) pcommon.Timestamp { return ts + 1000 }
+
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetStartTimestamp(1)
+	s.SetEndTimestamp(2)
+	s.Events().AppendEmpty().SetTimestamp(3)
+	otlptime.MapTraces(td, plus)
+	assert.Equal(t, []pcommon.Timestamp{1001, 1002, 1003}, []pcommon.Timestamp{s.StartTimestamp(), s.EndTimestamp(), s.Events().At(0).Timestamp()})
+
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(4)
+	lr.SetObservedTimestamp(5)
+	otlptime.MapLogs(ld, plus)
+	assert.Equal(t, []pcommon.Timestamp{1004, 1005}, []pcommon.Timestamp{lr.Timestamp(), lr.ObservedTimestamp()})
+
+	md := pmetric.NewMetrics()
+	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+	g := ms.AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty()
+	g.SetStartTimestamp(6)
+	g.SetTimestamp(7)
+	g.Exemplars().AppendEmpty().SetTimestamp(8)
+	h := ms.AppendEmpty().SetEmptyExponentialHistogram().DataPoints().AppendEmpty()
+	h.SetTimestamp(9)
+	sum := ms.AppendEmpty().SetEmptySummary().DataPoints().AppendEmpty()
+	sum.SetStartTimestamp(10)
+	sum.SetTimestamp(11)
+	otlptime.MapMetrics(md, plus)
+	assert.Equal(t, []pcommon.Timestamp{1006, 1007, 1008, 1009, 1010, 1011},
+		[]pcommon.Timestamp{g.StartTimestamp(), g.Timestamp(), g.Exemplars().At(0).Timestamp(), h.Timestamp(), sum.StartTimestamp(), sum.Timestamp()})
 }

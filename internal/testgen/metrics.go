@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -123,34 +125,13 @@ func fillHTTPPointAttrs(a pcommon.Map, rng *rand.Rand) {
 	a.PutInt("http.response.status_code", statusCode(rng, rng.IntN(20) == 0))
 }
 
-// PointAttrs returns the attributes of every data point of rm.
+// PointAttrs returns the attributes of every data point of rm's first
+// scope.
 func PointAttrs(rm pmetric.ResourceMetrics) []pcommon.Map {
 	var out []pcommon.Map
 	ms := rm.ScopeMetrics().At(0).Metrics()
 	for i := range ms.Len() {
-		m := ms.At(i)
-		switch m.Type() {
-		case pmetric.MetricTypeGauge:
-			for j := range m.Gauge().DataPoints().Len() {
-				out = append(out, m.Gauge().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeSum:
-			for j := range m.Sum().DataPoints().Len() {
-				out = append(out, m.Sum().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeHistogram:
-			for j := range m.Histogram().DataPoints().Len() {
-				out = append(out, m.Histogram().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeExponentialHistogram:
-			for j := range m.ExponentialHistogram().DataPoints().Len() {
-				out = append(out, m.ExponentialHistogram().DataPoints().At(j).Attributes())
-			}
-		case pmetric.MetricTypeSummary:
-			for j := range m.Summary().DataPoints().Len() {
-				out = append(out, m.Summary().DataPoints().At(j).Attributes())
-			}
-		}
+		otlptime.DataPoints(ms.At(i), func(attrs pcommon.Map, _ pcommon.Timestamp) { out = append(out, attrs) })
 	}
 	return out
 }

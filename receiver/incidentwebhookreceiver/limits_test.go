@@ -9,9 +9,10 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/testutil/fakeclock"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,27 +26,9 @@ import (
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
-// testClock is a settable clock for the receiver.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // useClock gives the receiver a settable clock starting at fixedNow.
-func (e *testEnv) useClock() *testClock {
-	c := &testClock{t: fixedNow}
+func (e *testEnv) useClock() *fakeclock.Clock {
+	c := fakeclock.New(fixedNow)
 	e.r.now = c.Now
 	return c
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/testutil/fakeclock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -23,25 +25,7 @@ func TestMain(m *testing.M) {
 
 var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 
-// fakeClock is an injectable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(t0) }
 
 // payload returns n deterministic, poorly compressible bytes for block i.
 func payload(i, n int) []byte {
