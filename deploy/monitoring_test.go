@@ -1,0 +1,297 @@
+package deploy_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/otel-evidence/otel-evidence/deploy/internal/testrig"
+)
+
+// promtool is Debian's, from the prometheus package that .ci/run installs.
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	require.NoError(t, err, "promtool not found: install Debian's prometheus package (bash .ci/run does)")
+	return p
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Rules []struct {
+			Alert string `json:"alert"`
+			Expr  string `json:"expr"`
+		} `json:"rules"`
+	} `json:"groups"`
+}
+
+func alertRules(t *testing.T) ruleFile {
+	t.Helper()
+	var rf ruleFile
+	require.NoError(t, yaml.Unmarshal(read(t, "monitoring/alerts.yaml"), &rf))
+	return rf
+}
+
+// TestAlertRules: promtool checks the rules and runs their unit tests; every
+// alert has a test case where it fires and a runbook section in the README.
+func TestAlertRules(t *testing.T) {
+	pt := promtool(t)
+	testrig.Run(t, time.Minute, pt, "check", "rules", "monitoring/alerts.yaml")
+	testrig.Run(t, time.Minute, pt, "test", "rules", "monitoring/alerts_test.yaml")
+
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string           `json:"alertname"`
+				ExpAlerts []map[string]any `json:"exp_alerts"`
+			} `json:"alert_rule_test"`
+		} `json:"tests"`
+	}
+	require.NoError(t, yaml.Unmarshal(read(t, "monitoring/alerts_test.yaml"), &tests))
+	fires := map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			}
+		}
+	}
+	readme := string(read(t, filepath.Join(testrig.RepoRoot(t), "README.md")))
+	n := 0
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			n++
+			require.Truef(t, fires[r.Alert], "alerts_test.yaml has no case where %s fires", r.Alert)
+			require.Truef(t, strings.Contains(readme, "\n#### "+r.Alert+"\n"), "README.md has no runbook section (#### %s)", r.Alert)
+		}
+	}
+	require.Equal(t, 6, n)
+}
+
+type dashboard struct {
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// dashboardExprs returns every query of the dashboard with Grafana's
+// variables filled in as Grafana would.
+func dashboardExprs(t *testing.T) []string {
+	t.Helper()
+	var d dashboard
+	require.NoError(t, json.Unmarshal(read(t, "monitoring/dashboard.json"), &d))
+	fill := strings.NewReplacer("$__rate_interval", "2m", "$job", ".*", "$instance", ".*")
+	var exprs []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, fill.Replace(tg.Expr))
+		}
+	}
+	require.NotEmpty(t, exprs)
+	return exprs
+}
+
+// TestDashboardQueriesParse hands every dashboard query to promtool (as
+// recording rules) so that PromQL mistakes fail here, not in Grafana.
+func TestDashboardQueriesParse(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	for i, e := range dashboardExprs(t) {
+		q, err := json.Marshal(e)
+		require.NoError(t, err)
+		fmt.Fprintf(&b, "      - record: dashboard:query_%d\n        expr: %s\n", i, q)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
+	testrig.Run(t, time.Minute, promtool(t), "check", "rules", path)
+}
+
+var metricName = regexp.MustCompile(`\botelcol_[a-z0-9_]+`)
+
+// TestMonitoringUsesExposedMetrics runs real collectors on
+// deploy/config.yaml (on loopback ports and temporary directories) through
+// what makes each self-metric appear - traffic, a ring too small for it,
+// late items, refused and accepted webhook calls, an incident that
+// freezes, an unreachable store and a disk ring that cannot grow - and
+// requires every metric name the dashboard and the alert rules query to be
+// on a /metrics page.
+func TestMonitoringUsesExposedMetrics(t *testing.T) {
+	want := map[string]bool{}
+	for _, e := range dashboardExprs(t) {
+		for _, m := range metricName.FindAllString(e, -1) {
+			want[m] = true
+		}
+	}
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, m := range metricName.FindAllString(r.Expr, -1) {
+				want[m] = true
+			}
+		}
+	}
+
+	tg := testrig.Tool(t, "telemetrygen")
+	traffic := func(c *monitored) {
+		testrig.Run(t, 2*time.Minute, tg, "traces", "--otlp-endpoint", c.otlp, "--otlp-insecure", "--rate", "0", "--traces", "3000")
+	}
+
+	// A healthy collector with a ring too small for its traffic (64 KiB):
+	// evictions, a late item, a refused and accepted webhook calls, a
+	// freeze that is stored.
+	healthy := startMonitored(t, 64<<10, nil)
+	traffic(healthy)
+	healthy.lateLog(t)
+	require.Equal(t, http.StatusUnauthorized, healthy.post(t, "/v1/incidents", "", `{"id":"INC-m"}`))
+	require.Equal(t, http.StatusOK, healthy.post(t, "/v1/incidents", "t0ken", `{"id":"INC-m","title":"metrics"}`))
+	require.Equal(t, http.StatusOK, healthy.post(t, "/v1/incidents/resolve", "t0ken", `{"id":"INC-m"}`))
+
+	// A collector whose disk ring may not write a file past 16 KiB (it drops), and
+	// whose store becomes unusable while an incident is open (its directory
+	// is replaced by a file): failed uploads, store and sync errors.
+	failing := startMonitored(t, 4<<20, []string{"prlimit", "--fsize=16384", "--"})
+	require.Equal(t, http.StatusOK, failing.post(t, "/v1/incidents", "t0ken", `{"id":"INC-f","title":"store down"}`))
+	require.NoError(t, os.RemoveAll(failing.evidence))
+	require.NoError(t, os.WriteFile(failing.evidence, []byte("not a directory"), 0o600))
+	traffic(failing)
+
+	var missing []string
+	require.Eventually(t, func() bool {
+		have := map[string]bool{}
+		for _, c := range []*monitored{healthy, failing} {
+			resp, err := http.Get("http://" + c.metrics + "/metrics")
+			if err != nil {
+				return false
+			}
+			var b strings.Builder
+			_, _ = fmt.Fprint(&b, readAll(resp))
+			for _, line := range strings.Split(b.String(), "\n") {
+				if m := regexp.MustCompile(`^(otelcol_[a-z0-9_]+)[{ ]`).FindStringSubmatch(line); m != nil {
+					have[m[1]] = true
+				}
+			}
+		}
+		missing = missing[:0]
+		for m := range want {
+			if !have[m] {
+				missing = append(missing, m)
+			}
+		}
+		sort.Strings(missing)
+		return len(missing) == 0
+	}, 90*time.Second, 500*time.Millisecond, "metric names queried but not exposed: %v", &missing)
+	t.Logf("all %d metric names the dashboard and the alerts query are exposed", len(want))
+}
+
+type monitored struct {
+	otlp, otlpHTTP, webhook, metrics string
+	evidence                         string // the filesystem store's directory
+}
+
+// lateLog sends a log record an hour old over OTLP/HTTP: counted as skewed
+// (past).
+func (m *monitored) lateLog(t *testing.T) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour).UnixNano()
+	body := fmt.Sprintf(`{"resourceLogs":[{"resource":{},"scopeLogs":[{"logRecords":[{"timeUnixNano":"%d","body":{"stringValue":"late"}}]}]}]}`, old)
+	resp, err := http.Post("http://"+m.otlpHTTP+"/v1/logs", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func (m *monitored) post(t *testing.T, path, token, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+m.webhook+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// startMonitored starts the collector on deploy/config.yaml with its
+// endpoints on free loopback ports, its state in a temporary directory, a
+// disk ring of maxBytes; wrap prefixes the command.
+func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
+	t.Helper()
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(read(t, "config.yaml"), &cfg))
+	m := &monitored{otlp: testrig.FreeAddr(t), otlpHTTP: testrig.FreeAddr(t), webhook: testrig.FreeAddr(t), metrics: testrig.FreeAddr(t)}
+	health := testrig.FreeAddr(t)
+	state := t.TempDir()
+	sub := func(path ...string) map[string]any {
+		cur := cfg
+		for _, p := range path {
+			cur = cur[p].(map[string]any)
+		}
+		return cur
+	}
+	sub("extensions", "health_check")["endpoint"] = health
+	sub("receivers", "otlp", "protocols", "grpc")["endpoint"] = m.otlp
+	sub("receivers", "otlp", "protocols", "http")["endpoint"] = m.otlpHTTP
+	sub("receivers", "incident_webhook")["endpoint"] = m.webhook
+	prom := sub("service", "telemetry", "metrics")["readers"].([]any)[0].(map[string]any)["pull"].(map[string]any)["exporter"].(map[string]any)["prometheus"].(map[string]any)
+	host, port, _ := strings.Cut(m.metrics, ":")
+	prom["host"] = host
+	var p int
+	_, err := fmt.Sscan(port, &p)
+	require.NoError(t, err)
+	prom["port"] = p
+	m.evidence = filepath.Join(state, "evidence")
+	sub("extensions", "incidents", "store", "filesystem")["directory"] = m.evidence
+	ev := sub("exporters", "evidence")
+	sub("exporters", "evidence", "buffer")["max_bytes"] = maxBytes
+	sub("exporters", "evidence", "buffer")["directory"] = filepath.Join(state, "ring")
+	sub("exporters", "evidence", "spool")["directory"] = filepath.Join(state, "spool")
+	ev["flush_interval"] = "1s"
+	b, err := yaml.Marshal(cfg)
+	require.NoError(t, err)
+	path := filepath.Join(state, "config.yaml")
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+
+	args := append(append([]string{}, wrap...), testrig.Collector(t), "--config="+path)
+	cmd := exec.CommandContext(context.Background(), args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken")
+	proc := testrig.Start(t, cmd)
+	require.Eventuallyf(t, func() bool {
+		resp, err := http.Get("http://" + health + "/")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && !proc.Exited()
+	}, 60*time.Second, 100*time.Millisecond, "collector not healthy:\n%s", proc.Output)
+	return m
+}
+
+func readAll(resp *http.Response) string {
+	defer func() { _ = resp.Body.Close() }()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
