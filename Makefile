@@ -20,6 +20,9 @@ BUILDER := $(TOOLS_BIN)/builder
 # release pins nothing in the workspace.
 MDATAGEN := GOWORK=off $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdatagen
 
+# deploy/: a Go module of its own (image, packages, manifests, release).
+DEPLOY_DIR := deploy
+
 COMPONENTS := extension/incidentsextension receiver/incidentwebhookreceiver \
 	processor/incidentcontextprocessor exporter/evidenceexporter
 DIST_DIR := cmd/otelcol-evidence
@@ -119,11 +122,29 @@ demo: tools build
 .PHONY: vet
 vet:
 	$(GO) vet $(PACKAGES)
+	cd $(DEPLOY_DIR) && GOWORK=off $(GO) vet ./...
 
 ## test: every test (unit, fuzz seeds, end-to-end against the real binary), race detector on
 .PHONY: test
 test: tools check-generate vet build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 $(PACKAGES)
+	cd $(DEPLOY_DIR) && GOWORK=off OTEL_EVIDENCE_BINARY=$(CURDIR)/bin/otelcol-evidence $(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 $$(GOWORK=off $(GO) list ./... | grep -v /releasetest$$)
+
+## image: the container image for linux/amd64 and linux/arm64 into dist/image: an OCI layout (dist/image/oci) and podman/docker-loadable tarballs
+.PHONY: image
+image:
+	cd $(DEPLOY_DIR) && GOWORK=off $(GO) run ./cmd/release image -root .. -out $(CURDIR)/dist/image
+
+## release: archives (linux/amd64, linux/arm64, darwin/arm64), deb and rpm, the image, CycloneDX SBOMs and sha256sums.txt into dist/release
+.PHONY: release
+release:
+	cd $(DEPLOY_DIR) && GOWORK=off $(GO) run ./cmd/release release -root .. -out $(CURDIR)/dist
+
+## release-check: build the release twice (the second from a copy of the tree with an empty GOCACHE) and require identical checksums, then test the artifacts: the image (rootfs and podman), the deb (dpkg -i, systemd-analyze, ExecStart), the rpm; needs root
+.PHONY: release-check
+release-check: tools
+	cd $(DEPLOY_DIR) && GOWORK=off $(GO) run ./cmd/release check -root .. -out $(CURDIR)/dist
+	cd $(DEPLOY_DIR) && GOWORK=off OTEL_EVIDENCE_RELEASE_DIR=$(CURDIR)/dist/release $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./releasetest/
 
 ## bench: end-to-end perf runs (test/perf) and Go micro-benchmarks; writes BENCHMARKS.md, raw output in bench.txt and var/bench
 .PHONY: bench
@@ -148,7 +169,7 @@ tags:
 ## clean: remove build output and local state (not the tools)
 .PHONY: clean
 clean:
-	rm -rf bin var bench.txt
+	rm -rf bin var bench.txt dist
 
 .PHONY: help
 help:

@@ -346,3 +346,13 @@ func version(t *testing.T) string {
 	return strings.TrimPrefix(bc.Dist.Version, "v")
 }
 
+// TestReadmeNamesTheReleaseVersion: the README's builder lines name the
+// version the tag scheme produces (v + builder-config.yaml's dist.version).
+func TestReadmeNamesTheReleaseVersion(t *testing.T) {
+	readme := string(read(t, filepath.Join(testrig.RepoRoot(t), "README.md")))
+	lines := regexp.MustCompile(`gomod: github\.com/otel-evidence/otel-evidence\S* (\S+)`).FindAllStringSubmatch(readme, -1)
+	require.Len(t, lines, 4, "one builder line per component")
+	for _, l := range lines {
+		require.Equalf(t, "v"+version(t), l[1], "builder line %q", l[0])
+	}
+}

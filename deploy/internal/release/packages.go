@@ -3,8 +3,10 @@ package release
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
-	"time"
+	"regexp"
+	"strings"
 
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
@@ -20,18 +22,24 @@ func Package(root, format, arch, binary string, m Meta) ([]byte, error) {
 	vars := map[string]string{
 		"VERSION": m.Version,
 		"ARCH":    arch,
-		"MTIME":   m.Created.UTC().Format(time.RFC3339),
 		"ROOT":    root,
 		"BINARY":  binary,
 	}
 	recipe := filepath.Join(root, "deploy", "packaging", "nfpm.yaml")
-	cfg, err := nfpm.ParseFileWithEnvMapping(recipe, func(k string) string {
-		v, ok := vars[k]
-		if !ok {
-			panic(fmt.Sprintf("%s uses ${%s}, which the builder does not set", recipe, k))
+	text, err := os.ReadFile(recipe)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(string(text), -1) {
+		if _, ok := vars[m[1]]; !ok {
+			return nil, fmt.Errorf("%s uses ${%s}, which the builder does not set", recipe, m[1])
 		}
-		return v
-	})
+	}
+	// The recipe's variables are filled in here, for every field (nfpm
+	// expands the environment in a few fields only); nfpm's own (signing
+	// passphrases) stay empty.
+	expanded := os.Expand(string(text), func(k string) string { return vars[k] })
+	cfg, err := nfpm.ParseWithEnvMapping(strings.NewReader(expanded), func(string) string { return "" })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", recipe, err)
 	}
@@ -40,6 +48,7 @@ func Package(root, format, arch, binary string, m Meta) ([]byte, error) {
 		return nil, err
 	}
 	info = nfpm.WithDefaults(info)
+	info.MTime = m.Created
 	if err := nfpm.PrepareForPackager(info, format); err != nil {
 		return nil, fmt.Errorf("%s for %s: %w", format, arch, err)
 	}
