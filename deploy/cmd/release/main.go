@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -124,14 +125,16 @@ func copyTree(ctx context.Context, root, dst string) error {
 			return err
 		}
 	}
-	// The copy's version, revision and time come from the same commit.
-	rev := exec.CommandContext(ctx, "git", "log", "-1", "--format=%ct")
-	rev.Dir = root
-	epoch, err := rev.Output()
+	// The copy has no git metadata: its revision and time are the
+	// original's commit's.
+	m, err := release.ReadMeta(ctx, root)
 	if err != nil {
 		return err
 	}
-	return os.Setenv("SOURCE_DATE_EPOCH", strings.TrimSpace(string(epoch)))
+	if err := os.Setenv("SOURCE_REVISION", m.Revision); err != nil {
+		return err
+	}
+	return os.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(m.Created.Unix(), 10))
 }
 
 func copyFile(src, dst string) error {

@@ -42,14 +42,16 @@ const ImageName = "otel-evidence/otelcol-evidence"
 type Meta struct {
 	// Version is builder-config.yaml's dist.version, without "v".
 	Version string
-	// Revision is the commit (git rev-parse HEAD), "unknown" outside git.
+	// Revision is the commit: $SOURCE_REVISION when set (a tree without
+	// git metadata, such as a source archive or release-check's copy),
+	// else git rev-parse HEAD, else "unknown".
 	Revision string
 	// Created is SOURCE_DATE_EPOCH when set, else the commit's time.
 	Created time.Time
 }
 
 // ReadMeta reads the version from root's builder-config.yaml and the
-// revision and time from git.
+// revision and time from the environment or git.
 func ReadMeta(ctx context.Context, root string) (Meta, error) {
 	b, err := os.ReadFile(filepath.Join(root, "builder-config.yaml"))
 	if err != nil {
@@ -66,9 +68,12 @@ func ReadMeta(ctx context.Context, root string) (Meta, error) {
 	if bc.Dist.Version == "" {
 		return Meta{}, fmt.Errorf("builder-config.yaml has no dist.version")
 	}
-	m := Meta{Version: strings.TrimPrefix(bc.Dist.Version, "v"), Revision: "unknown"}
-	if out, err := git(ctx, root, "rev-parse", "HEAD"); err == nil {
-		m.Revision = out
+	m := Meta{Version: strings.TrimPrefix(bc.Dist.Version, "v"), Revision: os.Getenv("SOURCE_REVISION")}
+	if m.Revision == "" {
+		m.Revision = "unknown"
+		if out, err := git(ctx, root, "rev-parse", "HEAD"); err == nil {
+			m.Revision = out
+		}
 	}
 	epoch := os.Getenv("SOURCE_DATE_EPOCH")
 	if epoch == "" {
