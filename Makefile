@@ -20,7 +20,10 @@ BUILDER := $(TOOLS_BIN)/builder
 # release pins nothing in the workspace.
 MDATAGEN := GOWORK=off $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdatagen
 
-# deploy/: a Go module of its own (image, packages, manifests, release).
+# deploy/: the release builder and the deploy artifacts' tests, a module
+# outside go.work like the tools module, so that its requirements
+# (go-containerregistry, nfpm, k8s.io/api, kustomize) change no version the
+# workspace builds; its targets run it with GOWORK=off.
 DEPLOY_DIR := deploy
 
 COMPONENTS := extension/incidentsextension receiver/incidentwebhookreceiver \
@@ -38,7 +41,7 @@ RELEASE_MODULES := . $(COMPONENTS) cmd/evidencectl
 # command (in workspace mode) covers them all.
 PACKAGES := ./... $(foreach m,$(filter-out .,$(MODULES)),./$(m)/...)
 GENERATED := $(DIST_DIR) $(foreach c,$(COMPONENTS),$(c)/internal/metadata $(c)/generated_component_test.go \
-	$(c)/generated_package_test.go $(c)/documentation.md) $(foreach m,$(MODULES) internal/tools,$(m)/go.mod $(m)/go.sum)
+	$(c)/generated_package_test.go $(c)/documentation.md) $(foreach m,$(MODULES) internal/tools $(DEPLOY_DIR),$(m)/go.mod $(m)/go.sum)
 
 # The webhook token `make run` and `make demo` give the collector.
 OTEL_EVIDENCE_WEBHOOK_TOKEN ?= demo-token
@@ -91,7 +94,7 @@ generate: $(STAMPS)/builder-$(BUILDER_VERSION)
 ## tidy: go mod tidy in every module, each on its own (GOWORK=off), as a user of that module resolves it
 .PHONY: tidy
 tidy:
-	@for m in $(MODULES) internal/tools; do echo "go mod tidy $$m"; (cd $$m && GOWORK=off $(GO) mod tidy); done
+	@for m in $(MODULES) internal/tools $(DEPLOY_DIR); do echo "go mod tidy $$m"; (cd $$m && GOWORK=off $(GO) mod tidy); done
 
 ## check-generate: fail when generated code is not current
 .PHONY: check-generate
@@ -155,6 +158,7 @@ bench: tools
 .PHONY: lint
 lint: vet $(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(TOOLS_BIN)/golangci-lint run ./...); done
+	@echo "golangci-lint $(DEPLOY_DIR)"; cd $(DEPLOY_DIR) && GOWORK=off $(TOOLS_BIN)/golangci-lint run ./...
 
 ## set-version: name VERSION (vX.Y.Z) in every requirement between our modules, builder-config.yaml and the README (then make generate, commit, make tags)
 .PHONY: set-version

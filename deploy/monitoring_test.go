@@ -145,9 +145,13 @@ func TestMonitoringUsesExposedMetrics(t *testing.T) {
 		}
 	}
 
+	testrig.Root(t)
 	tg := testrig.Tool(t, "telemetrygen")
 	traffic := func(c *monitored) {
-		testrig.Run(t, 2*time.Minute, tg, "traces", "--otlp-endpoint", c.otlp, "--otlp-insecure", "--rate", "0", "--traces", "3000")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := c.ns.Command(ctx, tg, "traces", "--otlp-endpoint", testrig.OTLPGRPC, "--otlp-insecure", "--rate", "0", "--traces", "3000").CombinedOutput()
+		require.NoErrorf(t, err, "telemetrygen:\n%s", out)
 	}
 
 	// A healthy collector with a ring too small for its traffic (64 KiB):
@@ -160,9 +164,10 @@ func TestMonitoringUsesExposedMetrics(t *testing.T) {
 	require.Equal(t, http.StatusOK, healthy.post(t, "/v1/incidents", "t0ken", `{"id":"INC-m","title":"metrics"}`))
 	require.Equal(t, http.StatusOK, healthy.post(t, "/v1/incidents/resolve", "t0ken", `{"id":"INC-m"}`))
 
-	// A collector whose disk ring may not write a file past 16 KiB (it drops), and
-	// whose store becomes unusable while an incident is open (its directory
-	// is replaced by a file): failed uploads, store and sync errors.
+	// A collector that may not write a file past 16 KiB (its disk ring
+	// drops), and whose store becomes unusable while an incident is open
+	// (its directory is replaced by a file): failed uploads, store and sync
+	// errors.
 	failing := startMonitored(t, 4<<20, []string{"prlimit", "--fsize=16384", "--"})
 	require.Equal(t, http.StatusOK, failing.post(t, "/v1/incidents", "t0ken", `{"id":"INC-f","title":"store down"}`))
 	require.NoError(t, os.RemoveAll(failing.evidence))
@@ -173,13 +178,11 @@ func TestMonitoringUsesExposedMetrics(t *testing.T) {
 	require.Eventually(t, func() bool {
 		have := map[string]bool{}
 		for _, c := range []*monitored{healthy, failing} {
-			resp, err := http.Get("http://" + c.metrics + "/metrics")
+			_, body, err := c.ns.Get(testrig.MetricsURL)
 			if err != nil {
 				return false
 			}
-			var b strings.Builder
-			_, _ = fmt.Fprint(&b, readAll(resp))
-			for _, line := range strings.Split(b.String(), "\n") {
+			for _, line := range strings.Split(body, "\n") {
 				if m := regexp.MustCompile(`^(otelcol_[a-z0-9_]+)[{ ]`).FindStringSubmatch(line); m != nil {
 					have[m[1]] = true
 				}
@@ -197,9 +200,11 @@ func TestMonitoringUsesExposedMetrics(t *testing.T) {
 	t.Logf("all %d metric names the dashboard and the alerts query are exposed", len(want))
 }
 
+// monitored is a collector on deploy/config.yaml in a network namespace
+// of its own, so that it listens on the configuration's own ports.
 type monitored struct {
-	otlp, otlpHTTP, webhook, metrics string
-	evidence                         string // the filesystem store's directory
+	ns       testrig.Netns
+	evidence string // the filesystem store's directory
 }
 
 // lateLog sends a log record an hour old over OTLP/HTTP: counted as skewed
@@ -208,7 +213,7 @@ func (m *monitored) lateLog(t *testing.T) {
 	t.Helper()
 	old := time.Now().Add(-time.Hour).UnixNano()
 	body := fmt.Sprintf(`{"resourceLogs":[{"resource":{},"scopeLogs":[{"logRecords":[{"timeUnixNano":"%d","body":{"stringValue":"late"}}]}]}]}`, old)
-	resp, err := http.Post("http://"+m.otlpHTTP+"/v1/logs", "application/json", strings.NewReader(body))
+	resp, err := m.ns.HTTPClient().Post("http://127.0.0.1:4318/v1/logs", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -216,27 +221,18 @@ func (m *monitored) lateLog(t *testing.T) {
 
 func (m *monitored) post(t *testing.T, path, token, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+m.webhook+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	code, _ := m.ns.PostJSON(t, testrig.WebhookURL+path, token, body)
+	return code
 }
 
-// startMonitored starts the collector on deploy/config.yaml with its
-// endpoints on free loopback ports, its state in a temporary directory, a
-// disk ring of maxBytes; wrap prefixes the command.
+// startMonitored starts the collector on deploy/config.yaml, unchanged but
+// for its state in a temporary directory, a disk ring of maxBytes and a 1s
+// flush interval, in a network namespace of its own; wrap prefixes the
+// command.
 func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
 	t.Helper()
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal(read(t, "config.yaml"), &cfg))
-	m := &monitored{otlp: testrig.FreeAddr(t), otlpHTTP: testrig.FreeAddr(t), webhook: testrig.FreeAddr(t), metrics: testrig.FreeAddr(t)}
-	health := testrig.FreeAddr(t)
 	state := t.TempDir()
 	sub := func(path ...string) map[string]any {
 		cur := cfg
@@ -245,53 +241,25 @@ func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
 		}
 		return cur
 	}
-	sub("extensions", "health_check")["endpoint"] = health
-	sub("receivers", "otlp", "protocols", "grpc")["endpoint"] = m.otlp
-	sub("receivers", "otlp", "protocols", "http")["endpoint"] = m.otlpHTTP
-	sub("receivers", "incident_webhook")["endpoint"] = m.webhook
-	prom := sub("service", "telemetry", "metrics")["readers"].([]any)[0].(map[string]any)["pull"].(map[string]any)["exporter"].(map[string]any)["prometheus"].(map[string]any)
-	host, port, _ := strings.Cut(m.metrics, ":")
-	prom["host"] = host
-	var p int
-	_, err := fmt.Sscan(port, &p)
-	require.NoError(t, err)
-	prom["port"] = p
-	m.evidence = filepath.Join(state, "evidence")
+	m := &monitored{evidence: filepath.Join(state, "evidence")}
 	sub("extensions", "incidents", "store", "filesystem")["directory"] = m.evidence
-	ev := sub("exporters", "evidence")
 	sub("exporters", "evidence", "buffer")["max_bytes"] = maxBytes
 	sub("exporters", "evidence", "buffer")["directory"] = filepath.Join(state, "ring")
 	sub("exporters", "evidence", "spool")["directory"] = filepath.Join(state, "spool")
-	ev["flush_interval"] = "1s"
+	sub("exporters", "evidence")["flush_interval"] = "1s"
 	b, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
 	path := filepath.Join(state, "config.yaml")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 
 	args := append(append([]string{}, wrap...), testrig.Collector(t), "--config="+path)
-	cmd := exec.CommandContext(context.Background(), args[0], args[1:]...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken")
-	proc := testrig.Start(t, cmd)
+	proc, ns, _ := testrig.StartIsolated(t, cmd)
+	m.ns = ns
 	require.Eventuallyf(t, func() bool {
-		resp, err := http.Get("http://" + health + "/")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK && !proc.Exited()
-	}, 60*time.Second, 100*time.Millisecond, "collector not healthy:\n%s", proc.Output)
+		code, _, err := ns.Get(testrig.HealthURL)
+		return err == nil && code == http.StatusOK && !proc.Exited()
+	}, 60*time.Second, 100*time.Millisecond, "collector not healthy")
 	return m
-}
-
-func readAll(resp *http.Response) string {
-	defer func() { _ = resp.Body.Close() }()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
 }

@@ -5,8 +5,9 @@
 #
 #   scripts/release.sh set-version VERSION
 #       names VERSION in every requirement between this repository's
-#       modules, in builder-config.yaml and in the README's builder lines
-#       (then run `make generate` and commit);
+#       modules, in builder-config.yaml, in the README's builder lines and
+#       as the image tag of deploy/kubernetes and deploy/helm (then run
+#       `make generate` and commit);
 #   scripts/release.sh tags VERSION DIR...
 #       checks that the tree is clean and that every such requirement names
 #       VERSION, then creates an annotated tag per module DIR on HEAD.
@@ -44,6 +45,9 @@ set-version)
 	done
 	sed -i -E "s#(gomod: ${MODULE//./\\.}/[^[:space:]]+ )v[^[:space:]]+\$#\1${version}#" builder-config.yaml README.md
 	sed -i -E "s#^(  version: ).*#\1${version#v}#" builder-config.yaml
+	# The image tag the Kubernetes base and the Helm values deploy.
+	sed -i -E "s#^(    newTag: ).*#\1${version#v}#" deploy/kubernetes/kustomization.yaml
+	sed -i -E "s#^(  tag: ).*#\1\"${version#v}\"#" deploy/helm/values.yaml
 	echo "set ${version}; now run 'make generate' and commit"
 	;;
 tags)

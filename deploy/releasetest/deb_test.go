@@ -2,7 +2,6 @@ package releasetest
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -124,17 +123,8 @@ func TestDebInstallsAndRuns(t *testing.T) {
 	cmd.Dir = svc["WorkingDirectory"][0]
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(runUID), Gid: uint32(runGID)},
-		Cloneflags: syscall.CLONE_NEWNET,
 	}
-	proc := testrig.Start(t, cmd)
-	ns := testrig.NetnsOf(cmd.Process.Pid)
-	require.NoError(t, ns.LoopbackUp())
-	alive := func() error {
-		if proc.Exited() {
-			return fmt.Errorf("exited:\n%s", proc.Output())
-		}
-		return nil
-	}
+	proc, ns, alive := testrig.StartIsolated(t, cmd)
 	part := testrig.Exercise(t, ns, alive, token, filepath.Join(stateDir, "evidence"))
 	t.Logf("the installed package froze part-000001 of %s as collector %s: %d spans", part.IncidentID, part.CollectorID, part.Counts.Spans)
 	require.EqualValues(t, runUID, procUID(t, cmd.Process.Pid))

@@ -73,21 +73,17 @@ func TestImageConfig(t *testing.T) {
 
 	files := map[string]*tar.Header{}
 	content := map[string][]byte{}
-	rc := mutate.Extract(img)
-	defer func() { _ = rc.Close() }()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
+	require.NoError(t, walk(img, func(h *tar.Header, r io.Reader) error {
 		name := "/" + strings.TrimSuffix(h.Name, "/")
 		files[name] = h
 		if h.Typeflag == tar.TypeReg {
-			content[name], err = io.ReadAll(tr)
-			require.NoError(t, err)
+			b, err := io.ReadAll(r)
+			content[name] = b
+			return err
 		}
+		return nil
+	}))
+	for name, h := range files {
 		require.Zerof(t, h.Mode&(syscall.S_ISUID|syscall.S_ISGID), "%s is setuid or setgid", name)
 		require.Equalf(t, m.Created, h.ModTime.UTC(), "%s has the build's time", name)
 	}
@@ -136,17 +132,8 @@ func TestImageRootfsRuns(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Chroot:     rootfs,
 		Credential: &syscall.Credential{Uid: uid, Gid: gid},
-		Cloneflags: syscall.CLONE_NEWNET,
 	}
-	proc := testrig.Start(t, cmd)
-	ns := testrig.NetnsOf(cmd.Process.Pid)
-	require.NoError(t, ns.LoopbackUp())
-	alive := func() error {
-		if proc.Exited() {
-			return fmt.Errorf("exited:\n%s", proc.Output())
-		}
-		return nil
-	}
+	proc, ns, alive := testrig.StartIsolated(t, cmd)
 	part := testrig.Exercise(t, ns, alive, Token, filepath.Join(rootfs, "var/lib/otelcol-evidence/evidence"))
 	t.Logf("the image's rootfs froze part-000001 of %s as collector %s: %d spans, %d log records, %d data points",
 		part.IncidentID, part.CollectorID, part.Counts.Spans, part.Counts.LogRecords, part.Counts.DataPoints)
@@ -164,9 +151,9 @@ func mount(t *testing.T, source, target, fstype string, flags uintptr) {
 	})
 }
 
-// extract writes the image's flattened filesystem under dir, with its
-// modes and owners.
-func extract(img v1.Image, dir string) error {
+// walk calls fn for every entry of the image's flattened filesystem, with
+// a reader of the entry's content.
+func walk(img v1.Image, fn func(*tar.Header, io.Reader) error) error {
 	rc := mutate.Extract(img)
 	defer func() { _ = rc.Close() }()
 	tr := tar.NewReader(rc)
@@ -178,6 +165,16 @@ func extract(img v1.Image, dir string) error {
 		if err != nil {
 			return err
 		}
+		if err := fn(h, tr); err != nil {
+			return err
+		}
+	}
+}
+
+// extract writes the image's flattened filesystem under dir, with its
+// modes and owners.
+func extract(img v1.Image, dir string) error {
+	return walk(img, func(h *tar.Header, r io.Reader) error {
 		path := filepath.Join(dir, filepath.Clean("/"+h.Name))
 		switch h.Typeflag {
 		case tar.TypeDir:
@@ -192,7 +189,7 @@ func extract(img v1.Image, dir string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := io.Copy(f, tr); err != nil {
+			if _, err := io.Copy(f, r); err != nil {
 				_ = f.Close()
 				return err
 			}
@@ -205,10 +202,8 @@ func extract(img v1.Image, dir string) error {
 		if err := os.Chown(path, h.Uid, h.Gid); err != nil {
 			return err
 		}
-		if err := os.Chmod(path, os.FileMode(h.Mode&0o777)|modeBits(h.Mode)); err != nil {
-			return err
-		}
-	}
+		return os.Chmod(path, os.FileMode(h.Mode&0o777)|modeBits(h.Mode))
+	})
 }
 
 func modeBits(m int64) os.FileMode {

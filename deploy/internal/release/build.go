@@ -109,9 +109,11 @@ type Builder struct {
 	Log func(format string, args ...any)
 }
 
-// Build compiles cmd/<command> for p into out: static (CGO_ENABLED=0),
-// -trimpath, no VCS stamp, no build ID and no symbol tables, so that the
-// binary depends on the sources and the toolchain only.
+// Build compiles cmd/<command> for p into out from the command's own
+// module (GOWORK=off: what its go.mod pins, as a user's build resolves it):
+// static (CGO_ENABLED=0), -trimpath, no VCS stamp, no build ID and no
+// symbol tables, so that the binary depends on the sources and the
+// toolchain only.
 func (b Builder) Build(ctx context.Context, command string, p Platform, out string) error {
 	if b.Log != nil {
 		b.Log("go build %s for %s", command, p)
@@ -119,7 +121,7 @@ func (b Builder) Build(ctx context.Context, command string, p Platform, out stri
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
 		"-ldflags=-s -w -buildid=", "-o", out, ".")
 	cmd.Dir = filepath.Join(b.Root, "cmd", command)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch, "GOFLAGS=", "GOWORK=off")
 	if b.GoCache != "" {
 		cmd.Env = append(cmd.Env, "GOCACHE="+b.GoCache)
 	}

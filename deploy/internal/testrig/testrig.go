@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,8 +51,9 @@ var (
 	buildOut  []byte
 )
 
-// Collector returns the collector binary: $OTEL_EVIDENCE_BINARY, or
-// bin/otelcol-evidence built once per test process, static as the image
+// Collector returns the collector binary: $OTEL_EVIDENCE_BINARY (make test
+// sets it to the one `make build` made), or bin/otelcol-evidence built once
+// per test process from the distribution's own module, static as the image
 // and the packages ship it.
 func Collector(t testing.TB) string {
 	t.Helper()
@@ -65,7 +65,7 @@ func Collector(t testing.TB) string {
 	buildOnce.Do(func() {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
 		cmd.Dir = filepath.Join(root, "cmd", "otelcol-evidence")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
 		buildOut, buildErr = cmd.CombinedOutput()
 	})
 	require.NoErrorf(t, buildErr, "building the collector failed:\n%s", buildOut)
@@ -133,7 +133,8 @@ func (s *syncBuffer) String() string {
 }
 
 // Process is a started child process; its output is logged when the test
-// fails, and it is stopped (SIGTERM, then SIGKILL) when the test ends.
+// fails, and it is stopped (SIGTERM, then SIGKILL) when the test ends; an
+// unclean exit then fails the test.
 type Process struct {
 	Cmd  *exec.Cmd
 	out  *syncBuffer
@@ -152,7 +153,9 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.Stop(20 * time.Second)
+		if err := p.Stop(20 * time.Second); err != nil && !t.Failed() {
+			t.Errorf("%s: %v", filepath.Base(cmd.Path), err)
+		}
 		if t.Failed() {
 			t.Logf("---- output of %s ----\n%s", filepath.Base(cmd.Path), p.Output())
 		}
@@ -190,11 +193,24 @@ func (p *Process) Stop(timeout time.Duration) error {
 	}
 }
 
-// FreeAddr returns "127.0.0.1:PORT" for a TCP port that was free a moment ago.
-func FreeAddr(t testing.TB) string {
+// StartIsolated starts cmd in a network namespace of its own (added to
+// whatever cmd.SysProcAttr asks for), brings up its loopback interface, and
+// returns the process, the namespace, and a check that fails once the
+// process has exited, for Exercise.
+func StartIsolated(t testing.TB, cmd *exec.Cmd) (*Process, Netns, func() error) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
+	proc := Start(t, cmd)
+	ns := NetnsOf(cmd.Process.Pid)
+	require.NoError(t, ns.LoopbackUp())
+	alive := func() error {
+		if proc.Exited() {
+			return fmt.Errorf("exited:\n%s", proc.Output())
+		}
+		return nil
+	}
+	return proc, ns, alive
 }
