@@ -166,11 +166,11 @@ func TestMonitoringUsesExposedMetrics(t *testing.T) {
 
 	// A collector that may not write a file past 16 KiB (its disk ring
 	// drops), and whose store becomes unusable while an incident is open
-	// (its directory is replaced by a file): failed uploads, store and sync
-	// errors.
+	// (its directory is moved away, at once, and a file takes its name):
+	// failed uploads, store and sync errors.
 	failing := startMonitored(t, 4<<20, []string{"prlimit", "--fsize=16384", "--"})
 	require.Equal(t, http.StatusOK, failing.post(t, "/v1/incidents", "t0ken", `{"id":"INC-f","title":"store down"}`))
-	require.NoError(t, os.RemoveAll(failing.evidence))
+	require.NoError(t, os.Rename(failing.evidence, failing.evidence+".moved"))
 	require.NoError(t, os.WriteFile(failing.evidence, []byte("not a directory"), 0o600))
 	traffic(failing)
 
