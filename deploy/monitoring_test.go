@@ -74,7 +74,7 @@ func TestAlertRules(t *testing.T) {
 		for _, r := range g.Rules {
 			n++
 			require.Truef(t, fires[r.Alert], "alerts_test.yaml has no case where %s fires", r.Alert)
-			require.Truef(t, strings.Contains(readme, "\n#### "+r.Alert+"\n"), "README.md has no runbook section (#### %s)", r.Alert)
+			require.Containsf(t, readme, "\n#### "+r.Alert+"\n", "README.md has no runbook section (#### %s)", r.Alert)
 		}
 	}
 	require.Equal(t, 6, n)

@@ -66,20 +66,21 @@ func writeTar(w interface{ Write([]byte) (int, error) }, files []File, mtime tim
 // DirFiles returns every regular file under dir as archive entries named
 // prefix + the path below dir, sorted.
 func DirFiles(dir, prefix string) ([]File, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = root.Close() }()
 	var files []File
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		rel, err := filepath.Rel(dir, p)
+		b, err := fs.ReadFile(root.FS(), p)
 		if err != nil {
 			return err
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files = append(files, File{Name: prefix + filepath.ToSlash(rel), Mode: 0o644, Data: b})
+		files = append(files, File{Name: prefix + p, Mode: 0o644, Data: b})
 		return nil
 	})
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })

@@ -76,7 +76,7 @@ func Exercise(t testing.TB, ns Netns, alive func() error, token, evidenceDir str
 		{"metrics", "--metrics", strconv.Itoa(dataPoints)},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		full := append(args, "--otlp-endpoint", OTLPGRPC, "--otlp-insecure", "--rate", "0")
+		full := append(append([]string{}, args...), "--otlp-endpoint", OTLPGRPC, "--otlp-insecure", "--rate", "0")
 		out, err := ns.Command(ctx, tg, full...).CombinedOutput()
 		cancel()
 		require.NoErrorf(t, err, "telemetrygen %s:\n%s", strings.Join(full, " "), out)
