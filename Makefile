@@ -157,8 +157,8 @@ bench: tools
 ## lint: go vet and golangci-lint (pinned), module by module
 .PHONY: lint
 lint: vet $(STAMPS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(TOOLS_BIN)/golangci-lint run ./...); done
-	@echo "golangci-lint $(DEPLOY_DIR)"; cd $(DEPLOY_DIR) && GOWORK=off $(TOOLS_BIN)/golangci-lint run ./...
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(TOOLS_BIN)/golangci-lint run --allow-parallel-runners ./...); done
+	@echo "golangci-lint $(DEPLOY_DIR)"; cd $(DEPLOY_DIR) && GOWORK=off $(TOOLS_BIN)/golangci-lint run --allow-parallel-runners ./...
 
 ## set-version: name VERSION (vX.Y.Z) in every requirement between our modules, builder-config.yaml and the README (then make generate, commit, make tags)
 .PHONY: set-version
