@@ -40,6 +40,10 @@ var DefaultLimits = Limits{
 	MaxWindow:    64 << 20,
 }
 
+// maxPresize bounds the buffer ReadPart allocates for a file before its
+// bytes arrive: the exporter cuts parts at 64 MiB by default.
+const maxPresize = 80 << 20
+
 // maxTrailing bounds the bytes accepted after the tar's end-of-archive
 // marker (record padding written by other tar implementations).
 const maxTrailing = 64 << 10
@@ -144,9 +148,13 @@ func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
 		if total+hdr.Size > lim.MaxTotalSize {
 			return nil, verifyErr(name, "part content exceeds the limit of %d bytes", lim.MaxTotalSize)
 		}
-		// At most the size the header declared, which the limits bound.
-		var buf bytes.Buffer
-		n, err := io.CopyN(&buf, tr, hdr.Size)
+		// At most the size the header declared, which the limits bound,
+		// into a buffer sized from the header, so that a part's file is
+		// read into one buffer instead of growing one by doubling (which
+		// zeroes and copies every byte several times); capped, so that a
+		// header alone cannot make ReadPart allocate a file's limit.
+		buf := bytes.NewBuffer(make([]byte, 0, min(hdr.Size, maxPresize)+bytes.MinRead))
+		n, err := io.CopyN(buf, tr, hdr.Size)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, streamErr(name, err)
 		}
