@@ -1,8 +1,6 @@
 package timeline
 
 import (
-	"cmp"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,111 +10,217 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otel-evidence/otel-evidence/internal/otlptime"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
-// serviceNameKey is the semantic-convention resource attribute.
-const serviceNameKey = "service.name"
+// Semantic-convention attributes the analysis reads. service.version and
+// deployment.id are read from the resource and, when an item carries them
+// itself (incident_context's record level), from the item.
+const (
+	serviceNameKey    = "service.name"
+	serviceVersionKey = "service.version"
+	deploymentIDKey   = "deployment.id"
+)
 
-// bucketKey names one service's minute; minute is Unix seconds of the
+// variantKey is a version of a service: the telemetry carrying the same
+// service.version and deployment.id.
+type variantKey struct {
+	service, version, deployment string
+}
+
+// bucketKey names one variant's minute; minute is Unix seconds of the
 // minute's start.
 type bucketKey struct {
 	minute  int64
-	service string
+	variant int32
 }
 
-// bucket accumulates one service's minute.
+// spanSample is what the analysis keeps of a span: its time and latency
+// in nanoseconds (dur < 0: no latency), its trace and whether it failed.
+type spanSample struct {
+	at, dur int64
+	trace   pcommon.TraceID
+	err     bool
+}
+
+// bucket accumulates one variant's minute.
 type bucket struct {
-	spans, errorSpans, dataPoints int64
-	logs                          LogCounts
-	latencies                     []float64 // ms
+	spans      []spanSample
+	errorSpans int64
+	errLogs    []int64 // times, Unix ns
+	logs       LogCounts
+	dataPoints int64
 }
 
+// errSpan is a failed span, kept for the causal chains.
+type errSpan struct {
+	trace        pcommon.TraceID
+	span, parent pcommon.SpanID
+	variant      int32
+	at           int64
+}
+
+// aggregator reads telemetry once, keeping per variant and minute what the
+// analysis needs.
 type aggregator struct {
-	buckets map[bucketKey]*bucket
+	variants map[variantKey]int32
+	keys     []variantKey
+	buckets  map[bucketKey]*bucket
+	// last is the bucket of the previous item: items mostly come in runs
+	// of the same minute and variant.
+	lastKey  bucketKey
+	last     *bucket
+	errSpans []errSpan
+	// records are the collector's own event records.
+	records []incident.Event
 	totals  Totals
 }
 
 func newAggregator() *aggregator {
-	return &aggregator{buckets: make(map[bucketKey]*bucket)}
+	return &aggregator{variants: make(map[variantKey]int32), buckets: make(map[bucketKey]*bucket)}
 }
 
-func serviceOf(res pcommon.Resource) string {
-	if v, ok := res.Attributes().Get(serviceNameKey); ok {
-		if s := v.AsString(); s != "" {
-			return s
+func (a *aggregator) variant(k variantKey) int32 {
+	v, ok := a.variants[k]
+	if !ok {
+		v = int32(len(a.keys))
+		a.variants[k] = v
+		a.keys = append(a.keys, k)
+	}
+	return v
+}
+
+// resourceTags returns the service, version and deployment of a resource.
+func resourceTags(res pcommon.Resource) variantKey {
+	k := variantKey{service: UnknownService}
+	for key, v := range res.Attributes().All() {
+		switch key {
+		case serviceNameKey:
+			if s := v.AsString(); s != "" {
+				k.service = s
+			}
+		case serviceVersionKey:
+			k.version = v.AsString()
+		case deploymentIDKey:
+			k.deployment = v.AsString()
 		}
 	}
-	return UnknownService
+	return k
+}
+
+// itemVariant returns the variant of an item with attributes attrs of a
+// resource with tags res (variant rv): the item's own service.version and
+// deployment.id win.
+func (a *aggregator) itemVariant(attrs pcommon.Map, res variantKey, rv int32) int32 {
+	if attrs.Len() == 0 {
+		return rv
+	}
+	k, own := res, false
+	for key, v := range attrs.All() {
+		switch key {
+		case serviceVersionKey:
+			k.version, own = v.AsString(), true
+		case deploymentIDKey:
+			k.deployment, own = v.AsString(), true
+		}
+	}
+	if !own || k == res {
+		return rv
+	}
+	return a.variant(k)
 }
 
 // bucketFor returns the bucket of ts, or nil when ts is unset.
-func (a *aggregator) bucketFor(ts pcommon.Timestamp, service string) *bucket {
+func (a *aggregator) bucketFor(ts pcommon.Timestamp, variant int32) *bucket {
 	if ts == 0 {
 		a.totals.UntimedItems++
 		return nil
 	}
-	k := bucketKey{minute: minuteOf(ts), service: service}
+	k := bucketKey{minute: minuteOf(int64(ts)), variant: variant}
+	if a.last != nil && k == a.lastKey {
+		return a.last
+	}
 	b := a.buckets[k]
 	if b == nil {
 		b = &bucket{}
 		a.buckets[k] = b
 	}
+	a.lastKey, a.last = k, b
 	return b
 }
 
-// minuteOf returns the Unix second of the start of ts's minute.
-func minuteOf(ts pcommon.Timestamp) int64 {
-	sec := int64(ts / 1e9) // Timestamp is unsigned: never before 1970
+// minuteOf returns the Unix second of the start of the minute of ns (Unix
+// nanoseconds, never negative: pcommon.Timestamp is unsigned).
+func minuteOf(ns int64) int64 {
+	sec := ns / 1e9
 	return sec - sec%60
 }
 
-func (a *aggregator) addTraces(td ptrace.Traces) error {
+func (a *aggregator) addTraces(td ptrace.Traces) {
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
-		service := serviceOf(rs.Resource())
+		tags := resourceTags(rs.Resource())
 		sss := rs.ScopeSpans()
+		if tags.service == CollectorService {
+			for j := range sss.Len() {
+				a.totals.CollectorRecords += int64(sss.At(j).Spans().Len())
+			}
+			continue
+		}
+		rv := a.variant(tags)
 		for j := range sss.Len() {
 			spans := sss.At(j).Spans()
 			for k := range spans.Len() {
-				a.addSpan(spans.At(k), service)
+				a.addSpan(spans.At(k), tags, rv)
 			}
 		}
 	}
-	return nil
 }
 
-func (a *aggregator) addSpan(s ptrace.Span, service string) {
+func (a *aggregator) addSpan(s ptrace.Span, tags variantKey, rv int32) {
 	failed := s.Status().Code() == ptrace.StatusCodeError
 	a.totals.Spans++
 	if failed {
 		a.totals.ErrorSpans++
 	}
-	b := a.bucketFor(otlptime.Span(s), service)
+	v := a.itemVariant(s.Attributes(), tags, rv)
+	ts := otlptime.Span(s)
+	b := a.bucketFor(ts, v)
 	if b == nil {
 		return
 	}
-	b.spans++
+	dur := int64(-1)
+	if start, end := s.StartTimestamp(), s.EndTimestamp(); end >= start && end != 0 {
+		dur = int64(end - start)
+	}
+	b.spans = append(b.spans, spanSample{at: int64(ts), dur: dur, trace: s.TraceID(), err: failed})
 	if failed {
 		b.errorSpans++
-	}
-	if start, end := s.StartTimestamp(), s.EndTimestamp(); end >= start && end != 0 {
-		b.latencies = append(b.latencies, float64(end-start)/float64(time.Millisecond))
+		a.errSpans = append(a.errSpans, errSpan{
+			trace: s.TraceID(), span: s.SpanID(), parent: s.ParentSpanID(), variant: v, at: int64(ts),
+		})
 	}
 }
 
-func (a *aggregator) addLogs(ld plog.Logs) error {
+func (a *aggregator) addLogs(ld plog.Logs) {
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
 		rl := rls.At(i)
-		service := serviceOf(rl.Resource())
+		tags := resourceTags(rl.Resource())
 		sls := rl.ScopeLogs()
+		if tags.service == CollectorService {
+			a.addCollectorRecords(rl)
+			continue
+		}
+		rv := a.variant(tags)
 		for j := range sls.Len() {
 			recs := sls.At(j).LogRecords()
 			for k := range recs.Len() {
 				lr := recs.At(k)
 				var c LogCounts
-				switch severityBucket(lr.SeverityNumber(), lr.SeverityText()) {
+				sev := severityBucket(lr.SeverityNumber(), lr.SeverityText())
+				switch sev {
 				case sevError:
 					c.Error = 1
 				case sevWarn:
@@ -128,13 +232,18 @@ func (a *aggregator) addLogs(ld plog.Logs) error {
 				}
 				a.totals.LogRecords++
 				a.totals.Logs.add(c)
-				if b := a.bucketFor(otlptime.LogRecord(lr), service); b != nil {
-					b.logs.add(c)
+				ts := otlptime.LogRecord(lr)
+				b := a.bucketFor(ts, a.itemVariant(lr.Attributes(), tags, rv))
+				if b == nil {
+					continue
+				}
+				b.logs.add(c)
+				if sev == sevError {
+					b.errLogs = append(b.errLogs, int64(ts))
 				}
 			}
 		}
 	}
-	return nil
 }
 
 type sevBucket int
@@ -174,91 +283,77 @@ func severityBucket(n plog.SeverityNumber, text string) sevBucket {
 	return sevOther
 }
 
-func (a *aggregator) addMetrics(md pmetric.Metrics) error {
+func (a *aggregator) addMetrics(md pmetric.Metrics) {
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		rm := rms.At(i)
-		service := serviceOf(rm.Resource())
+		tags := resourceTags(rm.Resource())
+		collector := tags.service == CollectorService
+		rv := int32(-1)
+		if !collector {
+			rv = a.variant(tags)
+		}
 		sms := rm.ScopeMetrics()
 		for j := range sms.Len() {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				otlptime.DataPoints(ms.At(k), func(_ pcommon.Map, ts pcommon.Timestamp) {
+					if collector {
+						a.totals.CollectorRecords++
+						return
+					}
 					a.totals.DataPoints++
-					if b := a.bucketFor(ts, service); b != nil {
+					if b := a.bucketFor(ts, rv); b != nil {
 						b.dataPoints++
 					}
 				})
 			}
 		}
 	}
-	return nil
 }
 
-// finish fills t.Minutes, t.Services and t.Range from the buckets.
-func (a *aggregator) finish(t *Timeline) {
-	keys := make([]bucketKey, 0, len(a.buckets))
-	for k := range a.buckets {
-		keys = append(keys, k)
+// merge adds what o aggregated to a.
+func (a *aggregator) merge(o *aggregator) {
+	remap := make([]int32, len(o.keys))
+	for i, k := range o.keys {
+		remap[i] = a.variant(k)
 	}
-	slices.SortFunc(keys, func(x, y bucketKey) int {
-		return cmp.Or(cmp.Compare(x.minute, y.minute), strings.Compare(x.service, y.service))
-	})
-	t.Minutes = make([]MinuteStats, 0, len(keys))
-	services := map[string]*ServiceSummary{}
-	for _, k := range keys {
+	for k, ob := range o.buckets {
+		k.variant = remap[k.variant]
 		b := a.buckets[k]
-		m := MinuteStats{
-			Minute:         time.Unix(k.minute, 0).UTC(),
-			Service:        k.service,
-			Spans:          b.spans,
-			ErrorSpans:     b.errorSpans,
-			LatencySamples: int64(len(b.latencies)),
-			Logs:           b.logs,
-			DataPoints:     b.dataPoints,
-			Errors:         b.errorSpans + b.logs.Error,
+		if b == nil {
+			a.buckets[k] = ob
+			continue
 		}
-		if len(b.latencies) > 0 {
-			slices.Sort(b.latencies)
-			m.P50Ms = percentile(b.latencies, 50)
-			m.P95Ms = percentile(b.latencies, 95)
-		}
-		t.Minutes = append(t.Minutes, m)
-
-		s := services[k.service]
-		if s == nil {
-			s = &ServiceSummary{Name: k.service, FirstMinute: m.Minute}
-			services[k.service] = s
-		}
-		s.LastMinute = m.Minute
-		s.Spans += m.Spans
-		s.ErrorSpans += m.ErrorSpans
-		s.Logs.add(m.Logs)
-		s.DataPoints += m.DataPoints
-		s.Errors += m.Errors
-		if m.Errors > s.PeakErrors {
-			s.PeakErrors, s.PeakErrorsMinute = m.Errors, m.Minute
-		}
-		if m.LatencySamples > 0 && m.P95Ms > s.PeakP95Ms {
-			s.PeakP95Ms, s.PeakP95Minute = m.P95Ms, m.Minute
-		}
+		b.spans = append(b.spans, ob.spans...)
+		b.errorSpans += ob.errorSpans
+		b.errLogs = append(b.errLogs, ob.errLogs...)
+		b.logs.add(ob.logs)
+		b.dataPoints += ob.dataPoints
 	}
-	t.Services = make([]ServiceSummary, 0, len(services))
-	for _, s := range services {
-		t.Services = append(t.Services, *s)
+	a.last = nil
+	for _, e := range o.errSpans {
+		e.variant = remap[e.variant]
+		a.errSpans = append(a.errSpans, e)
 	}
-	slices.SortFunc(t.Services, func(x, y ServiceSummary) int { return strings.Compare(x.Name, y.Name) })
-	if len(keys) > 0 {
-		start := time.Unix(keys[0].minute, 0).UTC()
-		end := time.Unix(keys[len(keys)-1].minute, 0).UTC().Add(time.Minute)
-		t.Range = &Range{Start: start, End: end, Minutes: minutesBetween(start, end)}
-	}
+	a.records = append(a.records, o.records...)
+	t := &a.totals
+	t.Spans += o.totals.Spans
+	t.ErrorSpans += o.totals.ErrorSpans
+	t.LogRecords += o.totals.LogRecords
+	t.Logs.add(o.totals.Logs)
+	t.DataPoints += o.totals.DataPoints
+	t.CollectorRecords += o.totals.CollectorRecords
+	t.UntimedItems += o.totals.UntimedItems
 }
+
+// durationMs converts nanoseconds to milliseconds.
+func durationMs(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
 // sorted, a non-empty ascending slice: the value at 1-based rank
 // ceil(p*n/100).
-func percentile(sorted []float64, p int) float64 {
+func percentile[T int64 | float64](sorted []T, p int) T {
 	n := len(sorted)
 	rank := (p*n + 99) / 100
 	rank = min(max(rank, 1), n)

@@ -1,7 +1,15 @@
 package timeline
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,8 +17,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // benchInput is a 40-minute window (the default 30m before and 10m after)
@@ -81,3 +92,222 @@ func BenchmarkWriteJSON(b *testing.B) {
 		}
 	}
 }
+
+// bundle1M is an incident's evidence in a filesystem store: 1,000,000
+// spans, 100,000 log records and 20,000 data points over a 40-minute
+// window, 10 resources of 6 services in 4 versions, in parts of the
+// exporter's default size and encoding (otlp_json, 64 MiB), with deploys
+// before and after an error spike of checkout in the last ten minutes.
+type bundle1M struct {
+	st    store.Store
+	id    string
+	spans int64
+}
+
+var (
+	bundle1MOnce sync.Once
+	bundle1MData bundle1M
+	bundle1MErr  error
+)
+
+const bundle1MSpans = 1_000_000
+
+func makeBundle1M(dir string) (bundle1M, error) {
+	ctx := context.Background()
+	st, err := storage.NewFilesystem(dir)
+	if err != nil {
+		return bundle1M{}, err
+	}
+	const (
+		id     = "INC-BENCH-1M"
+		batch  = 1000
+		window = 40 * time.Minute
+	)
+	start := testgen.DefaultStart
+	spike := start.Add(30 * time.Minute)
+	var (
+		w     *bundle.PartWriter
+		seq   int
+		total int64
+	)
+	flush := func() error {
+		if w == nil {
+			return nil
+		}
+		data, _, err := w.Finish()
+		w = nil
+		if err != nil {
+			return err
+		}
+		key, err := bundle.PartKey(id, "collector-0", seq)
+		if err != nil {
+			return err
+		}
+		return st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), store.PutOptions{})
+	}
+	add := func(f func(*bundle.PartWriter) error) error {
+		if w == nil {
+			seq++
+			var err error
+			w, err = bundle.NewPartWriter(bundle.PartInfo{
+				IncidentID: id, CollectorID: "collector-0", Seq: seq, Encoding: bundle.EncodingJSON,
+				CreatedAt: start.Add(window), Window: bundle.Window{Start: start, End: start.Add(window)},
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := f(w); err != nil {
+			return err
+		}
+		if w.Size() > 64<<20 {
+			return flush()
+		}
+		return nil
+	}
+	step := window / bundle1MSpans
+	for i := range bundle1MSpans / batch {
+		at := start.Add(time.Duration(i*batch) * step)
+		rate := 0.01
+		if !at.Before(spike) {
+			rate = 0.3
+		}
+		td := testgen.Traces(int64(i), batch, testgen.DefaultResources, at, step, testgen.WithErrorRate(rate))
+		total += int64(td.SpanCount())
+		if err := add(func(w *bundle.PartWriter) error { return w.AddTraces(td) }); err != nil {
+			return bundle1M{}, err
+		}
+		if i%10 == 0 {
+			ld := testgen.Logs(int64(i), batch, testgen.DefaultResources, at, 10*step)
+			if err := add(func(w *bundle.PartWriter) error { return w.AddLogs(ld) }); err != nil {
+				return bundle1M{}, err
+			}
+		}
+		if i%50 == 0 {
+			md := testgen.Metrics(int64(i), batch, testgen.DefaultResources, at, 50*step)
+			if err := add(func(w *bundle.PartWriter) error { return w.AddMetrics(md) }); err != nil {
+				return bundle1M{}, err
+			}
+		}
+	}
+	for i, svc := range testgen.DefaultServices {
+		ev := deployEvent("D-"+svc, svc, "2.0.1", spike.Add(time.Duration(i-3)*time.Minute))
+		if err := add(func(w *bundle.PartWriter) error { return w.AddEvent(ev) }); err != nil {
+			return bundle1M{}, err
+		}
+	}
+	if err := flush(); err != nil {
+		return bundle1M{}, err
+	}
+	key, err := bundle.IncidentKey(id)
+	if err != nil {
+		return bundle1M{}, err
+	}
+	inc, err := json.Marshal(incident.Incident{
+		ID: id, Title: "checkout errors", Source: incident.SourceGeneric, Status: incident.StatusOpen,
+		StartedAt: spike.Add(90 * time.Second),
+	})
+	if err != nil {
+		return bundle1M{}, err
+	}
+	if err := st.Put(ctx, key, bytes.NewReader(inc), int64(len(inc)), store.PutOptions{}); err != nil {
+		return bundle1M{}, err
+	}
+	return bundle1M{st: st, id: id, spans: total}, nil
+}
+
+func loadBundle1M(b *testing.B) bundle1M {
+	b.Helper()
+	bundle1MOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "timeline-bench-")
+		if err != nil {
+			bundle1MErr = err
+			return
+		}
+		bundle1MData, bundle1MErr = makeBundle1M(dir)
+	})
+	if bundle1MErr != nil {
+		b.Fatal(bundle1MErr)
+	}
+	return bundle1MData
+}
+
+// BenchmarkTimeline1M is `evidencectl timeline INCIDENT` on a 1M-span
+// bundle in a filesystem store: listing, reading and verifying the parts,
+// decoding, analysing and writing the Markdown draft. read_floor reads,
+// verifies and decodes the same parts, as concurrently, and does nothing
+// else: the floor any analysis of the bundle pays.
+func BenchmarkTimeline1M(b *testing.B) {
+	bd := loadBundle1M(b)
+	ctx := context.Background()
+	b.Run("timeline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			in, err := FromStore(ctx, bd.st, bd.id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tl, err := Build(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tl.Totals.Spans != bd.spans || len(tl.Suspects) == 0 {
+				b.Fatalf("read %d spans of %d, %d suspects", tl.Totals.Spans, bd.spans, len(tl.Suspects))
+			}
+			if err := tl.WriteMarkdown(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPerSpan(b, bd.spans)
+	})
+	b.Run("read_floor", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			in, err := FromStore(ctx, bd.st, bd.id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := runDiscarding(in.Sources); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPerSpan(b, bd.spans)
+	})
+}
+
+func reportPerSpan(b *testing.B, spans int64) {
+	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(per/1e9, "s/bundle")
+	b.ReportMetric(per/float64(spans), "ns/span")
+}
+
+// runDiscarding runs the sources as Build does, into a sink that keeps
+// nothing.
+func runDiscarding(sources []Source) error {
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers, len(sources))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		errs = make([]error, len(sources))
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(sources) {
+					return
+				}
+				errs[i] = sources[i](discard{})
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+type discard struct{}
+
+func (discard) Traces(ptrace.Traces) error    { return nil }
+func (discard) Logs(plog.Logs) error          { return nil }
+func (discard) Metrics(pmetric.Metrics) error { return nil }
+func (discard) Event(incident.Event) error    { return nil }

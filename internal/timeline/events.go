@@ -10,12 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // eventSet holds the distinct timed events.
 type eventSet struct {
-	events  []incident.Event
+	events  []timedEvent
 	sums    [][sha256.Size]byte // of events, for a stable order
 	seen    map[[sha256.Size]byte]bool
 	untimed int64
@@ -25,38 +28,50 @@ func newEventSet() *eventSet {
 	return &eventSet{seen: make(map[[sha256.Size]byte]bool)}
 }
 
-// eventTime is the event's time, else the time of the deploy or incident it
-// carries.
+// eventTime is the time of the event on the timeline: a deploy's start
+// (when it was recorded does not matter), else the event's time, else the
+// time of the incident it carries.
 func eventTime(ev *incident.Event) time.Time {
 	switch {
-	case !ev.Time.IsZero():
-		return utc(ev.Time)
 	case ev.Deploy != nil && !ev.Deploy.StartedAt.IsZero():
 		return utc(ev.Deploy.StartedAt)
+	case !ev.Time.IsZero():
+		return utc(ev.Time)
 	case ev.Incident != nil && !ev.Incident.StartedAt.IsZero() && ev.Kind == incident.EventIncidentOpened:
 		return utc(ev.Incident.StartedAt)
 	}
 	return time.Time{}
 }
 
-func (s *eventSet) add(ev incident.Event) error {
+// timedEvent is an event with its time on the timeline and the time it
+// was recorded.
+type timedEvent struct {
+	incident.Event
+	recorded time.Time
+}
+
+// add adds ev unless an identical event is there already. An event that
+// does not marshal (a payload that is not JSON) is identified by its
+// fields instead.
+func (s *eventSet) add(ev incident.Event) {
 	data, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("%s event at %s: %w", ev.Kind, ev.Time, err)
+		data = fmt.Appendf(nil, "%v\x00%v\x00%s\x00%s\x00%s\x00%q", ev.Kind, ev.Time.UnixNano(), ev.Source,
+			ev.IncidentID, ev.DeployID, ev.Payload)
 	}
 	sum := sha256.Sum256(data)
 	if s.seen[sum] {
-		return nil
+		return
 	}
 	s.seen[sum] = true
-	ev.Time = eventTime(&ev)
-	if ev.Time.IsZero() {
+	te := timedEvent{Event: ev, recorded: utc(ev.Time)}
+	te.Time = eventTime(&ev)
+	if te.Time.IsZero() {
 		s.untimed++
-		return nil
+		return
 	}
-	s.events = append(s.events, ev)
+	s.events = append(s.events, te)
 	s.sums = append(s.sums, sum)
-	return nil
 }
 
 // sort orders the events by time, then by the hash of their JSON, so that
@@ -69,7 +84,7 @@ func (s *eventSet) sort() {
 	slices.SortFunc(idx, func(a, b int) int {
 		return cmp.Or(s.events[a].Time.Compare(s.events[b].Time), bytes.Compare(s.sums[a][:], s.sums[b][:]))
 	})
-	evs := make([]incident.Event, len(idx))
+	evs := make([]timedEvent, len(idx))
 	sums := make([][sha256.Size]byte, len(idx))
 	for i, j := range idx {
 		evs[i], sums[i] = s.events[j], s.sums[j]
@@ -98,7 +113,7 @@ func (s *eventSet) incident(rec *incident.Incident, id string) *incident.Inciden
 	if id == "" {
 		ids := map[string]bool{}
 		for i := range s.events {
-			if x := incidentID(&s.events[i]); x != "" {
+			if x := incidentID(&s.events[i].Event); x != "" {
 				ids[x] = true
 			}
 		}
@@ -109,10 +124,10 @@ func (s *eventSet) incident(rec *incident.Incident, id string) *incident.Inciden
 			id = x
 		}
 	}
-	var best *incident.Event
+	var best *timedEvent
 	for i := range s.events {
 		ev := &s.events[i]
-		if ev.Incident == nil || incidentID(ev) != id {
+		if ev.Incident == nil || incidentID(&ev.Event) != id {
 			continue
 		}
 		if best == nil || !ev.Time.Before(best.Time) {
@@ -137,7 +152,7 @@ func (s *eventSet) entries(inc *incident.Incident) []Entry {
 	var opened, resolved bool
 	for i := range s.events {
 		ev := &s.events[i]
-		if inc != nil && incidentID(ev) == inc.ID {
+		if inc != nil && incidentID(&ev.Event) == inc.ID {
 			switch ev.Kind {
 			case incident.EventIncidentOpened:
 				opened = true
@@ -165,25 +180,18 @@ func (s *eventSet) entries(inc *incident.Incident) []Entry {
 	return out
 }
 
-func sortEntries(es []Entry) {
-	slices.SortStableFunc(es, func(a, b Entry) int {
-		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Kind, b.Kind),
-			strings.Compare(a.ID, b.ID), strings.Compare(a.Source, b.Source),
-			strings.Compare(a.Summary, b.Summary))
-	})
-}
-
-func entryOf(ev *incident.Event) Entry {
-	e := Entry{Time: ev.Time, Kind: string(ev.Kind), Source: ev.Source}
+func entryOf(te *timedEvent) Entry {
+	ev := &te.Event
+	e := Entry{Time: te.Time, Kind: string(ev.Kind), Source: ev.Source}
 	if ev.Kind == incident.EventDeploy || (ev.DeployID != "" && incidentID(ev) == "") {
-		e.ID = ev.DeployID
+		e.ID = deployID(ev)
 		if ev.Deploy != nil {
-			if e.ID == "" {
-				e.ID = ev.Deploy.ID
-			}
 			e.Service = ev.Deploy.Service
 		}
 		e.Summary = deploySummary(e.ID, ev.Deploy)
+		if !te.recorded.IsZero() && te.recorded.Sub(te.Time).Abs() >= time.Second {
+			e.Summary += "; recorded at " + te.recorded.Format(layoutMilli)
+		}
 		return e
 	}
 	e.ID = incidentID(ev)
@@ -251,66 +259,156 @@ func deploySummary(id string, d *incident.Deploy) string {
 	return s
 }
 
-// suspectDeploy returns the latest deploy of the spike's service in
-// [spike minute - lookback, spike minute + 1m), else the latest deploy of
-// any service in that range, else nil.
-func (s *eventSet) suspectDeploy(sp Spike, lookback time.Duration) *SuspectDeploy {
-	from, until := sp.Minute.Add(-lookback), sp.Minute.Add(time.Minute)
-	var same, anySvc *incident.Event
-	for i := range s.events {
-		ev := &s.events[i]
-		if ev.Kind != incident.EventDeploy || ev.Time.Before(from) || !ev.Time.Before(until) {
-			continue
-		}
-		if later(ev, anySvc) {
-			anySvc = ev
-		}
-		if ev.Deploy != nil && ev.Deploy.Service == sp.Service && later(ev, same) {
-			same = ev
-		}
-	}
-	ev, match := same, MatchSameService
-	if ev == nil {
-		ev, match = anySvc, MatchAnyService
-	}
-	if ev == nil {
-		return nil
-	}
-	out := &SuspectDeploy{
-		DeployID:     ev.DeployID,
-		Time:         ev.Time,
-		LeadSeconds:  int64(sp.Minute.Sub(ev.Time) / time.Second),
-		Match:        match,
-		SpikeService: sp.Service,
-		SpikeMinute:  sp.Minute,
-	}
-	if d := ev.Deploy; d != nil {
-		out.DeployID = cmp.Or(out.DeployID, d.ID)
-		out.Service = d.Service
-		out.Version = d.Version
-		out.Commit = d.Commit
-		out.Environment = d.Environment
-		out.Status = d.Status
-	}
-	return out
-}
-
-// later reports whether ev should replace cur as the latest deploy: a later
-// time, or the same time and a greater deploy ID (so the choice does not
-// depend on event order).
-func later(ev, cur *incident.Event) bool {
-	if cur == nil {
-		return true
-	}
-	if c := ev.Time.Compare(cur.Time); c != 0 {
-		return c > 0
-	}
-	return deployID(ev) > deployID(cur)
-}
-
 func deployID(ev *incident.Event) string {
 	if ev.DeployID != "" || ev.Deploy == nil {
 		return ev.DeployID
 	}
 	return ev.Deploy.ID
+}
+
+// deploys returns every deploy the events record, once per ID: its
+// earliest start, and the latest non-empty value of every other field
+// (a deploy's status changes as it proceeds). Sorted by start, then ID.
+func (s *eventSet) deploys() []Deploy {
+	byID := map[string]*Deploy{}
+	var order []string
+	for i := range s.events {
+		ev := &s.events[i]
+		if ev.Kind != incident.EventDeploy {
+			continue
+		}
+		id := deployID(&ev.Event)
+		if id == "" {
+			continue
+		}
+		d := byID[id]
+		if d == nil {
+			d = &Deploy{ID: id, StartedAt: ev.Time}
+			byID[id] = d
+			order = append(order, id)
+		}
+		// Events are sorted by time: later events overwrite.
+		d.StartedAt = minTime(d.StartedAt, ev.Time)
+		if r := ev.Deploy; r != nil {
+			d.Service = cmp.Or(r.Service, d.Service)
+			d.Version = cmp.Or(r.Version, d.Version)
+			d.Commit = cmp.Or(r.Commit, d.Commit)
+			d.Environment = cmp.Or(r.Environment, d.Environment)
+			d.Status = cmp.Or(r.Status, d.Status)
+		}
+	}
+	out := make([]Deploy, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	slices.SortFunc(out, func(a, b Deploy) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Attributes of the collector's own event records (see the
+// incident_webhook receiver).
+const (
+	attrEventName         = "event.name"
+	attrIncidentID        = "incident.id"
+	attrIncidentSource    = "incident.source"
+	attrIncidentTitle     = "incident.title"
+	attrIncidentSeverity  = "incident.severity"
+	attrIncidentStatus    = "incident.status"
+	attrIncidentStartedAt = "incident.started_at"
+	attrDeploymentName    = "deployment.name"
+	attrDeploymentEnv     = "deployment.environment.name"
+	attrDeploymentStatus  = "deployment.status"
+	attrDeploymentService = "deployment.service.name"
+	attrDeploymentVersion = "deployment.service.version"
+	attrVCSRevision       = "vcs.ref.head.revision"
+	attrServiceInstanceID = "service.instance.id"
+)
+
+// addCollectorRecords turns the collector's own log records into events:
+// they are the events the collector recorded, emitted into the logs
+// pipeline, so they are never telemetry of a service. Records that name no
+// event are counted and dropped.
+func (a *aggregator) addCollectorRecords(rl plog.ResourceLogs) {
+	collector := ""
+	if v, ok := rl.Resource().Attributes().Get(attrServiceInstanceID); ok {
+		collector = v.AsString()
+	}
+	sls := rl.ScopeLogs()
+	for j := range sls.Len() {
+		recs := sls.At(j).LogRecords()
+		for k := range recs.Len() {
+			a.totals.CollectorRecords++
+			if ev, ok := recordToEvent(recs.At(k), collector); ok {
+				a.records = append(a.records, ev)
+			}
+		}
+	}
+}
+
+func recordToEvent(lr plog.LogRecord, collector string) (incident.Event, bool) {
+	attrs := lr.Attributes()
+	get := func(k string) string {
+		if v, ok := attrs.Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	kind := cmp.Or(lr.EventName(), get(attrEventName))
+	ts := otlptime.LogRecord(lr)
+	if kind == "" || ts == 0 {
+		return incident.Event{}, false
+	}
+	ev := incident.Event{
+		Kind: incident.EventKind(kind), Time: ts.AsTime().UTC(), Source: get(attrIncidentSource),
+		IncidentID: get(attrIncidentID), DeployID: get(deploymentIDKey), CollectorID: collector,
+	}
+	if title, sev, status := get(attrIncidentTitle), get(attrIncidentSeverity), get(attrIncidentStatus); title != "" || sev != "" || status != "" {
+		inc := &incident.Incident{ID: ev.IncidentID, Title: title, Severity: sev, Status: incident.Status(status), Source: ev.Source}
+		if t, err := time.Parse(time.RFC3339Nano, get(attrIncidentStartedAt)); err == nil {
+			inc.StartedAt = t.UTC()
+		}
+		ev.Incident = inc
+	}
+	if ev.Kind == incident.EventDeploy && ev.DeployID != "" {
+		ev.Deploy = &incident.Deploy{
+			ID: ev.DeployID, Service: get(attrDeploymentService), Version: get(attrDeploymentVersion),
+			Environment: get(attrDeploymentEnv), Commit: get(attrVCSRevision), Name: get(attrDeploymentName),
+			Status: get(attrDeploymentStatus),
+		}
+	}
+	return ev, true
+}
+
+// recordMatchWindow is how close in time a recorded event and a collector
+// record of the same kind and IDs must be to be the same event.
+const recordMatchWindow = time.Second
+
+// addRecords adds the events read from the collector's records that the
+// recorded events (events.jsonl) do not hold already: the same kind, the
+// same incident and deploy, within recordMatchWindow. Call it after every
+// recorded event was added.
+func (s *eventSet) addRecords(records []incident.Event) {
+	type key struct{ kind, incident, deploy string }
+	have := map[key][]time.Time{}
+	for i := range s.events {
+		ev := &s.events[i].Event
+		k := key{string(ev.Kind), incidentID(ev), deployID(ev)}
+		have[k] = append(have[k], s.events[i].recorded, s.events[i].Time)
+	}
+	for _, ev := range records {
+		k := key{string(ev.Kind), incidentID(&ev), deployID(&ev)}
+		if slices.ContainsFunc(have[k], func(t time.Time) bool { return t.Sub(ev.Time).Abs() <= recordMatchWindow }) {
+			continue
+		}
+		s.add(ev)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"iter"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,48 +33,39 @@ import (
 // bounds a whole file inside a part.
 const maxLine = 1 << 30
 
-// FromParts returns an Input reading the parts in the order given. The
-// incident ID is taken from the first part. Parts are not verified here;
-// see bundle.Part.Verify.
+// FromParts returns an Input reading the parts given, one source per
+// part. The incident ID is taken from the first part. Parts are not
+// verified here; see bundle.Part.Verify.
 func FromParts(parts ...*bundle.Part) Input {
-	parts = slices.Clone(parts)
-	in := Input{
-		Traces:  partSeq(parts, (*bundle.Part).Traces),
-		Logs:    partSeq(parts, (*bundle.Part).Logs),
-		Metrics: partSeq(parts, (*bundle.Part).Metrics),
-		Events:  partSeq(parts, (*bundle.Part).Events),
-	}
-	if len(parts) > 0 && parts[0] != nil {
-		in.IncidentID = parts[0].Info.IncidentID
+	var in Input
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		if in.IncidentID == "" {
+			in.IncidentID = p.Info.IncidentID
+		}
+		in.Sources = append(in.Sources, func(s Sink) error { return walkPart(p, s) })
 	}
 	return in
 }
 
-// partSeq turns a part's callback walk into an iterator over all parts.
-func partSeq[T any](parts []*bundle.Part, walk func(*bundle.Part, func(T) error) error) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		for _, p := range parts {
-			if p == nil {
-				continue
-			}
-			stopped := false
-			err := walk(p, func(v T) error {
-				if !yield(v, nil) {
-					stopped = true
-					return errStop
-				}
-				return nil
-			})
-			if stopped {
-				return
-			}
-			if err != nil {
-				var zero T
-				yield(zero, fmt.Errorf("collector %s part %d: %w", p.Info.CollectorID, p.Info.Seq, err))
-				return
-			}
-		}
+// walkPart feeds every item and event of a part to s.
+func walkPart(p *bundle.Part, s Sink) error {
+	err := p.Traces(s.Traces)
+	if err == nil {
+		err = p.Logs(s.Logs)
 	}
+	if err == nil {
+		err = p.Metrics(s.Metrics)
+	}
+	if err == nil {
+		err = p.Events(s.Event)
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		return fmt.Errorf("collector %s part %d: %w", p.Info.CollectorID, p.Info.Seq, err)
+	}
+	return err
 }
 
 // FromDir returns an Input reading an evidence directory as written by
@@ -88,8 +80,10 @@ func partSeq[T any](parts []*bundle.Part, walk func(*bundle.Part, func(T) error)
 // When the directory holds none of the JSON Lines files, FromDir reads the
 // part objects (part-*.tar.zst) found anywhere below it instead, typically
 // under raw/, verifying each against its part.json; they must all belong to
-// one incident, whose incident.json is then looked for below the directory. The JSON Lines files are read when
-// the returned iterators run, so their errors come from Build.
+// one incident, whose incident.json is then looked for below the
+// directory. Files and parts are read when Build runs its sources (each
+// JSON Lines file in slices, each part whole), so their errors come from
+// Build.
 func FromDir(dir string) (Input, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -101,21 +95,24 @@ func FromDir(dir string) (Input, error) {
 	var in Input
 	found := false
 	for _, f := range []struct {
-		name string
-		set  func(path string)
+		name, what string
+		feed       func(s Sink, line []byte) error
 	}{
-		{bundle.EventsFile, func(p string) { in.Events = jsonlFile(p, decodeEvent) }},
-		{bundle.LogsJSONFile, func(p string) { in.Logs = jsonlFile(p, decodeLogs) }},
-		{bundle.MetricsJSONFile, func(p string) { in.Metrics = jsonlFile(p, decodeMetrics) }},
-		{bundle.TracesJSONFile, func(p string) { in.Traces = jsonlFile(p, decodeTraces) }},
+		{bundle.EventsFile, "events", feed(decodeEvent, Sink.Event)},
+		{bundle.LogsJSONFile, "logs", feed(decodeLogs, Sink.Logs)},
+		{bundle.MetricsJSONFile, "metrics", feed(decodeMetrics, Sink.Metrics)},
+		{bundle.TracesJSONFile, "traces", feed(decodeTraces, Sink.Traces)},
 	} {
 		p := filepath.Join(dir, f.name)
-		if _, err := os.Stat(p); err == nil {
-			f.set(p)
-			found = true
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		st, err := os.Stat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			return Input{}, fmt.Errorf("evidence file: %w", err)
 		}
+		found = true
+		in.Sources = append(in.Sources, fileSources(p, f.what, st.Size(), f.feed)...)
 	}
 	if found {
 		inc, id, err := evidencedir.FindIncident(dir)
@@ -128,7 +125,11 @@ func FromDir(dir string) (Input, error) {
 	return fromPartFiles(dir)
 }
 
-// fromPartFiles reads every part object below dir, in path order.
+// fromPartFiles reads every part object below dir, one source per part.
+// The incident comes from the store layout of the parts' paths
+// (incidents/<id>/collectors/<collector>/part-N.tar.zst); a part found
+// elsewhere is read at once to learn it. Every part must belong to that
+// incident.
 func fromPartFiles(dir string) (Input, error) {
 	var partPaths, incidentPaths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -154,23 +155,39 @@ func fromPartFiles(dir string) (Input, error) {
 			dir, bundle.TracesJSONFile, bundle.LogsJSONFile, bundle.MetricsJSONFile, bundle.EventsFile, evidencedir.RawDir)
 	}
 	slices.Sort(partPaths) // WalkDir is lexical already; keep it explicit
-	parts := make([]*bundle.Part, 0, len(partPaths))
-	for _, p := range partPaths {
-		part, err := readPartFile(p)
-		if err != nil {
-			return Input{}, err
-		}
-		parts = append(parts, part)
-	}
 	ids := map[string]bool{}
-	for _, p := range parts {
-		ids[p.Info.IncidentID] = true
+	for _, p := range partPaths {
+		id, ok := incidentOfPath(dir, p)
+		if !ok {
+			part, err := readPartFile(p)
+			if err != nil {
+				return Input{}, err
+			}
+			id = part.Info.IncidentID
+		}
+		ids[id] = true
 	}
 	if len(ids) > 1 {
 		return Input{}, fmt.Errorf("%s holds the evidence of several incidents (%s): give one incident's directory",
 			dir, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
 	}
-	in := FromParts(parts...)
+	var in Input
+	for id := range ids {
+		in.IncidentID = id
+	}
+	for _, p := range partPaths {
+		in.Sources = append(in.Sources, func(s Sink) error {
+			part, err := readPartFile(p)
+			if err != nil {
+				return err
+			}
+			if part.Info.IncidentID != in.IncidentID {
+				return fmt.Errorf("evidence part %s belongs to incident %s, not %s: give one incident's directory",
+					p, part.Info.IncidentID, in.IncidentID)
+			}
+			return walkPart(part, s)
+		})
+	}
 	// The incident record is the incident.json in a directory named after
 	// the incident (the store layout), or the only incident.json.
 	slices.Sort(incidentPaths)
@@ -188,6 +205,25 @@ func fromPartFiles(dir string) (Input, error) {
 		break
 	}
 	return in, nil
+}
+
+// incidentOfPath returns the incident of a part file whose path below dir
+// ends in the store layout of a part.
+func incidentOfPath(dir, path string) (string, bool) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil {
+		return "", false
+	}
+	segs := strings.Split(filepath.ToSlash(rel), "/")
+	for i, seg := range segs {
+		if seg+"/" != bundle.IncidentsPrefix {
+			continue
+		}
+		if k, err := bundle.ParseKey(strings.Join(segs[i:], "/")); err == nil && k.Kind == bundle.KindPart {
+			return k.IncidentID, true
+		}
+	}
+	return "", false
 }
 
 func readPartFile(path string) (*bundle.Part, error) {
@@ -224,21 +260,123 @@ func decodeEvent(b []byte) (incident.Event, error) {
 	return ev, err
 }
 
-// jsonlFile iterates over the records of a JSON Lines file, opened when
-// the iteration starts.
-func jsonlFile[T any](path string, decode func([]byte) (T, error)) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		f, err := os.Open(path)
+// chunkSize is the size of the slices of a JSON Lines file that the
+// sources of FromDir read, each on a goroutine of its own.
+const chunkSize = 16 << 20
+
+// feed returns a function that decodes one JSON line and hands the result
+// to a sink.
+func feed[T any](decode func([]byte) (T, error), put func(Sink, T) error) func(Sink, []byte) error {
+	return func(s Sink, line []byte) error {
+		v, err := decode(line)
 		if err != nil {
-			var zero T
-			yield(zero, err)
-			return
+			return decodeError{err}
 		}
-		defer func() { _ = f.Close() }()
-		for v, err := range jsonl(f, filepath.Base(path), decode) {
-			if !yield(v, err) || err != nil {
-				return
+		return put(s, v)
+	}
+}
+
+// decodeError marks an error of decoding a line, which readLines places.
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string { return e.err.Error() }
+func (e decodeError) Unwrap() error { return e.err }
+
+// fileSources returns the sources reading a JSON Lines file of the given
+// size: one per slice of chunkSize bytes, each reading the lines that
+// start in its slice. what names the content in errors ("traces").
+func fileSources(path, what string, size int64, line func(Sink, []byte) error) []Source {
+	n := max(1, (size+chunkSize-1)/chunkSize)
+	out := make([]Source, n)
+	for i := range n {
+		from, to := i*chunkSize, (i+1)*chunkSize
+		if i == n-1 {
+			to = math.MaxInt64 // whatever the file holds by the time it is read
+		}
+		out[i] = func(s Sink) error {
+			err := readLines(path, from, to, func(b []byte) error { return line(s, b) })
+			if err != nil && !errors.Is(err, errStopped) {
+				return fmt.Errorf("reading %s: %w", what, err)
 			}
+			return err
+		}
+	}
+	return out
+}
+
+// readLines calls fn with every non-blank line of the file at path that
+// starts at a byte offset in [from, to), blanks trimmed. Errors of fn
+// that are decodeErrors, and lines too long, are placed by file and line.
+func readLines(path string, from, to int64, fn func([]byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	off := int64(0)
+	if from > 0 {
+		// The line that starts at from is ours only when the byte before
+		// it ends a line: start reading there and drop what precedes the
+		// first newline.
+		if _, err := f.Seek(from-1, io.SeekStart); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
+		off = from - 1
+	}
+	r := bufio.NewReaderSize(f, 256<<10)
+	var long []byte
+	first := from > 0
+	for off < to {
+		start := off
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			if len(long) > maxLine {
+				return fmt.Errorf("%s line %d: longer than %d bytes", filepath.Base(path), lineNumber(path, start), maxLine)
+			}
+			line = long
+		}
+		off += int64(len(line))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s after byte %d: %w", filepath.Base(path), start, err)
+		}
+		if first {
+			first = false
+		} else if rec := bytes.TrimSpace(line); len(rec) > 0 {
+			if ferr := fn(rec); ferr != nil {
+				var de decodeError
+				if errors.As(ferr, &de) {
+					return fmt.Errorf("%s line %d: %w", filepath.Base(path), lineNumber(path, start), de.err)
+				}
+				return ferr
+			}
+		}
+		if err != nil { // io.EOF
+			return nil
+		}
+	}
+	return nil
+}
+
+// lineNumber returns the 1-based number of the line that starts at byte
+// off of the file at path (0 when the file cannot be read); it is only
+// called to place an error.
+func lineNumber(path string, off int64) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	n, buf := 1, make([]byte, 256<<10)
+	for r := io.LimitReader(f, off); ; {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err != nil {
+			return n
 		}
 	}
 }
@@ -273,11 +411,11 @@ func jsonl[T any](r io.Reader, name string, decode func([]byte) (T, error)) iter
 }
 
 // FromStore returns an Input reading incident id's evidence from st: every
-// collector's parts under bundle.CollectorsPrefix, in collector then part
-// order, each verified against its part.json, and incident.json when
-// present. Errors wrap store.ErrNotFound when the incident has no evidence
-// at all, bundle.ErrCorrupt for a bad part, and the store's own errors.
-// The parts are held in memory, decoded.
+// collector's parts under bundle.CollectorsPrefix, one source per part
+// that reads it and verifies it against its part.json when Build runs, and
+// incident.json, read at once when present. Errors wrap store.ErrNotFound
+// when the incident has no evidence at all, bundle.ErrCorrupt for a bad
+// part (from Build) or incident.json, and the store's own errors.
 func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 	prefix, err := bundle.CollectorsPrefix(id)
 	if err != nil {
@@ -311,24 +449,24 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 	slices.SortFunc(keys, func(a, b bundle.Key) int {
 		return cmp.Or(strings.Compare(a.CollectorID, b.CollectorID), cmp.Compare(a.Part, b.Part))
 	})
-	parts := make([]*bundle.Part, 0, len(keys))
-	for _, k := range keys {
-		p, err := readStorePart(ctx, st, byKey[k])
-		if err != nil {
-			return Input{}, err
-		}
-		parts = append(parts, p)
-	}
 	inc, err := readStoreIncident(ctx, st, id)
 	if err != nil {
 		return Input{}, err
 	}
-	if len(parts) == 0 && inc == nil {
+	if len(keys) == 0 && inc == nil {
 		return Input{}, fmt.Errorf("incident %q has no evidence in %s: %w", id, st, store.ErrNotFound)
 	}
-	in := FromParts(parts...)
-	in.IncidentID = id
-	in.Incident = inc
+	in := Input{IncidentID: id, Incident: inc}
+	for _, k := range keys {
+		key := byKey[k]
+		in.Sources = append(in.Sources, func(s Sink) error {
+			p, err := readStorePart(ctx, st, key)
+			if err != nil {
+				return err
+			}
+			return walkPart(p, s)
+		})
+	}
 	return in, nil
 }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
@@ -130,18 +134,79 @@ func TestFromDirJSONL(t *testing.T) {
 	got, err := Build(in)
 	require.NoError(t, err)
 	assert.Equal(t, want(t), got)
-	require.NotNil(t, got.SuspectDeploy)
-	assert.Equal(t, "D2", got.SuspectDeploy.DeployID)
+	require.NotEmpty(t, got.Suspects)
+	assert.Equal(t, "D2", got.Suspects[0].Deploy.ID)
 
-	// The iterators can be read again, and stopped early.
-	n := 0
-	for _, err := range in.Traces {
-		require.NoError(t, err)
-		if n++; n == 3 {
-			break
+	// The sources can be run again.
+	again, err := Build(in)
+	require.NoError(t, err)
+	assert.Equal(t, got, again)
+}
+
+// TestReadLinesSlices reads a JSON Lines file in slices of every size:
+// every line is read once, by the slice it starts in, whatever the slice
+// boundaries cut.
+func TestReadLinesSlices(t *testing.T) {
+	p := filepath.Join(t.TempDir(), bundle.EventsFile)
+	var lines []string
+	var data []byte
+	for i := range 12 {
+		l := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", i*3))
+		lines = append(lines, l)
+		data = append(data, l...)
+		data = append(data, '\n')
+		if i%4 == 1 {
+			data = append(data, "  \n\n"...) // blank lines are skipped
 		}
 	}
-	assert.Equal(t, 3, n)
+	data = append(data, `{"last":"no newline"}`...)
+	lines = append(lines, `{"last":"no newline"}`)
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+	for size := int64(1); size <= int64(len(data))+1; size++ {
+		var got []string
+		for from := int64(0); from < int64(len(data)); from += size {
+			require.NoError(t, readLines(p, from, from+size, func(b []byte) error {
+				got = append(got, string(b))
+				return nil
+			}))
+		}
+		require.Equal(t, lines, got, "slices of %d bytes", size)
+	}
+	// A decoding error names the file and the line.
+	err := readLines(p, 0, math.MaxInt64, func(b []byte) error {
+		if strings.Contains(string(b), `"n":5`) {
+			return decodeError{errors.New("bad")}
+		}
+		return nil
+	})
+	assert.EqualError(t, err, "events.jsonl line 8: bad")
+}
+
+// TestFromDirSlices builds the same timeline from a traces.jsonl read in
+// many slices.
+func TestFromDirSlices(t *testing.T) {
+	dir := t.TempDir()
+	writeDir(t, dir, scenario())
+	p := filepath.Join(dir, bundle.TracesJSONFile)
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	in, err := FromDir(dir)
+	require.NoError(t, err)
+	var sources []Source
+	for _, s := range in.Sources[:3] { // events, logs, metrics: one slice each
+		sources = append(sources, s)
+	}
+	const slice = 4096
+	for from := int64(0); from < st.Size(); from += slice {
+		sources = append(sources, func(s Sink) error {
+			return readLines(p, from, from+slice, func(b []byte) error { return feed(decodeTraces, Sink.Traces)(s, b) })
+		})
+	}
+	require.Greater(t, len(sources), 10)
+	in.Sources = sources
+	got, err := Build(in)
+	require.NoError(t, err)
+	assert.Equal(t, want(t), got)
 }
 
 // TestFromDirIncident finds the incident record where `evidencectl get`
@@ -212,7 +277,7 @@ func TestFromDirPartial(t *testing.T) {
 	writeJSONL(t, filepath.Join(dir, bundle.EventsFile), e.events, func(ev incident.Event) ([]byte, error) { return json.Marshal(ev) })
 	in, err := FromDir(dir)
 	require.NoError(t, err)
-	assert.Nil(t, in.Traces)
+	assert.Len(t, in.Sources, 1)
 	assert.Nil(t, in.Incident)
 	tl, err := Build(in)
 	require.NoError(t, err)
@@ -258,16 +323,6 @@ func TestFromParts(t *testing.T) {
 	// Without incident.json the incident is the newest snapshot in the
 	// events: the same here.
 	assert.Equal(t, w, got)
-
-	// Stopping early stops the walk of a part.
-	n := 0
-	for _, err := range in.Events {
-		require.NoError(t, err)
-		if n++; n == 2 {
-			break
-		}
-	}
-	assert.Equal(t, 2, n)
 
 	empty, err := Build(FromParts())
 	require.NoError(t, err)
@@ -328,7 +383,9 @@ func TestFromStore(t *testing.T) {
 		k, err := bundle.PartKey("INC-4", "c1", 1)
 		require.NoError(t, err)
 		put(k, []byte("not zstd"))
-		_, err = FromStore(ctx, st, "INC-4")
+		in, err := FromStore(ctx, st, "INC-4")
+		require.NoError(t, err, "parts are read by Build")
+		_, err = Build(in)
 		require.ErrorIs(t, err, bundle.ErrCorrupt)
 		assert.ErrorContains(t, err, "evidencectl verify")
 	})
@@ -415,12 +472,44 @@ func TestFromDirErrors(t *testing.T) {
 		parts := scenarioParts(t, scenario())
 		data := bytes.Clone(parts[slices.Sorted(maps.Keys(parts))[0]])
 		data[len(data)/2] ^= 0xff
+		// Outside the store layout, the part is read at once to learn
+		// its incident.
 		p := filepath.Join(dir, evidencedir.RawDir, "c", "part-000001.tar.zst")
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, data, 0o644))
 		_, err := FromDir(dir)
 		require.ErrorIs(t, err, bundle.ErrCorrupt)
 		assert.ErrorContains(t, err, "part-000001.tar.zst")
+
+		// In the store layout, Build reads it.
+		key, err := bundle.PartKey(scenarioIncident, "c", 1)
+		require.NoError(t, err)
+		np := filepath.Join(dir, evidencedir.RawDir, filepath.FromSlash(key))
+		require.NoError(t, os.MkdirAll(filepath.Dir(np), 0o755))
+		require.NoError(t, os.Rename(p, np))
+		in, err := FromDir(dir)
+		require.NoError(t, err)
+		_, err = Build(in)
+		require.ErrorIs(t, err, bundle.ErrCorrupt)
+		assert.ErrorContains(t, err, "part-000001.tar.zst")
+	})
+	t.Run("a part of another incident in the layout of this one", func(t *testing.T) {
+		dir := t.TempDir()
+		w, err := bundle.NewPartWriter(bundle.PartInfo{
+			IncidentID: "INC-2", CollectorID: "c", Seq: 1, Encoding: bundle.EncodingJSON, CreatedAt: at(10, 0),
+		})
+		require.NoError(t, err)
+		data, _, err := w.Finish()
+		require.NoError(t, err)
+		key, err := bundle.PartKey("INC-1", "c", 1)
+		require.NoError(t, err)
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		in, err := FromDir(dir)
+		require.NoError(t, err)
+		_, err = Build(in)
+		assert.ErrorContains(t, err, "belongs to incident INC-2, not INC-1")
 	})
 }
 

@@ -2,15 +2,13 @@ package timeline
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
 // SourceTelemetry is the source of the findings Entries adds.
@@ -18,19 +16,28 @@ const SourceTelemetry = "telemetry"
 
 // Time layouts of the Markdown rendering (always UTC).
 const (
+	layoutMilli  = "2006-01-02 15:04:05.000"
 	layoutSecond = "2006-01-02 15:04:05"
 	layoutMinute = "2006-01-02 15:04"
 	layoutClock  = "15:04"
 )
 
-// Entries returns the events together with the findings: each service's
-// first error spike (KindErrorSpike) and every gap (KindGap), in time order.
+// Entries returns the events together with the findings: the onset of
+// every service's first error and latency spike (KindErrorSpike,
+// KindLatencySpike) and every gap (KindGap), in time order.
 func (t *Timeline) Entries() []Entry {
 	out := make([]Entry, 0, len(t.Events)+len(t.Spikes)+len(t.Gaps))
 	out = append(out, t.Events...)
 	for _, s := range t.Spikes {
+		if s.Level != LevelService {
+			continue // the version-level spikes are in the Suspects section
+		}
+		kind := KindErrorSpike
+		if s.Kind == SpikeLatency {
+			kind = KindLatencySpike
+		}
 		out = append(out, Entry{
-			Time: s.Minute, Kind: KindErrorSpike, ID: s.Service, Source: SourceTelemetry, Service: s.Service,
+			Time: s.Onset.Time, Kind: kind, ID: s.Service, Source: SourceTelemetry, Service: s.Service,
 			Summary: spikeSummary(s),
 		})
 	}
@@ -46,12 +53,33 @@ func (t *Timeline) Entries() []Entry {
 }
 
 func spikeSummary(s Spike) string {
-	msg := fmt.Sprintf("first error spike of %s: %d errors in the minute (%d error spans, %d error logs, %d spans)",
-		s.Service, s.Errors, s.ErrorSpans, s.ErrorLogs, s.Spans)
-	if s.BaselineMinutes == 0 {
-		return msg + "; no earlier minute to compare with, errors may have started before the evidence"
+	var msg string
+	if s.Kind == SpikeLatency {
+		msg = fmt.Sprintf("first latency regression of %s: p95 %s in the minute of %s against a baseline of %s; "+
+			"the first span slower than %s", s.Service, fmtMs(s.P95Ms), s.Minute.Format(layoutClock),
+			fmtMs(s.BaselineP95Ms), fmtMs(s.ThresholdMs))
+	} else {
+		msg = fmt.Sprintf("first error of %s: %d errors in the minute of %s (%d error spans, %d error logs, "+
+			"%d spans); baseline median %s over %s", s.Service, s.Errors, s.Minute.Format(layoutClock), s.ErrorSpans,
+			s.ErrorLogs, s.Spans, fmtFloat(s.BaselineMedian), plural(s.BaselineMinutes, "earlier minute"))
 	}
-	return msg + fmt.Sprintf("; baseline median %s over %s", fmtFloat(s.BaselineMedian), plural(s.BaselineMinutes, "earlier minute"))
+	return msg + onsetDetail(s.Onset)
+}
+
+// onsetDetail names the item of an onset: "; span of v2 (deploy D2), trace
+// 4bf9...".
+func onsetDetail(o Onset) string {
+	s := "; " + o.Signal
+	if l := versionLabel(variantKey{version: o.Version, deployment: o.DeploymentID}); l != "untagged" {
+		s += " of " + l
+	}
+	if o.TraceID != "" {
+		s += ", trace " + o.TraceID
+	}
+	if o.LatencyMs > 0 {
+		s += ", " + fmtMs(o.LatencyMs)
+	}
+	return s
 }
 
 // WriteJSON writes the timeline as indented JSON followed by a newline.
@@ -69,14 +97,16 @@ func (t *Timeline) WriteJSON(w io.Writer) error {
 const todo = "**TODO:**"
 
 // WriteMarkdown writes the draft of a blameless postmortem: Summary,
-// Impact, Timeline, Contributing factors and Action items, filled with
-// what the evidence shows and TODO placeholders for the rest.
+// Impact, Suspects, Timeline, Contributing factors and Action items, filled
+// with what the evidence shows and TODO placeholders for the rest. What the
+// evidence lacks comes first in the Summary, before any conclusion.
 func (t *Timeline) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := &md{w: bw}
 	t.mdHeader(m)
 	t.mdSummary(m)
 	t.mdImpact(m)
+	t.mdSuspects(m)
 	t.mdTimeline(m)
 	t.mdFactors(m)
 	t.mdActions(m)
@@ -124,6 +154,16 @@ func (t *Timeline) mdHeader(m *md) {
 func (t *Timeline) mdSummary(m *md) {
 	m.line("## Summary")
 	m.line("")
+	if r := t.Range; r != nil {
+		m.line("- **Evidence:** %s to %s (%s), %s, %s, %s, %s, %s",
+			r.Start.Format(layoutMinute), r.End.Format(layoutMinute), plural(r.Minutes, "minute"),
+			plural(len(t.Services), "service"), plural64(t.Totals.Spans, "span"),
+			plural64(t.Totals.LogRecords, "log record"), plural64(t.Totals.DataPoints, "data point"),
+			plural64(t.Totals.Events, "event"))
+	} else {
+		m.line("- **Evidence:** no telemetry; %s.", plural64(t.Totals.Events, "event"))
+	}
+	t.mdCompleteness(m)
 	if inc := t.Incident; inc != nil {
 		s := "- **Incident:** " + text(inc.ID)
 		if inc.Title != "" {
@@ -137,62 +177,158 @@ func (t *Timeline) mdSummary(m *md) {
 		}
 		started := todo + " unknown"
 		if !inc.StartedAt.IsZero() {
-			started = inc.StartedAt.Format(layoutSecond)
+			started = inc.StartedAt.Format(layoutMilli)
 		}
 		resolved := "not resolved in the evidence"
 		if !inc.ResolvedAt.IsZero() {
-			resolved = inc.ResolvedAt.Format(layoutSecond)
+			resolved = inc.ResolvedAt.Format(layoutMilli)
 			if !inc.StartedAt.IsZero() {
-				resolved += " (duration " + fmtDur(inc.ResolvedAt.Sub(inc.StartedAt)) + ")"
+				resolved += " (open for " + fmtDur(inc.ResolvedAt.Sub(inc.StartedAt)) + ")"
 			}
 		}
-		m.line("- **Started:** %s · **Resolved:** %s", started, resolved)
+		m.line("- **Opened:** %s · **Resolved:** %s", started, resolved)
 	} else {
 		m.line("- **Incident:** %s the evidence names no incident; add its ID and title.", todo)
 	}
-	if r := t.Range; r != nil {
-		m.line("- **Evidence:** %s to %s (%s), %s, %s, %s, %s, %s",
-			r.Start.Format(layoutMinute), r.End.Format(layoutMinute), plural(r.Minutes, "minute"),
-			plural(len(t.Services), "service"), plural64(t.Totals.Spans, "span"),
-			plural64(t.Totals.LogRecords, "log record"), plural64(t.Totals.DataPoints, "data point"),
-			plural64(t.Totals.Events, "event"))
+	s := t.Summary
+	if o := s.FirstError; o != nil {
+		m.line("- **First error:** %s in %s%s", o.Time.Format(layoutMilli), text(o.Service), text(onsetDetail(*o)))
 	} else {
-		m.line("- **Evidence:** no telemetry; %s.", plural64(t.Totals.Events, "event"))
+		m.line("- **First error:** no error spike (see the rules under Evidence)")
 	}
-	if s := t.FirstSpike; s != nil {
-		m.line("- **First error spike:** %s at %s (%d errors in the minute)", text(s.Service),
-			s.Minute.Format(layoutMinute), s.Errors)
+	if o := s.FirstLatencyRegression; o != nil {
+		m.line("- **First latency regression:** %s in %s%s", o.Time.Format(layoutMilli), text(o.Service), text(onsetDetail(*o)))
 	} else {
-		m.line("- **First error spike:** none detected (see the rules under Evidence)")
+		m.line("- **First latency regression:** none")
 	}
-	if d := t.SuspectDeploy; d != nil {
-		m.line("- **Suspect deploy:** %s", suspectText(d))
-	} else if t.FirstSpike != nil {
-		m.line("- **Suspect deploy:** no deploy in the %s before the spike",
-			fmtDur(time.Duration(t.Rules.DeployLookbackSeconds)*time.Second))
+	switch {
+	case s.DetectionSeconds != nil:
+		m.line("- **Time to detect:** %s from the first %s to the incident opening", fmtSeconds(*s.DetectionSeconds),
+			impactNoun(s.ImpactKind))
+	case !s.ImpactStart.IsZero():
+		m.line("- **Time to detect:** %s the evidence does not say when the incident opened", todo)
+	}
+	if s.ResolveSeconds != nil {
+		m.line("- **Time to resolve:** %s from the first %s to the resolution", fmtSeconds(*s.ResolveSeconds),
+			impactNoun(s.ImpactKind))
+	}
+	if c := s.ErrorOrigin; c != nil {
+		m.line("- **Errors start in:** %s — %s", text(c.Origin), text(chainText(*c)))
+	}
+	if len(t.Suspects) > 0 {
+		sp := t.Suspects[0]
+		m.line("- **Suspect:** %s — %s confidence: %s", text(deployText(sp.Deploy)), sp.Confidence,
+			text(strongestReason(sp)))
+	} else if t.NoSuspect != "" {
+		m.line("- **Suspect:** %s.", text(t.NoSuspect))
+	}
+	for _, mt := range t.Mitigations {
+		if mt.Kind == MitigationRollback {
+			m.line("- **Mitigation:** %s", text(mitigationText(mt)))
+		}
 	}
 	m.line("- **What happened:** %s two or three sentences in plain words.", todo)
 	m.line("")
 }
 
-func suspectText(d *SuspectDeploy) string {
-	s := "deploy " + text(d.DeployID)
+// mdCompleteness says what the evidence lacks, before any conclusion.
+func (t *Timeline) mdCompleteness(m *md) {
+	c := t.Completeness
+	switch {
+	case c == nil:
+		m.line("- **Completeness:** the evidence does not record whether anything is missing; the gaps under " +
+			"Contributing factors are what the telemetry itself shows.")
+	case len(c.Losses) > 0:
+		parts := make([]string, len(c.Losses))
+		for i, l := range c.Losses {
+			parts[i] = lossText(l)
+		}
+		m.line("- **Evidence is incomplete:** the collectors name %s: %s. Every conclusion below may miss what "+
+			"these items held.", plural(len(c.Losses), "loss"), text(strings.Join(parts, "; ")))
+	case c.Lossless:
+		m.line("- **Completeness:** the collectors recorded this evidence as lossless.")
+	default:
+		m.line("- **Completeness:** the collectors do not vouch for this evidence (not lossless), but name no loss.")
+	}
+}
+
+func lossText(l Loss) string {
+	s := plural64(l.Items, strings.TrimSuffix(signalItem(l.Signal), "s"))
+	if l.Reason != "" {
+		s += " (" + l.Reason + ")"
+	}
+	if !l.From.IsZero() {
+		s += " from " + l.From.Format(layoutSecond)
+		if !l.To.IsZero() {
+			s += " to " + l.To.Format(layoutSecond)
+		}
+	}
+	if l.Collector != "" {
+		s += ", collector " + l.Collector
+	}
+	return s
+}
+
+// signalItem names the items of a signal.
+func signalItem(signal string) string {
+	switch signal {
+	case "traces":
+		return "spans"
+	case "logs":
+		return "log records"
+	case "metrics":
+		return "data points"
+	case "events":
+		return "events"
+	}
+	return signal + " items"
+}
+
+// deployText is "deploy D2 of checkout version v2 at 10:02:00.550".
+func deployText(d Deploy) string {
+	s := "deploy " + d.ID
 	if d.Service != "" {
-		s += " of " + text(d.Service)
+		s += " of " + d.Service
 	}
 	if d.Version != "" {
-		s += " version " + text(d.Version)
+		s += " version " + d.Version
 	}
-	s += " at " + d.Time.Format(layoutSecond)
-	switch lead := time.Duration(d.LeadSeconds) * time.Second; {
-	case lead > 0:
-		s += ", " + fmtDur(lead) + " before the first error spike"
-	default:
-		s += ", within the minute of the first error spike"
+	return s + " at " + d.StartedAt.Format(layoutMilli)
+}
+
+// strongestReason is the reason that best explains a suspect's place.
+func strongestReason(s Suspect) string {
+	for _, code := range []string{ReasonVersionFails, ReasonChainOrigin, ReasonServiceSpikes, ReasonVersionHealthy,
+		ReasonDownstream, ReasonPreceded} {
+		for _, r := range s.Reasons {
+			if r.Code == code {
+				return r.Text
+			}
+		}
 	}
-	if d.Match == MatchAnyService {
-		s += " of " + text(d.SpikeService) + " (no deploy of " + text(d.SpikeService) +
-			" itself; this is the latest deploy of any service)"
+	return ""
+}
+
+func mitigationText(mt Mitigation) string {
+	s := deployText(mt.Deploy) + ", " + fmtSeconds(mt.AfterSeconds) + " after the first error"
+	if mt.Kind == MitigationRollback {
+		s += ": a rollback to " + mt.ReturnsTo
+		if mt.Reverts != "" {
+			s += " (replacing " + mt.Reverts + ")"
+		}
+	}
+	if mt.Before != nil && mt.After != nil {
+		s += "; " + mt.Deploy.Service + " went from " + figuresText(mt.Before.Figures) + " to " +
+			figuresText(mt.After.Figures)
+	}
+	return s
+}
+
+func chainText(c Chain) string {
+	s := strings.Join(c.Path, " → ") + " in " + plural64(c.Traces, "trace") + ", first at " +
+		c.FirstFailure.Format(layoutMilli)
+	if len(c.ExampleTraceIDs) > 0 {
+		s += " (e.g. trace " + c.ExampleTraceIDs[0] + ")"
 	}
 	return s
 }
@@ -200,23 +336,22 @@ func suspectText(d *SuspectDeploy) string {
 func (t *Timeline) mdImpact(m *md) {
 	m.line("## Impact")
 	m.line("")
-	if len(t.Spikes) > 0 {
-		names := make([]string, len(t.Spikes))
-		for i, s := range t.Spikes {
-			names[i] = text(s.Service) + " (from " + s.Minute.Format(layoutClock) + ")"
+	var names []string
+	for _, s := range t.Services {
+		if s.FirstError != nil || s.FirstLatencyRegression != nil {
+			names = append(names, text(s.Name))
 		}
-		m.line("Services with an error spike: %s.", strings.Join(names, ", "))
+	}
+	if len(names) > 0 {
+		m.line("Services with an error or latency spike: %s.", strings.Join(names, ", "))
 	} else {
-		m.line("No service had an error spike.")
+		m.line("No service had an error or latency spike.")
 	}
 	m.line("")
 	if len(t.Services) > 0 {
-		firstSpike := map[string]string{}
-		for _, s := range t.Spikes {
-			firstSpike[s.Service] = s.Minute.Format(layoutClock)
-		}
-		m.row("Service", "Spans", "Error spans", "Error logs", "Warn logs", "Peak errors/min", "Peak p95 (ms)", "First error spike")
-		m.row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---")
+		m.row("Service", "Versions", "Spans", "Error spans", "Error logs", "Warn logs", "Peak errors/min",
+			"Peak p95 (ms)", "First error", "First latency regression")
+		m.row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---")
 		for _, s := range t.Services {
 			peakErr := "0"
 			if s.PeakErrors > 0 {
@@ -226,24 +361,14 @@ func (t *Timeline) mdImpact(m *md) {
 			if !s.PeakP95Minute.IsZero() {
 				peakP95 = fmtFloat(s.PeakP95Ms) + " at " + s.PeakP95Minute.Format(layoutClock)
 			}
-			spike := firstSpike[s.Name]
-			if spike == "" {
-				spike = "-"
-			}
-			m.row(cell(s.Name), itoa(s.Spans), itoa(s.ErrorSpans), itoa(s.Logs.Error), itoa(s.Logs.Warn),
-				peakErr, peakP95, spike)
+			m.row(cell(s.Name), strconv.Itoa(s.Versions), itoa(s.Spans), itoa(s.ErrorSpans), itoa(s.Logs.Error),
+				itoa(s.Logs.Warn), peakErr, peakP95, onsetCell(s.FirstError), onsetCell(s.FirstLatencyRegression))
 		}
 		m.line("")
 	}
-	if inc, s := t.Incident, t.FirstSpike; inc != nil && s != nil && !inc.StartedAt.IsZero() {
-		switch lag := inc.StartedAt.Sub(s.Minute); {
-		case lag >= 0:
-			m.line("- **Detection:** the incident opened %s after the start of the first error spike. %s "+
-				"how was it detected, and could it have been sooner?", fmtDur(lag), todo)
-		default:
-			m.line("- **Detection:** the incident opened %s before the first error spike. %s how was it detected?",
-				fmtDur(-lag), todo)
-		}
+	if d := t.Summary.DetectionSeconds; d != nil {
+		m.line("- **Detection:** the incident opened %s after the first %s. %s how was it detected, and could "+
+			"it have been sooner?", fmtSeconds(*d), impactNoun(t.Summary.ImpactKind), todo)
 	} else {
 		m.line("- **Detection:** %s how was the incident detected?", todo)
 	}
@@ -252,106 +377,11 @@ func (t *Timeline) mdImpact(m *md) {
 	m.line("")
 }
 
-func (t *Timeline) mdTimeline(m *md) {
-	m.line("## Timeline")
-	m.line("")
-	entries := t.Entries()
-	if len(entries) == 0 {
-		m.line("No events or findings in the evidence.")
-	} else {
-		m.row("Time (UTC)", "Kind", "ID", "Source", "What happened")
-		m.row("---", "---", "---", "---", "---")
-		for _, e := range entries {
-			m.row(e.Time.Format(layoutSecond), cell(e.Kind), cell(e.ID), cell(e.Source), cell(e.Summary))
-		}
+func onsetCell(o *Onset) string {
+	if o == nil {
+		return "-"
 	}
-	m.line("")
-	m.line("%s add what people did and when: detection, escalation, diagnosis, mitigation, recovery.", todo)
-	m.line("")
-	if len(t.Minutes) == 0 {
-		return
-	}
-	m.line("### Telemetry per minute")
-	m.line("")
-	m.line("Errors are error spans plus ERROR and FATAL log records. Latency is span duration; p50 and p95 " +
-		"are nearest-rank percentiles of the spans that started in the minute.")
-	m.line("")
-	spikes := map[string]bool{}
-	for _, s := range t.Spikes {
-		spikes[s.Service+"\x00"+s.Minute.String()] = true
-	}
-	m.row("Minute", "Service", "Spans", "Errors", "Error spans", "p50 ms", "p95 ms",
-		"Logs error", "Logs warn", "Logs info", "Logs other", "Data points", "Note")
-	m.row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---")
-	for _, x := range t.Minutes {
-		p50, p95 := "-", "-"
-		if x.LatencySamples > 0 {
-			p50, p95 = fmtFloat(x.P50Ms), fmtFloat(x.P95Ms)
-		}
-		note := ""
-		if spikes[x.Service+"\x00"+x.Minute.String()] {
-			note = "first error spike"
-		}
-		m.row(x.Minute.Format(layoutMinute), cell(x.Service), itoa(x.Spans), itoa(x.Errors), itoa(x.ErrorSpans),
-			p50, p95, itoa(x.Logs.Error), itoa(x.Logs.Warn), itoa(x.Logs.Info), itoa(x.Logs.Other),
-			itoa(x.DataPoints), note)
-	}
-	m.line("")
-}
-
-func (t *Timeline) mdFactors(m *md) {
-	m.line("## Contributing factors")
-	m.line("")
-	if d := t.SuspectDeploy; d != nil {
-		m.line("- Suspect deploy: %s. %s confirm or rule out as a cause; what changed?", suspectText(d), todo)
-		var later []string
-		for _, e := range t.Events {
-			if e.Kind == string(incident.EventDeploy) && e.Time.After(d.Time) && (d.Service == "" || e.Service == d.Service) {
-				later = append(later, text(e.ID)+" at "+e.Time.Format(layoutSecond))
-			}
-		}
-		if len(later) > 0 {
-			m.line("- Later deploys of %s: %s. %s was one of them the mitigation (rollback or fix)?",
-				text(cmp.Or(d.Service, "the same service")), strings.Join(later, ", "), todo)
-		}
-	}
-	if len(t.Gaps) > 0 {
-		gaps := make([]string, len(t.Gaps))
-		for i, g := range t.Gaps {
-			gaps[i] = fmt.Sprintf("%s %s to %s (%s)", text(g.Service), g.Start.Format(layoutClock),
-				g.End.Format(layoutClock), plural(g.Minutes, "minute"))
-		}
-		m.line("- Telemetry gaps: %s. %s an outage of the service, or lost telemetry?", strings.Join(gaps, "; "), todo)
-	}
-	m.line("- %s triggers, latent conditions, and what made detection or mitigation harder.", todo)
-	m.line("")
-}
-
-func (t *Timeline) mdActions(m *md) {
-	m.line("## Action items")
-	m.line("")
-	m.row("Action", "Type (prevent / detect / mitigate)", "Owner", "Due", "Tracking")
-	m.row("---", "---", "---", "---", "---")
-	m.row(todo, todo, todo, todo, todo)
-	m.line("")
-}
-
-func (t *Timeline) mdEvidence(m *md) {
-	m.line("## Evidence")
-	m.line("")
-	m.line("- Error spike rule: the first minute in which a service's errors reach at least %d and at least "+
-		"%s × the median of its earlier minutes.", t.Rules.SpikeMinErrors, fmtFloat(t.Rules.SpikeFactor))
-	m.line("- Suspect deploy rule: the latest deploy of the spiking service (else of any service) at most %s "+
-		"before the spike minute, or within it.", fmtDur(time.Duration(t.Rules.DeployLookbackSeconds)*time.Second))
-	if t.Totals.UntimedItems > 0 {
-		m.line("- %s had no time and appear in no minute.", plural64(t.Totals.UntimedItems, "item"))
-	}
-	if inc := t.Incident; inc != nil {
-		for _, l := range inc.Links {
-			m.line("- Link: <%s>", text(l))
-		}
-	}
-	m.line("- %s links to dashboards, logs and the evidence bundle.", todo)
+	return o.Time.Format("15:04:05.000")
 }
 
 // text makes outside text safe on one Markdown line: control characters
@@ -385,6 +415,9 @@ func plural64(n int64, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
+	if strings.HasSuffix(what, "s") {
+		return itoa(n) + " " + what + "es"
+	}
 	return itoa(n) + " " + what + "s"
 }
 
@@ -393,6 +426,38 @@ func fmtFloat(f float64) string {
 	s := strconv.FormatFloat(f, 'f', 3, 64)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
+}
+
+// fmtMs prints milliseconds: "42 ms", "0.5 ms", "1234.5 ms".
+func fmtMs(ms float64) string {
+	if ms >= 10 {
+		return strconv.FormatFloat(math.Round(ms), 'f', 0, 64) + " ms"
+	}
+	return fmtFloat(math.Round(ms*10)/10) + " ms"
+}
+
+// fmtPercent prints a rate (0 to 1) as a percentage: "48%", "0.1%",
+// "0.05%", "0%".
+func fmtPercent(r float64) string {
+	p := r * 100
+	switch {
+	case p == 0:
+		return "0%"
+	case p >= 10:
+		return strconv.FormatFloat(math.Round(p), 'f', 0, 64) + "%"
+	case p >= 0.1:
+		return fmtFloat(math.Round(p*10)/10) + "%"
+	}
+	return strconv.FormatFloat(p, 'g', 1, 64) + "%"
+}
+
+// fmtSeconds prints seconds to the millisecond below a minute ("0.125s",
+// "6.9s"), else as fmtDur.
+func fmtSeconds(s float64) string {
+	if math.Abs(s) < 60 {
+		return fmtFloat(s) + "s"
+	}
+	return fmtDur(time.Duration(s * float64(time.Second)))
 }
 
 // fmtDur prints a duration as "1h2m", "7m", "1m30s" or "45s".

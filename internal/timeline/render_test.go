@@ -25,8 +25,8 @@ func TestMarkdown(t *testing.T) {
 	last := -1
 	for _, h := range []string{
 		"# Postmortem (draft): INC-1 — " + scenarioTitle,
-		"\n## Summary\n", "\n## Impact\n", "\n## Timeline\n", "\n### Telemetry per minute\n",
-		"\n## Contributing factors\n", "\n## Action items\n", "\n## Evidence\n",
+		"\n## Summary\n", "\n## Impact\n", "\n## Suspects\n", "\n### Versions\n", "\n## Timeline\n",
+		"\n### Telemetry per minute\n", "\n## Contributing factors\n", "\n## Action items\n", "\n## Evidence\n",
 	} {
 		i := strings.Index(out, h)
 		require.GreaterOrEqual(t, i, 0, "missing %q", h)
@@ -35,24 +35,38 @@ func TestMarkdown(t *testing.T) {
 	}
 	for _, want := range []string{
 		"- **Severity:** critical · **Source:** alertmanager · **Status:** resolved\n",
-		"- **Started:** 2026-03-02 10:05:00 · **Resolved:** 2026-03-02 10:12:00 (duration 7m)\n",
-		"- **First error spike:** checkout at 2026-03-02 10:03 (15 errors in the minute)\n",
-		"- **Suspect deploy:** deploy D2 of checkout version 1.5.0 at 2026-03-02 10:02:00, 1m before the first error spike\n",
-		"| 2026-03-02 10:02:00 | deploy | D2 | deploy | deploy D2 of checkout version 1.5.0 (status succeeded, environment production) |\n",
-		"| 2026-03-02 10:03:00 | error_spike | checkout | telemetry | first error spike of checkout: 15 errors in the minute",
-		"| 2026-03-02 10:07:00 | telemetry_gap | cart | telemetry | no telemetry from cart for 1 minute (until 10:08) |\n",
-		"| checkout | 500 | 79 | 18 | 25 | 15 at 10:03 | 950 at 10:03 | 10:03 |\n",
-		"| 2026-03-02 10:03 | checkout | 20 | 15 | 12 | 500 | 950 | 3 | 1 | 4 | 0 | 3 | first error spike |\n",
-		"the incident opened 2m after the start of the first error spike",
-		"- Later deploys of checkout: D3 at 2026-03-02 10:08:00.",
+		"- **Opened:** 2026-03-02 10:05:00.000 · **Resolved:** 2026-03-02 10:12:00.000 (open for 7m)\n",
+		"- **First error:** 2026-03-02 10:03:00.000 in checkout; span of 1.5.0 (deploy D2), trace ",
+		"- **First latency regression:** 2026-03-02 10:03:14.000 in checkout; span of 1.5.0 (deploy D2), trace ",
+		"- **Time to detect:** 2m from the first error to the incident opening\n",
+		"- **Time to resolve:** 9m from the first error to the resolution\n",
+		"- **Suspect:** deploy D2 of checkout version 1.5.0 at 2026-03-02 10:02:00.000 — high confidence: its telemetry " +
+			"is worse than the service's before it: 1.4.8 (deploy D1): 2.5% errors, p95 190 ms → 1.5.0 (deploy D2): 51% errors, p95 950 ms\n",
+		"- **Mitigation:** deploy D3 of checkout version 1.4.8 at 2026-03-02 10:08:00.000, 5m after the first error: " +
+			"a rollback to 1.4.8 (replacing D2); checkout went from 60% errors, p95 950 ms to 0% errors, p95 190 ms\n",
+		"1. **deploy D2 of checkout version 1.5.0 at 2026-03-02 10:02:00.000** — high confidence, started 1m before the first error.\n",
+		"2. **deploy C7 of cart version 3.1.0 at 2026-03-02 10:02:40.000** — unlikely confidence",
+		"   - its own telemetry is healthy: 3.1.0 (deploy C7): 1.8% errors, p95 200 ms against 3.0.9: 0% errors, p95 200 ms before it\n",
+		"Deploys after the first error are never suspects; they are mitigation candidates:",
+		"| checkout | 1.5.0 (deploy D2) | 2026-03-02 10:02:00.000 | 2026-03-02 10:07:38.000 | 120 | 51% | 400 | 950 | 15 |\n",
+		"| 2026-03-02 10:02:00.000 | deploy | D2 | deploy | deploy D2 of checkout version 1.5.0 (status succeeded, environment production) |\n",
+		"| 2026-03-02 10:03:00.000 | error_spike | checkout | telemetry | first error of checkout: 15 errors in the minute of 10:03",
+		"| 2026-03-02 10:03:14.000 | latency_spike | checkout | telemetry | first latency regression of checkout: p95 950 ms",
+		"| 2026-03-02 10:07:00.000 | telemetry_gap | cart | telemetry | no telemetry from cart for 1 minute (until 10:08) |\n",
+		"| checkout | 3 | 500 | 67 | 15 | 25 | 15 at 10:03 | 950 at 10:03 | 10:03:00.000 | 10:03:14.000 |\n",
+		"| 2026-03-02 10:03 | checkout | 20 | 15 | 12 | 500 | 950 | 3 | 1 | 4 | 0 | 3 | error spike, latency spike |\n",
+		"the incident opened 2m after the first error",
 		"- Telemetry gaps: cart 10:07 to 10:08 (1 minute).",
 		"| **TODO:** | **TODO:** | **TODO:** | **TODO:** | **TODO:** |\n",
-		"Services with an error spike: checkout (from 10:03).",
+		"Services with an error or latency spike: checkout.",
 	} {
 		assert.Contains(t, out, want)
 	}
 	assert.GreaterOrEqual(t, strings.Count(out, "**TODO:**"), 8)
-	assert.NotContains(t, out, "D1 at", "D1 is neither suspect nor later")
+	// Nothing the analysis writes is escaped twice or left as an HTML
+	// entity where plain text would do.
+	assert.NotContains(t, out, "&amp;")
+	assert.NotContains(t, out, "-&gt;")
 
 	// The timeline table lists the events and findings in time order.
 	var times []string
@@ -62,8 +76,9 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"| 2026-03-02 09:40:00", "| 2026-03-02 10:02:00", "| 2026-03-02 10:02:40", "| 2026-03-02 10:03:00",
-		"| 2026-03-02 10:05:00", "| 2026-03-02 10:07:00", "| 2026-03-02 10:08:00", "| 2026-03-02 10:12:00",
+		"| 2026-03-02 09:40:00.000", "| 2026-03-02 10:02:00.000", "| 2026-03-02 10:02:40.000", "| 2026-03-02 10:03:00.000",
+		"| 2026-03-02 10:03:14.000", "| 2026-03-02 10:05:00.000", "| 2026-03-02 10:07:00.000", "| 2026-03-02 10:08:00.000",
+		"| 2026-03-02 10:12:00.000",
 	}, times)
 
 	// Same evidence, same bytes.
@@ -72,7 +87,52 @@ func TestMarkdown(t *testing.T) {
 	assert.Equal(t, out, again.String())
 }
 
+// TestMarkdownCompleteness: what the evidence lacks comes before any
+// conclusion.
+func TestMarkdownCompleteness(t *testing.T) {
+	tests := []struct {
+		name string
+		c    *Completeness
+		want string
+	}{
+		{"not recorded", nil, "- **Completeness:** the evidence does not record whether anything is missing"},
+		{"lossless", &Completeness{Lossless: true}, "- **Completeness:** the collectors recorded this evidence as lossless."},
+		{"not lossless, no loss named", &Completeness{}, "the collectors do not vouch for this evidence (not lossless), but name no loss"},
+		{"losses", &Completeness{Lossless: true, Losses: []Loss{
+			{Collector: "c-1", Signal: "traces", Reason: "ring_full", Items: 1200, From: at(10, 2), To: at(10, 3, 10)},
+			{Signal: "logs", Reason: "refused <b>", Items: 1},
+		}}, "- **Evidence is incomplete:** the collectors name 2 losses: 1200 spans (ring_full) from 2026-03-02 10:02:00 " +
+			"to 2026-03-02 10:03:10, collector c-1; 1 log record (refused &lt;b&gt;). Every conclusion below may miss what these items held."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := scenario().input()
+			in.Completeness = tt.c
+			tl, err := Build(in)
+			require.NoError(t, err)
+			if tt.c != nil && len(tt.c.Losses) > 0 {
+				assert.False(t, tl.Completeness.Lossless, "a named loss is never lossless")
+			}
+			var buf bytes.Buffer
+			require.NoError(t, tl.WriteMarkdown(&buf))
+			out := buf.String()
+			i := strings.Index(out, tt.want)
+			require.GreaterOrEqual(t, i, 0, "missing %q in\n%s", tt.want, out[:min(len(out), 2000)])
+			for _, conclusion := range []string{"**First error:**", "**Suspect:**", "**Time to detect:**", "## Suspects"} {
+				assert.Less(t, i, strings.Index(out, conclusion), "%s comes after what the evidence lacks", conclusion)
+			}
+		})
+	}
+}
+
 func TestMarkdownSparse(t *testing.T) {
+	errs := make([]span, 0, 10)
+	for i := range 5 {
+		errs = append(errs, span{service: "api", start: at(10, 0, i), latency: time.Millisecond})
+	}
+	for i := range 5 {
+		errs = append(errs, span{service: "api", start: at(10, 1, i), latency: time.Millisecond, failed: true})
+	}
 	tests := []struct {
 		name  string
 		in    Input
@@ -82,26 +142,23 @@ func TestMarkdownSparse(t *testing.T) {
 			name: "nothing",
 			wants: []string{
 				"# Postmortem (draft)\n", "- **Incident:** **TODO:** the evidence names no incident",
-				"- **Evidence:** no telemetry; 0 events.", "- **First error spike:** none detected",
-				"No service had an error spike.", "No events or findings in the evidence.", "## Action items",
+				"- **Evidence:** no telemetry; 0 events.", "- **First error:** no error spike",
+				"No service had an error or latency spike.", "No events or findings in the evidence.", "## Action items",
+				"No error or latency spike in the evidence.",
 			},
 		},
 		{
 			name: "spike without deploy, open incident",
 			in: Input{
 				Incident: &incident.Incident{ID: "INC-5", Status: incident.StatusOpen, StartedAt: at(10, 10)},
-				Traces: seq(traces(span{service: "api", start: at(10, 0), latency: time.Millisecond, failed: true},
-					span{service: "api", start: at(10, 0, 1), latency: time.Millisecond, failed: true},
-					span{service: "api", start: at(10, 0, 2), latency: time.Millisecond, failed: true},
-					span{service: "api", start: at(10, 0, 3), latency: time.Millisecond, failed: true},
-					span{service: "api", start: at(10, 0, 4), latency: time.Millisecond, failed: true})),
+				Traces:   seq(traces(errs...)),
 			},
 			wants: []string{
 				"- **Severity:** **TODO:** · **Source:** **TODO:** · **Status:** open",
 				"**Resolved:** not resolved in the evidence",
-				"- **Suspect deploy:** no deploy in the 30m before the spike",
-				"no earlier minute to compare with, errors may have started before the evidence",
-				"- **Detection:** the incident opened 10m after the start of the first error spike.",
+				"- **Suspect:** no deploy preceded the first error: none started in the 30m before it.",
+				"No deploy preceded the first error: none started in the 30m before it.",
+				"- **Time to detect:** 9m from the first error to the incident opening",
 			},
 		},
 	}
@@ -118,6 +175,8 @@ func TestMarkdownSparse(t *testing.T) {
 	}
 }
 
+// TestMarkdownEscapes: every string from the evidence (titles, service
+// names, versions, deploy IDs in the reasons and chains) is escaped.
 func TestMarkdownEscapes(t *testing.T) {
 	tl, err := Build(Input{Incident: &incident.Incident{
 		ID: "INC-6", Title: "a | b <script>\nalert(1)</script>", Status: incident.StatusOpen, StartedAt: at(10, 0),
@@ -129,6 +188,50 @@ func TestMarkdownEscapes(t *testing.T) {
 	assert.NotContains(t, out, "<script>")
 	assert.Contains(t, out, "# Postmortem (draft): INC-6 — a | b &lt;script&gt; alert(1)&lt;/script&gt;\n")
 	assert.Contains(t, out, `| incident.opened | INC-6 | incident.json | incident INC-6 opened: a \| b &lt;script&gt; alert(1)&lt;/script&gt; |`)
+
+	// Hostile names in the telemetry and the deploys.
+	evil := "api|<img src=x onerror=alert(1)>\x1b[31m"
+	version := "v2<b>|"
+	var spans []span
+	for i := range 300 {
+		start := at(10, 0).Add(time.Duration(i) * time.Second)
+		bad := i >= 150
+		v := "v1"
+		if bad {
+			v = version
+		}
+		spans = append(spans,
+			span{service: "front<i>", version: "v1", start: start, latency: 20 * time.Millisecond, failed: bad, trace: uint64(i + 1), id: 1},
+			span{service: evil, version: v, start: start.Add(time.Millisecond), latency: 10 * time.Millisecond, failed: bad, trace: uint64(i + 1), id: 2, parent: 1},
+		)
+	}
+	ev := deployEvent("D-1", evil, version, at(10, 2))
+	tl, err = Build(Input{Traces: seq(traces(spans...)), Events: seq(ev),
+		Incident: &incident.Incident{ID: "INC-6", Status: incident.StatusOpen, StartedAt: at(10, 3)}})
+	require.NoError(t, err)
+	require.NotEmpty(t, tl.Suspects)
+	require.NotEmpty(t, tl.Chains)
+	buf.Reset()
+	require.NoError(t, tl.WriteMarkdown(&buf))
+	out = buf.String()
+	for _, bad := range []string{"<img", "<b>", "<i>", "\x1b"} {
+		assert.NotContains(t, out, bad)
+	}
+	// No pipe from the evidence splits a table cell: every row has as many
+	// cells as its table's header.
+	header := 0
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "|") {
+			header = 0
+			continue
+		}
+		cells := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|")
+		if header == 0 {
+			header = cells
+		}
+		assert.Equal(t, header, cells, "%q", line)
+	}
+	assert.Contains(t, out, `api\|&lt;img src=x onerror=alert(1)&gt; [31m`)
 }
 
 type failingWriter struct{}
@@ -156,15 +259,19 @@ func TestJSONRoundTrip(t *testing.T) {
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
 	assert.Equal(t, float64(SchemaVersion), doc["schema_version"])
-	for _, k := range []string{"incident", "evidence_range", "rules", "totals", "events", "services", "minutes",
-		"error_spikes", "first_error_spike", "suspect_deploy", "gaps"} {
+	for _, k := range []string{"incident", "evidence_range", "rules", "totals", "summary", "suspects", "mitigations",
+		"chains", "events", "services", "versions", "minutes", "spikes", "gaps"} {
 		assert.Contains(t, doc, k)
 	}
-	sd := doc["suspect_deploy"].(map[string]any)
-	assert.Equal(t, "D2", sd["deploy_id"])
-	assert.Equal(t, "2026-03-02T10:02:00Z", sd["time"])
+	sd := doc["suspects"].([]any)[0].(map[string]any)
+	assert.Equal(t, "D2", sd["deploy"].(map[string]any)["id"])
+	assert.Equal(t, "2026-03-02T10:02:00Z", sd["deploy"].(map[string]any)["started_at"])
 	assert.Equal(t, float64(60), sd["lead_seconds"])
-	spike := doc["first_error_spike"].(map[string]any)
+	assert.Equal(t, "high", sd["confidence"])
+	sum := doc["summary"].(map[string]any)
+	assert.Equal(t, "2026-03-02T10:03:00Z", sum["first_error"].(map[string]any)["time"])
+	assert.Equal(t, float64(120), sum["detection_seconds"])
+	spike := doc["spikes"].([]any)[0].(map[string]any)
 	assert.Equal(t, "2026-03-02T10:03:00Z", spike["minute"])
 	assert.Equal(t, float64(15), spike["errors"])
 	m := doc["minutes"].([]any)[0].(map[string]any)
@@ -178,6 +285,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	buf.Reset()
 	require.NoError(t, empty.WriteJSON(&buf))
 	assert.Contains(t, buf.String(), `"events": []`)
+	assert.Contains(t, buf.String(), `"suspects": []`)
 	assert.NotContains(t, buf.String(), "null")
 	var emptyBack Timeline
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &emptyBack))

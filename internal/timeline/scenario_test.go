@@ -1,7 +1,9 @@
 package timeline
 
 import (
+	"cmp"
 	"iter"
+	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -40,6 +42,9 @@ type minutePlan struct {
 	// logs by severity number, in this order.
 	logs   []plog.SeverityNumber
 	points int
+	// version and deployment tag the resource (service.version,
+	// deployment.id); deployment is left out when empty.
+	version, deployment string
 }
 
 // evidence is a scripted scenario as pdata batches and events.
@@ -65,9 +70,13 @@ func (e *evidence) input() Input {
 // attributes, random IDs) and then pinned to the plan: exact latencies,
 // exact error spans and exact severities.
 func (e *evidence) add(seed int64, service string, minute time.Time, p minutePlan) {
-	svc := testgen.WithServices(service)
+	tags := map[string]string{"service.version": cmp.Or(p.version, "0.0.1")}
+	if p.deployment != "" {
+		tags["deployment.id"] = p.deployment
+	}
+	svc := []testgen.Option{testgen.WithServices(service), testgen.WithResourceAttributes(tags)}
 	if p.spans > 0 {
-		td := testgen.Traces(seed, p.spans, 1, minute, 2*time.Second, svc, testgen.WithErrorRate(0))
+		td := testgen.Traces(seed, p.spans, 1, minute, 2*time.Second, append(svc, testgen.WithErrorRate(0))...)
 		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 		for k := range spans.Len() {
 			s := spans.At(k)
@@ -80,7 +89,7 @@ func (e *evidence) add(seed int64, service string, minute time.Time, p minutePla
 		e.traces = append(e.traces, td)
 	}
 	if len(p.logs) > 0 {
-		ld := testgen.Logs(seed, len(p.logs), 1, minute, 5*time.Second, svc)
+		ld := testgen.Logs(seed, len(p.logs), 1, minute, 5*time.Second, svc...)
 		recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 		for k := range recs.Len() {
 			recs.At(k).SetSeverityNumber(p.logs[k])
@@ -89,7 +98,7 @@ func (e *evidence) add(seed int64, service string, minute time.Time, p minutePla
 		e.logs = append(e.logs, ld)
 	}
 	if p.points > 0 {
-		e.metrics = append(e.metrics, testgen.Metrics(seed, p.points, 1, minute, 10*time.Second, svc))
+		e.metrics = append(e.metrics, testgen.Metrics(seed, p.points, 1, minute, 10*time.Second, svc...))
 	}
 }
 
@@ -108,26 +117,37 @@ const (
 	scenarioTitle    = "Checkout error rate above SLO"
 )
 
-// scenario: checkout and cart from 09:50 to 10:14. Deploy D1 of checkout
-// at 09:40, D2 of checkout at 10:02, C7 of cart at 10:02:40; checkout's
-// errors rise from 10:03; INC-1 opens at 10:05; rollback deploy D3 of
-// checkout at 10:08; errors stop from 10:09; INC-1 resolves at 10:12. Cart
-// sends nothing at 10:07.
+// scenario: checkout and cart from 09:50 to 10:14. Checkout runs 1.4.8
+// (deploy D1, 09:40), then 1.5.0 (deploy D2, 10:02), then 1.4.8 again
+// (rollback deploy D3, 10:08); cart runs 3.0.9 until deploy C7 of 3.1.0
+// at 10:02:40. Every resource carries service.version and deployment.id,
+// as incident_context tags them. Checkout's errors rise at 10:03:00 (the
+// first span of the minute), INC-1 opens at 10:05, D3 rolls back at 10:08
+// and the errors stop with it; INC-1 resolves at 10:12. Cart sends
+// nothing at 10:07.
 //
-// Checkout's minutes before 10:03 alternate 1 and 0 error spans (baseline
-// median 1 over 13 minutes); 10:03 to 10:08 have 12 error spans and 3 error
-// logs, and five times the latency.
+// Checkout's minutes before 10:03 alternate 1 and 0 error spans (at the
+// start of the minute; baseline median 1 over 13 minutes); 10:03 to 10:07
+// have 12 error spans and 3 error logs, and five times the latency.
 func scenario() *evidence {
 	e := &evidence{}
 	info, warn, errSev, debug := plog.SeverityNumberInfo, plog.SeverityNumberWarn, plog.SeverityNumberError, plog.SeverityNumberDebug
 	seed := int64(1)
 	for m := at(9, 50); m.Before(at(10, 15)); m = m.Add(time.Minute) {
 		idx := int(m.Sub(at(9, 50)) / time.Minute)
-		co := minutePlan{spans: 20, latencyScale: 1, logs: []plog.SeverityNumber{info, info, info, info, warn}, points: 3}
+		co := minutePlan{spans: 20, latencyScale: 1, logs: []plog.SeverityNumber{info, info, info, info, warn}, points: 3,
+			version: "1.4.8", deployment: "D1"}
+		switch {
+		case m.Before(at(10, 2)):
+		case m.Before(at(10, 8)):
+			co.version, co.deployment = "1.5.0", "D2"
+		default:
+			co.deployment = "D3"
+		}
 		switch {
 		case m.Before(at(10, 3)):
 			co.errSpans = 1 - idx%2
-		case m.Before(at(10, 9)):
+		case m.Before(at(10, 8)):
 			co.errSpans = 12
 			co.latencyScale = 5
 			co.logs = append(co.logs, errSev, errSev, errSev)
@@ -137,7 +157,10 @@ func scenario() *evidence {
 		if m.Equal(at(10, 7)) {
 			continue // cart's gap
 		}
-		ca := minutePlan{spans: 10, latencyScale: 2, logs: []plog.SeverityNumber{info, info, debug}, points: 2}
+		ca := minutePlan{spans: 10, latencyScale: 2, logs: []plog.SeverityNumber{info, info, debug}, points: 2, version: "3.0.9"}
+		if !m.Before(at(10, 3)) {
+			ca.version, ca.deployment = "3.1.0", "C7"
+		}
 		if m.Equal(at(10, 5)) {
 			ca.errSpans = 2
 		}
@@ -169,4 +192,25 @@ func scenario() *evidence {
 		openedEv, // the same event in a second part: listed once
 	}
 	return e
+}
+
+// spanAt returns the span of service that starts at ts.
+func (e *evidence) spanAt(t testing.TB, service string, ts time.Time) ptrace.Span {
+	t.Helper()
+	for _, td := range e.traces {
+		for _, rs := range td.ResourceSpans().All() {
+			if v, _ := rs.Resource().Attributes().Get("service.name"); v.Str() != service {
+				continue
+			}
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, s := range ss.Spans().All() {
+					if s.StartTimestamp().AsTime().Equal(ts) {
+						return s
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no span of %s at %s", service, ts)
+	return ptrace.Span{}
 }

@@ -17,7 +17,8 @@ import (
 )
 
 func TestScenario(t *testing.T) {
-	tl, err := Build(scenario().input())
+	e := scenario()
+	tl, err := Build(e.input())
 	require.NoError(t, err)
 
 	type ev struct {
@@ -47,27 +48,82 @@ func TestScenario(t *testing.T) {
 		ID: scenarioIncident, Title: scenarioTitle, Severity: "critical", Source: "alertmanager",
 		Status: "resolved", Scope: []string{"service.name=checkout"}, StartedAt: at(10, 5), ResolvedAt: at(10, 12),
 	}, *tl.Incident)
-
 	require.NotNil(t, tl.Range)
 	assert.Equal(t, Range{Start: at(9, 50), End: at(10, 15), Minutes: 25}, *tl.Range)
+	assert.Nil(t, tl.Completeness, "the input does not say")
 
-	require.NotNil(t, tl.FirstSpike)
-	assert.Equal(t, Spike{
-		Service: "checkout", Minute: at(10, 3), Errors: 15, ErrorSpans: 12, ErrorLogs: 3, Spans: 20,
-		BaselineMedian: 1, BaselineMinutes: 13,
-	}, *tl.FirstSpike)
-	assert.Equal(t, []Spike{*tl.FirstSpike}, tl.Spikes, "cart's 2 errors at 10:05 are no spike")
+	// Precise times: the first error is the first span of 10:03, the
+	// first latency regression the first span of that minute slower than
+	// twice the baseline p95 (190 ms): the 8th, 400 ms, at 10:03:14.
+	firstErr := Onset{Time: at(10, 3), Service: "checkout", Version: "1.5.0", DeploymentID: "D2", Signal: "span",
+		TraceID: e.spanAt(t, "checkout", at(10, 3)).TraceID().String()}
+	firstLat := Onset{Time: at(10, 3, 14), Service: "checkout", Version: "1.5.0", DeploymentID: "D2", Signal: "span",
+		TraceID: e.spanAt(t, "checkout", at(10, 3, 14)).TraceID().String(), LatencyMs: 400}
+	detect, resolve := 120.0, 540.0
+	assert.Equal(t, Summary{
+		FirstError: &firstErr, FirstLatencyRegression: &firstLat, ImpactStart: at(10, 3), ImpactKind: SpikeErrors,
+		Opened: at(10, 5), Resolved: at(10, 12), DetectionSeconds: &detect, ResolveSeconds: &resolve,
+	}, tl.Summary)
 
-	require.NotNil(t, tl.SuspectDeploy)
-	assert.Equal(t, SuspectDeploy{
-		DeployID: "D2", Service: "checkout", Version: "1.5.0", Environment: "production", Status: "succeeded",
-		Time: at(10, 2), LeadSeconds: 60, Match: MatchSameService, SpikeService: "checkout", SpikeMinute: at(10, 3),
-	}, *tl.SuspectDeploy)
+	// The service-level spikes; the version-level ones begin with the same
+	// items and are left out.
+	assert.Equal(t, []Spike{
+		{Kind: SpikeErrors, Level: LevelService, Service: "checkout", Minute: at(10, 3), Onset: firstErr, Spans: 20,
+			Errors: 15, ErrorSpans: 12, ErrorLogs: 3, BaselineMedian: 1, BaselineMinutes: 13},
+		{Kind: SpikeLatency, Level: LevelService, Service: "checkout", Minute: at(10, 3), Onset: firstLat, Spans: 20,
+			BaselineMinutes: 13, P95Ms: 950, BaselineP95Ms: 190, ThresholdMs: 380},
+	}, tl.Spikes, "cart's 2 errors at 10:05 are no spike")
+
+	// Suspects: D2, whose own telemetry fails, then the two whose own
+	// telemetry does not: C7 (nearer the first error) and D1, superseded by
+	// D2 before the errors began.
+	require.Len(t, tl.Suspects, 3)
+	d2 := tl.Suspects[0]
+	assert.Equal(t, Deploy{ID: "D2", Service: "checkout", Version: "1.5.0", Environment: "production",
+		Status: "succeeded", StartedAt: at(10, 2)}, d2.Deploy)
+	assert.Equal(t, 1, d2.Rank)
+	assert.Equal(t, ConfidenceHigh, d2.Confidence)
+	assert.Equal(t, 60.0, d2.LeadSeconds)
+	assert.Equal(t, []string{ReasonPreceded, ReasonVersionFails, ReasonServiceSpikes}, reasonCodes(d2))
+	assert.Equal(t, "its telemetry is worse than the service's before it: 1.4.8 (deploy D1): 2.5% errors, p95 190 ms "+
+		"→ 1.5.0 (deploy D2): 51% errors, p95 950 ms", d2.Reasons[1].Text)
+	require.NotNil(t, d2.Own)
+	assert.Equal(t, Group{Versions: []string{"1.5.0 (deploy D2)"}, Figures: Figures{
+		Spans: 120, ErrorSpans: 61, ErrorRate: 61.0 / 120, LatencySamples: 120, P50Ms: 400, P95Ms: 950, ErrorLogs: 15,
+	}}, *d2.Own)
+	require.NotNil(t, d2.Before)
+	assert.Equal(t, Group{Versions: []string{"1.4.8 (deploy D1)"}, From: at(9, 32), To: at(10, 2), Figures: Figures{
+		Spans: 240, ErrorSpans: 6, ErrorRate: 6.0 / 240, LatencySamples: 240, P50Ms: 100, P95Ms: 190,
+	}}, *d2.Before)
+	assert.Nil(t, d2.Others, "no other version ran beside it")
+
+	assert.Equal(t, "C7", tl.Suspects[1].Deploy.ID)
+	assert.Equal(t, ConfidenceUnlikely, tl.Suspects[1].Confidence)
+	assert.Equal(t, []string{ReasonPreceded, ReasonVersionHealthy, ReasonNoSpike}, reasonCodes(tl.Suspects[1]))
+	assert.Equal(t, "D1", tl.Suspects[2].Deploy.ID)
+	assert.Equal(t, ConfidenceUnlikely, tl.Suspects[2].Confidence)
+	assert.Equal(t, []string{ReasonPreceded, ReasonNoTelemetry, ReasonLaterDeploy}, reasonCodes(tl.Suspects[2]))
+	assert.Empty(t, tl.NoSuspect)
+
+	// D3, after the first error, is a mitigation: a rollback to 1.4.8.
+	require.Len(t, tl.Mitigations, 1)
+	mt := tl.Mitigations[0]
+	assert.Equal(t, "D3", mt.Deploy.ID)
+	assert.Equal(t, MitigationRollback, mt.Kind)
+	assert.Equal(t, "1.4.8", mt.ReturnsTo)
+	assert.Equal(t, "D2", mt.Reverts)
+	assert.Equal(t, 300.0, mt.AfterSeconds)
+	require.NotNil(t, mt.Before)
+	require.NotNil(t, mt.After)
+	assert.Equal(t, Figures{Spans: 100, ErrorSpans: 60, ErrorRate: 0.6, LatencySamples: 100, P50Ms: 500, P95Ms: 950, ErrorLogs: 15},
+		mt.Before.Figures)
+	assert.Equal(t, Figures{Spans: 140, LatencySamples: 140, P50Ms: 100, P95Ms: 190}, mt.After.Figures)
+	assert.Empty(t, tl.Chains, "each trace stays in one service")
 
 	assert.Equal(t, []Gap{{Service: "cart", Start: at(10, 7), End: at(10, 8), Minutes: 1}}, tl.Gaps)
 
 	// Exact latencies: checkout's spans take 10, 20, ..., 200 ms (five
-	// times that from 10:03 to 10:08); cart's 20, 40, ..., 200 ms.
+	// times that from 10:03 to 10:07); cart's 20, 40, ..., 200 ms.
 	co := minute(t, tl, "checkout", at(10, 0))
 	assert.Equal(t, MinuteStats{
 		Minute: at(10, 0), Service: "checkout", Spans: 20, ErrorSpans: 1, LatencySamples: 20,
@@ -93,18 +149,48 @@ func TestScenario(t *testing.T) {
 	require.Len(t, tl.Services, 2)
 	cart, checkout := tl.Services[0], tl.Services[1]
 	assert.Equal(t, "cart", cart.Name)
+	assert.Equal(t, 2, cart.Versions)
+	assert.Nil(t, cart.FirstError)
 	assert.Equal(t, ServiceSummary{
 		Name: "checkout", FirstMinute: at(9, 50), LastMinute: at(10, 14),
-		Spans: 25 * 20, ErrorSpans: 7 + 6*12, Logs: LogCounts{Error: 18, Warn: 25, Info: 100},
-		DataPoints: 75, Errors: 7 + 6*12 + 18, PeakErrors: 15, PeakErrorsMinute: at(10, 3),
-		PeakP95Ms: 950, PeakP95Minute: at(10, 3),
+		Spans: 25 * 20, ErrorSpans: 7 + 5*12, Logs: LogCounts{Error: 15, Warn: 25, Info: 100},
+		DataPoints: 75, Errors: 7 + 5*12 + 15, PeakErrors: 15, PeakErrorsMinute: at(10, 3),
+		PeakP95Ms: 950, PeakP95Minute: at(10, 3), Versions: 3, FirstError: &firstErr, FirstLatencyRegression: &firstLat,
 	}, checkout)
 
+	// Every version, with its own figures.
+	type vrow struct {
+		service, version, deployment string
+		first, last                  time.Time
+		spans, errs                  int64
+		p95                          float64
+	}
+	var versions []vrow
+	for _, v := range tl.Versions {
+		versions = append(versions, vrow{v.Service, v.Version, v.DeploymentID, v.First, v.Last, v.Spans, v.ErrorSpans, v.P95Ms})
+	}
+	assert.Equal(t, []vrow{
+		{"cart", "3.0.9", "", at(9, 50), at(10, 2, 18), 130, 0, 200},
+		{"cart", "3.1.0", "C7", at(10, 3), at(10, 14, 18), 110, 2, 200},
+		{"checkout", "1.4.8", "D1", at(9, 50), at(10, 1, 38), 240, 6, 190},
+		{"checkout", "1.5.0", "D2", at(10, 2), at(10, 7, 38), 120, 61, 950},
+		{"checkout", "1.4.8", "D3", at(10, 8), at(10, 14, 38), 140, 0, 190},
+	}, versions)
+
 	assert.Equal(t, Totals{
-		Spans: 25*20 + 24*10, ErrorSpans: 7 + 6*12 + 2, LogRecords: 25*5 + 18 + 24*3,
-		Logs: LogCounts{Error: 18, Warn: 25, Info: 100 + 48, Other: 24}, DataPoints: 75 + 48, Events: 6,
+		Spans: 25*20 + 24*10, ErrorSpans: 7 + 5*12 + 2, LogRecords: 25*5 + 15 + 24*3,
+		Logs: LogCounts{Error: 15, Warn: 25, Info: 100 + 48, Other: 24}, DataPoints: 75 + 48, Events: 6,
 	}, tl.Totals)
-	assert.Equal(t, Rules{SpikeFactor: 3, SpikeMinErrors: 5, DeployLookbackSeconds: 1800}, tl.Rules)
+	assert.Equal(t, Rules{SpikeFactor: 3, SpikeMinErrors: 5, LatencyFactor: 2, LatencyMinIncreaseMs: 10,
+		LatencyMinSpans: 5, DeployLookbackSeconds: 1800, OnsetWindowSeconds: 600}, tl.Rules)
+}
+
+func reasonCodes(s Suspect) []string {
+	var out []string
+	for _, r := range s.Reasons {
+		out = append(out, r.Code)
+	}
+	return out
 }
 
 func compareStrings(a, b string) int {
@@ -185,17 +271,37 @@ type span struct {
 	failed  bool
 	// noEnd leaves the end time unset.
 	noEnd bool
+	// version and deployment tag the resource.
+	version, deployment string
+	// trace, id and parent set the IDs (0: none).
+	trace, id, parent uint64
 }
 
 func traces(spans ...span) ptrace.Traces {
 	td := ptrace.NewTraces()
 	for _, s := range spans {
 		rs := td.ResourceSpans().AppendEmpty()
+		attrs := rs.Resource().Attributes()
 		if s.service != "" {
-			rs.Resource().Attributes().PutStr("service.name", s.service)
+			attrs.PutStr("service.name", s.service)
+		}
+		if s.version != "" {
+			attrs.PutStr("service.version", s.version)
+		}
+		if s.deployment != "" {
+			attrs.PutStr("deployment.id", s.deployment)
 		}
 		sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 		sp.SetName("op")
+		if s.trace != 0 {
+			sp.SetTraceID(traceIDOf(s.trace))
+		}
+		if s.id != 0 {
+			sp.SetSpanID(spanIDOf(s.id))
+		}
+		if s.parent != 0 {
+			sp.SetParentSpanID(spanIDOf(s.parent))
+		}
 		if !s.start.IsZero() {
 			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(s.start))
 		}
@@ -324,135 +430,20 @@ func TestMetricsCountAsData(t *testing.T) {
 	assert.Equal(t, Totals{DataPoints: 5, UntimedItems: 1}, tl.Totals)
 }
 
-func TestFindSpikes(t *testing.T) {
-	// series gives a service's errors per minute from 10:00; -1 is a
-	// minute without data.
-	tests := []struct {
-		name   string
-		series []int64
-		opts   Options
-		want   *Spike // Service, Minute and Errors filled in by the test
-	}{
-		{name: "no errors", series: []int64{0, 0, 0, 0}},
-		{name: "below the minimum", series: []int64{0, 0, 4, 4}},
-		{name: "minimum over a zero baseline", series: []int64{0, 0, 5}, want: &Spike{BaselineMinutes: 2}},
-		{name: "no baseline", series: []int64{9, 0}, want: &Spike{BaselineMinutes: 0}},
-		{name: "below the factor", series: []int64{2, 2, 5}},
-		{name: "exactly the factor", series: []int64{2, 2, 2, 6}, want: &Spike{BaselineMedian: 2, BaselineMinutes: 3}},
-		{name: "even baseline uses the mean of the middle", series: []int64{1, 2, 3, 4, 7}},
-		{name: "even baseline, reached", series: []int64{1, 2, 3, 4, 8}, want: &Spike{BaselineMedian: 2.5, BaselineMinutes: 4}},
-		{name: "minutes without data are no baseline", series: []int64{1, -1, -1, 3}},
-		{name: "first spike only", series: []int64{0, 6, 20}, want: &Spike{BaselineMinutes: 1}},
-		{name: "custom rule", series: []int64{1, 1, 2}, opts: Options{SpikeFactor: 2, SpikeMinErrors: 2},
-			want: &Spike{BaselineMedian: 1, BaselineMinutes: 2}},
+func traceIDOf(n uint64) pcommon.TraceID {
+	var id pcommon.TraceID
+	for i := range 8 {
+		id[15-i] = byte(n >> (8 * i))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var ms []MinuteStats
-			for i, n := range tt.series {
-				if n >= 0 {
-					ms = append(ms, MinuteStats{Minute: at(10, i), Service: "api", Spans: 100, ErrorSpans: n, Errors: n})
-				}
-			}
-			opts, err := tt.opts.withDefaults()
-			require.NoError(t, err)
-			got := findSpikes(ms, opts)
-			if tt.want == nil {
-				assert.Empty(t, got)
-				return
-			}
-			require.Len(t, got, 1)
-			w := *tt.want
-			w.Service = "api"
-			w.Minute = got[0].Minute
-			i := int(w.Minute.Sub(at(10, 0)) / time.Minute)
-			w.Errors, w.ErrorSpans, w.Spans = tt.series[i], tt.series[i], 100
-			assert.Equal(t, w, got[0])
-		})
-	}
-	t.Run("slow rise flags the first minute reaching the rule", func(t *testing.T) {
-		// 1, 2, 4, 8: median of {1, 2, 4} is 2, 8 >= 6 and >= 5.
-		ms := []MinuteStats{}
-		for i, n := range []int64{1, 2, 4, 8} {
-			ms = append(ms, MinuteStats{Minute: at(10, i), Service: "api", Errors: n})
-		}
-		got := findSpikes(ms, Options{SpikeFactor: 3, SpikeMinErrors: 5})
-		require.Len(t, got, 1)
-		assert.Equal(t, at(10, 3), got[0].Minute)
-	})
-	t.Run("order across services", func(t *testing.T) {
-		ms := []MinuteStats{
-			{Minute: at(10, 0), Service: "c", Errors: 9},
-			{Minute: at(10, 0), Service: "b", Errors: 5},
-			{Minute: at(10, 0), Service: "a", Errors: 5},
-			{Minute: at(9, 59), Service: "z", Errors: 6},
-		}
-		got := findSpikes(ms, Options{SpikeFactor: 3, SpikeMinErrors: 5})
-		var order []string
-		for _, s := range got {
-			order = append(order, s.Service)
-		}
-		assert.Equal(t, []string{"z", "c", "a", "b"}, order)
-	})
+	return id
 }
 
-func TestSuspectDeploy(t *testing.T) {
-	// api spikes at 10:03 (no errors before).
-	var spans []span
-	for i := range 4 {
-		for k := range 6 {
-			spans = append(spans, span{service: "api", start: at(10, i, k), latency: time.Millisecond, failed: i == 3})
-		}
+func spanIDOf(n uint64) pcommon.SpanID {
+	var id pcommon.SpanID
+	for i := range 8 {
+		id[7-i] = byte(n >> (8 * i))
 	}
-	td := traces(spans...)
-	deploy := func(id, service string, t time.Time) incident.Event { return deployEvent(id, service, "v", t) }
-	tests := []struct {
-		name      string
-		events    []incident.Event
-		lookback  time.Duration
-		wantID    string
-		wantMatch string
-		wantLead  int64
-	}{
-		{name: "none"},
-		{name: "same service", events: []incident.Event{deploy("A", "api", at(10, 1)), deploy("W", "web", at(10, 2))},
-			wantID: "A", wantMatch: MatchSameService, wantLead: 120},
-		{name: "any service when the service has none", events: []incident.Event{deploy("W", "web", at(10, 2)), deploy("V", "web", at(10, 1))},
-			wantID: "W", wantMatch: MatchAnyService, wantLead: 60},
-		{name: "within the spike minute", events: []incident.Event{deploy("A", "api", at(10, 3, 30))},
-			wantID: "A", wantMatch: MatchSameService, wantLead: -30},
-		{name: "after the spike minute", events: []incident.Event{deploy("A", "api", at(10, 4))}},
-		{name: "at the lookback edge", events: []incident.Event{deploy("A", "api", at(9, 33))},
-			wantID: "A", wantMatch: MatchSameService, wantLead: 1800},
-		{name: "beyond the lookback", events: []incident.Event{deploy("A", "api", at(9, 32, 59))}},
-		{name: "custom lookback", lookback: 5 * time.Minute, events: []incident.Event{deploy("A", "api", at(9, 50))}},
-		{name: "same time, greater ID", events: []incident.Event{deploy("B", "api", at(10, 1)), deploy("A", "api", at(10, 1))},
-			wantID: "B", wantMatch: MatchSameService, wantLead: 120},
-		{name: "deploy without record uses the event", events: []incident.Event{
-			{Kind: incident.EventDeploy, Time: at(10, 2), Source: "ci", DeployID: "X"}},
-			wantID: "X", wantMatch: MatchAnyService, wantLead: 60},
-		{name: "deploy time from the record", events: []incident.Event{
-			{Kind: incident.EventDeploy, Source: "ci", Deploy: &incident.Deploy{ID: "R", Service: "api", StartedAt: at(10, 0)}}},
-			wantID: "R", wantMatch: MatchSameService, wantLead: 180},
-		{name: "other events are no deploys", events: []incident.Event{
-			{Kind: incident.EventIncidentOpened, Time: at(10, 2), IncidentID: "I"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tl, err := Build(Input{Traces: seq(td), Events: seq(tt.events...), Options: Options{DeployLookback: tt.lookback}})
-			require.NoError(t, err)
-			require.NotNil(t, tl.FirstSpike)
-			require.Equal(t, at(10, 3), tl.FirstSpike.Minute)
-			if tt.wantID == "" {
-				assert.Nil(t, tl.SuspectDeploy)
-				return
-			}
-			require.NotNil(t, tl.SuspectDeploy)
-			assert.Equal(t, tt.wantID, tl.SuspectDeploy.DeployID)
-			assert.Equal(t, tt.wantMatch, tl.SuspectDeploy.Match)
-			assert.Equal(t, tt.wantLead, tl.SuspectDeploy.LeadSeconds)
-		})
-	}
+	return id
 }
 
 func TestGaps(t *testing.T) {
