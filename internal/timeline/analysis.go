@@ -338,12 +338,18 @@ func (an *analysis) findSpikes() []Spike {
 			vpts := an.variantPoints(v)
 			// The service's minutes before the variant appeared are its
 			// baseline too: a new version is compared with what ran before.
+			// Without any, the other versions in the variant's first minute
+			// are: a deploy right after the evidence begins still has what
+			// ran beside it to be compared with.
 			var prior []point
 			for _, p := range pts {
 				if p.minute >= vpts[0].minute {
 					break
 				}
 				prior = append(prior, p)
+			}
+			if len(prior) == 0 {
+				prior = an.othersPoint(s, v, vpts[0].minute)
 			}
 			base := spikeBase{Level: LevelVersion, Service: s.name, Version: v.key.version, DeploymentID: v.key.deployment}
 			spikes = an.appendSpikes(spikes, base, vpts, prior)
@@ -366,6 +372,30 @@ func (an *analysis) findSpikes() []Spike {
 			strings.Compare(x.Version, y.Version), strings.Compare(x.DeploymentID, y.DeploymentID))
 	})
 	return spikes
+}
+
+// othersPoint returns, as a one-point series, the minute of service s
+// without variant v's items, when other variants sent spans in it.
+func (an *analysis) othersPoint(s *sdata, v *vdata, minute int64) []point {
+	i, ok := slices.BinarySearchFunc(s.minutes, minute, func(m sminute, t int64) int { return cmp.Compare(m.minute, t) })
+	if !ok {
+		return nil
+	}
+	var bs []vbucket
+	for _, vb := range s.minutes[i].bs {
+		if vb.variant != v.idx {
+			bs = append(bs, vb)
+		}
+	}
+	if len(bs) == 0 {
+		return nil
+	}
+	st := an.minuteStats(s.name, minute, bs)
+	if st.Spans == 0 {
+		return nil
+	}
+	return []point{{minute: minute, spans: st.Spans, errors: st.Errors, errorSpans: st.ErrorSpans,
+		errorLogs: st.Logs.Error, samples: st.LatencySamples, p95: st.P95Ms, bs: bs}}
 }
 
 // spikeBase holds what every spike of a series shares.

@@ -299,6 +299,21 @@ func TestSuspects(t *testing.T) {
 			},
 		},
 		{
+			// api slows down from 10:03; web's deploy at 10:04 (a shorter
+			// timeout) makes web fail: it came after the latency
+			// regression, before the first error, and is a suspect.
+			name: "a deploy after an earlier latency regression",
+			spans: append(append(traffic("api", "v1", "", at(10, 0), at(10, 3), 250*time.Millisecond, 40*time.Millisecond, nil),
+				traffic("api", "v1", "", at(10, 3), at(10, 8), 250*time.Millisecond, 900*time.Millisecond, nil)...),
+				append(traffic("web", "v7", "W7", at(10, 0), at(10, 4), 500*time.Millisecond, 30*time.Millisecond, nil),
+					traffic("web", "v8", "W8", at(10, 4, 10), at(10, 8), 500*time.Millisecond, 30*time.Millisecond, everyOther)...)...),
+			evs:  []incident.Event{deploy("W8", "web", "v8", at(10, 4))},
+			want: []string{"W8 high"},
+			wantReasons: [][]string{
+				{ReasonPreceded, ReasonVersionFails, ReasonServiceSpikes},
+			},
+		},
+		{
 			name: "a canary: only the new version fails",
 			spans: append(traffic("api", "v1", "A1", at(10, 0), at(10, 8), 250*time.Millisecond, 40*time.Millisecond, nil),
 				traffic("api", "v2", "A2", ms(10, 5, 0, 675), at(10, 8), time.Second, 40*time.Millisecond, everyOther)...),
@@ -617,4 +632,18 @@ func TestFigureFormats(t *testing.T) {
 		versionLabel(variantKey{version: "v2", deployment: "D2"}), versionLabel(variantKey{version: "v2"}),
 		versionLabel(variantKey{deployment: "D2"}), versionLabel(variantKey{}),
 	}))
+}
+
+// TestVersionSpikeWithinFirstMinute: a deploy right after the evidence
+// begins, in the same minute, is compared with what ran beside it.
+func TestVersionSpikeWithinFirstMinute(t *testing.T) {
+	spans := traffic("api", "v1", "A1", at(10, 0), at(10, 0, 30), 100*time.Millisecond, 40*time.Millisecond, nil)
+	spans = append(spans, traffic("api", "v2", "A2", at(10, 0, 30), at(10, 1), 100*time.Millisecond, 900*time.Millisecond, nil)...)
+	tl := build(t, Options{}, at(10, 0, 40), []incident.Event{deployEvent("A2", "api", "v2", ms(10, 0, 29, 900))}, spans...)
+	require.NotNil(t, tl.Summary.FirstLatencyRegression)
+	assert.Equal(t, at(10, 0, 30), tl.Summary.FirstLatencyRegression.Time)
+	require.Len(t, tl.Suspects, 1)
+	assert.Equal(t, ConfidenceHigh, tl.Suspects[0].Confidence)
+	require.NotNil(t, tl.Summary.DetectionSeconds)
+	assert.Equal(t, 10.0, *tl.Summary.DetectionSeconds)
 }

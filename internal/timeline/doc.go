@@ -68,8 +68,9 @@
 // [DefaultLatencyFactor] times, and exceeds by [DefaultLatencyMinIncrease],
 // the median p95 of the earlier minutes with that many samples. For a
 // version, the earlier minutes are the service's before the version first
-// appeared and the version's own: a new version is compared with what ran
-// before it. Each series has at most one spike of each kind, its first.
+// appeared (without any, the other versions' part of the version's first
+// minute) and the version's own: a new version is compared with what ran
+// before it or beside it. Each series has at most one spike of each kind, its first.
 // Thresholds can be changed with [Options].
 //
 // A spike's onset is the item that began it, at item precision: among the
@@ -83,10 +84,12 @@
 // service's spike is left out: the onset names the version already.
 //
 // The first error is the earliest onset of an error spike, the first
-// latency regression that of a latency spike, and the impact start the
-// earlier of the two. The time to detect is the incident's started_at
-// minus the impact start; the time to resolve its resolved_at minus the
-// impact start.
+// latency regression that of a latency spike. The impact start is the
+// first error, or without any error the first latency regression (a
+// deploy after an earlier latency regression may still have caused the
+// errors, a shorter timeout say). The time to detect is the incident's
+// started_at minus the impact start; the time to resolve its resolved_at
+// minus the impact start.
 //
 // # Causal chains
 //
@@ -120,10 +123,10 @@
 //     standard errors above; or when its p95 is at least LatencyFactor
 //     times, and LatencyMinIncrease above, with LatencyMinSpans samples on
 //     both sides;
-//   - whether the service itself had a spike after it, with no later
-//     deploy of the service in between;
-//   - whether the service is the origin of a causal chain, or only a
-//     caller whose errors come from a failing dependency.
+//   - whether the service itself had a spike after it, and whether it is
+//     the origin of a causal chain that began after it, or only a caller
+//     whose errors come from a failing dependency; a later deploy of the
+//     service in between takes these over.
 //
 // Confidence is high when its own telemetry fails and its service spiked
 // after it or is where the errors start; medium when its own telemetry

@@ -71,11 +71,15 @@ func (an *analysis) summarize(t *Timeline) {
 			*first = &o
 		}
 	}
-	switch fe, fl := s.FirstError, s.FirstLatencyRegression; {
-	case fe != nil && (fl == nil || !fl.Time.Before(fe.Time)):
-		s.ImpactStart, s.ImpactKind = fe.Time, SpikeErrors
-	case fl != nil:
-		s.ImpactStart, s.ImpactKind = fl.Time, SpikeLatency
+	// The first error, or without any error the first latency
+	// regression: a deploy after an earlier latency regression may still
+	// have caused the errors (a shorter timeout, say), so only the errors
+	// rule it out.
+	switch {
+	case s.FirstError != nil:
+		s.ImpactStart, s.ImpactKind = s.FirstError.Time, SpikeErrors
+	case s.FirstLatencyRegression != nil:
+		s.ImpactStart, s.ImpactKind = s.FirstLatencyRegression.Time, SpikeLatency
 	}
 	if inc := t.Incident; inc != nil {
 		s.Opened, s.Resolved = inc.StartedAt, inc.ResolvedAt
@@ -295,17 +299,19 @@ func (an *analysis) suspect(t *Timeline, d Deploy, deploys []Deploy) Suspect {
 	if sv := an.firstSpikeAfter(d.Service, d.StartedAt); sv != nil {
 		if next := nextDeploy(deploys, d); next != nil && next.StartedAt.Before(sv.Onset.Time) {
 			superseded = true
-			add(ReasonLaterDeploy, "%s's first %s came after a later deploy of it (%s)", svc, impactNoun(sv.Kind), next.ID)
+			add(ReasonLaterDeploy, "%s first %s came after a later deploy of it (%s)", possessive(svc),
+				impactNoun(sv.Kind), next.ID)
 		} else {
 			spikes = true
-			add(ReasonServiceSpikes, "%s's first %s came %s after it started (%s)", svc, impactNoun(sv.Kind),
+			add(ReasonServiceSpikes, "%s first %s came %s after it started (%s)", possessive(svc), impactNoun(sv.Kind),
 				fmtSeconds(*seconds(sv.Onset.Time.Sub(d.StartedAt))), sv.Onset.Time.Format(layoutMilli))
 		}
 	}
 	origin, downstream := false, false
+	next := nextDeploy(deploys, d)
 	for _, c := range t.Chains {
-		if c.FirstFailure.Before(d.StartedAt) {
-			continue
+		if c.FirstFailure.Before(d.StartedAt) || (next != nil && next.StartedAt.Before(c.FirstFailure)) {
+			continue // not after this deploy, or after a later one
 		}
 		switch {
 		case c.Origin == d.Service && !origin:
@@ -317,8 +323,8 @@ func (an *analysis) suspect(t *Timeline, d Deploy, deploys []Deploy) Suspect {
 		}
 	}
 	if downstream && !origin {
-		add(ReasonDownstream, "%s's errors come from a failing dependency it calls (%s), which this deploy did not change",
-			svc, strings.Join(chainFor(t.Chains, d.Service).Path, " → "))
+		add(ReasonDownstream, "%s errors come from a failing dependency it calls (%s), which this deploy did not change",
+			possessive(svc), strings.Join(chainFor(t.Chains, d.Service).Path, " → "))
 	}
 	if !spikes && !origin && an.firstSpikeAfter(d.Service, d.StartedAt) == nil {
 		add(ReasonNoSpike, "%s shows no error or latency spike after it", svc)
@@ -345,6 +351,14 @@ func (an *analysis) suspect(t *Timeline, d Deploy, deploys []Deploy) Suspect {
 		}
 	}
 	return sp
+}
+
+// possessive is "checkout's", "payments'".
+func possessive(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name + "'"
+	}
+	return name + "'s"
 }
 
 // nextDeploy returns the first deploy of d's service after d.

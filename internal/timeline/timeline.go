@@ -432,9 +432,10 @@ type Summary struct {
 	FirstError *Onset `json:"first_error,omitempty"`
 	// FirstLatencyRegression is the earliest onset of a latency spike.
 	FirstLatencyRegression *Onset `json:"first_latency_regression,omitempty"`
-	// ImpactStart is the earlier of the two: where detection and
-	// resolution are measured from, and after which no deploy is a
-	// suspect. ImpactKind says which it is (SpikeErrors or SpikeLatency).
+	// ImpactStart is the first error, or without any error the first
+	// latency regression: where detection and resolution are measured
+	// from, and after which no deploy is a suspect. ImpactKind says which
+	// it is (SpikeErrors or SpikeLatency).
 	ImpactStart time.Time `json:"impact_start,omitzero"`
 	ImpactKind  string    `json:"impact_kind,omitempty"`
 	// Opened and Resolved are the incident's started_at and resolved_at.

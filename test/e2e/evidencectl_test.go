@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,31 +36,60 @@ type ctlResult struct {
 	stdout, stderr string
 }
 
-// evidencectl builds the CLI into a temporary directory and returns a
-// function that runs it with args and extra environment variables.
+var (
+	ctlOnce, ctlBuild sync.Once
+	ctlBin            string
+	ctlErr            error
+)
+
+// evidencectlBinary builds the CLI once per test process, into a
+// temporary directory, and returns its path.
+func evidencectlBinary(t *testing.T) string {
+	t.Helper()
+	ctlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-evidencectl-")
+		if err != nil {
+			ctlErr = err
+			return
+		}
+		ctlBin = filepath.Join(dir, "evidencectl")
+	})
+	require.NoError(t, ctlErr)
+	ctlBuild.Do(func() { harness.BuildCommand(t, "cmd/evidencectl", ctlBin) })
+	return ctlBin
+}
+
+// runEvidencectl runs the CLI binary with args and extra environment
+// variables, within a minute.
+func runEvidencectl(t *testing.T, bin string, env []string, args ...string) ctlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := ctlResult{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running evidencectl %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("evidencectl %s: exit %d", strings.Join(args, " "), res.code)
+	return res
+}
+
+// evidencectl returns a function that runs the CLI with args and extra
+// environment variables.
 func evidencectl(t *testing.T) func(env []string, args ...string) ctlResult {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "evidencectl")
-	harness.BuildCommand(t, "cmd/evidencectl", bin)
+	bin := evidencectlBinary(t)
 	return func(env []string, args ...string) ctlResult {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		res := ctlResult{stdout: stdout.String(), stderr: stderr.String()}
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			res.code = ee.ExitCode()
-		case err != nil:
-			t.Fatalf("running evidencectl %s: %v", strings.Join(args, " "), err)
-		}
-		t.Logf("evidencectl %s: exit %d", strings.Join(args, " "), res.code)
-		return res
+		return runEvidencectl(t, bin, env, args...)
 	}
 }
 
