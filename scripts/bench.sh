@@ -9,7 +9,7 @@
 #    (filesystem and versitygw), resident memory under sustained load.
 # 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
 #    evidence ring vs marshal floor vs fileexporter, otlpwire vs pdata,
-#    ring, bundle).
+#    ring, bundle, the timeline of a 1M-span bundle vs reading it).
 # 4. Writes BENCHMARKS.md with test/perf/benchmd.
 #
 # Settings (environment; defaults in brackets):
@@ -80,6 +80,9 @@ micro ./test/peerbench/evidenceexporter/ '^BenchmarkIngest' || status=1
 micro ./exporter/evidenceexporter/internal/otlpwire/ . || status=1
 micro ./exporter/evidenceexporter/internal/ring/ . || status=1
 micro ./pkg/bundle/ . || status=1
+# The timeline of a 1M-span bundle takes seconds per run: one run per count.
+"$GO" test -run '^$' -bench '^BenchmarkTimeline1M$' -benchmem -benchtime=1x -count="$BENCH_COUNT" -timeout 30m \
+	./internal/timeline/ | tee -a bench.txt || status=1
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)

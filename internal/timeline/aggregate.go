@@ -92,39 +92,52 @@ func (a *aggregator) variant(k variantKey) int32 {
 
 // resourceTags returns the service, version and deployment of a resource.
 func resourceTags(res pcommon.Resource) variantKey {
-	k := variantKey{service: UnknownService}
-	for key, v := range res.Attributes().All() {
+	return pdataTags(res.Attributes()).resource()
+}
+
+// pdataTags reads the tags of an attribute map, the last of a key winning.
+func pdataTags(attrs pcommon.Map) tags {
+	var t tags
+	if attrs.Len() == 0 {
+		return t
+	}
+	for key, v := range attrs.All() {
 		switch key {
 		case serviceNameKey:
-			if s := v.AsString(); s != "" {
-				k.service = s
-			}
+			t.service, t.hasService = v.AsString(), true
 		case serviceVersionKey:
-			k.version = v.AsString()
+			t.version, t.hasVersion = v.AsString(), true
 		case deploymentIDKey:
-			k.deployment = v.AsString()
+			t.deployment, t.hasDeployment = v.AsString(), true
 		}
+	}
+	return t
+}
+
+// resource returns the variant key of a resource with these tags.
+func (t tags) resource() variantKey {
+	k := variantKey{service: UnknownService, version: t.version, deployment: t.deployment}
+	if t.service != "" {
+		k.service = t.service
 	}
 	return k
 }
 
-// itemVariant returns the variant of an item with attributes attrs of a
+// itemVariant returns the variant of an item with its own tags own, of a
 // resource with tags res (variant rv): the item's own service.version and
 // deployment.id win.
-func (a *aggregator) itemVariant(attrs pcommon.Map, res variantKey, rv int32) int32 {
-	if attrs.Len() == 0 {
+func (a *aggregator) itemVariant(own tags, res variantKey, rv int32) int32 {
+	if !own.hasVersion && !own.hasDeployment {
 		return rv
 	}
-	k, own := res, false
-	for key, v := range attrs.All() {
-		switch key {
-		case serviceVersionKey:
-			k.version, own = v.AsString(), true
-		case deploymentIDKey:
-			k.deployment, own = v.AsString(), true
-		}
+	k := res
+	if own.hasVersion {
+		k.version = own.version
 	}
-	if !own || k == res {
+	if own.hasDeployment {
+		k.deployment = own.deployment
+	}
+	if k == res {
 		return rv
 	}
 	return a.variant(k)
@@ -160,46 +173,59 @@ func (a *aggregator) addTraces(td ptrace.Traces) {
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
-		tags := resourceTags(rs.Resource())
+		res := resourceTags(rs.Resource())
 		sss := rs.ScopeSpans()
-		if tags.service == CollectorService {
+		if res.service == CollectorService {
 			for j := range sss.Len() {
 				a.totals.CollectorRecords += int64(sss.At(j).Spans().Len())
 			}
 			continue
 		}
-		rv := a.variant(tags)
+		rv := a.variant(res)
 		for j := range sss.Len() {
 			spans := sss.At(j).Spans()
 			for k := range spans.Len() {
-				a.addSpan(spans.At(k), tags, rv)
+				a.addSpan(spans.At(k), res, rv)
 			}
 		}
 	}
 }
 
-func (a *aggregator) addSpan(s ptrace.Span, tags variantKey, rv int32) {
-	failed := s.Status().Code() == ptrace.StatusCodeError
+func (a *aggregator) addSpan(s ptrace.Span, res variantKey, rv int32) {
+	a.addSpanItem(&spanItem{
+		start: uint64(otlptime.Span(s)), end: uint64(s.EndTimestamp()), failed: s.Status().Code() == ptrace.StatusCodeError,
+		trace: s.TraceID(), id: s.SpanID(), parent: s.ParentSpanID(), own: pdataTags(s.Attributes()),
+	}, res, rv)
+}
+
+// spanItem is what the analysis reads of a span.
+type spanItem struct {
+	start, end uint64
+	failed     bool
+	trace      pcommon.TraceID
+	id, parent pcommon.SpanID
+	// own are the span's own tags.
+	own tags
+}
+
+func (a *aggregator) addSpanItem(it *spanItem, res variantKey, rv int32) {
 	a.totals.Spans++
-	if failed {
+	if it.failed {
 		a.totals.ErrorSpans++
 	}
-	v := a.itemVariant(s.Attributes(), tags, rv)
-	ts := otlptime.Span(s)
-	b := a.bucketFor(ts, v)
+	v := a.itemVariant(it.own, res, rv)
+	b := a.bucketFor(pcommon.Timestamp(it.start), v)
 	if b == nil {
 		return
 	}
 	dur := int64(-1)
-	if start, end := s.StartTimestamp(), s.EndTimestamp(); end >= start && end != 0 {
-		dur = int64(end - start)
+	if it.end >= it.start && it.end != 0 {
+		dur = int64(it.end - it.start)
 	}
-	b.spans = append(b.spans, spanSample{at: int64(ts), dur: dur, trace: s.TraceID(), err: failed})
-	if failed {
+	b.spans = append(b.spans, spanSample{at: int64(it.start), dur: dur, trace: it.trace, err: it.failed})
+	if it.failed {
 		b.errorSpans++
-		a.errSpans = append(a.errSpans, errSpan{
-			trace: s.TraceID(), span: s.SpanID(), parent: s.ParentSpanID(), variant: v, at: int64(ts),
-		})
+		a.errSpans = append(a.errSpans, errSpan{trace: it.trace, span: it.id, parent: it.parent, variant: v, at: int64(it.start)})
 	}
 }
 
@@ -207,42 +233,57 @@ func (a *aggregator) addLogs(ld plog.Logs) {
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
 		rl := rls.At(i)
-		tags := resourceTags(rl.Resource())
+		res := resourceTags(rl.Resource())
 		sls := rl.ScopeLogs()
-		if tags.service == CollectorService {
+		if res.service == CollectorService {
 			a.addCollectorRecords(rl)
 			continue
 		}
-		rv := a.variant(tags)
+		rv := a.variant(res)
 		for j := range sls.Len() {
 			recs := sls.At(j).LogRecords()
 			for k := range recs.Len() {
 				lr := recs.At(k)
-				var c LogCounts
-				sev := severityBucket(lr.SeverityNumber(), lr.SeverityText())
-				switch sev {
-				case sevError:
-					c.Error = 1
-				case sevWarn:
-					c.Warn = 1
-				case sevInfo:
-					c.Info = 1
-				default:
-					c.Other = 1
-				}
-				a.totals.LogRecords++
-				a.totals.Logs.add(c)
-				ts := otlptime.LogRecord(lr)
-				b := a.bucketFor(ts, a.itemVariant(lr.Attributes(), tags, rv))
-				if b == nil {
-					continue
-				}
-				b.logs.add(c)
-				if sev == sevError {
-					b.errLogs = append(b.errLogs, int64(ts))
-				}
+				a.addLogItem(&logItem{
+					ts: uint64(otlptime.LogRecord(lr)), sev: lr.SeverityNumber(), text: lr.SeverityText(),
+					own: pdataTags(lr.Attributes()),
+				}, res, rv)
 			}
 		}
+	}
+}
+
+// logItem is what the analysis reads of a log record.
+type logItem struct {
+	// ts is the item time: the timestamp, else the observed timestamp.
+	ts   uint64
+	sev  plog.SeverityNumber
+	text string
+	own  tags
+}
+
+func (a *aggregator) addLogItem(it *logItem, res variantKey, rv int32) {
+	var c LogCounts
+	sev := severityBucket(it.sev, it.text)
+	switch sev {
+	case sevError:
+		c.Error = 1
+	case sevWarn:
+		c.Warn = 1
+	case sevInfo:
+		c.Info = 1
+	default:
+		c.Other = 1
+	}
+	a.totals.LogRecords++
+	a.totals.Logs.add(c)
+	b := a.bucketFor(pcommon.Timestamp(it.ts), a.itemVariant(it.own, res, rv))
+	if b == nil {
+		return
+	}
+	b.logs.add(c)
+	if sev == sevError {
+		b.errLogs = append(b.errLogs, int64(it.ts))
 	}
 }
 
@@ -287,28 +328,32 @@ func (a *aggregator) addMetrics(md pmetric.Metrics) {
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		rm := rms.At(i)
-		tags := resourceTags(rm.Resource())
-		collector := tags.service == CollectorService
+		res := resourceTags(rm.Resource())
+		collector := res.service == CollectorService
 		rv := int32(-1)
 		if !collector {
-			rv = a.variant(tags)
+			rv = a.variant(res)
 		}
 		sms := rm.ScopeMetrics()
 		for j := range sms.Len() {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				otlptime.DataPoints(ms.At(k), func(_ pcommon.Map, ts pcommon.Timestamp) {
-					if collector {
-						a.totals.CollectorRecords++
-						return
-					}
-					a.totals.DataPoints++
-					if b := a.bucketFor(ts, rv); b != nil {
-						b.dataPoints++
-					}
+					a.addPoint(uint64(ts), collector, rv)
 				})
 			}
 		}
+	}
+}
+
+func (a *aggregator) addPoint(ts uint64, collector bool, rv int32) {
+	if collector {
+		a.totals.CollectorRecords++
+		return
+	}
+	a.totals.DataPoints++
+	if b := a.bucketFor(pcommon.Timestamp(ts), rv); b != nil {
+		b.dataPoints++
 	}
 }
 

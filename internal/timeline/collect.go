@@ -79,6 +79,8 @@ type sink struct {
 	a       *aggregator
 	events  []incident.Event
 	stopped *atomic.Bool
+	// batch is the scratch space of the JSON scan.
+	batch scanBatch
 }
 
 func (s *sink) check() error {

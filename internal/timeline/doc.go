@@ -16,7 +16,11 @@
 // An Input's [Source]s run concurrently, a few at a time (one per bundle
 // part, one per 16 MiB slice of a JSON Lines file), each into its own
 // aggregate; the aggregates are merged and every result is independent of
-// the order in which items arrive. Memory grows with the evidence: about
+// the order in which items arrive. OTLP JSON (the records of otlp_json
+// parts and the merged files) is scanned for the few fields the analysis
+// reads instead of being decoded into pdata; a record in anything but the
+// canonical form pdata writes is decoded with pdata instead, so the
+// analysis sees what pdata would. Memory grows with the evidence: about
 // 40 bytes per span, 48 more per failed span, 8 per error log record.
 //
 // # Definitions

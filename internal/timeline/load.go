@@ -50,14 +50,27 @@ func FromParts(parts ...*bundle.Part) Input {
 	return in
 }
 
-// walkPart feeds every item and event of a part to s.
+// walkPart feeds every item and event of a part to s. The JSON records of
+// an otlp_json part are scanned rather than decoded when s is Build's.
 func walkPart(p *bundle.Part, s Sink) error {
-	err := p.Traces(s.Traces)
-	if err == nil {
-		err = p.Logs(s.Logs)
-	}
-	if err == nil {
-		err = p.Metrics(s.Metrics)
+	var err error
+	if p.Info.Encoding == bundle.EncodingJSON {
+		for _, f := range []struct {
+			name  string
+			lines jsonLines
+		}{{bundle.TracesJSONFile, tracesLines}, {bundle.LogsJSONFile, logsLines}, {bundle.MetricsJSONFile, metricsLines}} {
+			if err = p.EachRecord(f.name, func(rec []byte) error { return f.lines.feed(s, rec) }); err != nil {
+				break
+			}
+		}
+	} else {
+		err = p.Traces(s.Traces)
+		if err == nil {
+			err = p.Logs(s.Logs)
+		}
+		if err == nil {
+			err = p.Metrics(s.Metrics)
+		}
 	}
 	if err == nil {
 		err = p.Events(s.Event)
@@ -99,9 +112,9 @@ func FromDir(dir string) (Input, error) {
 		feed       func(s Sink, line []byte) error
 	}{
 		{bundle.EventsFile, "events", feed(decodeEvent, Sink.Event)},
-		{bundle.LogsJSONFile, "logs", feed(decodeLogs, Sink.Logs)},
-		{bundle.MetricsJSONFile, "metrics", feed(decodeMetrics, Sink.Metrics)},
-		{bundle.TracesJSONFile, "traces", feed(decodeTraces, Sink.Traces)},
+		{bundle.LogsJSONFile, "logs", logsLines.feed},
+		{bundle.MetricsJSONFile, "metrics", metricsLines.feed},
+		{bundle.TracesJSONFile, "traces", tracesLines.feed},
 	} {
 		p := filepath.Join(dir, f.name)
 		st, err := os.Stat(p)
@@ -270,17 +283,11 @@ func feed[T any](decode func([]byte) (T, error), put func(Sink, T) error) func(S
 	return func(s Sink, line []byte) error {
 		v, err := decode(line)
 		if err != nil {
-			return decodeError{err}
+			return bundle.RecordError{Err: err}
 		}
 		return put(s, v)
 	}
 }
-
-// decodeError marks an error of decoding a line, which readLines places.
-type decodeError struct{ err error }
-
-func (e decodeError) Error() string { return e.err.Error() }
-func (e decodeError) Unwrap() error { return e.err }
 
 // fileSources returns the sources reading a JSON Lines file of the given
 // size: one per slice of chunkSize bytes, each reading the lines that
@@ -306,7 +313,8 @@ func fileSources(path, what string, size int64, line func(Sink, []byte) error) [
 
 // readLines calls fn with every non-blank line of the file at path that
 // starts at a byte offset in [from, to), blanks trimmed. Errors of fn
-// that are decodeErrors, and lines too long, are placed by file and line.
+// that are bundle.RecordErrors, and lines too long, are placed by file
+// and line.
 func readLines(path string, from, to int64, fn func([]byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -348,9 +356,9 @@ func readLines(path string, from, to int64, fn func([]byte) error) error {
 			first = false
 		} else if rec := bytes.TrimSpace(line); len(rec) > 0 {
 			if ferr := fn(rec); ferr != nil {
-				var de decodeError
-				if errors.As(ferr, &de) {
-					return fmt.Errorf("%s line %d: %w", filepath.Base(path), lineNumber(path, start), de.err)
+				var re bundle.RecordError
+				if errors.As(ferr, &re) {
+					return fmt.Errorf("%s line %d: %w", filepath.Base(path), lineNumber(path, start), re.Err)
 				}
 				return ferr
 			}

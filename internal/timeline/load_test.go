@@ -175,7 +175,7 @@ func TestReadLinesSlices(t *testing.T) {
 	// A decoding error names the file and the line.
 	err := readLines(p, 0, math.MaxInt64, func(b []byte) error {
 		if strings.Contains(string(b), `"n":5`) {
-			return decodeError{errors.New("bad")}
+			return bundle.RecordError{Err: errors.New("bad")}
 		}
 		return nil
 	})
@@ -199,7 +199,7 @@ func TestFromDirSlices(t *testing.T) {
 	const slice = 4096
 	for from := int64(0); from < st.Size(); from += slice {
 		sources = append(sources, func(s Sink) error {
-			return readLines(p, from, from+slice, func(b []byte) error { return feed(decodeTraces, Sink.Traces)(s, b) })
+			return readLines(p, from, from+slice, func(b []byte) error { return tracesLines.feed(s, b) })
 		})
 	}
 	require.Greater(t, len(sources), 10)

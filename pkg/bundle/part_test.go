@@ -540,3 +540,49 @@ func TestTimeRange(t *testing.T) {
 	assert.Equal(t, int64(10), Counts{1, 2, 3, 4}.Total())
 	assert.Equal(t, Counts{2, 4, 6, 8}, Counts{1, 2, 3, 4}.Add(Counts{1, 2, 3, 4}))
 }
+
+func TestEachRecord(t *testing.T) {
+	for _, enc := range []string{EncodingJSON, EncodingProto} {
+		t.Run(enc, func(t *testing.T) {
+			w, err := NewPartWriter(PartInfo{IncidentID: "INC-1", CollectorID: "c", Seq: 1, Encoding: enc, CreatedAt: time.Unix(1, 0)})
+			require.NoError(t, err)
+			for i := range 3 {
+				require.NoError(t, w.AddTraces(testgen.Traces(int64(i), 10, 2, time.Unix(100, 0), time.Second)))
+			}
+			data, _, err := w.Finish()
+			require.NoError(t, err)
+			p, err := ReadPart(bytes.NewReader(data))
+			require.NoError(t, err)
+			name := TracesJSONFile
+			if enc == EncodingProto {
+				name = TracesProtoFile
+			}
+			var spans int
+			require.NoError(t, p.EachRecord(name, func(rec []byte) error {
+				var td ptrace.Traces
+				if enc == EncodingProto {
+					td, err = (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(rec)
+				} else {
+					td, err = (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(rec)
+				}
+				spans += td.SpanCount()
+				return err
+			}))
+			assert.Equal(t, 30, spans)
+
+			// A record the caller cannot decode is named, and corrupt.
+			n := 0
+			err = p.EachRecord(name, func([]byte) error {
+				if n++; n == 2 {
+					return RecordError{errors.New("bad record")}
+				}
+				return nil
+			})
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.ErrorContains(t, err, name+": record 2: bad record")
+			// Other errors pass through.
+			stop := errors.New("stop")
+			assert.Equal(t, stop, p.EachRecord(name, func([]byte) error { return stop }))
+		})
+	}
+}

@@ -285,6 +285,30 @@ func (p *Part) records(name string, proto bool, fn func(i int, rec []byte) error
 	return nil
 }
 
+// RecordError marks an error of decoding a record that EachRecord's
+// caller returns: EachRecord reports it as a *VerifyError naming the file
+// and the record.
+type RecordError struct{ Err error }
+
+func (e RecordError) Error() string { return e.Err.Error() }
+func (e RecordError) Unwrap() error { return e.Err }
+
+// EachRecord calls fn with every record of the part's data file name,
+// undecoded and in order: a line of an otlp_json part (blank lines
+// skipped), a length-prefixed message of an otlp_proto part. It lets a
+// reader decode only what it needs; Traces, Logs, Metrics and Events decode
+// records whole.
+func (p *Part) EachRecord(name string, fn func(rec []byte) error) error {
+	return p.each(name, p.Info.Encoding == EncodingProto, func(rec []byte) error {
+		err := fn(rec)
+		var re RecordError
+		if errors.As(err, &re) {
+			return decodeErr{re.Err}
+		}
+		return err
+	})
+}
+
 // decodeErr marks errors from decoding a record, leaving fn's errors as
 // they are.
 type decodeErr struct{ err error }

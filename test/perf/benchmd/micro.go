@@ -95,7 +95,8 @@ func microFigures(s *perf.BenchSet) []perf.Figure {
 			out = append(out, processorFigures(s, keys, level)...)
 		}
 	}
-	return append(out, ingestFigures(s)...)
+	out = append(out, ingestFigures(s)...)
+	return append(out, timelineFigures(s)...)
 }
 
 // processorFigures are incident_context's ratios to transform_where and
@@ -358,6 +359,8 @@ func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 			Notes:  []string{"pkg/bundle BenchmarkPartWriter and BenchmarkReadPart."},
 		})
 	}
+
+	timelineSection(w, s)
 
 	// Everything, for reference.
 	rows = nil

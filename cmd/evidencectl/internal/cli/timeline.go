@@ -30,13 +30,24 @@ func newTimelineCmd(root *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "timeline INCIDENT|DIR [--output markdown|json]",
 		Short: "Draft a postmortem timeline from an incident's evidence",
-		Long: `Read an incident's evidence and write the draft of a blameless postmortem:
-the incident and deploy events in order, per-minute spans, errors, p50 and
-p95 latency and log severities for every service, the first error spike,
-the deploy that preceded it, and gaps in the telemetry. The Markdown output
-has the Summary, Impact, Timeline, Contributing factors and Action items
-sections, with what the evidence shows filled in and TODO placeholders for
-the rest; --output json gives the same facts for machines.
+		Long: `Read an incident's evidence and write the draft of a blameless postmortem,
+with what the evidence shows filled in and TODO placeholders for the rest;
+--output json gives the same facts for machines:
+
+  - what the evidence lacks (the losses its collectors name), first;
+  - the first error and the first latency regression, to the millisecond
+    (the item that began the rise, with its trace), the time to detect
+    (incident opened minus the first error) and the time to resolve;
+  - the suspects: the deploys that started in the 30 minutes before the
+    first error, ranked by what their own telemetry (deployment.id, else
+    service.version) shows against the service's before them, with the
+    reasons and a confidence for each; a deploy after the first error is a
+    mitigation (a rollback when it returns to an earlier version), never a
+    suspect; "no deploy preceded the first error" rather than a guess;
+  - the causal chains: failing spans that called failing spans in another
+    service, down to the service where the errors start, with traces;
+  - per-version and per-minute figures, the events (the collector's own
+    event records among them, never as a service) and telemetry gaps.
 
 With a directory (as written by 'evidencectl get'), the merged files in it
 are read (or, without them, the parts under DIR/raw). With an incident ID,
@@ -44,14 +55,15 @@ the parts are read from the store, verified, where they lie. A directory
 wins over an incident ID of the same name; --in-store reads the store
 instead.
 
-The first error spike is the first minute in which a service's errors
-(error spans plus ERROR and FATAL logs) reach at least 5 and at least 3
-times the median of its earlier minutes. The suspect deploy is the latest
-deploy of that service (else of any service) at most 30 minutes before the
-spike minute, or within it.`,
+A minute is an error spike when a service's (or one of its versions')
+errors, error spans plus ERROR and FATAL logs, reach at least 5 and 3 times
+the median of its earlier minutes; a latency spike when its p95 reaches
+twice the median p95 of the earlier minutes and 10 ms more. The draft's
+Evidence section repeats the rules.`,
 		Example: `  evidencectl timeline ./INC-42 > INC-42-postmortem.md
   evidencectl timeline INC-42 --store s3://evidence/prod
-  evidencectl timeline ./INC-42 --output json | jq .suspect_deploy`,
+  evidencectl timeline ./INC-42 --output json | jq '.suspects[0] | {deploy, confidence, reasons}'
+  evidencectl timeline ./INC-42 --output json | jq .summary.detection_seconds`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), args[0]) },
 	}
@@ -87,13 +99,16 @@ func (f timelineFormat) Set(s string) error {
 func (timelineFormat) Type() string { return "format" }
 
 func (o *timelineOptions) run(ctx context.Context, arg string) error {
-	in, err := o.input(ctx, arg)
+	in, fromStore, release, err := o.input(ctx, arg)
 	if err != nil {
 		return err
 	}
+	// The parts are read while the timeline is built: the store stays open
+	// until then.
+	defer release()
 	tl, err := timeline.Build(in)
 	if err != nil {
-		return readError(err, arg)
+		return buildError(err, arg, fromStore)
 	}
 	if o.root.jsonOutput() {
 		return tl.WriteJSON(o.root.stdout())
@@ -101,37 +116,33 @@ func (o *timelineOptions) run(ctx context.Context, arg string) error {
 	return tl.WriteMarkdown(o.root.stdout())
 }
 
-// input reads a directory, or the incident's evidence in the store.
-func (o *timelineOptions) input(ctx context.Context, arg string) (timeline.Input, error) {
+// input reads a directory, or the incident's evidence in the store; it
+// says which, and returns what releases the store.
+func (o *timelineOptions) input(ctx context.Context, arg string) (timeline.Input, bool, func(), error) {
+	nothing := func() {}
 	if !o.inStore {
 		if st, err := os.Stat(arg); err == nil && st.IsDir() {
 			in, err := timeline.FromDir(arg)
 			if err != nil {
-				return in, dirError(err, arg)
+				return in, false, nothing, dirError(err, arg)
 			}
-			return in, nil
+			return in, false, nothing, nil
 		}
 	}
 	if err := incident.ValidateID(arg); err != nil {
-		return timeline.Input{}, usageError("give an incident ID (see `evidencectl list`) or the directory `evidencectl get` wrote",
+		return timeline.Input{}, false, nothing, usageError("give an incident ID (see `evidencectl list`) or the directory `evidencectl get` wrote",
 			"%q is neither a directory nor an incident ID: %v", arg, err)
 	}
 	st, release, err := o.root.openStore(ctx)
 	if err != nil {
-		return timeline.Input{}, err
+		return timeline.Input{}, true, nothing, err
 	}
-	defer release()
 	in, err := timeline.FromStore(ctx, st, arg)
-	switch {
-	case err == nil:
-		return in, nil
-	case errors.Is(err, bundle.ErrCorrupt):
-		return in, newError(nil, err, fmt.Sprintf("run `evidencectl verify %s --in-store` for a full report", arg),
-			"the evidence of %s is corrupt: %v", arg, err)
-	case errors.Is(err, store.ErrNotFound):
-		return in, newError(ErrNotFound, err, "check the ID with `evidencectl list` and the store with --store", "%v", err)
+	if err != nil {
+		release()
+		return in, true, nothing, buildError(err, arg, true)
 	}
-	return in, interrupted(storeError(err, "the evidence of "+arg), "run the command again")
+	return in, true, release, nil
 }
 
 // dirError classifies an error from reading an evidence directory.
@@ -146,12 +157,23 @@ func dirError(err error, dir string) error {
 	return newError(ErrNotFound, err, "give the directory `evidencectl get` wrote, or an incident ID", "%v", err)
 }
 
-// readError classifies an error from reading the evidence while building
-// the timeline: undecodable evidence fails verification.
-func readError(err error, arg string) error {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+// buildError classifies an error from reading the evidence, before or
+// while the timeline is built: a corrupt part fails verification, a store
+// that fails is an interruption, a missing incident is not found.
+func buildError(err error, arg string, fromStore bool) error {
+	verify := fmt.Sprintf("run `evidencectl verify %s` for a full report", arg)
+	if fromStore {
+		verify = fmt.Sprintf("run `evidencectl verify %s --in-store` for a full report", arg)
+	}
+	switch {
+	case errors.Is(err, bundle.ErrCorrupt):
+		return newError(ErrVerifyFailed, err, verify, "the evidence of %s is corrupt: %v", arg, err)
+	case fromStore && errors.Is(err, store.ErrNotFound):
+		return newError(ErrNotFound, err, "check the ID with `evidencectl list` and the store with --store", "%v", err)
+	case fromStore:
+		return interrupted(storeError(err, "the evidence of "+arg), "run the command again")
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
 		return newError(nil, err, "check the directory and its permissions", "cannot read the evidence of %s: %v", arg, err)
 	}
-	return newError(ErrVerifyFailed, err, fmt.Sprintf("run `evidencectl verify %s` for a full report", arg),
-		"cannot read the evidence of %s: %v", arg, err)
+	return newError(ErrVerifyFailed, err, verify, "cannot read the evidence of %s: %v", arg, err)
 }
