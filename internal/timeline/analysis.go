@@ -207,8 +207,6 @@ type itemFilter struct {
 	from, to int64
 }
 
-func (f itemFilter) has(v int32) bool { return slices.Contains(f.variants, v) }
-
 // figures computes the figures of the items f selects.
 func (an *analysis) figures(f itemFilter) Figures {
 	out, _ := an.figuresBy(f)

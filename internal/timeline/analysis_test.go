@@ -214,9 +214,7 @@ func TestSuspects(t *testing.T) {
 	// v2 of api (deploy A2) from 10:05:00.550, failing every other span
 	// from 10:05:00.675 on.
 	failingV2 := traffic("api", "v2", "A2", ms(10, 5, 0, 675), at(10, 8), 250*time.Millisecond, 40*time.Millisecond, everyOther)
-	deploy := func(id, service, version string, t time.Time) incident.Event {
-		return deployEvent(id, service, version, t)
-	}
+	deploy := deployEvent
 	tests := []struct {
 		name  string
 		opts  Options
@@ -626,7 +624,7 @@ func TestFigureFormats(t *testing.T) {
 		assert.Equal(t, want, fmtSeconds(v), "%v", v)
 	}
 	assert.Equal(t, 0.0, zScore(Figures{Spans: 10}, Figures{Spans: 10}))
-	assert.True(t, zScore(Figures{Spans: 100, ErrorSpans: 50, ErrorRate: 0.5}, Figures{Spans: 100, ErrorSpans: 1, ErrorRate: 0.01}) > 3)
+	assert.Greater(t, zScore(Figures{Spans: 100, ErrorSpans: 50, ErrorRate: 0.5}, Figures{Spans: 100, ErrorSpans: 1, ErrorRate: 0.01}), 3.0)
 	assert.False(t, math.IsNaN(zScore(Figures{Spans: 1, ErrorSpans: 1, ErrorRate: 1}, Figures{Spans: 1})))
 	assert.True(t, slices.Equal([]string{"v2 (deploy D2)", "v2", "deploy D2", "untagged"}, []string{
 		versionLabel(variantKey{version: "v2", deployment: "D2"}), versionLabel(variantKey{version: "v2"}),

@@ -192,10 +192,8 @@ func TestFromDirSlices(t *testing.T) {
 	require.NoError(t, err)
 	in, err := FromDir(dir)
 	require.NoError(t, err)
-	var sources []Source
-	for _, s := range in.Sources[:3] { // events, logs, metrics: one slice each
-		sources = append(sources, s)
-	}
+	// events, logs, metrics: one slice each
+	sources := append([]Source{}, in.Sources[:3]...)
 	const slice = 4096
 	for from := int64(0); from < st.Size(); from += slice {
 		sources = append(sources, func(s Sink) error {

@@ -658,9 +658,6 @@ func normalizeCompleteness(c *Completeness) *Completeness {
 	return out
 }
 
-// errStop ends a callback-style walk when the consumer of an iterator stops.
-var errStop = errors.New("iteration stopped")
-
 func summarizeIncident(inc *incident.Incident) *Incident {
 	out := &Incident{
 		ID:        inc.ID,
