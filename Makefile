@@ -27,7 +27,7 @@ MDATAGEN := GOWORK=off $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod mdata
 DEPLOY_DIR := deploy
 
 COMPONENTS := extension/incidentsextension receiver/incidentwebhookreceiver \
-	processor/incidentcontextprocessor exporter/evidenceexporter
+	processor/incidentcontextprocessor exporter/evidenceexporter connector/sloconnector
 DIST_DIR := cmd/otelcol-evidence
 # Every Go module of the repository but the tools module, in dependency
 # order; go.work ties them together for development. `.` is the shared

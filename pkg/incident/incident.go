@@ -27,7 +27,15 @@ const (
 	SourcePagerDuty    = "pagerduty"
 	SourceGeneric      = "generic"
 	SourceDeploy       = "deploy"
+	// SourceSLO: opened by the slo connector's own burn-rate evaluation.
+	SourceSLO = "slo"
 )
+
+// LabelSLO is the incident label that names the SLO an incident is about.
+// The slo connector sets it on the incidents it opens; an alert for the
+// same SLO (Sloth's sloth_slo or Pyrra's slo label) joins such an incident
+// instead of opening another.
+const LabelSLO = "slo"
 
 // MaxIDLength bounds incident and deploy IDs; they become object keys.
 const MaxIDLength = 128

@@ -33,20 +33,22 @@ const (
 	ourModule  = "github.com/otel-evidence/otel-evidence"
 )
 
-// components are our four, each a module of its own.
+// components are ours, each a module of its own.
 var components = []struct{ kind, module string }{
 	{"extensions", ourModule + "/extension/incidentsextension"},
 	{"receivers", ourModule + "/receiver/incidentwebhookreceiver"},
 	{"processors", ourModule + "/processor/incidentcontextprocessor"},
 	{"exporters", ourModule + "/exporter/evidenceexporter"},
+	{"connectors", ourModule + "/connector/sloconnector"},
 }
 
 // unwanted are modules our distribution carries that a team adding our
 // components must not get through them.
-var unwanted = []string{"transformprocessor", "filterprocessor", "redactionprocessor", "fileexporter"}
+var unwanted = []string{"transformprocessor", "filterprocessor", "redactionprocessor", "fileexporter",
+	"spanmetricsconnector", "prometheusremotewriteexporter"}
 
 // manifest is a platform team's builder manifest: core's otlp receiver and
-// debug exporter plus our four components at the pinned release, built from
+// debug exporter plus our components at the pinned release, built from
 // the checkout at root through replaces.
 func manifest(root, out string) string {
 	var b strings.Builder
@@ -58,7 +60,7 @@ func manifest(root, out string) string {
 	for _, c := range components {
 		lines[c.kind] = append(lines[c.kind], c.module+" "+ourVersion)
 	}
-	for _, kind := range []string{"extensions", "receivers", "processors", "exporters"} {
+	for _, kind := range []string{"extensions", "receivers", "processors", "exporters", "connectors"} {
 		fmt.Fprintf(&b, "%s:\n", kind)
 		for _, l := range lines[kind] {
 			fmt.Fprintf(&b, "  - gomod: %s\n", l)
@@ -130,7 +132,7 @@ func TestBuilderManifestModuleGraph(t *testing.T) {
 	comps := exec.CommandContext(ctx, bin, "components")
 	listed, err := comps.Output()
 	require.NoError(t, err)
-	for _, typ := range []string{"incidents", "incident_webhook", "incident_context", "evidence", "otlp", "debug"} {
+	for _, typ := range []string{"incidents", "incident_webhook", "incident_context", "evidence", "slo", "otlp", "debug"} {
 		assert.Containsf(t, string(listed), "name: "+typ+"\n", "%s is a component of the build", typ)
 	}
 }
@@ -154,7 +156,7 @@ func TestEveryModuleAtThePinnedRelease(t *testing.T) {
 		}
 		return nil
 	}))
-	require.GreaterOrEqual(t, len(dirs), 9, "the repository's modules: %v", dirs)
+	require.GreaterOrEqual(t, len(dirs), 10, "the repository's modules: %v", dirs)
 	for _, dir := range dirs {
 		rel, err := filepath.Rel(root, dir)
 		require.NoError(t, err)

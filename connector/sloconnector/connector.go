@@ -1,0 +1,346 @@
+package sloconnector // import "github.com/otel-evidence/otel-evidence/connector/sloconnector"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/connector/sloconnector/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+)
+
+// sloConnector is one slo connector. The same instance serves the traces
+// and the logs pipelines of one component ID (see factory.go), so every
+// SLO is evaluated, emitted and saved once.
+//
+// The hot path (ConsumeTraces, ConsumeLogs) classifies each event into
+// local counters and takes its group's lock once per resource; the
+// evaluation that follows a batch is O(windows) per touched group and only
+// queues registry writes, which a goroutine applies.
+type sloConnector struct {
+	cfg    *Config
+	set    connector.Settings
+	tel    *metadata.TelemetryBuilder
+	next   consumer.Metrics
+	now    func() time.Time
+	logger *zap.Logger
+
+	slos              []*slo
+	traceSLOs, logSLOs []*slo
+
+	startOnce, stopOnce sync.Once
+	startErr            error
+	registry            incidentsapi.Registry
+	writer              *incidentWriter
+	state               storage.Client
+	cancel              context.CancelFunc
+	done                chan struct{}
+}
+
+func newConnector(set connector.Settings, cfg *Config, next consumer.Metrics) (*sloConnector, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	c := &sloConnector{cfg: cfg, set: set, tel: tel, next: next, now: time.Now, logger: set.Logger}
+	for i := range cfg.SLOs {
+		s := &cfg.SLOs[i]
+		cls, err := newClassifier(s, set.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("'slos[%d].sli': %w", i, err)
+		}
+		o := newSLO(cfg, s, cls)
+		c.slos = append(c.slos, o)
+		if s.Signal == SignalLogs {
+			c.logSLOs = append(c.logSLOs, o)
+		} else {
+			c.traceSLOs = append(c.traceSLOs, o)
+		}
+	}
+	return c, nil
+}
+
+// Capabilities: the connector reads its input and builds new metrics.
+func (*sloConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// Start finds the incidents extension and the storage, restores the state
+// and starts the evaluation loop. It runs once for the shared instance.
+func (c *sloConnector) Start(ctx context.Context, host component.Host) error {
+	c.startOnce.Do(func() { c.startErr = c.start(ctx, host) })
+	return c.startErr
+}
+
+func (c *sloConnector) start(ctx context.Context, host component.Host) error {
+	reg, err := incidentsapi.Find(host, c.cfg.Incidents)
+	if err != nil {
+		return fmt.Errorf("slo connector: 'incidents': %w", err)
+	}
+	c.registry = reg
+	c.writer = newIncidentWriter(reg, c.tel, c.logger)
+	if c.cfg.Storage != nil {
+		client, err := getStorageClient(ctx, host, *c.cfg.Storage, c.set.ID)
+		if err != nil {
+			return fmt.Errorf("slo connector: 'storage': %w", err)
+		}
+		c.state = client
+		c.load(ctx)
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.done = make(chan struct{})
+	go c.loop(loopCtx)
+	return nil
+}
+
+// Shutdown stops the loop, applies the queued incident changes, saves the
+// state and closes the storage client.
+func (c *sloConnector) Shutdown(ctx context.Context) error {
+	var err error
+	c.stopOnce.Do(func() {
+		if c.cancel == nil {
+			return
+		}
+		c.cancel()
+		<-c.done
+		if c.writer != nil {
+			c.writer.flush(ctx)
+		}
+		if c.state != nil {
+			c.save(ctx)
+			err = c.state.Close(ctx)
+		}
+	})
+	return err
+}
+
+// loop evaluates every group, emits the series, applies the registry
+// writes and saves the state, each on its own interval.
+func (c *sloConnector) loop(ctx context.Context) {
+	defer close(c.done)
+	eval := time.NewTicker(c.cfg.EvaluationInterval)
+	defer eval.Stop()
+	emit := time.NewTicker(c.cfg.MetricsInterval)
+	defer emit.Stop()
+	var saveC <-chan time.Time
+	if c.state != nil {
+		save := time.NewTicker(c.cfg.StateInterval)
+		defer save.Stop()
+		saveC = save.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.writer.kick:
+			c.writer.flush(ctx)
+		case <-eval.C:
+			c.evaluateAll()
+			c.writer.flush(ctx)
+		case <-emit.C:
+			c.emit(ctx)
+		case <-saveC:
+			c.save(ctx)
+		}
+	}
+}
+
+// ConsumeTraces counts the spans of every trace SLO.
+func (c *sloConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if len(c.traceSLOs) == 0 {
+		return nil
+	}
+	now := c.now()
+	nowNs := now.UnixNano()
+	rss := td.ResourceSpans()
+	for _, o := range c.traceSLOs {
+		var touched *group // most batches touch one group per SLO
+		var more []*group
+		for i := range rss.Len() {
+			rs := rss.At(i)
+			g, outcome, created := o.groupFor(rs.Resource().Attributes(), now)
+			if created {
+				c.tel.ConnectorSloGroups.Add(ctx, 1, o.attrSLO)
+			}
+			if outcome == groupNotSelected {
+				continue
+			}
+			var good, bad, failedN, total uint64
+			sss := rs.ScopeSpans()
+			for j := range sss.Len() {
+				ss := sss.At(j)
+				spans := ss.Spans()
+				n := spans.Len()
+				total += uint64(n)
+				if g == nil {
+					continue
+				}
+				for k := range n {
+					switch o.cls.classifySpan(ctx, rs, ss, spans.At(k)) {
+					case verdictGood:
+						good++
+					case verdictBad:
+						bad++
+					case verdictFailed:
+						failedN++
+					}
+				}
+			}
+			if g == nil {
+				c.tel.ConnectorSloEventsDropped.Add(ctx, int64(total), o.attrCardinality)
+				continue
+			}
+			c.count(ctx, o, g, nowNs, good, bad, failedN)
+			switch {
+			case touched == nil:
+				touched = g
+			case touched != g:
+				more = appendOnce(more, g)
+			}
+		}
+		if touched != nil {
+			c.evaluate(touched, now)
+			for _, g := range more {
+				c.evaluate(g, now)
+			}
+		}
+	}
+	return nil
+}
+
+// ConsumeLogs counts the log records of every logs SLO.
+func (c *sloConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	if len(c.logSLOs) == 0 {
+		return nil
+	}
+	now := c.now()
+	nowNs := now.UnixNano()
+	rls := ld.ResourceLogs()
+	for _, o := range c.logSLOs {
+		var touched []*group
+		for i := range rls.Len() {
+			rl := rls.At(i)
+			g, outcome, created := o.groupFor(rl.Resource().Attributes(), now)
+			if created {
+				c.tel.ConnectorSloGroups.Add(ctx, 1, o.attrSLO)
+			}
+			if outcome == groupNotSelected {
+				continue
+			}
+			var good, bad, failedN, total uint64
+			sls := rl.ScopeLogs()
+			for j := range sls.Len() {
+				sl := sls.At(j)
+				lrs := sl.LogRecords()
+				total += uint64(lrs.Len())
+				if g == nil {
+					continue
+				}
+				for k := range lrs.Len() {
+					switch o.cls.classifyLog(ctx, rl, sl, lrs.At(k)) {
+					case verdictGood:
+						good++
+					case verdictBad:
+						bad++
+					case verdictFailed:
+						failedN++
+					}
+				}
+			}
+			if g == nil {
+				c.tel.ConnectorSloEventsDropped.Add(ctx, int64(total), o.attrCardinality)
+				continue
+			}
+			c.count(ctx, o, g, nowNs, good, bad, failedN)
+			touched = appendOnce(touched, g)
+		}
+		for _, g := range touched {
+			c.evaluate(g, now)
+		}
+	}
+	return nil
+}
+
+func appendOnce(gs []*group, g *group) []*group {
+	for _, x := range gs {
+		if x == g {
+			return gs
+		}
+	}
+	return append(gs, g)
+}
+
+// count adds one resource's classified events to g and to the self-metrics.
+func (c *sloConnector) count(ctx context.Context, o *slo, g *group, now int64, good, bad, failedN uint64) {
+	if good+bad > 0 {
+		g.add(now, good, bad)
+	}
+	if good > 0 {
+		c.tel.ConnectorSloEvents.Add(ctx, int64(good), o.attrGood)
+	}
+	if bad > 0 {
+		c.tel.ConnectorSloEvents.Add(ctx, int64(bad), o.attrBad)
+	}
+	if failedN > 0 {
+		c.tel.ConnectorSloEventsDropped.Add(ctx, int64(failedN), o.attrCondErr)
+	}
+}
+
+// evaluate evaluates one group at now and queues the registry write it
+// calls for.
+func (c *sloConnector) evaluate(g *group, now time.Time) {
+	g.mu.Lock()
+	ev := g.slo.spec.evaluate(g.windows, now.UnixNano())
+	g.last, g.lastAt = ev, now
+	a, ok := g.decide(&ev, now, c.snapshot)
+	g.mu.Unlock()
+	if ok && c.writer != nil {
+		c.writer.enqueue(g, a)
+	}
+}
+
+// evaluateAll evaluates every group: windows slide, and incidents resolve,
+// even when no data arrives.
+func (c *sloConnector) evaluateAll() {
+	now := c.now()
+	for _, o := range c.slos {
+		for _, g := range o.snapshotGroups() {
+			c.evaluate(g, now)
+		}
+	}
+}
+
+func (c *sloConnector) snapshot() *incidentsapi.Snapshot {
+	if c.registry == nil {
+		return nil
+	}
+	return c.registry.Snapshot()
+}
+
+// getStorageClient returns the connector's client of the storage extension id.
+func getStorageClient(ctx context.Context, host component.Host, id, self component.ID) (storage.Client, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("storage extension %q not found (add it under 'extensions' and to 'service.extensions')", id)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("extension %q is not a storage extension", id)
+	}
+	client, err := se.GetClient(ctx, component.KindConnector, self, "")
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("storage extension %q", id), err)
+	}
+	return client, nil
+}
