@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
@@ -155,6 +156,12 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 	}
 
 	snap := r.registry.Snapshot()
+	if ep.kind == kindAlertmanager || ep.kind == kindGrafana {
+		res.JoinSLOIncidents(r.policy, openSLOIncident(snap), func(id string) bool {
+			inc := snap.Incidents[id]
+			return inc != nil && inc.IsOpen()
+		})
+	}
 	b := classify(&res, snap)
 	if wait, ok := r.limits.allow(b, clock); !ok {
 		w.Header().Set("Retry-After", retryAfterSeconds(wait))
@@ -426,4 +433,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// openSLOIncident finds, in snap, the open incident the slo connector opened
+// for an SLO: the most recently started one when several groups of the SLO
+// are open.
+func openSLOIncident(snap *incidentsapi.Snapshot) triggers.FindSLOIncident {
+	return func(slo string) *incident.Incident {
+		var found *incident.Incident
+		for _, inc := range snap.Open {
+			if inc.Source == incident.SourceSLO && inc.Labels[incident.LabelSLO] == slo {
+				found = inc
+			}
+		}
+		return found
+	}
 }

@@ -6,6 +6,7 @@ package incidentsapitest // import "github.com/otel-evidence/otel-evidence/pkg/i
 import (
 	"context"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -22,8 +23,9 @@ import (
 var DefaultID = component.MustNewID("incidents")
 
 // Registry is an in-memory incidentsapi.Registry. It keeps the extension's
-// rules that components rely on (re-opening an open incident with the same
-// title and severity changes nothing; resolving an unknown or resolved
+// rules that components rely on (re-opening an open incident overlays its
+// non-empty fields and adds labels and links, and changes nothing when
+// that changes nothing; resolving an unknown or resolved
 // incident only records the event) and delivers changes to subscribers
 // synchronously, before the write returns. It logs every write, and can be
 // told to fail writes.
@@ -156,9 +158,16 @@ func (r *Registry) OpenIncident(_ context.Context, inc incident.Incident, ev inc
 	}
 	r.events = append(r.events, ev)
 	old, known := r.incidents[inc.ID]
-	if known && old.Status == incident.StatusOpen && old.Title == inc.Title && old.Severity == inc.Severity {
-		r.mu.Unlock()
-		return false, nil
+	if known && old.Status == incident.StatusOpen {
+		// As the extension does: an update of an open incident replaces
+		// the non-empty title, severity, source and scope, adds labels and
+		// links, and keeps the start.
+		merged := overlay(old, inc)
+		if reflect.DeepEqual(merged, old) {
+			r.mu.Unlock()
+			return false, nil
+		}
+		inc = merged
 	}
 	inc.Status = incident.StatusOpen
 	r.incidents[inc.ID] = inc
@@ -170,6 +179,39 @@ func (r *Registry) OpenIncident(_ context.Context, inc incident.Incident, ev inc
 	}
 	r.notify(incidentsapi.Change{Kind: kind, Incident: inc})
 	return true, nil
+}
+
+// overlay returns old updated with inc's fields as the extension merges
+// them; UpdatedAt is old's unless something else changed.
+func overlay(old, inc incident.Incident) incident.Incident {
+	out := old
+	out.Labels = maps.Clone(old.Labels)
+	out.Links = slices.Clone(old.Links)
+	if inc.Title != "" {
+		out.Title = inc.Title
+	}
+	if inc.Severity != "" {
+		out.Severity = inc.Severity
+	}
+	if inc.Source != "" {
+		out.Source = inc.Source
+	}
+	if len(inc.Scope) > 0 {
+		out.Scope = slices.Clone(inc.Scope)
+	}
+	if len(inc.Labels) > 0 && out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	maps.Copy(out.Labels, inc.Labels)
+	for _, l := range inc.Links {
+		if !slices.ContainsFunc(out.Links, func(e incident.Link) bool { return e.Href == l.Href }) {
+			out.Links = append(out.Links, l)
+		}
+	}
+	if !reflect.DeepEqual(out, old) {
+		out.UpdatedAt = inc.UpdatedAt
+	}
+	return out
 }
 
 // ResolveIncident implements incidentsapi.Registry.

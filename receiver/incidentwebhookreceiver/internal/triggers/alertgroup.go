@@ -150,7 +150,7 @@ func parseGroup(body []byte, pol *Policy, now time.Time, fl groupFlavor) (Result
 			order = append(order, groupID)
 		}
 		for _, id := range order {
-			r := Resolution{ID: id, At: notAfter(orNow(at[id], now), now)}
+			r := Resolution{ID: id, At: notAfter(orNow(at[id], now), now), SLO: sloName(p.CommonLabels)}
 			res.Resolve = append(res.Resolve, r)
 			res.Events = append(res.Events, incident.Event{
 				Kind: incident.EventIncidentResolved, Time: now, Source: fl.source,

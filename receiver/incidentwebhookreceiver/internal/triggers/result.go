@@ -33,4 +33,6 @@ type Result struct {
 type Resolution struct {
 	ID string    `json:"id"`
 	At time.Time `json:"at"`
+	// SLO is the SLO the resolved alerts name (SLOLabels), if any.
+	SLO string `json:"-"`
 }
