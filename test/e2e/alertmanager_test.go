@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,57 +18,11 @@ import (
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
 )
 
-// alertmanagerBinary returns the real Alertmanager from the Debian package
-// prometheus-alertmanager (or an alertmanager on PATH). A missing binary
-// fails the test: it is a required peer, not an optional one.
-func alertmanagerBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/prometheus-alertmanager", "prometheus-alertmanager", "alertmanager"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("Alertmanager not found (/usr/bin/prometheus-alertmanager): run `make tools` or `bash .ci/run`, " +
-		"which install the Debian package prometheus-alertmanager (apt-get install -y prometheus-alertmanager)")
-	return ""
-}
-
-// startAlertmanager runs Alertmanager on a free loopback port with a single
-// webhook receiver pointing at webhookURL behind the bearer token, and fast
-// grouping. Gossip is disabled. It is stopped by t.Cleanup, also on failure.
+// startAlertmanager runs Alertmanager with a single webhook receiver
+// pointing at webhookURL behind the bearer token, grouping by alertname.
 func startAlertmanager(t *testing.T, webhookURL, token string) string {
 	t.Helper()
-	bin := alertmanagerBinary(t)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
-  receiver: otel-evidence
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: otel-evidence
-    webhook_configs:
-      - url: %q
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: %q
-`, webhookURL, token)
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
-
-	addr := harness.FreeAddr(t)
-	harness.StartProcess(t, dir, nil, bin,
-		"--config.file="+cfgPath,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--cluster.listen-address=",
-		"--log.level=debug",
-	)
-	harness.WaitHTTP(t, "http://"+addr+"/-/ready", 30*time.Second)
-	return "http://" + addr
+	return harness.StartAlertmanager(t, webhookURL, token, []string{"alertname"}, time.Second)
 }
 
 // postAlert sends one alert to Alertmanager's API v2.
