@@ -6,10 +6,13 @@
 #    in the middle of a measurement.
 # 2. Runs the end-to-end perf runs of test/perf (build tag perf) against it:
 #    CPU per million spans by configuration, freeze latency and bundle size
-#    (filesystem and versitygw), resident memory under sustained load.
+#    (filesystem and versitygw), resident memory under sustained load, and
+#    the slo connector's detection latency beside a Prometheus ->
+#    Alertmanager chain on the same traffic.
 # 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
 #    evidence ring vs marshal floor vs fileexporter, otlpwire vs pdata,
-#    ring, bundle, the timeline of a 1M-span bundle vs reading it).
+#    ring, bundle, the timeline of a 1M-span bundle vs reading it, the slo
+#    connector vs a no-op connector).
 # 4. Writes BENCHMARKS.md with test/perf/benchmd.
 #
 # Settings (environment; defaults in brackets):
@@ -24,6 +27,7 @@
 #   PERF_MAX_BYTES [67108864] buffer.max_bytes of the memory run
 #   PERF_FREEZE_SPANS [100000,1000000]  span counts of the freeze runs
 #   PERF_FREEZE_STORES [filesystem,s3]  stores of the freeze runs
+#   PERF_SLO_ROUNDS [3]     error bursts of the SLO detection run
 #   PERF_TIMEOUT [120m]     go test -timeout of the perf runs
 #   PERF_PROFILE_DIR        if set, CPU profiles of every CPU run (pprof extension)
 #   BENCH_OUT [BENCHMARKS.md]  the report
@@ -83,6 +87,7 @@ micro ./pkg/bundle/ . || status=1
 # The timeline of a 1M-span bundle takes seconds per run: one run per count.
 "$GO" test -run '^$' -bench '^BenchmarkTimeline1M$' -benchmem -benchtime=1x -count="$BENCH_COUNT" -timeout 30m \
 	./internal/timeline/ | tee -a bench.txt || status=1
+micro ./connector/sloconnector/ '^BenchmarkConsumeTraces$' || status=1
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)

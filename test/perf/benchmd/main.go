@@ -189,7 +189,7 @@ func summary(w *bytes.Buffer, results []perf.Result, micro *perf.BenchSet) {
 	for _, r := range results {
 		have[r.Section] = true
 	}
-	for _, s := range []string{"1-cpu", "2-freeze", "3-memory"} {
+	for _, s := range []string{"1-cpu", "2-freeze", "3-memory", "4-slo"} {
 		if !have[s] {
 			missing = append(missing, s)
 		}

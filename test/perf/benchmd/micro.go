@@ -18,6 +18,7 @@ const (
 	pkgRing      = module + "exporter/evidenceexporter/internal/ring"
 	pkgBundle    = module + "pkg/bundle"
 	pkgWire      = module + "exporter/evidenceexporter/internal/otlpwire"
+	pkgSLO       = module + "connector/sloconnector"
 )
 
 var (
@@ -96,7 +97,53 @@ func microFigures(s *perf.BenchSet) []perf.Figure {
 		}
 	}
 	out = append(out, ingestFigures(s)...)
-	return append(out, timelineFigures(s)...)
+	out = append(out, timelineFigures(s)...)
+	return append(out, sloFigures(s)...)
+}
+
+// sloCases are the SLI cases of the slo connector's BenchmarkConsumeTraces,
+// and whether the issue's 50 ns/span target applies (the common shapes).
+var sloCases = []struct {
+	name, desc string
+	target     bool
+}{
+	{"slo_status", "status.code == STATUS_CODE_ERROR", true},
+	{"slo_http_status", `attributes["http.response.status_code"] >= 500`, true},
+	{"slo_latency", "latency_threshold", true},
+	{"slo_ottl", "a compound condition evaluated by pkg/ottl", false},
+}
+
+// sloFigures are the slo connector's cost per span over a no-op connector
+// measured in the same run: ns/span of the case minus ns/span of nop.
+func sloFigures(s *perf.BenchSet) []perf.Figure {
+	nop := s.Get(pkgSLO, "BenchmarkConsumeTraces/nop")
+	if nop == nil {
+		return nil
+	}
+	pv, unit, ok := perItem(nop, "span")
+	if !ok {
+		return nil
+	}
+	var out []perf.Figure
+	for _, c := range sloCases {
+		r := s.Get(pkgSLO, "BenchmarkConsumeTraces/"+c.name)
+		if r == nil {
+			continue
+		}
+		v, u, ok := perItem(r, "span")
+		if !ok || u != unit {
+			continue
+		}
+		f := perf.Figure{
+			Name: "Micro: slo connector, cost per span over a no-op connector, " + c.desc, Value: v - pv, Unit: unit,
+			Peer: "a no-op connector (nop), same run", PeerValue: pv,
+		}
+		if c.target {
+			f.Target, f.Met = "<= 50 ns/span", perf.Met(v-pv <= 50)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // processorFigures are incident_context's ratios to transform_where and
