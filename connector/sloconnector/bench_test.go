@@ -35,7 +35,7 @@ type nopTraces struct {
 	component.ShutdownFunc
 }
 
-func (nopTraces) Capabilities() consumer.Capabilities             { return consumer.Capabilities{} }
+func (nopTraces) Capabilities() consumer.Capabilities                { return consumer.Capabilities{} }
 func (nopTraces) ConsumeTraces(context.Context, ptrace.Traces) error { return nil }
 
 // BenchmarkConsumeTraces measures the connector's cost per span beside a
@@ -59,7 +59,9 @@ func BenchmarkConsumeTraces(b *testing.B) {
 			require.NoError(b, err)
 			return c
 		}},
-		{"slo_status", func(b *testing.B) connector.Traces { return benchConnector(b, SLIConfig{Bad: []string{"status.code == STATUS_CODE_ERROR"}}) }},
+		{"slo_status", func(b *testing.B) connector.Traces {
+			return benchConnector(b, SLIConfig{Bad: []string{"status.code == STATUS_CODE_ERROR"}})
+		}},
 		{"slo_http_status", func(b *testing.B) connector.Traces {
 			return benchConnector(b, SLIConfig{Bad: []string{`attributes["http.response.status_code"] >= 500`}})
 		}},

@@ -35,7 +35,7 @@ type sloConnector struct {
 	now    func() time.Time
 	logger *zap.Logger
 
-	slos              []*slo
+	slos               []*slo
 	traceSLOs, logSLOs []*slo
 
 	startOnce, stopOnce sync.Once

@@ -23,7 +23,7 @@ type slo struct {
 	spec *sloSpec
 	cls  *classifier
 	// selector, sorted by key: every pair must match the resource.
-	selector []incident.Matcher
+	selector  []incident.Matcher
 	maxGroups int
 
 	// precomputed telemetry attributes
@@ -122,14 +122,14 @@ type group struct {
 	// groupID is a short stable hash of the group_by values ("" without).
 	groupID string
 
-	mu       sync.Mutex
-	windows  []*window
-	created  time.Time
-	goodTot  uint64
-	badTot   uint64
-	last     evaluation // of the latest evaluate, for the series
-	lastAt   time.Time
-	episode  *episode
+	mu      sync.Mutex
+	windows []*window
+	created time.Time
+	goodTot uint64
+	badTot  uint64
+	last    evaluation // of the latest evaluate, for the series
+	lastAt  time.Time
+	episode *episode
 }
 
 // episode is one firing episode of a group: from the moment an

@@ -21,12 +21,12 @@ import (
 // Incident labels the connector sets. LabelSLO is what Alertmanager alerts
 // of the same SLO are joined on (see the webhook receiver).
 const (
-	labelSLO      = incident.LabelSLO
-	labelGroup    = "slo_group"
-	labelLevel    = "slo_level"
-	labelBurnRate = "burn_rate"
-	labelWindows  = "windows"
-	labelConsumed = "error_budget_consumed"
+	labelSLO       = incident.LabelSLO
+	labelGroup     = "slo_group"
+	labelLevel     = "slo_level"
+	labelBurnRate  = "burn_rate"
+	labelWindows   = "windows"
+	labelConsumed  = "error_budget_consumed"
 	labelObjective = "objective"
 )
 
@@ -47,10 +47,10 @@ type action struct {
 	// update: the registry already knows the episode (a level change).
 	update bool
 	slo    string
-	inc  incident.Incident // actOpen
-	id   string            // actResolve
-	at   time.Time
-	ev   incident.Event
+	inc    incident.Incident // actOpen
+	id     string            // actResolve
+	at     time.Time
+	ev     incident.Event
 }
 
 // decide updates g's episode from an evaluation and returns the registry
