@@ -302,7 +302,6 @@ func (c *sloConnector) count(ctx context.Context, o *slo, g *group, now int64, g
 func (c *sloConnector) evaluate(g *group, now time.Time) {
 	g.mu.Lock()
 	ev := g.slo.spec.evaluate(g.windows, now.UnixNano())
-	g.last, g.lastAt = ev, now
 	a, ok := g.decide(&ev, now, c.snapshot)
 	g.mu.Unlock()
 	if ok && c.writer != nil {

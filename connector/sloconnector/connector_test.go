@@ -11,11 +11,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otel-evidence/otel-evidence/connector/sloconnector/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/connector/sloconnector/internal/metadatatest"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
@@ -394,4 +398,55 @@ func TestRegistryFailureRetried(t *testing.T) {
 		{Attributes: attribute.NewSet(attribute.String("slo", "checkout-availability"), attribute.String("action", "failed")), Value: 1},
 		{Attributes: attribute.NewSet(attribute.String("slo", "checkout-availability"), attribute.String("action", "opened")), Value: 1},
 	}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreValue())
+}
+
+// TestLogsAndSharedInstance: one component ID in a traces and a logs
+// pipeline is one connector; a logs SLO counts log records.
+func TestLogsAndSharedInstance(t *testing.T) {
+	cfg := testConfig()
+	cfg.SLOs = append(cfg.SLOs, SLOConfig{
+		Name: "api-logs", Signal: SignalLogs, Objective: 99, Period: 24 * time.Hour,
+		Selector: SelectorConfig{GroupBy: []string{"service.name"}},
+		SLI:      SLIConfig{Bad: []string{"severity_number >= SEVERITY_NUMBER_ERROR"}},
+	})
+	require.NoError(t, cfg.Validate())
+	f := NewFactory()
+	set := connectortest.NewNopSettings(metadata.Type)
+	sink := new(consumertest.MetricsSink)
+	tc, err := f.CreateTracesToMetrics(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	lc, err := f.CreateLogsToMetrics(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.Same(t, tc.(*sharedConnector).sloConnector, lc.(*sharedConnector).sloConnector)
+	host := lifecycleHost()
+	require.NoError(t, tc.Start(context.Background(), host))
+	require.NoError(t, lc.Start(context.Background(), host))
+
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "api")
+	for i := range 10 {
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		if i < 3 {
+			lr.SetSeverityNumber(plog.SeverityNumberError)
+		}
+	}
+	require.NoError(t, lc.ConsumeLogs(context.Background(), ld))
+	c := tc.(*sharedConnector).sloConnector
+	groups := c.slos[1].snapshotGroups()
+	require.Len(t, groups, 1)
+	assert.Equal(t, uint64(7), groups[0].goodTot)
+	assert.Equal(t, uint64(3), groups[0].badTot)
+	assert.Empty(t, c.slos[0].snapshotGroups(), "log records do not count for a traces SLO")
+
+	require.NoError(t, tc.Shutdown(context.Background()))
+	assert.NotNil(t, c.done, "still running while the logs pipeline uses it")
+	select {
+	case <-c.done:
+		t.Fatal("stopped at the first of two shutdowns")
+	default:
+	}
+	require.NoError(t, lc.Shutdown(context.Background()))
+	<-c.done
 }

@@ -127,8 +127,6 @@ type group struct {
 	created time.Time
 	goodTot uint64
 	badTot  uint64
-	last    evaluation // of the latest evaluate, for the series
-	lastAt  time.Time
 	episode *episode
 }
 
