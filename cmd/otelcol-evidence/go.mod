@@ -317,3 +317,19 @@ replace github.com/otel-evidence/otel-evidence/processor/incidentcontextprocesso
 replace github.com/otel-evidence/otel-evidence/exporter/evidenceexporter => ../../exporter/evidenceexporter
 
 replace github.com/otel-evidence/otel-evidence/connector/sloconnector => ../../connector/sloconnector
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.157.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.158.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.159.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.160.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/internal/exp/metrics v0.157.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/internal/exp/metrics v0.158.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/internal/exp/metrics v0.159.0
+
+exclude github.com/open-telemetry/opentelemetry-collector-contrib/internal/exp/metrics v0.160.0

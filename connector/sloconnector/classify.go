@@ -3,6 +3,7 @@ package sloconnector // import "github.com/otel-evidence/otel-evidence/connector
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
@@ -34,7 +35,10 @@ type classifier struct {
 	latencyNanos uint64 // 0: no latency threshold
 
 	spanBad, spanGood []spanCond
-	logBad, logGood   []*ottl.Condition[*ottllog.TransformContext]
+	// spanNative: every span condition has a native form, so no OTTL
+	// transform context is ever needed.
+	spanNative      bool
+	logBad, logGood []*ottl.Condition[*ottllog.TransformContext]
 }
 
 // spanCond is a span condition: native when it has a native form (see
@@ -72,6 +76,10 @@ func newClassifier(s *SLOConfig, set component.TelemetrySettings) (*classifier, 
 			return nil, err
 		}
 		c.spanBad, c.spanGood = spanConds(parsedBad, s.SLI.Bad), spanConds(parsedGood, s.SLI.Good)
+		c.spanNative = true
+		for _, sc := range append(slices.Clone(c.spanBad), c.spanGood...) {
+			c.spanNative = c.spanNative && sc.native != nil
+		}
 	case SignalLogs:
 		p, err := ottllog.NewParser(ottlfuncs.StandardConverters[*ottllog.TransformContext](), set)
 		if err != nil {
@@ -124,24 +132,34 @@ func (c *classifier) classifySpan(ctx context.Context, rs ptrace.ResourceSpans, 
 			return verdictBad
 		}
 	}
+	if c.spanNative {
+		return c.classifyNative(span)
+	}
 	e := spanEval{rs: rs, ss: ss, span: span}
 	defer e.close()
-	isBad, err := e.anyHolds(ctx, c.spanBad)
-	if err != nil {
-		return verdictFailed
-	}
-	if isBad {
-		return verdictBad
+	return decide(len(c.spanGood) > 0, func(badConds bool) (bool, error) {
+		if badConds {
+			return e.anyHolds(ctx, c.spanBad)
+		}
+		return e.anyHolds(ctx, c.spanGood)
+	})
+}
+
+// classifyNative is classifySpan when every condition is native: the
+// same rules, without a transform context, defer or closure.
+func (c *classifier) classifyNative(span ptrace.Span) verdict {
+	for i := range c.spanBad {
+		if c.spanBad[i].native.evalSpan(span) {
+			return verdictBad
+		}
 	}
 	if len(c.spanGood) == 0 {
 		return verdictGood
 	}
-	isGood, err := e.anyHolds(ctx, c.spanGood)
-	switch {
-	case err != nil:
-		return verdictFailed
-	case isGood:
-		return verdictGood
+	for i := range c.spanGood {
+		if c.spanGood[i].native.evalSpan(span) {
+			return verdictGood
+		}
 	}
 	return verdictNone
 }
@@ -188,21 +206,30 @@ func (e *spanEval) close() {
 func (c *classifier) classifyLog(ctx context.Context, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) verdict {
 	tCtx := ottllog.NewTransformContext(rl, sl, lr)
 	defer tCtx.Close()
-	return decide(ctx, c.logBad, c.logGood, tCtx)
+	return decide(len(c.logGood) > 0, func(badConds bool) (bool, error) {
+		if badConds {
+			return anyHolds(ctx, c.logBad, tCtx)
+		}
+		return anyHolds(ctx, c.logGood, tCtx)
+	})
 }
 
-func decide[K any](ctx context.Context, badConds, goodConds []*ottl.Condition[K], tCtx K) verdict {
-	isBad, err := anyHolds(ctx, badConds, tCtx)
+// decide combines an event's conditions: bad if a bad condition holds;
+// else good, unless good conditions exist (hasGood) and none holds; a
+// condition that fails to evaluate fails the event. holds(true) evaluates
+// the bad conditions, holds(false) the good ones.
+func decide(hasGood bool, holds func(badConds bool) (bool, error)) verdict {
+	isBad, err := holds(true)
 	if err != nil {
 		return verdictFailed
 	}
 	if isBad {
 		return verdictBad
 	}
-	if len(goodConds) == 0 {
+	if !hasGood {
 		return verdictGood
 	}
-	isGood, err := anyHolds(ctx, goodConds, tCtx)
+	isGood, err := holds(false)
 	switch {
 	case err != nil:
 		return verdictFailed

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -158,118 +159,99 @@ func (c *sloConnector) loop(ctx context.Context) {
 
 // ConsumeTraces counts the spans of every trace SLO.
 func (c *sloConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	if len(c.traceSLOs) == 0 {
-		return nil
-	}
-	now := c.now()
-	nowNs := now.UnixNano()
 	rss := td.ResourceSpans()
-	for _, o := range c.traceSLOs {
-		var touched *group // most batches touch one group per SLO
-		var more []*group
-		for i := range rss.Len() {
+	c.consume(ctx, c.traceSLOs, rss.Len(), func(i int) pcommon.Map { return rss.At(i).Resource().Attributes() },
+		func(o *slo, i int, classify bool, n *counts) {
 			rs := rss.At(i)
-			g, outcome, created := o.groupFor(rs.Resource().Attributes(), now)
-			if created {
-				c.tel.ConnectorSloGroups.Add(ctx, 1, o.attrSLO)
-			}
-			if outcome == groupNotSelected {
-				continue
-			}
-			var good, bad, failedN, total uint64
 			sss := rs.ScopeSpans()
 			for j := range sss.Len() {
 				ss := sss.At(j)
 				spans := ss.Spans()
-				n := spans.Len()
-				total += uint64(n)
-				if g == nil {
+				if !classify {
+					n.total += uint64(spans.Len())
 					continue
 				}
-				for k := range n {
-					switch o.cls.classifySpan(ctx, rs, ss, spans.At(k)) {
-					case verdictGood:
-						good++
-					case verdictBad:
-						bad++
-					case verdictFailed:
-						failedN++
-					}
+				for k := range spans.Len() {
+					n.add(o.cls.classifySpan(ctx, rs, ss, spans.At(k)))
 				}
 			}
-			if g == nil {
-				c.tel.ConnectorSloEventsDropped.Add(ctx, int64(total), o.attrCardinality)
-				continue
-			}
-			c.count(ctx, o, g, nowNs, good, bad, failedN)
-			switch {
-			case touched == nil:
-				touched = g
-			case touched != g:
-				more = appendOnce(more, g)
-			}
-		}
-		if touched != nil {
-			c.evaluate(touched, now)
-			for _, g := range more {
-				c.evaluate(g, now)
-			}
-		}
-	}
+		})
 	return nil
 }
 
 // ConsumeLogs counts the log records of every logs SLO.
 func (c *sloConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	if len(c.logSLOs) == 0 {
-		return nil
+	rls := ld.ResourceLogs()
+	c.consume(ctx, c.logSLOs, rls.Len(), func(i int) pcommon.Map { return rls.At(i).Resource().Attributes() },
+		func(o *slo, i int, classify bool, n *counts) {
+			rl := rls.At(i)
+			sls := rl.ScopeLogs()
+			for j := range sls.Len() {
+				sl := sls.At(j)
+				lrs := sl.LogRecords()
+				if !classify {
+					n.total += uint64(lrs.Len())
+					continue
+				}
+				for k := range lrs.Len() {
+					n.add(o.cls.classifyLog(ctx, rl, sl, lrs.At(k)))
+				}
+			}
+		})
+	return nil
+}
+
+// counts are one resource's events of one SLO.
+type counts struct{ good, bad, failed, total uint64 }
+
+func (n *counts) add(v verdict) {
+	n.total++
+	switch v {
+	case verdictGood:
+		n.good++
+	case verdictBad:
+		n.bad++
+	case verdictFailed:
+		n.failed++
+	}
+}
+
+// consume runs every SLO of a signal over one batch of resources: attrs
+// returns resource i's attributes, each walks its events (classifying them
+// into n, or with classify false only counting them, for a group over
+// max_groups). The touched groups are evaluated once each, after the batch.
+func (c *sloConnector) consume(ctx context.Context, slos []*slo, resources int, attrs func(i int) pcommon.Map,
+	each func(o *slo, i int, classify bool, n *counts),
+) {
+	if len(slos) == 0 {
+		return
 	}
 	now := c.now()
 	nowNs := now.UnixNano()
-	rls := ld.ResourceLogs()
-	for _, o := range c.logSLOs {
-		var touched []*group
-		for i := range rls.Len() {
-			rl := rls.At(i)
-			g, outcome, created := o.groupFor(rl.Resource().Attributes(), now)
+	for _, o := range slos {
+		var buf [4]*group // most batches touch one group per SLO
+		touched := buf[:0]
+		for i := range resources {
+			g, outcome, created := o.groupFor(attrs(i), now)
 			if created {
 				c.tel.ConnectorSloGroups.Add(ctx, 1, o.attrSLO)
 			}
 			if outcome == groupNotSelected {
 				continue
 			}
-			var good, bad, failedN, total uint64
-			sls := rl.ScopeLogs()
-			for j := range sls.Len() {
-				sl := sls.At(j)
-				lrs := sl.LogRecords()
-				total += uint64(lrs.Len())
-				if g == nil {
-					continue
-				}
-				for k := range lrs.Len() {
-					switch o.cls.classifyLog(ctx, rl, sl, lrs.At(k)) {
-					case verdictGood:
-						good++
-					case verdictBad:
-						bad++
-					case verdictFailed:
-						failedN++
-					}
-				}
-			}
+			var n counts
+			each(o, i, g != nil, &n)
 			if g == nil {
-				c.tel.ConnectorSloEventsDropped.Add(ctx, int64(total), o.attrCardinality)
+				c.tel.ConnectorSloEventsDropped.Add(ctx, int64(n.total), o.attrCardinality)
 				continue
 			}
-			c.count(ctx, o, g, nowNs, good, bad, failedN)
+			c.count(ctx, o, g, nowNs, &n)
 			touched = appendOnce(touched, g)
 		}
 		for _, g := range touched {
 			c.evaluate(g, now)
 		}
 	}
-	return nil
 }
 
 func appendOnce(gs []*group, g *group) []*group {
@@ -282,18 +264,18 @@ func appendOnce(gs []*group, g *group) []*group {
 }
 
 // count adds one resource's classified events to g and to the self-metrics.
-func (c *sloConnector) count(ctx context.Context, o *slo, g *group, now int64, good, bad, failedN uint64) {
-	if good+bad > 0 {
-		g.add(now, good, bad)
+func (c *sloConnector) count(ctx context.Context, o *slo, g *group, now int64, n *counts) {
+	if n.good+n.bad > 0 {
+		g.add(now, n.good, n.bad)
 	}
-	if good > 0 {
-		c.tel.ConnectorSloEvents.Add(ctx, int64(good), o.attrGood)
+	if n.good > 0 {
+		c.tel.ConnectorSloEvents.Add(ctx, int64(n.good), o.attrGood)
 	}
-	if bad > 0 {
-		c.tel.ConnectorSloEvents.Add(ctx, int64(bad), o.attrBad)
+	if n.bad > 0 {
+		c.tel.ConnectorSloEvents.Add(ctx, int64(n.bad), o.attrBad)
 	}
-	if failedN > 0 {
-		c.tel.ConnectorSloEventsDropped.Add(ctx, int64(failedN), o.attrCondErr)
+	if n.failed > 0 {
+		c.tel.ConnectorSloEventsDropped.Add(ctx, int64(n.failed), o.attrCondErr)
 	}
 }
 
