@@ -245,11 +245,12 @@ func (s *SLOConfig) validate(key string) []error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{errInvalidSLO}, args...)...))
 	}
-	if s.Name == "" {
+	switch {
+	case s.Name == "":
 		bad("'%s.name' is required", key)
-	} else if incident.SanitizeID(s.Name) != s.Name {
+	case incident.SanitizeID(s.Name) != s.Name:
 		bad("'%s.name' %q may only contain A-Z, a-z, 0-9, '.', '_' and '-' (it becomes part of incident IDs)", key, s.Name)
-	} else if len(s.Name) > maxNameLength {
+	case len(s.Name) > maxNameLength:
 		bad("'%s.name' is longer than %d characters", key, maxNameLength)
 	}
 	switch s.Signal {

@@ -90,8 +90,8 @@ func (c *sloConnector) buildMetrics(now time.Time) pmetric.Metrics {
 				dp.SetIntValue(int64(oc.v))
 			}
 
-			sli := gauge(ms, metricSLI, "Ratio of good events to all events over the window.", "1")
-			burn := gauge(ms, metricBurnRate, "Rate at which the error budget is spent over the window (1: exactly the budget over the SLO period).", "1")
+			sli := ratioGauge(ms, metricSLI, "Ratio of good events to all events over the window.")
+			burn := ratioGauge(ms, metricBurnRate, "Rate at which the error budget is spent over the window (1: exactly the budget over the SLO period).")
 			for i, name := range sp.names {
 				if ev.good[i]+ev.bad[i] == 0 {
 					continue // no events: the ratio is undefined
@@ -108,18 +108,18 @@ func (c *sloConnector) buildMetrics(now time.Time) pmetric.Metrics {
 				dp.SetDoubleValue(ev.burn[i])
 			}
 
-			dp := gauge(ms, metricObjective, "The SLO's objective as a ratio.", "1").DataPoints().AppendEmpty()
+			dp := ratioGauge(ms, metricObjective, "The SLO's objective as a ratio.").DataPoints().AppendEmpty()
 			common(dp.Attributes())
 			dp.SetTimestamp(ts)
 			dp.SetDoubleValue(sp.objective)
 
-			dp = gauge(ms, metricBudgetRemaining, "Fraction of the SLO period's error budget not yet spent (negative when overspent).", "1").DataPoints().AppendEmpty()
+			dp = ratioGauge(ms, metricBudgetRemaining, "Fraction of the SLO period's error budget not yet spent (negative when overspent).").DataPoints().AppendEmpty()
 			common(dp.Attributes())
 			dp.Attributes().PutStr(attrWindow, sp.names[sp.period])
 			dp.SetTimestamp(ts)
 			dp.SetDoubleValue(1 - sp.budgetConsumed(&ev))
 
-			firing := gauge(ms, metricAlertFiring, "1 while the alert level's burn-rate condition holds.", "1")
+			firing := ratioGauge(ms, metricAlertFiring, "1 while the alert level's burn-rate condition holds.")
 			for li := range sp.levels {
 				if len(sp.levels[li].conds) == 0 {
 					continue
@@ -139,10 +139,11 @@ func (c *sloConnector) buildMetrics(now time.Time) pmetric.Metrics {
 	return md
 }
 
-func gauge(ms pmetric.MetricSlice, name, desc, unit string) pmetric.Gauge {
+// ratioGauge appends a gauge of unit "1" (every gauge here is a ratio).
+func ratioGauge(ms pmetric.MetricSlice, name, desc string) pmetric.Gauge {
 	m := ms.AppendEmpty()
 	m.SetName(name)
 	m.SetDescription(desc)
-	m.SetUnit(unit)
+	m.SetUnit("1")
 	return m.SetEmptyGauge()
 }
