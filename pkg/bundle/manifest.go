@@ -188,8 +188,8 @@ func (m *Manifest) Marshal() ([]byte, error) {
 
 // ParseManifest decodes and validates a manifest.json.
 func ParseManifest(data []byte) (*Manifest, error) {
-	if len(data) > maxManifestSize {
-		return nil, fmt.Errorf("manifest of %d bytes exceeds the limit of %d", len(data), maxManifestSize)
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("manifest of %d bytes exceeds the limit of %d", len(data), MaxManifestSize)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -98,7 +98,7 @@ func TestParseManifestRejects(t *testing.T) {
 		{"zero size", edit(func(m map[string]any) { part(m, 0)["size"] = 0 }), "'size'"},
 		{"negative count", edit(func(m map[string]any) { part(m, 0)["counts"].(map[string]any)["events"] = -1 }), "'counts'"},
 		{"totals", edit(func(m map[string]any) { m["totals"].(map[string]any)["spans"] = 3 }), "'totals'"},
-		{"too large", `{"x":"` + strings.Repeat("a", maxManifestSize) + `"}`, "exceeds the limit"},
+		{"too large", `{"x":"` + strings.Repeat("a", MaxManifestSize) + `"}`, "exceeds the limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,8 +40,7 @@ const (
 
 const (
 	maxPartInfoSize = 1 << 20  // part.json
-	maxManifestSize = 64 << 20 // manifest.json
-	maxIncidentSize = 16 << 20 // incident.json
+	MaxManifestSize = 64 << 20 // manifest.json
 	fileMode        = 0o644
 	sha256HexLen    = 64
 )

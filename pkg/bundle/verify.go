@@ -287,7 +287,7 @@ func readAll(ctx context.Context, src source, key string, limit int64) ([]byte, 
 }
 
 func readIncident(ctx context.Context, src source, key, id string) (*incident.Incident, *VerifyError, error) {
-	data, verr, err := readAll(ctx, src, key, maxIncidentSize)
+	data, verr, err := readAll(ctx, src, key, MaxIncidentSize)
 	if err != nil || verr != nil {
 		return nil, verr, err
 	}
@@ -314,7 +314,7 @@ func verifyCollector(ctx context.Context, src source, id, cid string, objs *coll
 	if objs.manifest == "" {
 		cr.Problems = append(cr.Problems, &VerifyError{File: src.name(mkey), Reason: "missing: this collector's evidence is incomplete"})
 	} else {
-		data, verr, err := readAll(ctx, src, mkey, maxManifestSize)
+		data, verr, err := readAll(ctx, src, mkey, MaxManifestSize)
 		if err != nil {
 			return cr, err
 		}

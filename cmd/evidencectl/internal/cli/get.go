@@ -2,10 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
@@ -16,11 +15,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
-const (
-	defaultGetParallel = 4
-	dirPerm            = evidencedir.DirPerm
-	filePerm           = evidencedir.FilePerm
-)
+const defaultGetParallel = 4
 
 // getOptions are the flags of `evidencectl get`.
 type getOptions struct {
@@ -66,9 +61,9 @@ being written is completed by the next run.`,
 
 // getResult is the JSON output of get.
 type getResult struct {
-	Dir      string               `json:"dir"`
-	Download downloadStats        `json:"download"`
-	Merged   evidencedir.Manifest `json:"merged"`
+	Dir      string                    `json:"dir"`
+	Download evidencedir.DownloadStats `json:"download"`
+	Merged   evidencedir.Manifest      `json:"merged"`
 }
 
 func (o *getOptions) run(ctx context.Context, id string) error {
@@ -88,57 +83,25 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	}
 	defer release()
 
-	prefix, _ := bundle.IncidentPrefix(id)
-	objs, err := listAll(ctx, st, prefix)
-	if err != nil {
-		return err
-	}
-	g := groupObjects(objs)[id]
-	if g == nil {
-		return newError(ErrNotFound, nil, "check --store or run `evidencectl list`", "incident %s not found in %s", id, st)
-	}
-	rawDir := filepath.Join(dir, evidencedir.RawDir)
-	if err := os.MkdirAll(rawDir, dirPerm); err != nil {
-		return newError(nil, err, "choose another directory with -o", "cannot create %s: %v", rawDir, err)
-	}
-	fetch := &fetchState{st: st, dir: dir, bad: make(map[string]bool)}
-
-	// incident.json and the manifests: small, mutable, always fetched again.
-	inc, manifests, err := o.fetchMetadata(ctx, fetch, g)
-	if err != nil {
-		return interrupted(err, "run the same command again to resume")
-	}
-	jobs := planParts(id, g, manifests)
-	var total int64
-	for _, j := range jobs {
-		total += j.size
-	}
-	fetch.progress = o.root.newProgress(total, "downloading "+id)
-	err = forEach(ctx, len(jobs), o.parallel, func(ctx context.Context, i int) error {
-		return fetch.fetchPart(ctx, jobs[i])
+	merged, stats, err := evidencedir.Download(ctx, st, id, dir, evidencedir.DownloadOptions{
+		Parallel: o.parallel,
+		NewProgress: func(total int64) evidencedir.Progress {
+			return o.root.newProgress(total, "downloading "+id)
+		},
+		Warn: func(msg string) { o.root.warnf("%s", msg) },
+		Now:  o.root.now,
 	})
-	_ = fetch.progress.Finish()
-	if err != nil {
-		return interrupted(err, "run the same command again to resume; verified parts are kept")
+	var dirErr *evidencedir.DirError
+	switch {
+	case errors.Is(err, evidencedir.ErrIncidentNotFound):
+		return newError(ErrNotFound, nil, "check --store or run `evidencectl list`", "incident %s not found in %s", id, st)
+	case errors.As(err, &dirErr):
+		return newError(nil, dirErr.Err, "choose another directory with -o", "%v", dirErr)
+	case err != nil:
+		return interrupted(storeErr(err), "run the same command again to resume; verified parts are kept")
 	}
 
-	parts := make([]evidencedir.Part, len(jobs))
-	for i, j := range jobs {
-		parts[i] = j.Part
-	}
-	merged, err := evidencedir.Merge(dir, id, inc, g.collectorIDs(), manifests, parts, fetch.bad)
-	if err != nil {
-		return err
-	}
-	merged.Store = st.String()
-	merged.CreatedAt = o.root.now().UTC()
-	merged.Problems = append(fetch.problems, merged.Problems...)
-	merged.Complete = merged.Complete && len(merged.Problems) == 0
-	if err := evidencedir.WriteJSON(filepath.Join(dir, evidencedir.ManifestFile), merged); err != nil {
-		return err
-	}
-
-	res := getResult{Dir: dir, Download: fetch.stats, Merged: *merged}
+	res := getResult{Dir: dir, Download: stats, Merged: *merged}
 	if o.root.jsonOutput() {
 		err = o.root.printJSON(res)
 	} else {

@@ -108,7 +108,7 @@ func TestGetMergesEveryCollector(t *testing.T) {
 	assert.Equal(t, f.recorded, sum.Events)
 	assert.Equal(t, mm.Totals.Spans, sum.Spans)
 	for _, name := range evidencedir.MergedFiles {
-		ok, err := fileMatches(filepath.Join(dir, name), mm.Files[name].Size, mm.Files[name].SHA256)
+		ok, err := evidencedir.FileMatches(filepath.Join(dir, name), mm.Files[name].Size, mm.Files[name].SHA256)
 		require.NoError(t, err)
 		assert.True(t, ok, name)
 	}
@@ -130,13 +130,13 @@ func TestGetResumes(t *testing.T) {
 
 	var first getResult
 	run(t, "--store", storeURL, "--output", "json", "get", "INC-7", "-o", dir).requireCode(t, ExitOK).jsonOut(t, &first)
-	assert.Equal(t, downloadStats{Downloaded: 4, DownloadedBytes: first.Download.DownloadedBytes}, first.Download)
+	assert.Equal(t, evidencedir.DownloadStats{Downloaded: 4, DownloadedBytes: first.Download.DownloadedBytes}, first.Download)
 	assert.Positive(t, first.Download.DownloadedBytes)
 
 	// Everything present and intact: nothing is downloaded again.
 	var second getResult
 	run(t, "--store", storeURL, "--output", "json", "get", "INC-7", "-o", dir).requireCode(t, ExitOK).jsonOut(t, &second)
-	assert.Equal(t, downloadStats{Skipped: 4}, second.Download)
+	assert.Equal(t, evidencedir.DownloadStats{Skipped: 4}, second.Download)
 	assert.Equal(t, first.Merged.Files, second.Merged.Files, "a resumed get merges the same bytes")
 
 	// A corrupted local part and a leftover .partial: only that part is

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/otel-evidence/otel-evidence/internal/parallel"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
@@ -120,10 +121,10 @@ func (o *listOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	groups := groupObjects(objs)
+	groups := bundle.GroupObjects(objs)
 	ids := slices.Sorted(maps.Keys(groups))
 	rows := make([]*incidentSummary, len(ids))
-	err = forEach(ctx, len(ids), listParallel, func(ctx context.Context, i int) error {
+	err = parallel.ForEach(ctx, len(ids), listParallel, func(ctx context.Context, i int) error {
 		row, err := summarize(ctx, st, groups[ids[i]])
 		rows[i] = row
 		return err
@@ -183,12 +184,12 @@ func (r *incidentSummary) sortTime() time.Time {
 
 // summarize reads an incident's incident.json and manifests. Unreadable or
 // invalid objects become problems in the row; store failures are errors.
-func summarize(ctx context.Context, st store.Store, g *incidentObjects) (*incidentSummary, error) {
-	row := &incidentSummary{ID: g.id, Status: statusUnknown, Collectors: []collectorSummary{}, Complete: len(g.collectors) > 0}
-	if g.incident == nil {
+func summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (*incidentSummary, error) {
+	row := &incidentSummary{ID: g.ID, Status: statusUnknown, Collectors: []collectorSummary{}, Complete: len(g.Collectors) > 0}
+	if g.Incident == nil {
 		row.Problems = append(row.Problems, bundle.IncidentFile+" is missing")
 	} else {
-		inc, problem, err := readIncident(ctx, st, g.id)
+		inc, problem, err := readIncident(ctx, st, g.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -203,11 +204,11 @@ func summarize(ctx context.Context, st store.Store, g *incidentObjects) (*incide
 			row.ResolvedAt = inc.ResolvedAt
 		}
 	}
-	for _, cid := range g.collectorIDs() {
-		objs := g.collectors[cid]
-		cs := collectorSummary{CollectorID: cid, Parts: len(objs.parts), Bytes: objs.partBytes()}
-		if objs.manifest != nil {
-			m, problem, err := readManifest(ctx, st, g.id, cid)
+	for _, cid := range g.CollectorIDs() {
+		objs := g.Collectors[cid]
+		cs := collectorSummary{CollectorID: cid, Parts: len(objs.Parts), Bytes: objs.PartBytes()}
+		if objs.Manifest != nil {
+			m, problem, err := readManifest(ctx, st, g.ID, cid)
 			if err != nil {
 				return nil, err
 			}

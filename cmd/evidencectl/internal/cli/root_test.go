@@ -78,30 +78,6 @@ func TestVersion(t *testing.T) {
 	assert.Contains(t, run(t, "--version").stdout, "v9.9.9")
 }
 
-func TestForEach(t *testing.T) {
-	ctx := context.Background()
-	seen := make([]bool, 50)
-	assert.NoError(t, forEach(ctx, len(seen), 4, func(_ context.Context, i int) error {
-		seen[i] = true
-		return nil
-	}))
-	for i, s := range seen {
-		assert.True(t, s, i)
-	}
-	boom := errors.New("boom")
-	err := forEach(ctx, 100, 3, func(ctx context.Context, i int) error {
-		if i == 5 {
-			return boom
-		}
-		return ctx.Err()
-	})
-	assert.ErrorIs(t, err, boom)
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	assert.ErrorIs(t, forEach(cancelled, 10, 2, func(context.Context, int) error { return nil }), context.Canceled)
-	assert.NoError(t, forEach(ctx, 0, 2, func(context.Context, int) error { return boom }))
-}
-
 func TestHumanFormats(t *testing.T) {
 	for in, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
 		assert.Equal(t, want, humanBytes(in))

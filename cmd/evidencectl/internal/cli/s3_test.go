@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
 )
@@ -48,7 +49,7 @@ func TestS3GetAndVerify(t *testing.T) {
 	// Resume over S3: nothing is downloaded again.
 	var res getResult
 	runWith(t, runOpts{env: env}, "--s3-path-style", "--output", "json", "get", "INC-S3", "-o", dir).requireCode(t, ExitOK).jsonOut(t, &res)
-	assert.Equal(t, downloadStats{Skipped: 4}, res.Download)
+	assert.Equal(t, evidencedir.DownloadStats{Skipped: 4}, res.Download)
 
 	// One flipped byte in the downloaded copy: verify fails and names it.
 	bad := partPath(dir, "INC-S3", "collector-a", 2)

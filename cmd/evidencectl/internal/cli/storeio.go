@@ -2,102 +2,47 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"sync"
+	"errors"
 
+	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // Limits on the small JSON objects read whole into memory.
 const (
-	maxIncidentJSON = 16 << 20
-	maxManifestJSON = 64 << 20
+	maxIncidentJSON = bundle.MaxIncidentSize
+	maxManifestJSON = bundle.MaxManifestSize
 )
 
-// listAll returns every object under prefix, following the store's
-// pagination.
+// listAll returns every object under prefix (storage.ListAll), its errors
+// saying what to do next.
 func listAll(ctx context.Context, st store.Store, prefix string) ([]store.ObjectInfo, error) {
-	var out []store.ObjectInfo
-	after := ""
-	for {
-		objs, err := st.List(ctx, prefix, after)
-		if err != nil {
-			return nil, storeError(err, fmt.Sprintf("the list of %q in %s", prefix, st))
-		}
-		if len(objs) == 0 {
-			return out, nil
-		}
-		out = append(out, objs...)
-		next := objs[len(objs)-1].Key
-		if next <= after {
-			return nil, newError(ErrStoreUnreachable, nil, "the store returned keys out of order; check the S3 endpoint",
-				"listing %q in %s went back from %q to %q", prefix, st, after, next)
-		}
-		after = next
-	}
+	objs, err := storage.ListAll(ctx, st, prefix)
+	return objs, storeErr(err)
 }
 
-// readObject reads a whole object of at most limit bytes.
+// readObject reads a whole object of at most limit bytes
+// (storage.ReadAll), its errors saying what to do next.
 func readObject(ctx context.Context, st store.Store, key string, limit int64) ([]byte, error) {
-	rc, _, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, storeError(err, fmt.Sprintf("%s in %s", key, st))
-	}
-	defer func() { _ = rc.Close() }()
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return nil, storeError(err, fmt.Sprintf("%s in %s", key, st))
-	}
-	if int64(len(data)) > limit {
-		return nil, newError(ErrVerifyFailed, nil, "the object is not what the collector writes; check the store",
-			"%s in %s is larger than the limit of %d bytes", key, st, limit)
-	}
-	return data, nil
+	data, err := storage.ReadAll(ctx, st, key, limit)
+	return data, storeErr(err)
 }
 
-// forEach calls fn(ctx, i) for every i in [0, n) on up to parallel
-// goroutines. The first error cancels the context passed to the other
-// calls and is returned once all calls have ended.
-func forEach(ctx context.Context, n, parallel int, fn func(ctx context.Context, i int) error) error {
-	if parallel < 1 {
-		parallel = 1
+// storeErr maps the errors of the storage helpers to the CLI's: a store
+// that fails (exit 5, unless the object is missing or the context ended),
+// keys listed out of order, an object too large to be evidence.
+func storeErr(err error) error {
+	var op *storage.OpError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &op):
+		return storeError(op.Err, op.What)
+	case errors.Is(err, storage.ErrListOutOfOrder):
+		return newError(ErrStoreUnreachable, nil, "the store returned keys out of order; check the S3 endpoint", "%v", err)
+	case errors.Is(err, storage.ErrObjectTooLarge):
+		return newError(ErrVerifyFailed, nil, "the object is not what the collector writes; check the store", "%v", err)
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	next := make(chan int)
-	for range min(parallel, n) {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return parent.Err()
+	return err
 }

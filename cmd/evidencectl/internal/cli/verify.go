@@ -198,7 +198,7 @@ func checkMergedFiles(dir, id string, mm *evidencedir.Manifest) []*bundle.Verify
 			out = append(out, &bundle.VerifyError{File: mmPath, Reason: fmt.Sprintf("'files' does not list %s", name)})
 			continue
 		}
-		match, err := fileMatches(path, want.Size, want.SHA256)
+		match, err := evidencedir.FileMatches(path, want.Size, want.SHA256)
 		switch {
 		case err != nil:
 			out = append(out, &bundle.VerifyError{File: path, Reason: err.Error()})
