@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,7 @@ const (
 	coreVersion    = "v0.161.0"
 	stableVersion  = "v1.67.0"
 	contribVersion = "v0.161.0"
-	// ourVersion is the version our modules require of each other (see
-	// scripts/release.sh); replaces point it at the checkout.
-	ourVersion = "v0.1.0"
-	ourModule  = "github.com/otel-evidence/otel-evidence"
+	ourModule = "github.com/otel-evidence/otel-evidence"
 )
 
 // components are ours, each a module of its own.
@@ -47,10 +45,21 @@ var components = []struct{ kind, module string }{
 var unwanted = []string{"transformprocessor", "filterprocessor", "redactionprocessor", "fileexporter",
 	"spanmetricsconnector", "prometheusremotewriteexporter"}
 
+// ourVersion is the version our modules are released at together (see
+// scripts/release.sh), as builder-config.yaml names it.
+func ourVersion(t *testing.T, root string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "builder-config.yaml"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`gomod: ` + regexp.QuoteMeta(components[3].module) + ` (v\S+)`).FindSubmatch(data)
+	require.NotNil(t, m, "builder-config.yaml names the evidence exporter's version")
+	return string(m[1])
+}
+
 // manifest is a platform team's builder manifest: core's otlp receiver and
 // debug exporter plus our components at the pinned release, built from
 // the checkout at root through replaces.
-func manifest(root, out string) string {
+func manifest(root, out, version string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dist:\n  name: otelcol-acme\n  description: a platform team's collector\n  module: example.com/acme/otelcol\n  output_path: %s\n  version: 1.0.0\n", out)
 	lines := map[string][]string{
@@ -58,7 +67,7 @@ func manifest(root, out string) string {
 		"exporters": {"go.opentelemetry.io/collector/exporter/debugexporter " + coreVersion},
 	}
 	for _, c := range components {
-		lines[c.kind] = append(lines[c.kind], c.module+" "+ourVersion)
+		lines[c.kind] = append(lines[c.kind], c.module+" "+version)
 	}
 	for _, kind := range []string{"extensions", "receivers", "processors", "exporters", "connectors"} {
 		fmt.Fprintf(&b, "%s:\n", kind)
@@ -85,7 +94,7 @@ func TestBuilderManifestModuleGraph(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "otelcol-acme")
 	cfg := filepath.Join(dir, "builder-config.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(manifest(root, out)), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(manifest(root, out, ourVersion(t, root))), 0o600))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
