@@ -28,7 +28,7 @@ const (
 	coreVersion    = "v0.161.0"
 	stableVersion  = "v1.67.0"
 	contribVersion = "v0.161.0"
-	ourModule = "github.com/otel-evidence/otel-evidence"
+	ourModule      = "github.com/otel-evidence/otel-evidence"
 )
 
 // components are ours, each a module of its own.
