@@ -51,7 +51,7 @@ func ourVersion(t *testing.T, root string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, "builder-config.yaml"))
 	require.NoError(t, err)
-	m := regexp.MustCompile(`gomod: ` + regexp.QuoteMeta(components[3].module) + ` (v\S+)`).FindSubmatch(data)
+	m := regexp.MustCompile(`gomod: ` + regexp.QuoteMeta(ourModule+"/exporter/evidenceexporter") + ` (v\S+)`).FindSubmatch(data)
 	require.NotNil(t, m, "builder-config.yaml names the evidence exporter's version")
 	return string(m[1])
 }
