@@ -197,3 +197,53 @@ func ParseKey(key string) (Key, error) {
 	}
 	return Key{}, fmt.Errorf("key %q: %w", key, ErrUnknownKey)
 }
+
+// Notes live beside the collectors' evidence, one immutable object per
+// note: incidents/<id>/notes/<note-id>.json, holding the incident.Event
+// that recorded it. They are not the collectors' evidence, so ParseKey
+// does not name them (listings and verification pass them by); notes are
+// read with NotesPrefix and ParseNoteKey.
+const (
+	notesDir   = "notes/"
+	noteSuffix = ".json"
+)
+
+// NotesPrefix returns "incidents/<id>/notes/", the prefix of the
+// incident's notes.
+func NotesPrefix(id string) (string, error) {
+	p, err := IncidentPrefix(id)
+	if err != nil {
+		return "", err
+	}
+	return p + notesDir, nil
+}
+
+// NoteKey returns the key of note (an incident.NoteID) of incident id.
+func NoteKey(id, note string) (string, error) {
+	p, err := NotesPrefix(id)
+	if err != nil {
+		return "", err
+	}
+	if err := incident.ValidateID(note); err != nil {
+		return "", fmt.Errorf("note id: %w", err)
+	}
+	return p + note + noteSuffix, nil
+}
+
+// ParseNoteKey returns the incident and note of a note key, or an error
+// wrapping ErrUnknownKey for any other key.
+func ParseNoteKey(key string) (id, note string, err error) {
+	rest, ok := strings.CutPrefix(key, IncidentsPrefix)
+	if !ok {
+		return "", "", fmt.Errorf("key %q: %w", key, ErrUnknownKey)
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 || parts[1]+"/" != notesDir {
+		return "", "", fmt.Errorf("key %q: %w", key, ErrUnknownKey)
+	}
+	note, ok = strings.CutSuffix(parts[2], noteSuffix)
+	if !ok || checkIncident(parts[0]) != nil || incident.ValidateID(note) != nil {
+		return "", "", fmt.Errorf("key %q: %w", key, ErrUnknownKey)
+	}
+	return parts[0], note, nil
+}

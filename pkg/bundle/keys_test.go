@@ -126,3 +126,33 @@ func TestParseKeyRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestNoteKeys(t *testing.T) {
+	key, err := NoteKey("INC-42", "01772445900000000000-0011223344556677")
+	require.NoError(t, err)
+	assert.Equal(t, "incidents/INC-42/notes/01772445900000000000-0011223344556677.json", key)
+	id, note, err := ParseNoteKey(key)
+	require.NoError(t, err)
+	assert.Equal(t, "INC-42", id)
+	assert.Equal(t, "01772445900000000000-0011223344556677", note)
+	p, err := NotesPrefix("INC-42")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(key, p))
+
+	// Notes are not the collectors' evidence: ParseKey does not name them.
+	_, err = ParseKey(key)
+	require.ErrorIs(t, err, ErrUnknownKey)
+
+	_, err = NoteKey("../x", "n")
+	require.ErrorIs(t, err, incident.ErrInvalidID)
+	_, err = NoteKey("INC-42", "a/b")
+	require.ErrorIs(t, err, incident.ErrInvalidID)
+	for _, bad := range []string{
+		"incidents/INC-42/notes/n.txt", "incidents/INC-42/notes/a/b.json", "incidents/INC-42/note/n.json",
+		"incidents/../notes/n.json", "incidents/INC-42/notes/..json", "other/INC-42/notes/n.json",
+		"incidents/INC-42/incident.json",
+	} {
+		_, _, err := ParseNoteKey(bad)
+		assert.ErrorIs(t, err, ErrUnknownKey, bad)
+	}
+}

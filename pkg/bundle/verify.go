@@ -219,6 +219,9 @@ func verify(ctx context.Context, src source, id string, lim Limits) (Report, err
 	for _, key := range keys {
 		k, err := ParseKey(key)
 		if err != nil || k.IncidentID != id {
+			if nid, _, nerr := ParseNoteKey(key); nerr == nil && nid == id {
+				continue // a note: people's, not the collectors' evidence
+			}
 			rep.Unexpected = append(rep.Unexpected, src.name(key))
 			continue
 		}

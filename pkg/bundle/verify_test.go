@@ -395,6 +395,19 @@ func TestVerifyBundle(t *testing.T) {
 				assert.Contains(t, rep.Unexpected[0], "notes.txt")
 			},
 		},
+		{
+			// Notes are people's, not the collectors' evidence; a note of
+			// another incident stored here is unexpected.
+			name: "notes",
+			mutate: func(t *testing.T, st store.Store, _ map[string]*Manifest) {
+				put(t, st, "incidents/INC-42/notes/01772445900000000000-0011223344556677.json", []byte(`{"kind":"note"}`))
+				put(t, st, "incidents/INC-42/notes/bad name.json", []byte(`{}`))
+			},
+			check: func(t *testing.T, rep Report) {
+				require.Len(t, rep.Unexpected, 1)
+				assert.Contains(t, rep.Unexpected[0], "bad name.json")
+			},
+		},
 	}
 	for _, be := range backends() {
 		for _, tt := range tests {

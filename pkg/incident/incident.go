@@ -4,12 +4,14 @@
 package incident // import "github.com/otel-evidence/otel-evidence/pkg/incident"
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status of an incident.
@@ -29,6 +31,9 @@ const (
 	SourceDeploy       = "deploy"
 	// SourceSLO: opened by the slo connector's own burn-rate evaluation.
 	SourceSLO = "slo"
+	// SourceNote is the source of the notes people add to an incident's
+	// timeline (evidencectl annotate, the notes endpoint).
+	SourceNote = "note"
 )
 
 // LabelSLO is the incident label that names the SLO an incident is about.
@@ -203,6 +208,9 @@ const (
 	EventIncidentExpired  EventKind = "incident.expired"
 	EventAlert            EventKind = "alert" // recorded only; opened nothing
 	EventDeploy           EventKind = "deploy"
+	// EventNote is a note people add to an incident's timeline: who paged
+	// whom, what was tried. Its time is when the noted thing happened.
+	EventNote EventKind = "note"
 )
 
 // Event is one entry in the evidence's events.jsonl and in the replica sync
@@ -215,8 +223,78 @@ type Event struct {
 	DeployID   string    `json:"deploy_id,omitempty"`
 	Incident   *Incident `json:"incident,omitempty"`
 	Deploy     *Deploy   `json:"deploy,omitempty"`
+	// Note is the note of an EventNote.
+	Note *Note `json:"note,omitempty"`
 	// CollectorID is the replica that recorded the event.
 	CollectorID string `json:"collector_id,omitempty"`
 	// Payload is the received body (JSON), kept as evidence.
 	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Limits of a note.
+const (
+	// MaxNoteText bounds a note's text, in bytes.
+	MaxNoteText = 8 << 10
+	// MaxNoteAuthor bounds a note's author, in bytes.
+	MaxNoteAuthor = 256
+)
+
+// Note is the human context of an incident's timeline.
+type Note struct {
+	Text string `json:"text"`
+	// Author is who wrote it, when given.
+	Author string `json:"author,omitempty"`
+}
+
+// NoteError says what is wrong with a member of a note.
+type NoteError struct {
+	// Field is "text" or "author".
+	Field string
+	// Missing or TooLong say what is wrong; else the member holds
+	// something it must not (Msg says what).
+	Missing, TooLong bool
+	Msg              string
+}
+
+func (e *NoteError) Error() string { return "'" + e.Field + "' " + e.Msg }
+
+// Validate checks a note: text required, both members within their limits,
+// valid UTF-8 without control characters (a new line and a tab are allowed
+// in the text). Errors are *NoteError.
+func (n *Note) Validate() error {
+	if strings.TrimSpace(n.Text) == "" {
+		return &NoteError{Field: "text", Missing: true, Msg: "is required"}
+	}
+	if err := checkNoteText("text", n.Text, MaxNoteText, true); err != nil {
+		return err
+	}
+	return checkNoteText("author", n.Author, MaxNoteAuthor, false)
+}
+
+func checkNoteText(field, s string, limit int, multiline bool) error {
+	if len(s) > limit {
+		return &NoteError{Field: field, TooLong: true,
+			Msg: fmt.Sprintf("is %d bytes long, more than the %d allowed", len(s), limit)}
+	}
+	if !utf8.ValidString(s) {
+		return &NoteError{Field: field, Msg: "is not valid UTF-8"}
+	}
+	for _, r := range s {
+		if (r < 0x20 && (!multiline || (r != '\n' && r != '\t'))) || r == 0x7f {
+			return &NoteError{Field: field, Msg: fmt.Sprintf("holds the control character %U", r)}
+		}
+	}
+	return nil
+}
+
+// NoteID returns the ID of the note an EventNote records: its time and a
+// digest of its incident, author and text, so that the same note sent
+// twice, to any replica, has one ID. IDs sort by the note's time.
+func NoteID(ev *Event) string {
+	var author, text string
+	if ev.Note != nil {
+		author, text = ev.Note.Author, ev.Note.Text
+	}
+	sum := sha256.Sum256([]byte(ev.IncidentID + "\x00" + author + "\x00" + text))
+	return fmt.Sprintf("%020d-%x", ev.Time.UnixNano(), sum[:8])
 }
