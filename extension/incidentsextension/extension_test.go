@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadatatest"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
@@ -599,4 +600,41 @@ func TestCompaction(t *testing.T) {
 		writers = append(writers, w)
 	}
 	assert.ElementsMatch(t, []string{"a", "b"}, writers, "a's old event is gone, b's is not a's to delete")
+}
+
+// TestRecordNote: a note is kept in its incident's folder, one object per
+// note whichever replica records it, besides the sync log.
+func TestRecordNote(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := startTestExt(t, dir, "a", testOptions{})
+	b := startTestExt(t, dir, "b", testOptions{})
+	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
+	note := incident.Event{Kind: incident.EventNote, Time: at, Source: incident.SourceNote, IncidentID: "INC-42",
+		Note: &incident.Note{Text: "paged the DB on-call", Author: "alice"}}
+	require.NoError(t, a.RecordEvent(ctx, note))
+	require.NoError(t, b.RecordEvent(ctx, note), "the same note, sent to the other replica")
+
+	prefix, err := bundle.NotesPrefix("INC-42")
+	require.NoError(t, err)
+	objs, err := a.st.List(ctx, prefix, "")
+	require.NoError(t, err)
+	require.Len(t, objs, 1)
+	var got incident.Event
+	require.NoError(t, getJSON(ctx, a.st, objs[0].Key, &got))
+	assert.Equal(t, incident.EventNote, got.Kind)
+	assert.Equal(t, at, got.Time)
+	assert.Equal(t, &incident.Note{Text: "paged the DB on-call", Author: "alice"}, got.Note)
+	_, id, err := bundle.ParseNoteKey(objs[0].Key)
+	require.NoError(t, err)
+	assert.Equal(t, incident.NoteID(&got), id)
+	assert.NotEmpty(t, a.Events(at, at), "the note is an event of the registry too")
+
+	// A note without text, or on an invalid incident ID, is refused.
+	assert.ErrorContains(t, a.RecordEvent(ctx, incident.Event{Kind: incident.EventNote, IncidentID: "INC-42",
+		Note: &incident.Note{}}), "'text' is required")
+	assert.ErrorContains(t, a.RecordEvent(ctx, incident.Event{Kind: incident.EventNote, IncidentID: "../x",
+		Note: &incident.Note{Text: "x"}}), "invalid id")
+	assert.ErrorContains(t, a.RecordEvent(ctx, incident.Event{Kind: incident.EventNote, IncidentID: "INC-42"}),
+		"no note")
 }

@@ -2,11 +2,13 @@ package incidentsextension
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 )
@@ -201,12 +203,35 @@ func (e *incidentsExtension) RecordEvent(ctx context.Context, ev incident.Event)
 	// The records of an event that changes nothing are not the registry's
 	// to carry: other replicas would merge them.
 	ev.Incident, ev.Deploy = nil, nil
+	if ev.Kind == incident.EventNote {
+		if err := e.writeNote(ctx, &ev); err != nil {
+			return fmt.Errorf("record note: %w", err)
+		}
+	}
 	key, err := e.appendEvent(ctx, &ev)
 	if err != nil {
 		return fmt.Errorf("record event: %w", err)
 	}
 	e.recordEvent(key, ev)
 	return nil
+}
+
+// writeNote keeps a note in its incident's folder, where it joins the
+// timeline whenever it is written: the sync log and the bundle's parts
+// only carry it while the incident's evidence is being frozen. The same
+// note sent twice, to any replica, is one object.
+func (e *incidentsExtension) writeNote(ctx context.Context, ev *incident.Event) error {
+	if ev.Note == nil {
+		return errors.New("a note event has no note")
+	}
+	if err := ev.Note.Validate(); err != nil {
+		return err
+	}
+	key, err := bundle.NoteKey(ev.IncidentID, incident.NoteID(ev))
+	if err != nil {
+		return err
+	}
+	return putJSON(ctx, e.st, key, ev)
 }
 
 // fillEvent sets the fields the registry owns.

@@ -99,6 +99,9 @@ type PathsConfig struct {
 	Resolve string `mapstructure:"resolve"`
 	// Deploys records deploy events from CI/CD.
 	Deploys string `mapstructure:"deploys"`
+	// Notes records timeline notes on known incidents (who paged whom,
+	// what was tried), as `evidencectl annotate` does.
+	Notes string `mapstructure:"notes"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -257,6 +260,7 @@ func (p *PathsConfig) endpoints() []endpoint {
 		{key: "incidents", path: p.Incidents, kind: kindOpen},
 		{key: "resolve", path: p.Resolve, kind: kindResolve},
 		{key: "deploys", path: p.Deploys, kind: kindDeploy},
+		{key: "notes", path: p.Notes, kind: kindNote},
 	}
 	out := all[:0]
 	for _, e := range all {

@@ -50,6 +50,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Incidents:    "/v1/incidents",
 		Resolve:      "/v1/incidents/resolve",
 		Deploys:      "/v1/deploys",
+		Notes:        "/v1/notes",
 	}, cfg.Paths)
 	assert.Equal(t, "incident_id", cfg.Policy.IncidentIDLabel)
 

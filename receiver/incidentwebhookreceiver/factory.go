@@ -48,6 +48,7 @@ const (
 	defaultIncidentsPath    = "/v1/incidents"
 	defaultResolvePath      = "/v1/incidents/resolve"
 	defaultDeploysPath      = "/v1/deploys"
+	defaultNotesPath        = "/v1/notes"
 
 	// defaultIncidentsExtension is the component ID of the incidents extension.
 	defaultIncidentsExtension = "incidents"
@@ -90,6 +91,7 @@ func createDefaultConfig() component.Config {
 			Incidents:    defaultIncidentsPath,
 			Resolve:      defaultResolvePath,
 			Deploys:      defaultDeploysPath,
+			Notes:        defaultNotesPath,
 		},
 		PagerDuty: PagerDutyConfig{
 			MaxAge: defaultPagerDutyMaxAge,

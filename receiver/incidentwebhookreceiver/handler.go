@@ -16,8 +16,10 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
@@ -34,6 +36,7 @@ const (
 	reasonRegistryFailed       = "registry_failed"
 	reasonPipelineFailed       = "pipeline_failed"
 	reasonNotReady             = "not_ready"
+	reasonUnknownIncident      = "unknown_incident"
 )
 
 // response is the JSON body of a successful request.
@@ -47,6 +50,8 @@ type response struct {
 	Unchanged []string `json:"unchanged"`
 	// Deploys lists the deploys recorded.
 	Deploys []string `json:"deploys"`
+	// Notes lists the IDs of the notes recorded.
+	Notes []string `json:"notes,omitempty"`
 	// Events is the number of events recorded and emitted as log records.
 	Events int `json:"events"`
 	// TruncatedAlerts repeats the sender's truncatedAlerts count.
@@ -126,6 +131,18 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		// Only reachable when the handler is used before Start.
 		r.fail(w, src, http.StatusServiceUnavailable, reasonNotReady, "the receiver has not started")
 		return
+	}
+	if ep.kind == kindNote {
+		if known, err := r.knownIncident(ctx, res.Events[0].IncidentID); err != nil {
+			r.fail(w, src, http.StatusServiceUnavailable, reasonRegistryFailed,
+				"could not check the incident in the evidence store (retrying is safe): "+err.Error())
+			return
+		} else if !known {
+			r.refuse(w, src, &triggers.Error{Status: http.StatusNotFound, Reason: reasonUnknownIncident, Field: "incident_id",
+				Msg: fmt.Sprintf("no incident %q in the registry or the evidence store; check the ID (evidencectl list)",
+					res.Events[0].IncidentID)})
+			return
+		}
 	}
 
 	// Replays and redeliveries of an event already recorded change nothing.
@@ -265,6 +282,8 @@ func (r *incidentWebhookReceiver) parse(ep endpoint, body []byte, header http.He
 		return triggers.ParseGenericResolve(body, now)
 	case kindDeploy:
 		return triggers.ParseDeploy(body, now)
+	case kindNote:
+		return triggers.ParseNote(body, now)
 	}
 	return triggers.Result{}, fmt.Errorf("endpoint %q has no parser", ep.path)
 }
@@ -346,6 +365,9 @@ func (r *incidentWebhookReceiver) apply(ctx context.Context, res triggers.Result
 		ev := stamp(res.Events[i])
 		if err := r.registry.RecordEvent(ctx, ev); err != nil {
 			return resp, applied, fmt.Errorf("recording %s event: %w", ev.Kind, err)
+		}
+		if ev.Kind == incident.EventNote {
+			resp.Notes = append(resp.Notes, incident.NoteID(&ev))
 		}
 		applied = append(applied, appliedEvent{ev: ev})
 	}
@@ -448,4 +470,26 @@ func openSLOIncident(snap *incidentsapi.Snapshot) triggers.FindSLOIncident {
 		}
 		return found
 	}
+}
+
+// knownIncident reports whether incident id is in the registry, or has a
+// record in the evidence store (an incident resolved long ago): notes are
+// only taken for incidents that exist.
+func (r *incidentWebhookReceiver) knownIncident(ctx context.Context, id string) (bool, error) {
+	if _, ok := r.registry.Snapshot().Incidents[id]; ok {
+		return true, nil
+	}
+	key, err := bundle.IncidentKey(id)
+	st := r.registry.Store()
+	if err != nil || st == nil {
+		return false, nil
+	}
+	_, err = st.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }

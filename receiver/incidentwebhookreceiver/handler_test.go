@@ -211,7 +211,7 @@ func TestAlertmanagerLifecycle(t *testing.T) {
 	recs := records(env.sink)
 	require.Len(t, recs, 4)
 	for i, want := range []bool{true, false, true, false} {
-		v, ok := recs[i].Attributes().Get(attrIncidentChanged)
+		v, ok := recs[i].Attributes().Get(incident.AttrIncidentChanged)
 		require.True(t, ok)
 		assert.Equal(t, want, v.Bool(), "record %d", i)
 	}
@@ -521,7 +521,7 @@ func TestRegistryFailsHalfway(t *testing.T) {
 	// What was recorded is emitted; what failed is not.
 	recs := records(env.sink)
 	require.Len(t, recs, 1)
-	id, _ := recs[0].Attributes().Get(attrIncidentID)
+	id, _ := recs[0].Attributes().Get(incident.AttrIncidentID)
 	assert.Equal(t, "INC-1", id.Str())
 }
 

@@ -90,7 +90,7 @@ func classify(res *triggers.Result, snap *incidentsapi.Snapshot) budget {
 	if len(res.Open) > 0 {
 		return budgetIncidents
 	}
-	if len(res.Deploys) > 0 {
+	if len(res.Deploys) > 0 || (len(res.Events) > 0 && res.Events[0].Kind == incident.EventNote) {
 		return budgetUpdates
 	}
 	if len(res.Resolve) == 0 {

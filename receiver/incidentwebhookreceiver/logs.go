@@ -13,31 +13,10 @@ import (
 
 // The resource of the emitted log records.
 const (
-	serviceName = "otel-evidence"
+	serviceName = incident.RecordService
 
 	attrServiceName       = "service.name"
 	attrServiceInstanceID = "service.instance.id"
-)
-
-// Log record attributes.
-const (
-	attrEventName          = "event.name"
-	attrIncidentID         = "incident.id"
-	attrIncidentSource     = "incident.source"
-	attrIncidentChanged    = "incident.changed"
-	attrIncidentTitle      = "incident.title"
-	attrIncidentSeverity   = "incident.severity"
-	attrIncidentStatus     = "incident.status"
-	attrIncidentScope      = "incident.scope"
-	attrIncidentStartedAt  = "incident.started_at"
-	attrIncidentResolvedAt = "incident.resolved_at"
-	attrDeploymentID       = "deployment.id"
-	attrDeploymentName     = "deployment.name"
-	attrDeploymentEnv      = "deployment.environment.name"
-	attrDeploymentStatus   = "deployment.status"
-	attrDeploymentService  = "deployment.service.name"
-	attrDeploymentVersion  = "deployment.service.version"
-	attrVCSRevision        = "vcs.ref.head.revision"
 )
 
 // toLogs renders the recorded events as one resource of log records.
@@ -73,44 +52,48 @@ func fillRecord(lr plog.LogRecord, a *appliedEvent, observed time.Time) {
 	}
 
 	attrs := lr.Attributes()
-	attrs.PutStr(attrEventName, string(ev.Kind))
+	attrs.PutStr(incident.AttrEventName, string(ev.Kind))
 	if ev.Source != "" {
-		attrs.PutStr(attrIncidentSource, ev.Source)
+		attrs.PutStr(incident.AttrIncidentSource, ev.Source)
 	}
 	if ev.IncidentID != "" {
-		attrs.PutStr(attrIncidentID, ev.IncidentID)
+		attrs.PutStr(incident.AttrIncidentID, ev.IncidentID)
 	}
 	if a.changed != nil {
-		attrs.PutBool(attrIncidentChanged, *a.changed)
+		attrs.PutBool(incident.AttrIncidentChanged, *a.changed)
 	}
 	if !a.resolvedAt.IsZero() {
-		attrs.PutStr(attrIncidentResolvedAt, a.resolvedAt.UTC().Format(time.RFC3339Nano))
+		attrs.PutStr(incident.AttrIncidentResolvedAt, a.resolvedAt.UTC().Format(time.RFC3339Nano))
 	}
 	if inc := ev.Incident; inc != nil {
-		putNonEmpty(attrs, attrIncidentTitle, inc.Title)
-		putNonEmpty(attrs, attrIncidentSeverity, inc.Severity)
-		putNonEmpty(attrs, attrIncidentStatus, string(inc.Status))
+		putNonEmpty(attrs, incident.AttrIncidentTitle, inc.Title)
+		putNonEmpty(attrs, incident.AttrIncidentSeverity, inc.Severity)
+		putNonEmpty(attrs, incident.AttrIncidentStatus, string(inc.Status))
 		if len(inc.Scope) > 0 {
 			parts := make([]string, len(inc.Scope))
 			for i, m := range inc.Scope {
 				parts[i] = m.String()
 			}
-			attrs.PutStr(attrIncidentScope, strings.Join(parts, ","))
+			attrs.PutStr(incident.AttrIncidentScope, strings.Join(parts, ","))
 		}
 		if !inc.StartedAt.IsZero() {
-			attrs.PutStr(attrIncidentStartedAt, inc.StartedAt.UTC().Format(time.RFC3339Nano))
+			attrs.PutStr(incident.AttrIncidentStartedAt, inc.StartedAt.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	if ev.DeployID != "" {
-		attrs.PutStr(attrDeploymentID, ev.DeployID)
+		attrs.PutStr(incident.AttrDeploymentID, ev.DeployID)
+	}
+	if n := ev.Note; n != nil {
+		attrs.PutStr(incident.AttrNoteText, n.Text)
+		putNonEmpty(attrs, incident.AttrNoteAuthor, n.Author)
 	}
 	if d := ev.Deploy; d != nil {
-		putNonEmpty(attrs, attrDeploymentName, d.Name)
-		putNonEmpty(attrs, attrDeploymentEnv, d.Environment)
-		putNonEmpty(attrs, attrDeploymentStatus, d.Status)
-		putNonEmpty(attrs, attrDeploymentService, d.Service)
-		putNonEmpty(attrs, attrDeploymentVersion, d.Version)
-		putNonEmpty(attrs, attrVCSRevision, d.Commit)
+		putNonEmpty(attrs, incident.AttrDeploymentName, d.Name)
+		putNonEmpty(attrs, incident.AttrDeploymentEnv, d.Environment)
+		putNonEmpty(attrs, incident.AttrDeploymentStatus, d.Status)
+		putNonEmpty(attrs, incident.AttrDeploymentService, d.Service)
+		putNonEmpty(attrs, incident.AttrDeploymentVersion, d.Version)
+		putNonEmpty(attrs, incident.AttrVCSRevision, d.Commit)
 	}
 }
 

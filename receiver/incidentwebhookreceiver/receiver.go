@@ -34,6 +34,7 @@ const (
 	kindOpen
 	kindResolve
 	kindDeploy
+	kindNote
 )
 
 // endpoint is one configured path.
@@ -59,6 +60,8 @@ func (k endpointKind) source() string {
 		return incident.SourceGeneric
 	case kindDeploy:
 		return incident.SourceDeploy
+	case kindNote:
+		return incident.SourceNote
 	}
 	return sourceUnknown
 }

@@ -106,6 +106,19 @@ func FuzzParseDeploy(f *testing.F) {
 	})
 }
 
+func FuzzParseNote(f *testing.F) {
+	f.Add([]byte(`{"incident_id":"INC-42","at":"2026-03-10T11:59:00Z","text":"paged the DB on-call","author":"alice"}`))
+	f.Add([]byte(`{"incident_id":"INC-42","text":"line 1\nline 2\u001b[31m"}`))
+	f.Add([]byte(`{"incident_id":"../x","text":"x","at":"9999-12-31T23:59:59Z"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res, err := ParseNote(body, testNow)
+		checkParse(t, res, err)
+		if err == nil && (len(res.Events) != 1 || res.Events[0].Time.After(testNow.Add(MaxNoteClockSkew))) {
+			t.Fatalf("accepted %q as %+v", body, res.Events)
+		}
+	})
+}
+
 func FuzzVerifyPagerDuty(f *testing.F) {
 	body := mustReadFixture(f, "pagerduty_triggered.json")
 	f.Add(body, pdSign("secret", body), "secret")

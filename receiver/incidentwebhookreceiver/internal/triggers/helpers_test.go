@@ -82,6 +82,11 @@ func checkResult(res Result) error {
 				return fmt.Errorf("event %d: %w", i, err)
 			}
 		}
+		if ev.Note != nil {
+			if err := ev.Note.Validate(); err != nil {
+				return fmt.Errorf("event %d note: %w", i, err)
+			}
+		}
 		if _, err := json.Marshal(ev); err != nil {
 			return fmt.Errorf("event %d cannot be written: %w", i, err)
 		}
