@@ -536,6 +536,10 @@ func TestCollectorRecords(t *testing.T) {
 		"deployment.id": "A2", "incident.source": "deploy", "deployment.service.name": "api",
 		"deployment.service.version": "v2", "deployment.status": "succeeded",
 	})
+	// A note, only in the records.
+	record(at(10, 6), "note", plog.SeverityNumberInfo, map[string]string{
+		"incident.id": "INC-7", "incident.source": "note", "note.text": "paged the api on-call", "note.author": "alice",
+	})
 	// Names no event: counted, dropped.
 	recs.AppendEmpty().SetTimestamp(pcommon.NewTimestampFromTime(at(10, 4)))
 
@@ -555,14 +559,15 @@ func TestCollectorRecords(t *testing.T) {
 	for _, g := range tl.Gaps {
 		assert.NotEqual(t, CollectorService, g.Service)
 	}
-	assert.Equal(t, int64(3), tl.Totals.CollectorRecords)
+	assert.Equal(t, int64(4), tl.Totals.CollectorRecords)
 	assert.Zero(t, tl.Totals.LogRecords)
 	assert.Zero(t, tl.Totals.Logs.Error, "the critical opening is no error")
 	var kinds []string
 	for _, e := range tl.Events {
 		kinds = append(kinds, fmt.Sprintf("%s %s %s", e.Time.Format("15:04"), e.Kind, e.ID))
 	}
-	assert.Equal(t, []string{"10:03 deploy A2", "10:05 incident.opened INC-7"}, kinds)
+	assert.Equal(t, []string{"10:03 deploy A2", "10:05 incident.opened INC-7", "10:06 note INC-7"}, kinds)
+	assert.Equal(t, "note by alice: paged the api on-call", tl.Events[2].Summary)
 	require.Len(t, tl.Suspects, 1, "the deploy from the records is a suspect")
 	assert.Equal(t, "A2", tl.Suspects[0].Deploy.ID)
 	assert.Equal(t, "api", tl.Suspects[0].Deploy.Service)

@@ -207,6 +207,14 @@ func entryOf(te *timedEvent) Entry {
 		}
 	case incident.EventIncidentExpired:
 		e.Summary = "incident " + e.ID + " expired without a resolution"
+	case incident.EventNote:
+		e.Summary = "note"
+		if n := ev.Note; n != nil {
+			if n.Author != "" {
+				e.Summary += " by " + n.Author
+			}
+			e.Summary += ": " + n.Text
+		}
 	case incident.EventAlert:
 		e.Summary = "alert recorded (opened no incident)"
 		if ev.Incident != nil && ev.Incident.Title != "" {
@@ -314,24 +322,8 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// Attributes of the collector's own event records (see the
-// incident_webhook receiver).
-const (
-	attrEventName         = "event.name"
-	attrIncidentID        = "incident.id"
-	attrIncidentSource    = "incident.source"
-	attrIncidentTitle     = "incident.title"
-	attrIncidentSeverity  = "incident.severity"
-	attrIncidentStatus    = "incident.status"
-	attrIncidentStartedAt = "incident.started_at"
-	attrDeploymentName    = "deployment.name"
-	attrDeploymentEnv     = "deployment.environment.name"
-	attrDeploymentStatus  = "deployment.status"
-	attrDeploymentService = "deployment.service.name"
-	attrDeploymentVersion = "deployment.service.version"
-	attrVCSRevision       = "vcs.ref.head.revision"
-	attrServiceInstanceID = "service.instance.id"
-)
+// attrServiceInstanceID names the collector of its own event records.
+const attrServiceInstanceID = "service.instance.id"
 
 // addCollectorRecords turns the collector's own log records into events:
 // they are the events the collector recorded, emitted into the logs
@@ -362,27 +354,30 @@ func recordToEvent(lr plog.LogRecord, collector string) (incident.Event, bool) {
 		}
 		return ""
 	}
-	kind := cmp.Or(lr.EventName(), get(attrEventName))
+	kind := cmp.Or(lr.EventName(), get(incident.AttrEventName))
 	ts := otlptime.LogRecord(lr)
 	if kind == "" || ts == 0 {
 		return incident.Event{}, false
 	}
 	ev := incident.Event{
-		Kind: incident.EventKind(kind), Time: ts.AsTime().UTC(), Source: get(attrIncidentSource),
-		IncidentID: get(attrIncidentID), DeployID: get(deploymentIDKey), CollectorID: collector,
+		Kind: incident.EventKind(kind), Time: ts.AsTime().UTC(), Source: get(incident.AttrIncidentSource),
+		IncidentID: get(incident.AttrIncidentID), DeployID: get(incident.AttrDeploymentID), CollectorID: collector,
 	}
-	if title, sev, status := get(attrIncidentTitle), get(attrIncidentSeverity), get(attrIncidentStatus); title != "" || sev != "" || status != "" {
+	if ev.Kind == incident.EventNote {
+		ev.Note = &incident.Note{Text: get(incident.AttrNoteText), Author: get(incident.AttrNoteAuthor)}
+	}
+	if title, sev, status := get(incident.AttrIncidentTitle), get(incident.AttrIncidentSeverity), get(incident.AttrIncidentStatus); title != "" || sev != "" || status != "" {
 		inc := &incident.Incident{ID: ev.IncidentID, Title: title, Severity: sev, Status: incident.Status(status), Source: ev.Source}
-		if t, err := time.Parse(time.RFC3339Nano, get(attrIncidentStartedAt)); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, get(incident.AttrIncidentStartedAt)); err == nil {
 			inc.StartedAt = t.UTC()
 		}
 		ev.Incident = inc
 	}
 	if ev.Kind == incident.EventDeploy && ev.DeployID != "" {
 		ev.Deploy = &incident.Deploy{
-			ID: ev.DeployID, Service: get(attrDeploymentService), Version: get(attrDeploymentVersion),
-			Environment: get(attrDeploymentEnv), Commit: get(attrVCSRevision), Name: get(attrDeploymentName),
-			Status: get(attrDeploymentStatus),
+			ID: ev.DeployID, Service: get(incident.AttrDeploymentService), Version: get(incident.AttrDeploymentVersion),
+			Environment: get(incident.AttrDeploymentEnv), Commit: get(incident.AttrVCSRevision), Name: get(incident.AttrDeploymentName),
+			Status: get(incident.AttrDeploymentStatus),
 		}
 	}
 	return ev, true

@@ -88,7 +88,8 @@ func walkPart(p *bundle.Part, s Sink) error {
 //     Export*ServiceRequest JSON per line) and events.jsonl (one
 //     incident.Event JSON per line), any of which may be absent;
 //   - the incident record: incident.json, else the incident in
-//     merged-manifest.json, else raw/incidents/<id>/incident.json.
+//     merged-manifest.json, else raw/incidents/<id>/incident.json;
+//   - the incident's notes, raw/incidents/<id>/notes/*.json.
 //
 // When the directory holds none of the JSON Lines files, FromDir reads the
 // part objects (part-*.tar.zst) found anywhere below it instead, typically
@@ -127,15 +128,24 @@ func FromDir(dir string) (Input, error) {
 		found = true
 		in.Sources = append(in.Sources, fileSources(p, f.what, st.Size(), f.feed)...)
 	}
-	if found {
+	if !found {
+		var err error
+		if in, err = fromPartFiles(dir); err != nil {
+			return Input{}, err
+		}
+	} else {
 		inc, id, err := evidencedir.FindIncident(dir)
 		if err != nil {
 			return Input{}, err
 		}
 		in.Incident, in.IncidentID = inc, id
-		return in, nil
 	}
-	return fromPartFiles(dir)
+	notes, err := dirNotes(dir, in.IncidentID)
+	if err != nil {
+		return Input{}, err
+	}
+	notes.input(&in)
+	return in, nil
 }
 
 // fromPartFiles reads every part object below dir, one source per part.
@@ -465,6 +475,11 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 		return Input{}, fmt.Errorf("incident %q has no evidence in %s: %w", id, st, store.ErrNotFound)
 	}
 	in := Input{IncidentID: id, Incident: inc}
+	notes, err := storeNotes(ctx, st, id)
+	if err != nil {
+		return Input{}, err
+	}
+	notes.input(&in)
 	for _, k := range keys {
 		key := byKey[k]
 		in.Sources = append(in.Sources, func(s Sink) error {

@@ -198,6 +198,9 @@ func (t *Timeline) mdEvidence(m *md) {
 	if t.Totals.UntimedItems > 0 {
 		m.line("- %s had no time and appear in no minute.", plural64(t.Totals.UntimedItems, "item"))
 	}
+	for _, n := range t.UnreadableNotes {
+		m.line("- A note could not be read and is left out: %s.", text(n))
+	}
 	if t.Totals.CollectorRecords > 0 {
 		m.line("- %s of the collector's own (service %s) are events, not telemetry.",
 			plural64(t.Totals.CollectorRecords, "record"), CollectorService)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -51,7 +52,7 @@ const UnknownService = "unknown_service"
 // CollectorService is the service.name of the log records the collector
 // writes for its own incident, deploy and note events. Those records are
 // events of the timeline, never telemetry of a service.
-const CollectorService = "otel-evidence"
+const CollectorService = incident.RecordService
 
 // Source of the events derived from the incident record.
 const SourceIncidentRecord = "incident.json"
@@ -163,6 +164,8 @@ type Input struct {
 	// Completeness is what the evidence says it lacks; nil when it does not
 	// say.
 	Completeness *Completeness
+	// NoteProblems name the notes that could not be read, and why.
+	NoteProblems []string
 	// Options tune the analysis.
 	Options Options
 }
@@ -249,6 +252,9 @@ type Timeline struct {
 	Spikes []Spike `json:"spikes"`
 	// Gaps are the runs of minutes without data, by service then start.
 	Gaps []Gap `json:"gaps"`
+	// UnreadableNotes name the notes that could not be read, and why;
+	// they are left out of Events.
+	UnreadableNotes []string `json:"unreadable_notes,omitempty"`
 }
 
 // Incident is what the timeline reports of the incident record.
@@ -625,7 +631,8 @@ func Build(in Input) (*Timeline, error) {
 			DeployLookbackSeconds: int64(opts.DeployLookback / time.Second),
 			OnsetWindowSeconds:    int64(OnsetWindow / time.Second),
 		},
-		Completeness: normalizeCompleteness(in.Completeness),
+		Completeness:    normalizeCompleteness(in.Completeness),
+		UnreadableNotes: slices.Clone(in.NoteProblems),
 	}
 	inc := ev.incident(in.Incident, in.IncidentID)
 	if inc != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,8 +102,33 @@ func scenarioRollback(t *testing.T, r *tlRig) {
 	r.send(spans)
 	opened := failFrom.Add(6900 * time.Millisecond)
 	r.open("INC-TL-ROLLBACK", opened)
+	// Notes: with the CLI, and with the webhook as a chat bot would.
+	paged := failFrom.Add(9 * time.Second)
+	r.ctl("annotate", "INC-TL-ROLLBACK", "--at", paged.Format(time.RFC3339Nano), "--author", "alice",
+		"paged the checkout on-call | <script>alert(1)</script>")
+	status, body := harness.PostJSON(t, "http://"+r.p.Webhook+"/v1/notes", harness.Token,
+		`{"incident_id":"INC-TL-ROLLBACK","at":"`+rollbackAt.Add(-2*time.Second).Format(time.RFC3339Nano)+`","author":"chatops","text":"rollback to v1 started"}`)
+	require.Equalf(t, http.StatusOK, status, "note through the webhook: %s", body)
+	r.checkNotesRefused("INC-TL-ROLLBACK")
 	r.resolve("INC-TL-ROLLBACK", S.Add(78*time.Second))
+	r.waitBundle("INC-TL-ROLLBACK")
+	// Written once the bundle is complete, while the postmortem is drafted.
+	r.ctl("annotate", "INC-TL-ROLLBACK", "--at", S.Add(79*time.Second).Format(time.RFC3339Nano), "--author", "bob",
+		"errors back to baseline")
 	tl, md := r.timeline("INC-TL-ROLLBACK")
+	var notes []string
+	for _, e := range tl.Events {
+		if e.Kind == "note" {
+			notes = append(notes, e.Summary)
+		}
+	}
+	assert.Equal(t, []string{
+		"note by alice: paged the checkout on-call | <script>alert(1)</script>",
+		"note by chatops: rollback to v1 started",
+		"note by bob: errors back to baseline",
+	}, notes, "every note joins the timeline, once, however late")
+	assert.Contains(t, md, `| note | INC-TL-ROLLBACK | note | note by alice: paged the checkout on-call \| &lt;script&gt;alert(1)&lt;/script&gt; |`)
+	assert.NotContains(t, md, "<script>")
 
 	truth := firstFailure(spans, nil)
 	r.checkDetection(tl, truth, opened)
@@ -391,11 +417,39 @@ func (r *tlRig) resolve(id string, at time.Time) {
 	r.ctl("resolve", "--id", id, "--at", at.UTC().Format(time.RFC3339Nano))
 }
 
+// waitBundle waits until the incident's bundle is complete.
+func (r *tlRig) waitBundle(id string) {
+	r.t.Helper()
+	harness.WaitBundleComplete(r.t, r.st, id, 2*time.Minute)
+}
+
+// checkNotesRefused checks that the notes endpoint refuses what it must:
+// no token, an unknown incident, an escape sequence, a text too long.
+func (r *tlRig) checkNotesRefused(id string) {
+	r.t.Helper()
+	url := "http://" + r.p.Webhook + "/v1/notes"
+	for _, tt := range []struct {
+		token, body, reason string
+		status              int
+	}{
+		{"", `{"incident_id":"` + id + `","text":"x"}`, "unauthorized", http.StatusUnauthorized},
+		{harness.Token, `{"incident_id":"INC-NOPE","text":"x"}`, "unknown_incident", http.StatusNotFound},
+		{harness.Token, `{"incident_id":"` + id + `","text":"\u001b[2Jcleared"}`, "invalid_field", http.StatusBadRequest},
+		{harness.Token, `{"incident_id":"` + id + `","text":"` + strings.Repeat("x", 9000) + `"}`, "limit_exceeded", http.StatusBadRequest},
+	} {
+		status, body := harness.PostJSON(r.t, url, tt.token, tt.body)
+		assert.Equalf(r.t, tt.status, status, "%s", body)
+		assert.Contains(r.t, body, `"error":"`+tt.reason+`"`)
+	}
+	res := runEvidencectl(r.t, r.bin, r.env, "annotate", "INC-NOPE", "x")
+	assert.Equal(r.t, 3, res.code, "an unknown incident: exit 3 (not found): %s", res.stderr)
+}
+
 // timeline waits for the bundle and returns `evidencectl timeline` as JSON
 // and as Markdown.
 func (r *tlRig) timeline(id string) (*timeline.Timeline, string) {
 	r.t.Helper()
-	harness.WaitBundleComplete(r.t, r.st, id, 2*time.Minute)
+	r.waitBundle(id)
 	res := r.ctl("timeline", id, "--output", "json")
 	var tl timeline.Timeline
 	require.NoError(r.t, json.Unmarshal([]byte(res.stdout), &tl), res.stdout)

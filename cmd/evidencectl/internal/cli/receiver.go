@@ -141,6 +141,9 @@ func (o *receiverOptions) post(ctx context.Context, body any) ([]byte, error) {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, newError(nil, nil, "check --token, "+envToken+" or "+envCollectorToken,
 			"the receiver at %s refused the request (%s): %s", target, status, re)
+	case resp.StatusCode == http.StatusNotFound && re.Error == "unknown_incident":
+		return nil, newError(ErrNotFound, nil, "check the incident ID with `evidencectl list`",
+			"the receiver at %s knows no such incident (%s): %s", target, status, re)
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 		return nil, newError(nil, nil, "check --receiver and --path (the receiver's 'paths' setting)",
 			"the receiver at %s has no such endpoint (%s): %s", target, status, re)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -122,6 +123,27 @@ func TestWebhookCommands(t *testing.T) {
 			stdout: []string{"Deploys recorded: deploy-1234"},
 		},
 		{
+			name:   "annotate",
+			args:   []string{"annotate", "INC-42", "--at", "11:42", "--author", "alice", "paged", "the", "payments on-call"},
+			env:    map[string]string{envToken: "env-token", "USER": "root"},
+			answer: `{"opened":[],"resolved":[],"unchanged":[],"deploys":[],"notes":["01772451720000000000-0011223344556677"],"events":1}`,
+			path:   "/v1/notes",
+			auth:   "Bearer env-token",
+			body: map[string]any{
+				"incident_id": "INC-42", "at": "2026-03-02T11:42:00Z", "text": "paged the payments on-call", "author": "alice",
+			},
+			stdout: []string{"Note 01772451720000000000-0011223344556677 recorded on INC-42"},
+		},
+		{
+			name:   "annotate now, author from the environment",
+			args:   []string{"annotate", "INC-42", "status page updated"},
+			env:    map[string]string{envAuthor: "bob", "USER": "root"},
+			answer: `{"notes":["n-1"],"events":1}`,
+			path:   "/v1/notes",
+			body:   map[string]any{"incident_id": "INC-42", "text": "status page updated", "author": "bob"},
+			stdout: []string{"Note n-1 recorded on INC-42"},
+		},
+		{
 			name:   "custom path under a base path",
 			args:   []string{"resolve", "--id", "INC-1", "--path", "/hooks/resolve"},
 			answer: `{"resolved":["INC-1"]}`,
@@ -220,4 +242,24 @@ func TestWebhookUnreachable(t *testing.T) {
 
 	r = run(t, "resolve", "--id", "INC-1", "--receiver", "localhost:8088").requireCode(t, ExitUsage)
 	assert.Contains(t, r.stderr, "invalid receiver URL")
+}
+
+func TestAnnotateRefused(t *testing.T) {
+	rcv := newFakeReceiver(t, http.StatusNotFound,
+		`{"error":"unknown_incident","field":"incident_id","message":"no incident \"INC-404\" in the registry or the evidence store"}`)
+	r := run(t, "annotate", "INC-404", "x", "--receiver", rcv.URL).requireCode(t, ExitNotFound)
+	assert.Contains(t, r.stderr, "knows no such incident")
+	assert.Contains(t, r.stderr, "evidencectl list")
+
+	for _, args := range [][]string{
+		{"annotate", "INC-42"},                   // no text
+		{"annotate", "../x", "text"},             // bad ID
+		{"annotate", "INC-42", "bell\a"},         // control character
+		{"annotate", "INC-42", "x", "--at", "z"}, // bad time
+		{"annotate", "INC-42", strings.Repeat("x", 8193)},
+	} {
+		r := run(t, append(args, "--receiver", rcv.URL)...).requireCode(t, ExitUsage)
+		assert.NotEmpty(t, r.stderr, "%v", args)
+	}
+	assert.Equal(t, 1, rcv.count(), "nothing invalid is sent")
 }

@@ -162,6 +162,7 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 		newTriggerCmd(o),
 		newResolveCmd(o),
 		newDeployCmd(o),
+		newAnnotateCmd(o),
 		newTimelineCmd(o),
 		newVersionCmd(o),
 	)
@@ -200,6 +201,17 @@ func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usageError(fmt.Sprintf("usage: %s", cmd.UseLine()), "%s takes %d argument(s), got %d", cmd.CommandPath(), n, len(args))
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs returning a usage error that shows the
+// command's usage line.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError(fmt.Sprintf("usage: %s", cmd.UseLine()), "%s takes at least %d argument(s), got %d", cmd.CommandPath(), n, len(args))
 		}
 		return nil
 	}

@@ -17,7 +17,11 @@ var timeFormats = []string{
 }
 
 // timeFlagHelp describes what parseTimeFlag accepts, for flag usage lines.
-const timeFlagHelp = "RFC 3339 time (2026-03-02T09:30:00Z), date (2026-03-02, UTC), \"now\", or a duration ago (90m, 2h)"
+const timeFlagHelp = "RFC 3339 time (2026-03-02T09:30:00Z), date (2026-03-02, UTC), time of day (11:42, UTC, the last one), \"now\", or a duration ago (90m, 2h)"
+
+// clockFormats are the times of day parseTimeFlag accepts: the latest such
+// time (UTC) not after now, give or take a minute of clock skew.
+var clockFormats = []string{"15:04:05", "15:04"}
 
 // parseTimeFlag parses a time given on the command line: RFC 3339
 // (with or without fractional seconds), a date or date and time without
@@ -37,6 +41,16 @@ func parseTimeFlag(s string, now time.Time) (time.Time, error) {
 	for _, f := range timeFormats {
 		if t, err := time.ParseInLocation(f, s, time.UTC); err == nil {
 			return checkYear(t)
+		}
+	}
+	for _, f := range clockFormats {
+		if c, err := time.ParseInLocation(f, s, time.UTC); err == nil {
+			now := now.UTC()
+			t := time.Date(now.Year(), now.Month(), now.Day(), c.Hour(), c.Minute(), c.Second(), 0, time.UTC)
+			if t.After(now.Add(time.Minute)) {
+				t = t.AddDate(0, 0, -1)
+			}
+			return t, nil
 		}
 	}
 	d, err := time.ParseDuration(strings.TrimPrefix(s, "-"))

@@ -21,6 +21,11 @@ func TestParseTimeFlag(t *testing.T) {
 		{in: "2026-03-02T09:30:00", want: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)},
 		{in: "2026-03-02 09:30", want: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)},
 		{in: "2026-03-02", want: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+		// A time of day is the last one: today's, else yesterday's.
+		{in: "09:15", want: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)},
+		{in: "12:00:45", want: time.Date(2026, 3, 2, 12, 0, 45, 0, time.UTC)}, // within a minute of now
+		{in: "23:59:30", want: time.Date(2026, 3, 1, 23, 59, 30, 0, time.UTC)},
+		{in: "24:00", err: "is not a time"},
 		{in: "90m", want: testNow.Add(-90 * time.Minute)},
 		{in: "-2h30m", want: testNow.Add(-150 * time.Minute)},
 		{in: " 0s ", want: testNow},
