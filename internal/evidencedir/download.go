@@ -74,6 +74,8 @@ type DownloadStats struct {
 	// Failed parts are missing from the store or do not match their
 	// manifest; they are named in the problems.
 	Failed int `json:"failed"`
+	// Notes are the incident's timeline notes fetched.
+	Notes int `json:"notes"`
 }
 
 // Download fetches every part and manifest of incident id from every
@@ -113,9 +115,12 @@ func Download(ctx context.Context, st store.Store, id, dir string, opts Download
 	}
 	fetch := &fetchState{st: st, dir: dir, progress: noProgress{}, bad: make(map[string]bool)}
 
-	// incident.json and the manifests: small, mutable, always fetched again.
+	// incident.json, the manifests and the notes: small, fetched again.
 	inc, manifests, err := fetch.fetchMetadata(ctx, g, opts.Parallel, opts.Warn)
 	if err != nil {
+		return nil, fetch.stats, err
+	}
+	if err := fetch.fetchNotes(ctx, id, objs, opts.Parallel, opts.Warn); err != nil {
 		return nil, fetch.stats, err
 	}
 	jobs := planParts(id, g, manifests)
@@ -237,6 +242,36 @@ func (s *fetchState) fetchMetadata(ctx context.Context, g *bundle.IncidentObject
 		return nil
 	})
 	return inc, manifests, err
+}
+
+// fetchNotes downloads the incident's notes into the raw directory, where
+// the timeline reads them. A note larger than bundle.MaxNoteSize is left
+// in the store with a warning: notes are people's, not the collectors'
+// evidence, and one of them cannot make the download fail.
+func (s *fetchState) fetchNotes(ctx context.Context, id string, objs []store.ObjectInfo, parallelism int, warn func(string)) error {
+	var keys []string
+	for _, o := range objs {
+		if nid, _, err := bundle.ParseNoteKey(o.Key); err == nil && nid == id {
+			keys = append(keys, o.Key)
+		}
+	}
+	return parallel.ForEach(ctx, len(keys), parallelism, func(ctx context.Context, i int) error {
+		data, err := storage.ReadAll(ctx, s.st, keys[i], bundle.MaxNoteSize)
+		if errors.Is(err, storage.ErrObjectTooLarge) {
+			warn(fmt.Sprintf("note %s is not downloaded: %v", keys[i], err))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := WriteFile(s.localPath(keys[i]), data); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.stats.Notes++
+		s.mu.Unlock()
+		return nil
+	})
 }
 
 // planParts lists the parts to fetch: every part each manifest lists, and

@@ -25,7 +25,7 @@ import (
 // out, never fatal: one bad note must not cost the whole draft.
 
 // maxNoteObject bounds what is read of one note object.
-const maxNoteObject = 64 << 10
+const maxNoteObject = bundle.MaxNoteSize
 
 // maxNotes bounds the notes of one incident that are read.
 const maxNotes = 10000

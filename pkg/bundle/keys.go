@@ -206,6 +206,8 @@ func ParseKey(key string) (Key, error) {
 const (
 	notesDir   = "notes/"
 	noteSuffix = ".json"
+	// MaxNoteSize bounds a note object.
+	MaxNoteSize = 64 << 10
 )
 
 // NotesPrefix returns "incidents/<id>/notes/", the prefix of the

@@ -183,6 +183,9 @@ func writeGetText(w io.Writer, r *getResult) error {
 	if d.Failed > 0 {
 		out.printf("; %d failed", d.Failed)
 	}
+	if d.Notes > 0 {
+		out.printf("; %s", plural(d.Notes, "timeline note"))
+	}
 	out.println(".")
 	for _, p := range m.Problems {
 		out.printf("BAD  %s\n", p.Error())
