@@ -46,8 +46,10 @@ with what the evidence shows filled in and TODO placeholders for the rest;
     suspect; "no deploy preceded the first error" rather than a guess;
   - the causal chains: failing spans that called failing spans in another
     service, down to the service where the errors start, with traces;
-  - per-version and per-minute figures, the events (the collector's own
-    event records among them, never as a service) and telemetry gaps.
+  - per-version and per-minute figures, telemetry gaps, and the events:
+    incidents, deploys, and the notes people added ('evidencectl
+    annotate'), however late; the collector's own event records are
+    events, never a service.
 
 With a directory (as written by 'evidencectl get'), the merged files in it
 are read (or, without them, the parts under DIR/raw). With an incident ID,
