@@ -23,6 +23,8 @@ type PartRef struct {
 	SHA256    string    `json:"sha256"`
 	Counts    Counts    `json:"counts"`
 	TimeRange TimeRange `json:"time_range,omitzero"`
+	// Late marks a part written after the bundle was complete.
+	Late bool `json:"late,omitempty"`
 }
 
 // NewPartRef describes the part object data (as returned by
@@ -40,6 +42,7 @@ func NewPartRef(info PartInfo, data []byte) (PartRef, error) {
 		SHA256:    hex.EncodeToString(sum[:]),
 		Counts:    info.Counts,
 		TimeRange: info.TimeRange,
+		Late:      info.Late,
 	}, nil
 }
 
@@ -58,6 +61,13 @@ type Manifest struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// Totals is the sum of the parts' counts.
 	Totals Counts `json:"totals"`
+	// Lossless is true only when nothing of the window is known to be
+	// missing: Losses is empty. Marshal sets it. In format 1 it is absent
+	// and the losses are unknown (see LossesKnown).
+	Lossless bool `json:"lossless"`
+	// Losses are the items of the window known to be missing, by signal and
+	// reason (see Loss): the sum of the parts' losses.
+	Losses []Loss `json:"losses,omitempty"`
 }
 
 // NewManifest starts an empty manifest.
@@ -129,8 +139,8 @@ func (r *PartRef) validate() error {
 }
 
 func (m *Manifest) validateHeader() error {
-	if m.Format != FormatVersion {
-		return fmt.Errorf("'format' is %d, this version reads and writes %d", m.Format, FormatVersion)
+	if m.Format < MinFormatVersion || m.Format > FormatVersion {
+		return fmt.Errorf("'format' is %d, this version reads %d to %d", m.Format, MinFormatVersion, FormatVersion)
 	}
 	if err := incident.ValidateID(m.IncidentID); err != nil {
 		return fmt.Errorf("'incident_id': %w", err)
@@ -165,12 +175,15 @@ func (m *Manifest) Validate() error {
 	if sum != m.Totals {
 		return fmt.Errorf("'totals' %+v differ from the sum of the parts %+v", m.Totals, sum)
 	}
-	return nil
+	return validateLosses(m.Format, m.Lossless, m.Losses)
 }
 
 // Marshal validates the manifest and encodes it as indented JSON. Callers
 // set UpdatedAt before each write.
 func (m *Manifest) Marshal() ([]byte, error) {
+	if m.LossesKnown() {
+		m.Lossless = len(m.Losses) == 0
+	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}

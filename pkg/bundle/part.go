@@ -9,8 +9,14 @@ import (
 )
 
 // FormatVersion is the version of the part and manifest formats written by
-// this package; readers reject any other.
-const FormatVersion = 1
+// this package. Readers accept every version from MinFormatVersion on.
+//
+// Version 2 adds 'lossless' and 'losses' to manifests and part.json, and
+// 'late' to late parts. A version 1 bundle reads as "losses unknown".
+const FormatVersion = 2
+
+// MinFormatVersion is the oldest format readers accept.
+const MinFormatVersion = 1
 
 // Encodings of the signal files in a part.
 const (
@@ -175,12 +181,21 @@ type PartInfo struct {
 	Counts Counts `json:"counts"`
 	// Files lists the data files (not part.json); set by PartWriter.
 	Files map[string]FileInfo `json:"files"`
+	// Lossless is true when the part is known to lack nothing of its share
+	// of the window: Losses is empty (format 2 on; set by PartWriter).
+	Lossless bool `json:"lossless"`
+	// Losses are the items of the window found missing when this part was
+	// frozen (see Loss); each loss is recorded in exactly one part.
+	Losses []Loss `json:"losses,omitempty"`
+	// Late marks a part written after the bundle was complete, with items
+	// that arrived late (times inside the window).
+	Late bool `json:"late,omitempty"`
 }
 
 // validateHeader checks the fields a caller supplies to NewPartWriter.
 func (p *PartInfo) validateHeader() error {
-	if p.Format != FormatVersion {
-		return fmt.Errorf("'format' is %d, this version reads and writes %d", p.Format, FormatVersion)
+	if p.Format < MinFormatVersion || p.Format > FormatVersion {
+		return fmt.Errorf("'format' is %d, this version reads %d to %d", p.Format, MinFormatVersion, FormatVersion)
 	}
 	if err := incident.ValidateID(p.IncidentID); err != nil {
 		return fmt.Errorf("'incident_id': %w", err)
@@ -213,6 +228,9 @@ func (p *PartInfo) validate() error {
 	}
 	if err := p.Counts.validate(); err != nil {
 		return fmt.Errorf("'counts': %w", err)
+	}
+	if err := validateLosses(p.Format, p.Lossless, p.Losses); err != nil {
+		return err
 	}
 	if !p.TimeRange.Max.IsZero() && p.TimeRange.Max.Before(p.TimeRange.Min) {
 		return fmt.Errorf("'time_range.max' %s is before 'time_range.min' %s", p.TimeRange.Max, p.TimeRange.Min)

@@ -386,7 +386,15 @@ func TestReadPartRejects(t *testing.T) {
 		{"symlink entry", retar(t, []tarEntry{{hdr: tar.Header{Name: EventsFile, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}}), EventsFile, "regular file"},
 		{"duplicate", retar(t, []tarEntry{reg(PartInfoFile, infoJSON), reg(PartInfoFile, infoJSON)}), PartInfoFile, "twice"},
 		{"part.json not JSON", retar(t, []tarEntry{reg(PartInfoFile, []byte("{"))}), PartInfoFile, "invalid JSON"},
-		{"format 2", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["format"] = 2 }))}), PartInfoFile, "'format' is 2"},
+		{"newer format", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["format"] = FormatVersion + 1 }))}), PartInfoFile, fmt.Sprintf("'format' is %d", FormatVersion+1)},
+		{"lossless with losses", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) {
+			m["losses"] = []any{map[string]any{"signal": "traces", "reason": "evicted", "items": 3}}
+		}))}), PartInfoFile, "'lossless' is true with 1 losses"},
+		{"loss of an unknown signal", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) {
+			m["lossless"] = false
+			m["losses"] = []any{map[string]any{"signal": "profiles", "reason": "evicted", "items": 3}}
+		}))}), PartInfoFile, "'losses[0]': 'signal'"},
+		{"lossless in format 1", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["format"] = 1 }))}), PartInfoFile, "format 1"},
 		{"bad incident id", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["incident_id"] = "../x" }))}), PartInfoFile, "'incident_id'"},
 		{"negative count", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["counts"].(map[string]any)["spans"] = -1 }))}), PartInfoFile, "'counts'"},
 		{"bad sha256", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) {

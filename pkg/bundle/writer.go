@@ -75,6 +75,7 @@ func NewPartWriter(info PartInfo) (*PartWriter, error) {
 	info.TimeRange = TimeRange{}
 	info.Counts = Counts{}
 	info.Files = nil
+	info.Losses = MergeLosses(nil, info.Losses...)
 	if err := info.validateHeader(); err != nil {
 		return nil, fmt.Errorf("part info: %w", err)
 	}
@@ -236,6 +237,7 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	}
 	w.finished = true
 	info := w.info
+	info.Lossless = len(info.Losses) == 0
 	info.Files = make(map[string]FileInfo, len(w.files))
 	for name, f := range w.files {
 		info.Files[name] = FileInfo{Size: int64(f.buf.Len()), SHA256: hex.EncodeToString(f.sum.Sum(nil))}
