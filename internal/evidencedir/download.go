@@ -327,6 +327,12 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 		return nil
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "checksum mismatch") {
+			// A small object is read whole by Get, which then fails the
+			// transport's integrity check: damaged, not unreachable.
+			s.problem(j.Key, "download failed its integrity check: %v", err)
+			return nil
+		}
 		return &storage.OpError{What: fmt.Sprintf("%s in %s", j.Key, s.st), Err: err}
 	}
 	defer func() { _ = rc.Close() }()

@@ -48,8 +48,30 @@ type CollectorReport struct {
 	// update). They are a problem only when the manifest is complete.
 	Unlisted []int `json:"unlisted,omitempty"`
 	// Totals are the manifest's totals.
-	Totals   Counts         `json:"totals"`
+	Totals Counts `json:"totals"`
+	// LossesKnown is false without a manifest and for a format 1 manifest,
+	// which predates Lossless and Losses.
+	LossesKnown bool `json:"losses_known"`
+	// Lossless and Losses are the manifest's: nothing known to be missing,
+	// or what is.
+	Lossless bool           `json:"lossless"`
+	Losses   []Loss         `json:"losses,omitempty"`
 	Problems []*VerifyError `json:"problems,omitempty"`
+}
+
+// Lossless reports whether every collector's manifest is known to lack
+// nothing. Losses do not make a bundle fail verification: a bundle that
+// names what it lacks is honest.
+func (r *Report) Lossless() bool {
+	if len(r.Collectors) == 0 {
+		return false
+	}
+	for _, c := range r.Collectors {
+		if !c.LossesKnown || !c.Lossless {
+			return false
+		}
+	}
+	return true
 }
 
 // OK reports whether no problem was found.
@@ -340,6 +362,7 @@ func verifyCollector(ctx context.Context, src source, id, cid string, objs *coll
 		cr.HasManifest = true
 		cr.Complete = m.Complete
 		cr.Totals = m.Totals
+		cr.LossesKnown, cr.Lossless, cr.Losses = m.LossesKnown(), m.Lossless, m.Losses
 		for i := range m.Parts {
 			ref := &m.Parts[i]
 			listed[ref.Seq] = true
@@ -411,6 +434,11 @@ func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartR
 	in := &countingHash{r: io.LimitReader(rc, lim.MaxTotalSize+1), h: sha256.New()}
 	part, perr := ReadPartLimits(in, lim)
 	if _, err := io.Copy(io.Discard, in); err != nil {
+		if strings.Contains(err.Error(), "checksum mismatch") {
+			// The S3 client checks the object's stored CRC at its end:
+			// the object is damaged, the store is reachable.
+			return []*VerifyError{{File: name, Reason: "failed the store's integrity check: " + err.Error()}}, nil
+		}
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {
