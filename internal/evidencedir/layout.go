@@ -71,6 +71,19 @@ type Collector struct {
 	Counts bundle.Counts `json:"counts"`
 	// TimeRange spans the merged items' times.
 	TimeRange bundle.TimeRange `json:"time_range,omitzero"`
+	// LossesKnown is false without a manifest, or with one of format 1,
+	// which predates Lossless and Losses.
+	LossesKnown bool `json:"losses_known"`
+	// Lossless and Losses are the manifest's: nothing known to be missing,
+	// or what is.
+	Lossless bool          `json:"lossless"`
+	Losses   []bundle.Loss `json:"losses,omitempty"`
+}
+
+// CollectorLoss is a loss named by one collector's manifest.
+type CollectorLoss struct {
+	CollectorID string `json:"collector_id"`
+	bundle.Loss
 }
 
 // Manifest is merged-manifest.json.
@@ -83,7 +96,10 @@ type Manifest struct {
 	// Incident is the store's incident.json, when readable.
 	Incident *incident.Incident `json:"incident,omitempty"`
 	// Complete: every collector finished and nothing was wrong.
-	Complete   bool        `json:"complete"`
+	Complete bool `json:"complete"`
+	// Lossless: every collector's manifest is known to lack nothing (see
+	// Collector.Losses for what is missing otherwise).
+	Lossless   bool        `json:"lossless"`
 	Collectors []Collector `json:"collectors"`
 	// Totals are the merged items; Events counts distinct events.
 	Totals bundle.Counts `json:"totals"`
@@ -133,4 +149,26 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
 	}
 	return WriteFile(path, append(b, '\n'))
+}
+
+// LossesKnown reports whether every collector's manifest records its
+// losses.
+func (m *Manifest) LossesKnown() bool {
+	for _, c := range m.Collectors {
+		if !c.LossesKnown {
+			return false
+		}
+	}
+	return len(m.Collectors) > 0
+}
+
+// Losses lists every collector's losses, by collector.
+func (m *Manifest) Losses() []CollectorLoss {
+	var out []CollectorLoss
+	for _, c := range m.Collectors {
+		for _, l := range c.Losses {
+			out = append(out, CollectorLoss{CollectorID: c.CollectorID, Loss: l})
+		}
+	}
+	return out
 }

@@ -134,6 +134,7 @@ func Merge(dir, id string, inc *incident.Incident, collectors []string, manifest
 		if man := manifests[cid]; man != nil {
 			w := man.Window
 			mc.HasManifest, mc.Complete, mc.Window = true, man.Complete, &w
+			mc.LossesKnown, mc.Lossless, mc.Losses = man.LossesKnown(), man.Lossless, man.Losses
 		}
 		mm.Complete = mm.Complete && mc.Complete
 		byID[cid] = len(mm.Collectors)
@@ -184,6 +185,7 @@ func Merge(dir, id string, inc *incident.Incident, collectors []string, manifest
 		mm.Files[name] = fi
 	}
 	mm.Problems = m.problems
+	mm.Lossless = mm.LossesKnown() && len(mm.Losses()) == 0
 	return mm, nil
 }
 

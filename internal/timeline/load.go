@@ -139,6 +139,12 @@ func FromDir(dir string) (Input, error) {
 			return Input{}, err
 		}
 		in.Incident, in.IncidentID = inc, id
+		if mm, err := evidencedir.ReadManifest(dir); err == nil && mm.LossesKnown() {
+			in.Completeness = &Completeness{Lossless: mm.Lossless}
+			for _, l := range mm.Losses() {
+				in.Completeness.Losses = append(in.Completeness.Losses, lossOf(l.CollectorID, l.Loss))
+			}
+		}
 	}
 	notes, err := dirNotes(dir, in.IncidentID)
 	if err != nil {
@@ -439,7 +445,7 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	var keys []bundle.Key
+	var keys, manifests []bundle.Key
 	byKey := map[bundle.Key]string{}
 	after := ""
 	for {
@@ -452,10 +458,17 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 		}
 		for _, o := range objs {
 			k, err := bundle.ParseKey(o.Key)
-			if err != nil || k.Kind != bundle.KindPart || k.IncidentID != id {
+			if err != nil || k.IncidentID != id {
 				continue
 			}
-			keys = append(keys, k)
+			switch k.Kind {
+			case bundle.KindPart:
+				keys = append(keys, k)
+			case bundle.KindManifest:
+				manifests = append(manifests, k)
+			default:
+				continue
+			}
 			byKey[k] = o.Key
 		}
 		if next := objs[len(objs)-1].Key; next > after {
@@ -475,6 +488,9 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 		return Input{}, fmt.Errorf("incident %q has no evidence in %s: %w", id, st, store.ErrNotFound)
 	}
 	in := Input{IncidentID: id, Incident: inc}
+	if in.Completeness, err = storeCompleteness(ctx, st, manifests, byKey); err != nil {
+		return Input{}, err
+	}
 	notes, err := storeNotes(ctx, st, id)
 	if err != nil {
 		return Input{}, err
@@ -491,6 +507,45 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 		})
 	}
 	return in, nil
+}
+
+// storeCompleteness reads the collectors' manifests for what they say is
+// missing: nil when there is none, or when one predates loss records or
+// cannot be read (verify names the latter).
+func storeCompleteness(ctx context.Context, st store.Store, manifests []bundle.Key, byKey map[bundle.Key]string) (*Completeness, error) {
+	if len(manifests) == 0 {
+		return nil, nil
+	}
+	c := &Completeness{Lossless: true}
+	for _, k := range manifests {
+		key := byKey[k]
+		rc, _, err := st.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, bundle.MaxManifestSize+1))
+		_ = rc.Close() // read only: ReadAll reports what matters
+		if err != nil {
+			return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
+		}
+		m, err := bundle.ParseManifest(data)
+		if err != nil || !m.LossesKnown() {
+			return nil, nil //nolint:nilerr // an unreadable manifest records nothing; verify reports it
+		}
+		c.Lossless = c.Lossless && m.Lossless
+		for _, l := range m.Losses {
+			c.Losses = append(c.Losses, lossOf(k.CollectorID, l))
+		}
+	}
+	return c, nil
+}
+
+// lossOf is the timeline's copy of a collector's loss.
+func lossOf(collector string, l bundle.Loss) Loss {
+	return Loss{Collector: collector, Signal: l.Signal, Reason: l.Reason, Items: l.Items, From: l.From, To: l.To}
 }
 
 func readStorePart(ctx context.Context, st store.Store, key string) (*bundle.Part, error) {

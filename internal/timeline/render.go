@@ -104,6 +104,7 @@ func (t *Timeline) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := &md{w: bw}
 	t.mdHeader(m)
+	t.mdLossWarning(m)
 	t.mdSummary(m)
 	t.mdImpact(m)
 	t.mdSuspects(m)
@@ -229,6 +230,45 @@ func (t *Timeline) mdSummary(m *md) {
 	}
 	m.line("- **What happened:** %s two or three sentences in plain words.", todo)
 	m.line("")
+}
+
+// mdLossWarning puts what the collectors say the evidence lacks on top of
+// the document, one line per signal and reason, before anything is read
+// from it.
+func (t *Timeline) mdLossWarning(m *md) {
+	c := t.Completeness
+	if c == nil || len(c.Losses) == 0 {
+		return
+	}
+	m.line("> **Warning: evidence is missing.** The collectors name %s this bundle lacks; every conclusion below "+
+		"may miss what these items held:", plural(len(c.Losses), "loss"))
+	m.line(">")
+	for _, l := range c.Losses {
+		m.line("> - %s", text(lossWarningText(l)))
+	}
+	m.line("")
+}
+
+// lossWarningText names signal, reason, count and time range of a loss,
+// with the times to the nanosecond.
+func lossWarningText(l Loss) string {
+	n := "an unknown number of " + signalItem(l.Signal)
+	if l.Items > 0 {
+		n = plural64(l.Items, strings.TrimSuffix(signalItem(l.Signal), "s"))
+	}
+	s := l.Signal + ": " + n + ", " + l.Reason
+	switch {
+	case !l.From.IsZero() && !l.To.IsZero():
+		s += ", item times " + l.From.UTC().Format(time.RFC3339Nano) + " to " + l.To.UTC().Format(time.RFC3339Nano)
+	case !l.From.IsZero():
+		s += ", item times from " + l.From.UTC().Format(time.RFC3339Nano)
+	case !l.To.IsZero():
+		s += ", item times up to " + l.To.UTC().Format(time.RFC3339Nano)
+	}
+	if l.Collector != "" {
+		s += " (collector " + l.Collector + ")"
+	}
+	return s
 }
 
 // mdCompleteness says what the evidence lacks, before any conclusion.

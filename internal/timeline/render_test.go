@@ -307,3 +307,31 @@ func TestFmt(t *testing.T) {
 	assert.Equal(t, "950", fmtFloat(950))
 	assert.Equal(t, "0.001", fmtFloat(0.0012))
 }
+
+// TestMarkdownLossWarning: named losses open the document, before the
+// summary, with signal, count, reason and the exact time range.
+func TestMarkdownLossWarning(t *testing.T) {
+	in := scenario().input()
+	in.Completeness = &Completeness{Losses: []Loss{
+		{Collector: "c-1", Signal: "traces", Reason: "evicted", Items: 1200, From: at(10, 2), To: at(10, 3, 10)},
+		{Signal: "logs", Reason: "restart"},
+	}}
+	tl, err := Build(in)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, tl.WriteMarkdown(&buf))
+	out := buf.String()
+	warning := "> **Warning: evidence is missing.** The collectors name 2 losses this bundle lacks"
+	i := strings.Index(out, warning)
+	require.GreaterOrEqual(t, i, 0, out[:min(len(out), 2000)])
+	assert.Less(t, i, strings.Index(out, "## Summary"))
+	assert.Contains(t, out, "> - traces: 1200 spans, evicted, item times 2026-03-02T10:02:00Z to 2026-03-02T10:03:10Z (collector c-1)\n")
+	assert.Contains(t, out, "> - logs: an unknown number of log records, restart\n")
+
+	in.Completeness = &Completeness{Lossless: true}
+	tl, err = Build(in)
+	require.NoError(t, err)
+	buf.Reset()
+	require.NoError(t, tl.WriteMarkdown(&buf))
+	assert.NotContains(t, buf.String(), "Warning: evidence is missing")
+}

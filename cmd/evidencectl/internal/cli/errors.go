@@ -35,6 +35,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrVerifyFailed marks evidence that failed verification.
 	ErrVerifyFailed = errors.New("verification failed")
+	// ErrNotLossless marks intact evidence that names missing items, when
+	// the caller asked for lossless evidence (exit code 4 like a failed
+	// verification: the evidence is not what was required).
+	ErrNotLossless = errors.New("evidence is not lossless")
 	// ErrStoreUnreachable marks a store that cannot be reached or read.
 	ErrStoreUnreachable = errors.New("store unreachable")
 )
@@ -46,7 +50,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, ErrUsage):
 		return ExitUsage
-	case errors.Is(err, ErrVerifyFailed), errors.Is(err, bundle.ErrCorrupt):
+	case errors.Is(err, ErrVerifyFailed), errors.Is(err, bundle.ErrCorrupt), errors.Is(err, ErrNotLossless):
 		return ExitVerifyFailed
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return ExitNotFound

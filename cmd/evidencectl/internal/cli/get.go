@@ -19,9 +19,10 @@ const defaultGetParallel = 4
 
 // getOptions are the flags of `evidencectl get`.
 type getOptions struct {
-	root     *rootOptions
-	dir      string
-	parallel int
+	root            *rootOptions
+	dir             string
+	parallel        int
+	requireLossless bool
 }
 
 func newGetCmd(root *rootOptions) *cobra.Command {
@@ -47,7 +48,12 @@ into DIR (default ./INCIDENT):
 Running get again resumes: parts already present with the right SHA-256
 are kept, others are downloaded again (to a .partial file, renamed when
 verified). Manifests are always fetched again, so a bundle that was still
-being written is completed by the next run.`,
+being written is completed by the next run.
+
+Evidence the collectors know to be missing (evicted from the ring, lost in
+a restart, with unusable times, arrived too late) is named on MISSING lines
+and in merged-manifest.json ("lossless", and each collector's "losses").
+With --require-lossless, such evidence exits 4 after it is downloaded.`,
 		Example: `  evidencectl get INC-42
   evidencectl get INC-42 -o /tmp/inc-42 --parallel 8
   evidencectl get INC-42 --store s3://evidence/prod --s3-region eu-west-1`,
@@ -56,6 +62,7 @@ being written is completed by the next run.`,
 	}
 	cmd.Flags().StringVarP(&o.dir, "dir", "o", "", "directory to write into (default ./INCIDENT)")
 	cmd.Flags().IntVar(&o.parallel, "parallel", defaultGetParallel, "parts downloaded at the same time")
+	cmd.Flags().BoolVar(&o.requireLossless, "require-lossless", false, "fail (exit 4) when the evidence names missing items or does not record its losses")
 	return cmd
 }
 
@@ -118,6 +125,17 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	if len(merged.Problems) > 0 {
 		return newError(ErrVerifyFailed, nil, "the parts named above were not merged; run `evidencectl get "+id+"` again, and if they stay bad, `evidencectl verify "+id+"` checks the store's copy",
 			"%d problem(s) in the evidence of %s: %s", len(merged.Problems), id, problemList(merged.Problems))
+	}
+	if o.requireLossless && !merged.Lossless {
+		why := "it does not record whether anything is missing"
+		if ls := merged.Losses(); len(ls) > 0 {
+			why = fmt.Sprintf("it names %d missing items (%s)", lossItems(ls), lossText(ls[0].CollectorID, ls[0].Loss))
+			if len(ls) > 1 {
+				why += fmt.Sprintf(" and %d more losses", len(ls)-1)
+			}
+		}
+		return newError(ErrNotLossless, nil, "the evidence in "+dir+" is intact; read it knowing what it lacks, or drop --require-lossless",
+			"the evidence of %s is not lossless: %s", id, why)
 	}
 	return nil
 }
@@ -190,10 +208,20 @@ func writeGetText(w io.Writer, r *getResult) error {
 	for _, p := range m.Problems {
 		out.printf("BAD  %s\n", p.Error())
 	}
+	losses := m.Losses()
+	writeLosses(out, losses)
 	if m.Complete {
-		out.println("The bundle is complete.")
+		out.printf("The bundle is complete")
 	} else {
-		out.println("The bundle is NOT complete.")
+		out.printf("The bundle is NOT complete")
+	}
+	switch {
+	case len(losses) > 0:
+		out.printf(" and NOT lossless: the collectors name %d missing items (MISSING above).\n", lossItems(losses))
+	case m.Lossless:
+		out.println(" and lossless.")
+	default:
+		out.println("; it does not record whether anything is missing.")
 	}
 	out.printf("Check the copy any time with: evidencectl verify %s\n", r.Dir)
 	return out.err

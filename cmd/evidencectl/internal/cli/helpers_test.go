@@ -92,6 +92,8 @@ type collectorSpec struct {
 	parts    []partSpec
 	// incomplete leaves the manifest open.
 	incomplete bool
+	// losses are named in the manifest.
+	losses []bundle.Loss
 }
 
 // fixture is a bundle written to a store, with what it holds.
@@ -228,6 +230,7 @@ func (f *fixture) write(t testing.TB, st store.Store) {
 			require.NoError(t, m.AddPart(ref))
 		}
 		m.Complete = !c.incomplete
+		m.AddLosses(c.losses...)
 		m.UpdatedAt = start.Add(11 * time.Minute)
 		mdata, err := m.Marshal()
 		require.NoError(t, err)

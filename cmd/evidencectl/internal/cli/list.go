@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 	"github.com/otel-evidence/otel-evidence/internal/parallel"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
@@ -72,6 +73,11 @@ type collectorSummary struct {
 	Window *bundle.Window `json:"window,omitempty"`
 	// Totals are the manifest's counts.
 	Totals bundle.Counts `json:"totals"`
+	// LossesKnown, Lossless and Losses are the manifest's (format 1
+	// manifests do not record losses).
+	LossesKnown bool          `json:"losses_known"`
+	Lossless    bool          `json:"lossless"`
+	Losses      []bundle.Loss `json:"losses,omitempty"`
 }
 
 // incidentSummary is one row of `evidencectl list`.
@@ -89,7 +95,9 @@ type incidentSummary struct {
 	Parts      int                `json:"parts"`
 	Bytes      int64              `json:"bytes"`
 	// Complete: at least one collector, and every collector finished.
-	Complete bool          `json:"complete"`
+	Complete bool `json:"complete"`
+	// Lossless: every collector's manifest is known to lack nothing.
+	Lossless bool          `json:"lossless"`
 	Totals   bundle.Counts `json:"totals"`
 	// Problems name objects that could not be read or decoded.
 	Problems []string `json:"problems,omitempty"`
@@ -185,7 +193,7 @@ func (r *incidentSummary) sortTime() time.Time {
 // summarize reads an incident's incident.json and manifests. Unreadable or
 // invalid objects become problems in the row; store failures are errors.
 func summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (*incidentSummary, error) {
-	row := &incidentSummary{ID: g.ID, Status: statusUnknown, Collectors: []collectorSummary{}, Complete: len(g.Collectors) > 0}
+	row := &incidentSummary{ID: g.ID, Status: statusUnknown, Collectors: []collectorSummary{}, Complete: len(g.Collectors) > 0, Lossless: len(g.Collectors) > 0}
 	if g.Incident == nil {
 		row.Problems = append(row.Problems, bundle.IncidentFile+" is missing")
 	} else {
@@ -217,12 +225,14 @@ func summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (
 			}
 			if m != nil {
 				cs.HasManifest, cs.Complete, cs.Totals = true, m.Complete, m.Totals
+				cs.LossesKnown, cs.Lossless, cs.Losses = m.LossesKnown(), m.Lossless, m.Losses
 				w := m.Window
 				cs.Window = &w
 				row.Window = unionWindow(row.Window, w)
 			}
 		}
 		row.Complete = row.Complete && cs.Complete
+		row.Lossless = row.Lossless && cs.LossesKnown && cs.Lossless
 		row.Parts += cs.Parts
 		row.Bytes += cs.Bytes
 		row.Totals = row.Totals.Add(cs.Totals)
@@ -286,6 +296,19 @@ func readManifest(ctx context.Context, st store.Store, id, cid string) (*bundle.
 	return m, "", nil
 }
 
+// losslessCell is the row's LOSSLESS column.
+func (r *incidentSummary) losslessCell() string {
+	known := len(r.Collectors) > 0
+	var losses []evidencedir.CollectorLoss
+	for _, c := range r.Collectors {
+		known = known && c.LossesKnown
+		for _, l := range c.Losses {
+			losses = append(losses, evidencedir.CollectorLoss{CollectorID: c.CollectorID, Loss: l})
+		}
+	}
+	return losslessColumn(known, r.Lossless, losses)
+}
+
 // writeIncidentTable prints the rows as an aligned table.
 func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) error {
 	if len(rows) == 0 {
@@ -294,7 +317,7 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	table := &textWriter{w: tw}
-	table.println("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tTITLE")
+	table.println("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tLOSSLESS\tTITLE")
 	for _, r := range rows {
 		done := 0
 		for _, c := range r.Collectors {
@@ -310,9 +333,9 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 		if len(r.Problems) > 0 {
 			title = strings.TrimSpace(title + " (" + fmt.Sprint(len(r.Problems)) + " unreadable objects)")
 		}
-		table.printf("%s\t%s\t%s\t%s\t%s\t%d/%d done\t%d\t%s\t%s\t%s\n",
+		table.printf("%s\t%s\t%s\t%s\t%s\t%d/%d done\t%d\t%s\t%s\t%s\t%s\n",
 			r.ID, r.Status, dash(r.Severity), started, formatWindow(r.Window, r.StartedAt),
-			done, len(r.Collectors), r.Parts, humanBytes(r.Bytes), yesNo(r.Complete), title)
+			done, len(r.Collectors), r.Parts, humanBytes(r.Bytes), yesNo(r.Complete), r.losslessCell(), title)
 	}
 	if table.err != nil {
 		return table.err

@@ -71,6 +71,10 @@ type verifyResult struct {
 	// OK: no problem found. Complete: OK and every collector finished.
 	OK       bool `json:"ok"`
 	Complete bool `json:"complete"`
+	// Lossless: every collector's manifest says nothing is missing.
+	// Losses do not fail verification: they are named, not hidden.
+	Lossless bool                        `json:"lossless"`
+	Losses   []evidencedir.CollectorLoss `json:"losses,omitempty"`
 	// Problems lists every bad file: those of the report and of the
 	// merged files.
 	Problems []*bundle.VerifyError `json:"problems"`
@@ -226,6 +230,8 @@ func (o *verifyOptions) report(res verifyResult) error {
 	}
 	res.OK = len(res.Problems) == 0
 	res.Complete = res.OK && res.Report.Complete()
+	res.Lossless = res.Report.Lossless()
+	res.Losses = reportLosses(&res.Report)
 	var err error
 	if o.root.jsonOutput() {
 		err = o.root.printJSON(res)
@@ -286,13 +292,36 @@ func writeVerifyText(w io.Writer, res *verifyResult) error {
 	for _, p := range res.Problems {
 		out.printf("BAD  %s\n", p.Error())
 	}
+	writeLosses(out, res.Losses)
 	switch {
 	case !res.OK:
 		out.printf("FAILED: %d problem(s)\n", len(res.Problems))
 	case res.Complete:
-		out.println("OK: every file matches its manifest; the bundle is complete")
+		out.printf("OK: every file matches its manifest; the bundle is complete%s\n", lossSuffix(res))
 	default:
-		out.println("OK: every file matches its manifest; the bundle is not complete yet")
+		out.printf("OK: every file matches its manifest; the bundle is not complete yet%s\n", lossSuffix(res))
 	}
 	return out.err
+}
+
+// lossSuffix ends verify's verdict with what the bundle says it lacks.
+func lossSuffix(res *verifyResult) string {
+	switch {
+	case len(res.Losses) > 0:
+		return fmt.Sprintf(", and it names missing evidence (%s above)", plural(len(res.Losses), "MISSING line"))
+	case res.Lossless:
+		return " and lossless"
+	}
+	return "; it does not record whether anything is missing (a manifest is missing or predates loss records)"
+}
+
+// reportLosses lists the losses of every collector's manifest.
+func reportLosses(rep *bundle.Report) []evidencedir.CollectorLoss {
+	var out []evidencedir.CollectorLoss
+	for _, c := range rep.Collectors {
+		for _, l := range c.Losses {
+			out = append(out, evidencedir.CollectorLoss{CollectorID: c.CollectorID, Loss: l})
+		}
+	}
+	return out
 }
