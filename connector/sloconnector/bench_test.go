@@ -65,8 +65,12 @@ func BenchmarkConsumeTraces(b *testing.B) {
 		{"slo_http_status", func(b *testing.B) connector.Traces {
 			return benchConnector(b, SLIConfig{Bad: []string{`attributes["http.response.status_code"] >= 500`}})
 		}},
-		{"slo_ottl", func(b *testing.B) connector.Traces {
+		{"slo_compound", func(b *testing.B) connector.Traces {
 			return benchConnector(b, SLIConfig{Bad: []string{`attributes["http.request.method"] == "POST" and status.code == STATUS_CODE_ERROR`}})
+		}},
+		// The same condition in parentheses, which only pkg/ottl evaluates.
+		{"slo_ottl", func(b *testing.B) connector.Traces {
+			return benchConnector(b, SLIConfig{Bad: []string{`(attributes["http.request.method"] == "POST" and status.code == STATUS_CODE_ERROR)`}})
 		}},
 		{"slo_latency", func(b *testing.B) connector.Traces { return benchConnector(b, SLIConfig{LatencyThreshold: 150e6}) }},
 	}

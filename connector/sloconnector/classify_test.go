@@ -88,7 +88,13 @@ func TestNativeMatchesOTTL(t *testing.T) {
 			conds = append(conds, `attributes["code"] `+op+" "+lit)
 		}
 	}
-	conds = append(conds, `span.attributes["code"]>=500`)
+	conds = append(conds, `span.attributes["code"]>=500`,
+		`attributes["code"] == "500"`, `attributes["code"] != "abc"`, `attributes["code"] == ""`,
+		`attributes["method"] == "POST" and status.code == STATUS_CODE_ERROR`,
+		`attributes["method"] == "a or b" or attributes["code"] >= 500`,
+		`status.code == STATUS_CODE_ERROR or attributes["code"] >= 500 and attributes["method"] != "GET"`,
+		`attributes["code"] < 0 and attributes["method"] == "and" or status.code == STATUS_CODE_OK and attributes["code"] == "abc"`,
+	)
 	p, err := ottlspan.NewParser(nil, nopTelemetry())
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -119,6 +125,11 @@ func TestNativeMatchesOTTL(t *testing.T) {
 				case 8:
 					s.Attributes().PutEmptyBytes("code").FromRaw([]byte{1})
 				}
+				if m := rng.IntN(6); m < 5 {
+					s.Attributes().PutStr("method", []string{"POST", "GET", "a or b", "and"}[m%4])
+				} else {
+					s.Attributes().PutInt("method", 1)
+				}
 			})
 			tCtx := ottlspan.NewTransformContext(rs, ss, sp)
 			want, err := oc.Eval(context.Background(), tCtx)
@@ -135,8 +146,11 @@ func TestNativeMatchesOTTL(t *testing.T) {
 		}
 	}
 	for _, cond := range []string{
-		`attributes["code"] >= 5.5`, `attributes["code"] == "x"`, `status.code == 2`,
-		`attributes["a\"b"] > 1`, `resource.attributes["code"] > 1`, `attributes["code"] >= 500 and status.code == STATUS_CODE_ERROR`,
+		`attributes["code"] >= 5.5`, `attributes["code"] > "x"`, `status.code == 2`,
+		`attributes["a\"b"] > 1`, `resource.attributes["code"] > 1`, `attributes["code"] == "a\"b"`,
+		`(attributes["code"] >= 500 and status.code == STATUS_CODE_ERROR)`,
+		`not attributes["code"] >= 500`, `attributes["code"] >= 500 and not status.code == STATUS_CODE_ERROR`,
+		`attributes["code"] >= 500 and IsMatch(name, "x")`, `attributes["code"] >= 500 or`,
 	} {
 		_, ok := compileNative(cond)
 		assert.False(t, ok, cond)

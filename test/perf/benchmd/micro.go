@@ -110,7 +110,8 @@ var sloCases = []struct {
 	{"slo_status", "status.code == STATUS_CODE_ERROR", true},
 	{"slo_http_status", `attributes["http.response.status_code"] >= 500`, true},
 	{"slo_latency", "latency_threshold", true},
-	{"slo_ottl", "a compound condition evaluated by pkg/ottl", false},
+	{"slo_compound", `attributes["http.request.method"] == "POST" and status.code == STATUS_CODE_ERROR`, true},
+	{"slo_ottl", "the same condition in parentheses, evaluated by pkg/ottl", false},
 }
 
 // sloFigures are the slo connector's cost per span over a no-op connector
