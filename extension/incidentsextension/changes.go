@@ -15,18 +15,30 @@ import (
 )
 
 // publish swaps in a new snapshot and queues changes for the subscribers,
-// logging and counting them. Called with e.mu held.
+// logging and counting them. Called with e.mu held. The snapshot is
+// derived from the previous one and the incidents marked changed
+// (markIncident), so that publishing costs no copy of every record.
 func (e *incidentsExtension) publish(changes []incidentsapi.Change, origin string) {
 	e.version++
-	incs := make([]incident.Incident, 0, len(e.incidents))
-	for _, s := range e.incidents {
-		incs = append(incs, s.rec)
+	var changed []incident.Incident
+	var removed []string
+	for id := range e.snapDirty {
+		if s, ok := e.incidents[id]; ok {
+			changed = append(changed, s.rec)
+		} else {
+			removed = append(removed, id)
+		}
 	}
-	deps := make([]incident.Deploy, 0, len(e.deploys))
-	for _, d := range e.deploys {
-		deps = append(deps, *d)
+	clear(e.snapDirty)
+	var deps []incident.Deploy
+	if e.deploysDirty {
+		deps = make([]incident.Deploy, 0, len(e.deploys))
+		for _, d := range e.deploys {
+			deps = append(deps, *d)
+		}
+		e.deploysDirty = false
 	}
-	e.snap.Store(incidentsapi.NewSnapshot(e.version, incs, deps))
+	e.snap.Store(e.snap.Load().Update(e.version, changed, removed, deps))
 	if e.rebuild {
 		return
 	}
@@ -35,6 +47,13 @@ func (e *incidentsExtension) publish(changes []incidentsapi.Change, origin strin
 	}
 	e.subs.publish(changes)
 }
+
+// markIncident notes that incident id changed (or was removed) since the
+// last snapshot. Called with e.mu held.
+func (e *incidentsExtension) markIncident(id string) { e.snapDirty[id] = struct{}{} }
+
+// markDeploys notes that the deploys changed. Called with e.mu held.
+func (e *incidentsExtension) markDeploys() { e.deploysDirty = true }
 
 func (e *incidentsExtension) logChange(c incidentsapi.Change, origin string) {
 	inc := &c.Incident

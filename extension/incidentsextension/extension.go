@@ -83,7 +83,10 @@ type incidentsExtension struct {
 	deploys   map[string]*incident.Deploy
 	pending   map[string]pendingResolve
 	dirty     map[string]struct{} // incident.json files to rewrite
-	rebuild   bool                // applying stored state at start: no metrics
+	// snapDirty and deploysDirty: what changed since the last snapshot.
+	snapDirty    map[string]struct{}
+	deploysDirty bool
+	rebuild      bool // applying stored state at start: no metrics
 
 	evMu   sync.RWMutex
 	events eventLog
@@ -134,6 +137,7 @@ func newExtension(cfg *Config, set extension.Settings) (*incidentsExtension, err
 		deploys:       make(map[string]*incident.Deploy),
 		pending:       make(map[string]pendingResolve),
 		dirty:         make(map[string]struct{}),
+		snapDirty:     make(map[string]struct{}),
 		applied:       make(map[string]time.Time),
 	}
 	e.subs = newSubscribers(e.logger)

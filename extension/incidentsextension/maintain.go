@@ -53,6 +53,7 @@ func (e *incidentsExtension) maintain(ctx context.Context) error {
 		if s.rec.Status == incident.StatusResolved && s.rec.ResolvedAt.Before(keepResolved) {
 			delete(e.incidents, id)
 			delete(e.dirty, id)
+			e.markIncident(id)
 			changed = true
 		}
 	}
@@ -89,19 +90,17 @@ func (e *incidentsExtension) resolveLocked(ctx context.Context, s *incidentState
 	next := s.clone()
 	next.addResolve(maxTime(at, s.rec.StartedAt))
 	next.derive()
-	published := cloneIncident(&next.rec)
+	published := next.rec // shared: records are never modified in place (derive builds each anew)
 	ev := incident.Event{
 		Kind: kind, Time: now, Source: source, IncidentID: s.rec.ID,
 		Incident: &published, CollectorID: e.id,
 	}
-	key, err := e.appendEvent(ctx, &ev)
-	if err != nil {
+	tx := e.newTxn()
+	tx.events = append(tx.events, ev)
+	tx.setIncident(next, diffIncident(&s.rec, &next.rec, kind))
+	if err := e.commit(ctx, tx); err != nil {
 		return fmt.Errorf("%s incident %q: %w", kind, s.rec.ID, err)
 	}
-	e.incidents[s.rec.ID] = next
-	e.writeIncident(ctx, &next.rec)
-	e.publish(diffIncident(&s.rec, &next.rec, kind), originLocal)
-	e.recordEvent(key, ev)
 	return nil
 }
 
@@ -120,6 +119,7 @@ func (e *incidentsExtension) pruneDeploysLocked(now time.Time) bool {
 	for id, d := range e.deploys {
 		if d.StartedAt.Before(cutoff) && latest[d.Service] != d {
 			delete(e.deploys, id)
+			e.markDeploys()
 			changed = true
 		}
 	}

@@ -109,20 +109,44 @@ func putJSON(ctx context.Context, st store.Store, key string, v any) error {
 	return nil
 }
 
-// getJSON reads the object at key into v. Errors wrap store.ErrNotFound for
-// a missing object and errBadObject for undecodable content.
-func getJSON(ctx context.Context, st store.Store, key string, v any) error {
+// getEvents reads the sync log object at key: one event or a batch.
+// Errors wrap store.ErrNotFound for a missing object and errBadObject for
+// undecodable content.
+func getEvents(ctx context.Context, st store.Store, key string) ([]incident.Event, error) {
+	b, err := getBytes(ctx, st, key)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := incidentsapi.DecodeEvents(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errBadObject, key, err)
+	}
+	return evs, nil
+}
+
+// getBytes reads the object at key, up to maxObjectSize.
+func getBytes(ctx context.Context, st store.Store, key string) ([]byte, error) {
 	rc, _, err := st.Get(ctx, key)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	defer func() { _ = rc.Close() }()
 	b, err := io.ReadAll(io.LimitReader(rc, maxObjectSize+1))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if len(b) > maxObjectSize {
-		return fmt.Errorf("%w: %s is larger than %d bytes", errBadObject, key, maxObjectSize)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", errBadObject, key, maxObjectSize)
+	}
+	return b, nil
+}
+
+// getJSON reads the object at key into v. Errors wrap store.ErrNotFound for
+// a missing object and errBadObject for undecodable content.
+func getJSON(ctx context.Context, st store.Store, key string, v any) error {
+	b, err := getBytes(ctx, st, key)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %s: %w", errBadObject, key, err)

@@ -1,6 +1,7 @@
 package incidentsextension
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,14 +12,155 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // OpenIncident implements incidentsapi.Registry.
 func (e *incidentsExtension) OpenIncident(ctx context.Context, inc incident.Incident, ev incident.Event) (bool, error) {
+	changed, err := e.RecordBatch(ctx, []incidentsapi.Op{{Open: &inc, Event: ev}})
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// ResolveIncident implements incidentsapi.Registry. A resolution time
+// before the incident's start resolves it at its start.
+func (e *incidentsExtension) ResolveIncident(ctx context.Context, id string, at time.Time, ev incident.Event) (bool, error) {
+	changed, err := e.RecordBatch(ctx, []incidentsapi.Op{{Resolve: &incidentsapi.Resolve{ID: id, At: at}, Event: ev}})
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// RecordDeploy implements incidentsapi.Registry.
+func (e *incidentsExtension) RecordDeploy(ctx context.Context, d incident.Deploy, ev incident.Event) error {
+	_, err := e.RecordBatch(ctx, []incidentsapi.Op{{Deploy: &d, Event: ev}})
+	return err
+}
+
+// RecordEvent implements incidentsapi.Registry.
+func (e *incidentsExtension) RecordEvent(ctx context.Context, ev incident.Event) error {
+	_, err := e.RecordBatch(ctx, []incidentsapi.Op{{Event: ev}})
+	return err
+}
+
+// RecordBatch implements incidentsapi.Batcher: the ops are staged in
+// order, each seeing the changes of those before it, and then recorded as
+// one sync log object; the registry changes only once that is written.
+// An invalid op fails the whole batch before anything is written.
+func (e *incidentsExtension) RecordBatch(ctx context.Context, ops []incidentsapi.Op) ([]bool, error) {
+	now := e.now().UTC()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.running {
+		return nil, ErrNotStarted
+	}
+	tx := e.newTxn()
+	changed := make([]bool, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		var err error
+		switch {
+		case op.Open != nil:
+			changed[i], err = e.stageOpen(tx, *op.Open, op.Event, now)
+		case op.Resolve != nil:
+			changed[i], err = e.stageResolve(tx, op.Resolve.ID, op.Resolve.At, op.Event, now)
+		case op.Deploy != nil:
+			err = e.stageDeploy(tx, *op.Deploy, op.Event, now)
+		default:
+			err = e.stageEvent(ctx, tx, op.Event, now)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := e.commit(ctx, tx); err != nil {
+		return nil, err
+	}
+	return changed, nil
+}
+
+// txn is what a batch changes, staged until its events are recorded.
+type txn struct {
+	e         *incidentsExtension
+	events    []incident.Event
+	changes   []incidentsapi.Change
+	incidents map[string]*incidentState // next states
+	written   []string                  // incidents whose incident.json to rewrite, in order
+	deploys   map[string]*incident.Deploy
+	deployIDs []string // in order
+	pending   map[string]pendingResolve
+	published bool // the registry's state changes: publish a snapshot
+}
+
+func (e *incidentsExtension) newTxn() *txn {
+	return &txn{e: e, incidents: map[string]*incidentState{}, deploys: map[string]*incident.Deploy{}, pending: map[string]pendingResolve{}}
+}
+
+func (tx *txn) incident(id string) *incidentState {
+	if s, ok := tx.incidents[id]; ok {
+		return s
+	}
+	return tx.e.incidents[id]
+}
+
+func (tx *txn) deploy(id string) *incident.Deploy {
+	if d, ok := tx.deploys[id]; ok {
+		return d
+	}
+	return tx.e.deploys[id]
+}
+
+func (tx *txn) setIncident(s *incidentState, changes []incidentsapi.Change) {
+	id := s.rec.ID
+	if _, ok := tx.incidents[id]; !ok {
+		tx.written = append(tx.written, id)
+	}
+	tx.incidents[id] = s
+	tx.changes = append(tx.changes, changes...)
+	tx.published = true
+}
+
+// commit records the batch's events in the sync log, then applies its
+// changes. Called with e.mu held, so the log's order is the order of the
+// changes.
+func (e *incidentsExtension) commit(ctx context.Context, tx *txn) error {
+	if len(tx.events) == 0 {
+		return nil
+	}
+	keys, err := e.appendEvents(ctx, tx.events)
+	if err != nil {
+		return err
+	}
+	for _, id := range tx.written {
+		e.incidents[id] = tx.incidents[id]
+		e.markIncident(id)
+		e.writeIncident(ctx, &tx.incidents[id].rec)
+	}
+	for _, id := range tx.deployIDs {
+		e.deploys[id] = tx.deploys[id]
+		e.markDeploys()
+		e.tel.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originLocal))
+	}
+	for id, p := range tx.pending {
+		e.pending[id] = p
+	}
+	if tx.published {
+		e.publish(tx.changes, originLocal)
+	}
+	for i, ev := range tx.events {
+		e.recordEvent(keys[i], ev)
+	}
+	return nil
+}
+
+// stageOpen stages the opening (or update) of inc.
+func (e *incidentsExtension) stageOpen(tx *txn, inc incident.Incident, ev incident.Event, now time.Time) (bool, error) {
 	if err := incident.ValidateID(inc.ID); err != nil {
 		return false, fmt.Errorf("open incident: 'id': %w", err)
 	}
-	now := e.now().UTC()
 	inc = cloneIncident(&inc)
 	normalizeIncident(&inc)
 	if inc.StartedAt.IsZero() {
@@ -27,13 +169,7 @@ func (e *incidentsExtension) OpenIncident(ctx context.Context, inc incident.Inci
 	if inc.StartedAt.After(now) {
 		inc.StartedAt = now
 	}
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.running {
-		return false, ErrNotStarted
-	}
-	cur := e.incidents[inc.ID]
+	cur := tx.incident(inc.ID)
 	next := &incidentState{rec: incident.Incident{ID: inc.ID}}
 	if cur != nil {
 		next = cur.clone()
@@ -71,44 +207,31 @@ func (e *incidentsExtension) OpenIncident(ctx context.Context, inc incident.Inci
 	} else if ev.Kind == "" {
 		ev.Kind = incident.EventIncidentOpened
 	}
-	published := cloneIncident(&next.rec)
+	published := next.rec // shared: records are never modified in place (derive builds each anew)
 	ev.Incident = &published
-	key, err := e.appendEvent(ctx, &ev)
-	if err != nil {
-		return false, fmt.Errorf("open incident %q: %w", inc.ID, err)
-	}
+	tx.events = append(tx.events, ev)
 	if changed {
-		e.incidents[inc.ID] = next
-		e.writeIncident(ctx, &next.rec)
-		e.publish(changes, originLocal)
+		tx.setIncident(next, changes)
 	}
-	e.recordEvent(key, ev)
 	return changed, nil
 }
 
-// ResolveIncident implements incidentsapi.Registry. A resolution time
-// before the incident's start resolves it at its start.
-func (e *incidentsExtension) ResolveIncident(ctx context.Context, id string, at time.Time, ev incident.Event) (bool, error) {
+// stageResolve stages the resolution of incident id at `at`. A resolution
+// time before the incident's start resolves it at its start.
+func (e *incidentsExtension) stageResolve(tx *txn, id string, at time.Time, ev incident.Event, now time.Time) (bool, error) {
 	if err := incident.ValidateID(id); err != nil {
 		return false, fmt.Errorf("resolve incident: 'id': %w", err)
 	}
-	now := e.now().UTC()
 	at = orNow(at, now).UTC()
 	if at.After(now) {
 		at = now
-	}
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.running {
-		return false, ErrNotStarted
 	}
 	ev = e.fillEvent(ev, now)
 	ev.IncidentID = id
 	if ev.Kind == "" {
 		ev.Kind = incident.EventIncidentResolved
 	}
-	cur := e.incidents[id]
+	cur := tx.incident(id)
 	var next *incidentState
 	if cur != nil && cur.rec.Status == incident.StatusOpen {
 		next = cur.clone()
@@ -118,33 +241,26 @@ func (e *incidentsExtension) ResolveIncident(ctx context.Context, id string, at 
 	}
 	switch {
 	case next != nil:
-		published := cloneIncident(&next.rec)
+		published := next.rec // shared: records are never modified in place (derive builds each anew)
 		ev.Incident = &published
 	case cur != nil:
-		known := cloneIncident(&cur.rec)
+		known := cur.rec
 		ev.Incident = &known
 	}
 	if ev.Source == "" && ev.Incident != nil {
 		ev.Source = ev.Incident.Source
 	}
-	key, err := e.appendEvent(ctx, &ev)
-	if err != nil {
-		return false, fmt.Errorf("resolve incident %q: %w", id, err)
-	}
+	tx.events = append(tx.events, ev)
 	if next != nil {
-		e.incidents[id] = next
-		e.writeIncident(ctx, &next.rec)
-		e.publish(diffIncident(&cur.rec, &next.rec, ev.Kind), originLocal)
+		tx.setIncident(next, diffIncident(&cur.rec, &next.rec, ev.Kind))
 	} else if cur == nil {
-		e.pending[id] = pendingResolve{at: at, source: ev.Source, expires: now.Add(2 * e.syncLookback)}
+		tx.pending[id] = pendingResolve{at: at, source: ev.Source, expires: now.Add(2 * e.syncLookback)}
 	}
-	e.recordEvent(key, ev)
 	return next != nil, nil
 }
 
-// RecordDeploy implements incidentsapi.Registry.
-func (e *incidentsExtension) RecordDeploy(ctx context.Context, d incident.Deploy, ev incident.Event) error {
-	now := e.now().UTC()
+// stageDeploy stages the recording (or update) of a deploy.
+func (e *incidentsExtension) stageDeploy(tx *txn, d incident.Deploy, ev incident.Event, now time.Time) error {
 	d = cloneDeploy(&d)
 	normalizeDeploy(&d)
 	if d.StartedAt.IsZero() {
@@ -153,14 +269,8 @@ func (e *incidentsExtension) RecordDeploy(ctx context.Context, d incident.Deploy
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("record deploy: %w", err)
 	}
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.running {
-		return ErrNotStarted
-	}
 	merged := d
-	cur := e.deploys[d.ID]
+	cur := tx.deploy(d.ID)
 	if cur != nil {
 		merged = mergeDeploy(cur, &d)
 	}
@@ -175,27 +285,19 @@ func (e *incidentsExtension) RecordDeploy(ctx context.Context, d incident.Deploy
 	}
 	published := cloneDeploy(&merged)
 	ev.Deploy = &published
-	key, err := e.appendEvent(ctx, &ev)
-	if err != nil {
-		return fmt.Errorf("record deploy %q: %w", d.ID, err)
-	}
+	tx.events = append(tx.events, ev)
 	if changed {
-		e.deploys[d.ID] = &merged
-		e.tel.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originLocal))
-		e.publish(nil, originLocal)
+		if _, ok := tx.deploys[d.ID]; !ok {
+			tx.deployIDs = append(tx.deployIDs, d.ID)
+		}
+		tx.deploys[d.ID] = &merged
+		tx.published = true
 	}
-	e.recordEvent(key, ev)
 	return nil
 }
 
-// RecordEvent implements incidentsapi.Registry.
-func (e *incidentsExtension) RecordEvent(ctx context.Context, ev incident.Event) error {
-	now := e.now().UTC()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.running {
-		return ErrNotStarted
-	}
+// stageEvent stages an event that changes no state.
+func (e *incidentsExtension) stageEvent(ctx context.Context, tx *txn, ev incident.Event, now time.Time) error {
 	ev = e.fillEvent(ev, now)
 	if ev.Kind == "" {
 		ev.Kind = incident.EventAlert
@@ -208,11 +310,7 @@ func (e *incidentsExtension) RecordEvent(ctx context.Context, ev incident.Event)
 			return fmt.Errorf("record note: %w", err)
 		}
 	}
-	key, err := e.appendEvent(ctx, &ev)
-	if err != nil {
-		return fmt.Errorf("record event: %w", err)
-	}
-	e.recordEvent(key, ev)
+	tx.events = append(tx.events, ev)
 	return nil
 }
 
@@ -243,20 +341,29 @@ func (e *incidentsExtension) fillEvent(ev incident.Event, now time.Time) inciden
 	return ev
 }
 
-// appendEvent writes ev to the sync log. Called with e.mu held, so the
-// log's order is the order of the changes.
-func (e *incidentsExtension) appendEvent(ctx context.Context, ev *incident.Event) (string, error) {
+// appendEvents writes evs to the sync log as one object and returns the
+// key of each event. Called with e.mu held, so the log's order is the order
+// of the changes.
+func (e *incidentsExtension) appendEvents(ctx context.Context, evs []incident.Event) ([]string, error) {
 	e.seq++
 	key, err := incidentsapi.EventKey(e.now(), e.id, e.seq)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := putJSON(ctx, e.st, key, ev); err != nil {
-		return "", err
+	b, err := incidentsapi.EncodeEvents(evs)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := e.st.Put(ctx, key, bytes.NewReader(b), int64(len(b)), store.PutOptions{ContentType: "application/json"}); err != nil {
+		return nil, fmt.Errorf("write %s: %w", key, err)
 	}
 	t, _, _, _ := incidentsapi.ParseEventKey(key)
 	e.applied[key] = t
-	return key, nil
+	keys := make([]string, len(evs))
+	for i := range evs {
+		keys[i] = incidentsapi.BatchEventKey(key, i, len(evs))
+	}
+	return keys, nil
 }
 
 // writeIncident (re)writes incidents/<id>/incident.json; on failure the

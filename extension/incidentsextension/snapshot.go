@@ -85,6 +85,7 @@ func (e *incidentsExtension) mergeSnapshot(snap *storedSnapshot) {
 		} else {
 			e.incidents[rec.ID] = s
 		}
+		e.markIncident(rec.ID)
 	}
 	for i := range snap.Deploys {
 		d := snap.Deploys[i]
@@ -96,6 +97,7 @@ func (e *incidentsExtension) mergeSnapshot(snap *storedSnapshot) {
 			d = mergeDeploy(cur, &d)
 		}
 		e.deploys[d.ID] = &d
+		e.markDeploys()
 	}
 	for _, se := range snap.Events {
 		ev := se.Event

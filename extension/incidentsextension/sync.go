@@ -113,12 +113,13 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 		e.markApplied(key, e.now())
 		return nil
 	}
-	var ev incident.Event
-	err = getJSON(ctx, e.st, key, &ev)
-	if err == nil {
-		err = validateEvent(&ev)
+	evs, err := getEvents(ctx, e.st, key)
+	for i := range evs {
 		if err != nil {
-			err = fmt.Errorf("%w: %s: %w", errBadObject, key, err)
+			break
+		}
+		if verr := validateEvent(&evs[i]); verr != nil {
+			err = fmt.Errorf("%w: %s: %w", errBadObject, key, verr)
 		}
 	}
 	switch {
@@ -129,9 +130,11 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 	case err != nil:
 		return fmt.Errorf("read the sync log: %w", err)
 	default:
-		e.applyRemote(key, ev)
+		for i, ev := range evs {
+			e.applyRemote(incidentsapi.BatchEventKey(key, i, len(evs)), ev)
+		}
 		if writer != e.id && !e.isRebuilding() {
-			e.tel.ExtensionIncidentsSyncEventsApplied.Add(context.Background(), 1)
+			e.tel.ExtensionIncidentsSyncEventsApplied.Add(context.Background(), int64(len(evs)))
 			e.tel.ExtensionIncidentsSyncLag.Record(context.Background(), max(e.now().Sub(t), 0).Seconds())
 		}
 	}
@@ -207,6 +210,7 @@ func (e *incidentsExtension) applyRemote(key string, ev incident.Event) {
 		if cur == nil || !sameIncident(&cur.rec, &next.rec) {
 			changed = true
 			e.incidents[rec.ID] = next
+			e.markIncident(rec.ID)
 			e.dirty[rec.ID] = struct{}{}
 			changes = diffIncident(curRec(cur), &next.rec, ev.Kind)
 		}
@@ -220,6 +224,7 @@ func (e *incidentsExtension) applyRemote(key string, ev incident.Event) {
 		if cur == nil || !sameDeploy(cur, &merged) {
 			changed = true
 			e.deploys[d.ID] = &merged
+			e.markDeploys()
 			if !e.rebuild {
 				e.tel.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1, originAttr(originReplica))
 			}

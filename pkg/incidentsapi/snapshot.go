@@ -1,6 +1,7 @@
 package incidentsapi
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,12 +36,7 @@ func NewSnapshot(version uint64, incidents []incident.Incident, deploys []incide
 			s.Open = append(s.Open, &inc)
 		}
 	}
-	slices.SortFunc(s.Open, func(a, b *incident.Incident) int {
-		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(s.Open, compareOpening)
 	for i := range deploys {
 		d := deploys[i]
 		s.deploys[d.Service] = append(s.deploys[d.Service], &d)
@@ -54,6 +50,60 @@ func NewSnapshot(version uint64, incidents []incident.Incident, deploys []incide
 		})
 	}
 	return s
+}
+
+// Update returns a snapshot of version that holds s's records with copies
+// of changed put in (added or replaced by ID) and the incidents in removed
+// taken out; when deploys is not nil it replaces s's deploys. It costs
+// O(len(s.Incidents)) pointer copies and O(len(changed)) record copies, so
+// that a registry of many incidents can publish every change.
+func (s *Snapshot) Update(version uint64, changed []incident.Incident, removed []string, deploys []incident.Deploy) *Snapshot {
+	n := &Snapshot{Version: version, Incidents: maps.Clone(s.Incidents), deploys: s.deploys}
+	if n.Incidents == nil {
+		n.Incidents = make(map[string]*incident.Incident, len(changed))
+	}
+	touched := make(map[string]struct{}, len(changed)+len(removed))
+	for _, id := range removed {
+		delete(n.Incidents, id)
+		touched[id] = struct{}{}
+	}
+	for i := range changed {
+		inc := changed[i]
+		n.Incidents[inc.ID] = &inc // the last of an ID wins
+		touched[inc.ID] = struct{}{}
+	}
+	var opened []*incident.Incident
+	for id := range touched {
+		if inc := n.Incidents[id]; inc != nil && inc.Status == incident.StatusOpen {
+			opened = append(opened, inc)
+		}
+	}
+	slices.SortFunc(opened, compareOpening)
+	n.Open = make([]*incident.Incident, 0, len(s.Open)+len(opened))
+	for _, inc := range s.Open {
+		if _, ok := touched[inc.ID]; ok {
+			continue
+		}
+		for len(opened) > 0 && compareOpening(opened[0], inc) < 0 {
+			n.Open, opened = append(n.Open, opened[0]), opened[1:]
+		}
+		n.Open = append(n.Open, inc)
+	}
+	n.Open = append(n.Open, opened...)
+	if len(n.Open) == 0 {
+		n.Open = nil
+	}
+	if deploys != nil {
+		n.deploys = NewSnapshot(version, nil, deploys).deploys
+	}
+	return n
+}
+
+func compareOpening(a, b *incident.Incident) int {
+	if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // Deploys returns the deploys of one service, ordered by start time.

@@ -61,16 +61,26 @@ type Config struct {
 // that a misbehaving or hostile sender cannot exhaust memory or the store.
 // A zero value disables a limit.
 type LimitsConfig struct {
-	// RequestsPerSecond is the sustained rate of each of the receiver's two
-	// request budgets: one for requests that open incidents or record
+	// EventsPerSecond is the sustained rate, in events, of each of the
+	// receiver's two budgets: one for requests that open incidents or record
 	// alerts, one for requests that record deploys or resolve incidents that
-	// are not open. Resolutions of open incidents draw from neither, so a
-	// flood of new incidents starves neither deploys nor resolutions.
+	// are not open. A request draws as many tokens as it records events (an
+	// Alertmanager group of 300 alerts costs 300 times a single alert), so
+	// the budget bounds the work and the store writes a sender causes, not
+	// its request count. Resolutions of open incidents draw from neither, so
+	// a flood of new incidents starves neither deploys nor resolutions.
 	// Requests over budget get 429 rate_limited. 0 disables rate limiting.
-	RequestsPerSecond float64 `mapstructure:"requests_per_second"`
-	// Burst is how many requests each budget takes at once after a quiet
-	// period. Must be at least 1 when requests_per_second is set.
+	EventsPerSecond float64 `mapstructure:"events_per_second"`
+	// Burst is how many events each budget takes at once after a quiet
+	// period. Must be at least max_events_per_request when
+	// events_per_second is set, or a full request could never pass.
 	Burst int `mapstructure:"burst"`
+	// MaxEventsPerRequest caps the events (alerts, for Alertmanager and
+	// Grafana) one request may record. A larger request is refused whole
+	// with 413 too_many_events, before anything is recorded: the sender
+	// splits it (Alertmanager: a smaller max_alerts, or finer group_by).
+	// 0 disables the cap.
+	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
 	// MaxOpenIncidents caps the incidents open in the registry at once
 	// (whoever opened them). A request that would open more gets 429
 	// too_many_open_incidents; updates of incidents already open, deploys
@@ -234,13 +244,19 @@ func (cfg *Config) Validate() error {
 func (l *LimitsConfig) validate() []error {
 	var errs []error
 	switch {
-	case l.RequestsPerSecond < 0 || math.IsNaN(l.RequestsPerSecond) || math.IsInf(l.RequestsPerSecond, 0):
-		errs = append(errs, fmt.Errorf("'limits.requests_per_second' must be a finite number, 0 or more, got %v", l.RequestsPerSecond))
-	case l.RequestsPerSecond > 0 && l.Burst == 0:
-		errs = append(errs, fmt.Errorf("'limits.burst' must be at least 1 when 'limits.requests_per_second' is set, got %d", l.Burst))
+	case l.EventsPerSecond < 0 || math.IsNaN(l.EventsPerSecond) || math.IsInf(l.EventsPerSecond, 0):
+		errs = append(errs, fmt.Errorf("'limits.events_per_second' must be a finite number, 0 or more, got %v", l.EventsPerSecond))
+	case l.EventsPerSecond > 0 && l.Burst == 0:
+		errs = append(errs, fmt.Errorf("'limits.burst' must be at least 1 when 'limits.events_per_second' is set, got %d", l.Burst))
+	case l.EventsPerSecond > 0 && l.MaxEventsPerRequest > 0 && l.Burst < l.MaxEventsPerRequest:
+		errs = append(errs, fmt.Errorf("'limits.burst' (%d) must be at least 'limits.max_events_per_request' (%d) when 'limits.events_per_second' is set, "+
+			"or a request of that many events could never pass", l.Burst, l.MaxEventsPerRequest))
 	}
 	if l.Burst < 0 {
 		errs = append(errs, fmt.Errorf("'limits.burst' must not be negative, got %d", l.Burst))
+	}
+	if l.MaxEventsPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("'limits.max_events_per_request' must not be negative, got %d", l.MaxEventsPerRequest))
 	}
 	if l.MaxOpenIncidents < 0 {
 		errs = append(errs, fmt.Errorf("'limits.max_open_incidents' must not be negative, got %d", l.MaxOpenIncidents))

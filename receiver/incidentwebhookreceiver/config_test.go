@@ -60,7 +60,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.ReadTimeout)
 	assert.Equal(t, 30*time.Second, cfg.WriteTimeout)
 	assert.Equal(t, 10*time.Minute, cfg.PagerDuty.MaxAge)
-	assert.Equal(t, LimitsConfig{RequestsPerSecond: 50, Burst: 100, MaxOpenIncidents: 1000, MaxConcurrentRequests: 64}, cfg.Limits)
+	assert.Equal(t, LimitsConfig{EventsPerSecond: 500, Burst: 2000, MaxEventsPerRequest: 1000, MaxOpenIncidents: 1000, MaxConcurrentRequests: 64}, cfg.Limits)
 
 	// The default policy round-trips through its configuration form.
 	pol, err := cfg.Policy.build()
@@ -98,7 +98,7 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.ReadHeaderTimeout)
 	assert.Equal(t, 20*time.Second, cfg.ReadTimeout)
 	assert.Equal(t, 15*time.Second, cfg.WriteTimeout)
-	assert.Equal(t, LimitsConfig{RequestsPerSecond: 5.5, Burst: 20, MaxOpenIncidents: 200, MaxConcurrentRequests: 16}, cfg.Limits)
+	assert.Equal(t, LimitsConfig{EventsPerSecond: 5.5, Burst: 20, MaxEventsPerRequest: 20, MaxOpenIncidents: 200, MaxConcurrentRequests: 16}, cfg.Limits)
 	assert.Equal(t, [][]string{{`severity=~"critical|page"`}, {"team=payments", "severity=warning"}}, cfg.Policy.OpenOn)
 	assert.Equal(t, "ticket", cfg.Policy.IncidentIDLabel)
 
@@ -146,7 +146,7 @@ func TestValidateFromFile(t *testing.T) {
 		{name: "no_limits"},
 		{name: "bad_limits", wantErr: []string{
 			"'pagerduty.max_age' must not be negative",
-			"'limits.burst' must be at least 1 when 'limits.requests_per_second' is set, got 0",
+			"'limits.burst' must be at least 1 when 'limits.events_per_second' is set, got 0",
 			"'limits.max_open_incidents' must not be negative, got -1",
 			"'limits.max_concurrent_requests' must not be negative, got -2",
 		}},
@@ -183,11 +183,11 @@ func TestValidate(t *testing.T) {
 		{name: "empty pagerduty secret", mutate: func(c *Config) { c.PagerDuty.Secrets = []configopaque.String{"a", ""} }, wantErr: "'pagerduty.secrets[1]' must not be empty"},
 		{name: "negative pagerduty max age", mutate: func(c *Config) { c.PagerDuty.MaxAge = -time.Second }, wantErr: "'pagerduty.max_age' must not be negative"},
 		{name: "pagerduty max age off", mutate: func(c *Config) { c.PagerDuty.MaxAge = 0 }},
-		{name: "negative rate", mutate: func(c *Config) { c.Limits.RequestsPerSecond = -1 }, wantErr: "'limits.requests_per_second' must be a finite number, 0 or more, got -1"},
-		{name: "infinite rate", mutate: func(c *Config) { c.Limits.RequestsPerSecond = math.Inf(1) }, wantErr: "'limits.requests_per_second' must be a finite number"},
+		{name: "negative rate", mutate: func(c *Config) { c.Limits.EventsPerSecond = -1 }, wantErr: "'limits.events_per_second' must be a finite number, 0 or more, got -1"},
+		{name: "infinite rate", mutate: func(c *Config) { c.Limits.EventsPerSecond = math.Inf(1) }, wantErr: "'limits.events_per_second' must be a finite number"},
 		{name: "rate without burst", mutate: func(c *Config) { c.Limits.Burst = 0 }, wantErr: "'limits.burst' must be at least 1"},
 		{name: "negative burst", mutate: func(c *Config) { c.Limits.Burst = -1 }, wantErr: "'limits.burst' must not be negative, got -1"},
-		{name: "rate limiting off", mutate: func(c *Config) { c.Limits.RequestsPerSecond, c.Limits.Burst = 0, 0 }},
+		{name: "rate limiting off", mutate: func(c *Config) { c.Limits.EventsPerSecond, c.Limits.Burst = 0, 0 }},
 		{name: "negative max open", mutate: func(c *Config) { c.Limits.MaxOpenIncidents = -1 }, wantErr: "'limits.max_open_incidents' must not be negative"},
 		{name: "negative max concurrent", mutate: func(c *Config) { c.Limits.MaxConcurrentRequests = -1 }, wantErr: "'limits.max_concurrent_requests' must not be negative"},
 		{name: "empty rule", mutate: func(c *Config) { c.Policy.OpenOn = [][]string{{}} }, wantErr: "'policy.open_on[0]' must list at least one label matcher"},

@@ -37,8 +37,9 @@ const (
 	// Limits. Real senders stay far below them: an Alertmanager sends one
 	// request per alert group and group_interval, a CI system one per
 	// deploy step.
-	defaultRequestsPerSecond     = 50
-	defaultBurst                 = 100
+	defaultEventsPerSecond       = 500
+	defaultBurst                 = 2000
+	defaultMaxEventsPerRequest   = 1000
 	defaultMaxOpenIncidents      = 1000
 	defaultMaxConcurrentRequests = 64
 
@@ -102,8 +103,9 @@ func createDefaultConfig() component.Config {
 			IncidentIDLabel: def.IncidentIDLabel,
 		},
 		Limits: LimitsConfig{
-			RequestsPerSecond:     defaultRequestsPerSecond,
+			EventsPerSecond:       defaultEventsPerSecond,
 			Burst:                 defaultBurst,
+			MaxEventsPerRequest:   defaultMaxEventsPerRequest,
 			MaxOpenIncidents:      defaultMaxOpenIncidents,
 			MaxConcurrentRequests: defaultMaxConcurrentRequests,
 		},

@@ -88,7 +88,7 @@ func benchmarkPath(b *testing.B, name string) {
 	}
 	cfg := createDefaultConfig().(*Config)
 	cfg.AllowUnauthenticated = true
-	cfg.Limits.RequestsPerSecond = 0 // the benchmark is far above any sender's rate
+	cfg.Limits.EventsPerSecond = 0 // the benchmark is far above any sender's rate
 	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })

@@ -34,6 +34,7 @@ const (
 	reasonUnauthorized         = "unauthorized"
 	reasonInvalidPayload       = "invalid_payload"
 	reasonRegistryFailed       = "registry_failed"
+	reasonRegistrySlow         = "registry_slow"
 	reasonPipelineFailed       = "pipeline_failed"
 	reasonNotReady             = "not_ready"
 	reasonUnknownIncident      = "unknown_incident"
@@ -112,6 +113,18 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 	}
 	defer releaseSlot()
 	body, perr := r.readBody(w, req)
+	// However long the body took (up to read_timeout), the answer gets a
+	// whole write_timeout from now: a slow body gets its 408, and a
+	// request gets its answer, instead of a closed connection. The server
+	// sets the write deadline when the headers arrive, which with equal
+	// read and write timeouts leaves no time to answer a slow body.
+	answerBy := time.Time{}
+	if wt := r.cfg.WriteTimeout; wt > 0 {
+		answerBy = time.Now().Add(wt)
+		if err := http.NewResponseController(w).SetWriteDeadline(answerBy); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			r.set.Logger.Debug("Could not extend the write deadline", zap.Error(err))
+		}
+	}
 	if perr != nil {
 		r.refuse(w, src, perr)
 		return
@@ -125,6 +138,10 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 			e = &triggers.Error{Status: http.StatusBadRequest, Reason: reasonInvalidPayload, Msg: err.Error()}
 		}
 		r.refuse(w, src, e)
+		return
+	}
+	if lerr := r.limits.checkEvents(res.Cost()); lerr != nil {
+		r.refuse(w, src, lerr)
 		return
 	}
 	if r.registry == nil {
@@ -151,26 +168,44 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		r.refuse(w, src, ierr)
 		return
 	}
+	if delivered == nil {
+		delivered = retryIdentity(ep, body, now)
+	}
+	var holds func(replayKey) bool
+	if delivered.guarded {
+		snap := r.registry.Snapshot()
+		holds = func(g replayKey) bool { return g == stateGuard(&res, snap) }
+	}
 	recorded := false
-	if delivered != nil {
-		switch r.replays.begin(delivered.key, now) {
-		case replayDuplicate:
-			r.duplicate(ctx, w, src)
-			return
-		case replayInFlight:
-			w.Header().Set("Retry-After", retryAfterSeconds(inProgressRetryAfter))
-			r.refuse(w, src, &triggers.Error{Status: http.StatusConflict, Reason: reasonEventInProgress,
-				Msg: "another request is recording the same event; retry later"})
+	switch r.replays.begin(delivered.key, now, holds) {
+	case replayDuplicate:
+		r.duplicate(ctx, w, src)
+		return
+	case replayInFlight:
+		w.Header().Set("Retry-After", retryAfterSeconds(inProgressRetryAfter))
+		if delivered.guarded {
+			// A retry of a request still being recorded: if that one
+			// fails, this retry must be retried, so a 5xx, which every
+			// sender retries.
+			r.fail(w, src, http.StatusServiceUnavailable, reasonEventInProgress,
+				"the same request is being recorded now (a retry of a request whose answer did not arrive); retry later")
 			return
 		}
-		defer func() {
-			if recorded {
-				r.replays.commit(delivered.key, delivered.expires, now)
-			} else {
-				r.replays.release(delivered.key)
-			}
-		}()
+		r.refuse(w, src, &triggers.Error{Status: http.StatusConflict, Reason: reasonEventInProgress,
+			Msg: "another request is recording the same event; retry later"})
+		return
 	}
+	defer func() {
+		if !recorded {
+			r.replays.release(delivered.key)
+			return
+		}
+		var guard replayKey
+		if delivered.guarded {
+			guard = stateGuard(&res, r.registry.Snapshot())
+		}
+		r.replays.commit(delivered.key, delivered.expires, now, guard)
+	}()
 
 	snap := r.registry.Snapshot()
 	if ep.kind == kindAlertmanager || ep.kind == kindGrafana {
@@ -180,9 +215,9 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		})
 	}
 	b := classify(&res, snap)
-	if wait, ok := r.limits.allow(b, clock); !ok {
+	if wait, ok := r.limits.allow(b, res.Cost(), clock); !ok {
 		w.Header().Set("Retry-After", retryAfterSeconds(wait))
-		r.refuse(w, src, r.limits.rateLimited(b))
+		r.refuse(w, src, r.limits.rateLimited(b, res.Cost()))
 		return
 	}
 	releaseOpens, oerr := r.limits.reserveOpens(&res, snap)
@@ -191,13 +226,21 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 		r.refuse(w, src, oerr)
 		return
 	}
-	resp, applied, regErr := r.apply(ctx, res)
+	actx, cancel := r.registryContext(ctx, answerBy)
+	resp, applied, regErr := r.apply(actx, res)
+	cancel()
 	releaseOpens()
 	recorded = regErr == nil
 	r.reportRegistry(regErr)
 	consumeErr := r.emit(ctx, src, applied, now)
 
 	switch {
+	case regErr != nil && errors.Is(regErr, context.DeadlineExceeded) && ctx.Err() == nil:
+		r.set.Logger.Error("Recording in the incidents registry took too long; answered before 'write_timeout'",
+			zap.String("source", src), zap.Error(regErr))
+		w.Header().Set("Retry-After", retryAfterSeconds(registrySlowRetryAfter))
+		r.fail(w, src, http.StatusServiceUnavailable, reasonRegistrySlow,
+			"the incidents registry did not record the request in time to answer before 'write_timeout' (retrying is safe): "+regErr.Error())
 	case regErr != nil:
 		r.set.Logger.Error("Recording in the incidents registry failed",
 			zap.String("source", src), zap.Int("recorded_events", len(applied)), zap.Error(regErr))
@@ -211,6 +254,20 @@ func (r *incidentWebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Req
 	default:
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// registrySlowRetryAfter is the Retry-After of registry_slow.
+const registrySlowRetryAfter = 5 * time.Second
+
+// registryContext bounds the registry's work on a request so that the
+// answer leaves before answerBy (the write deadline): the registry gets
+// half of what is left, the rest is for emitting and answering. A zero
+// answerBy (write_timeout 0) sets no bound.
+func (r *incidentWebhookReceiver) registryContext(ctx context.Context, answerBy time.Time) (context.Context, context.CancelFunc) {
+	if answerBy.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(answerBy)/2)
 }
 
 // isJSON accepts application/json, any +json type, and a missing
@@ -288,9 +345,11 @@ func (r *incidentWebhookReceiver) parse(ep endpoint, body []byte, header http.He
 	return triggers.Result{}, fmt.Errorf("endpoint %q has no parser", ep.path)
 }
 
-// apply records the result in the registry, in the order of the result:
-// opens, resolutions, deploys, then the other events. It stops at the
-// first failure and returns what was recorded until then.
+// apply records the result in the registry as one batch, in the order of
+// the result: opens, resolutions, deploys, then the other events. A
+// registry that records batches (the incidents extension) records all of
+// it or nothing, with one write; another stops at the first failure, and
+// apply returns what was recorded until then.
 func (r *incidentWebhookReceiver) apply(ctx context.Context, res triggers.Result) (response, []appliedEvent, error) {
 	resp := response{
 		Opened: []string{}, Resolved: []string{}, Unchanged: []string{}, Deploys: []string{},
@@ -314,65 +373,77 @@ func (r *incidentWebhookReceiver) apply(ctx context.Context, res triggers.Result
 		}
 		return ev
 	}
-	applied := make([]appliedEvent, 0, len(res.Events))
-
+	ops := make([]incidentsapi.Op, 0, len(res.Events)+len(res.Open)+len(res.Resolve)+len(res.Deploys))
 	for i := range res.Open {
-		inc := res.Open[i]
+		inc := &res.Open[i]
 		ev := stamp(take(func(e *incident.Event) bool {
 			return e.Kind == incident.EventIncidentOpened && e.IncidentID == inc.ID
-		}, incident.Event{Kind: incident.EventIncidentOpened, Time: inc.UpdatedAt, Source: inc.Source, IncidentID: inc.ID, Incident: &inc}))
-		changed, err := r.registry.OpenIncident(ctx, inc, ev)
-		if err != nil {
-			return resp, applied, fmt.Errorf("opening incident %q: %w", inc.ID, err)
-		}
-		if changed {
-			resp.Opened = append(resp.Opened, inc.ID)
-		} else {
-			resp.Unchanged = append(resp.Unchanged, inc.ID)
-		}
-		applied = append(applied, appliedEvent{ev: ev, changed: &changed})
+		}, incident.Event{Kind: incident.EventIncidentOpened, Time: inc.UpdatedAt, Source: inc.Source, IncidentID: inc.ID, Incident: inc}))
+		ops = append(ops, incidentsapi.Op{Open: inc, Event: ev})
 	}
 	for _, rs := range res.Resolve {
 		ev := stamp(take(func(e *incident.Event) bool {
 			return e.Kind == incident.EventIncidentResolved && e.IncidentID == rs.ID
 		}, incident.Event{Kind: incident.EventIncidentResolved, Time: rs.At, IncidentID: rs.ID}))
-		changed, err := r.registry.ResolveIncident(ctx, rs.ID, rs.At, ev)
-		if err != nil {
-			return resp, applied, fmt.Errorf("resolving incident %q: %w", rs.ID, err)
-		}
-		if changed {
-			resp.Resolved = append(resp.Resolved, rs.ID)
-		} else {
-			resp.Unchanged = append(resp.Unchanged, rs.ID)
-		}
-		applied = append(applied, appliedEvent{ev: ev, changed: &changed, resolvedAt: rs.At})
+		ops = append(ops, incidentsapi.Op{Resolve: &incidentsapi.Resolve{ID: rs.ID, At: rs.At}, Event: ev})
 	}
 	for i := range res.Deploys {
-		d := res.Deploys[i]
+		d := &res.Deploys[i]
 		ev := stamp(take(func(e *incident.Event) bool {
 			return e.Kind == incident.EventDeploy && e.DeployID == d.ID
-		}, incident.Event{Kind: incident.EventDeploy, Time: d.StartedAt, Source: incident.SourceDeploy, DeployID: d.ID, Deploy: &d}))
-		if err := r.registry.RecordDeploy(ctx, d, ev); err != nil {
-			return resp, applied, fmt.Errorf("recording deploy %q: %w", d.ID, err)
-		}
-		resp.Deploys = append(resp.Deploys, d.ID)
-		applied = append(applied, appliedEvent{ev: ev})
+		}, incident.Event{Kind: incident.EventDeploy, Time: d.StartedAt, Source: incident.SourceDeploy, DeployID: d.ID, Deploy: d}))
+		ops = append(ops, incidentsapi.Op{Deploy: d, Event: ev})
 	}
 	for i := range res.Events {
-		if used[i] {
-			continue
+		if !used[i] {
+			ops = append(ops, incidentsapi.Op{Event: stamp(res.Events[i])})
 		}
-		ev := stamp(res.Events[i])
-		if err := r.registry.RecordEvent(ctx, ev); err != nil {
-			return resp, applied, fmt.Errorf("recording %s event: %w", ev.Kind, err)
+	}
+
+	changed, err := incidentsapi.RecordBatch(ctx, r.registry, ops)
+	applied := make([]appliedEvent, len(changed))
+	for i := range changed {
+		op := &ops[i]
+		applied[i] = appliedEvent{ev: op.Event}
+		switch {
+		case op.Open != nil:
+			applied[i].changed = &changed[i]
+			if changed[i] {
+				resp.Opened = append(resp.Opened, op.Open.ID)
+			} else {
+				resp.Unchanged = append(resp.Unchanged, op.Open.ID)
+			}
+		case op.Resolve != nil:
+			applied[i].changed, applied[i].resolvedAt = &changed[i], op.Resolve.At
+			if changed[i] {
+				resp.Resolved = append(resp.Resolved, op.Resolve.ID)
+			} else {
+				resp.Unchanged = append(resp.Unchanged, op.Resolve.ID)
+			}
+		case op.Deploy != nil:
+			resp.Deploys = append(resp.Deploys, op.Deploy.ID)
+		case op.Event.Kind == incident.EventNote:
+			resp.Notes = append(resp.Notes, incident.NoteID(&op.Event))
 		}
-		if ev.Kind == incident.EventNote {
-			resp.Notes = append(resp.Notes, incident.NoteID(&ev))
-		}
-		applied = append(applied, appliedEvent{ev: ev})
 	}
 	resp.Events = len(applied)
+	if err != nil {
+		return resp, applied, recordError(&ops[len(changed)], err)
+	}
 	return resp, applied, nil
+}
+
+// recordError names the op whose recording failed.
+func recordError(op *incidentsapi.Op, err error) error {
+	switch {
+	case op.Open != nil:
+		return fmt.Errorf("opening incident %q: %w", op.Open.ID, err)
+	case op.Resolve != nil:
+		return fmt.Errorf("resolving incident %q: %w", op.Resolve.ID, err)
+	case op.Deploy != nil:
+		return fmt.Errorf("recording deploy %q: %w", op.Deploy.ID, err)
+	}
+	return fmt.Errorf("recording %s event: %w", op.Event.Kind, err)
 }
 
 // emit counts the recorded events and sends them into the logs pipeline.

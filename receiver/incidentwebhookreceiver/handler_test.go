@@ -176,6 +176,7 @@ func TestEndpointsSuccess(t *testing.T) {
 
 func TestAlertmanagerLifecycle(t *testing.T) {
 	env := newTestEnv(t, nil)
+	clock := env.useClock()
 	firing := fixture(t, "alertmanager_firing.json")
 	resolved := fixture(t, "alertmanager_resolved.json")
 
@@ -190,6 +191,7 @@ func TestAlertmanagerLifecycle(t *testing.T) {
 	assert.Len(t, env.reg.Snapshot().Open, 1)
 
 	// Alertmanager re-sends the group every repeat_interval: idempotent.
+	clock.Advance(retryWindow)
 	again := decodeOK(t, env.post("/v1/alertmanager", firing))
 	assert.Empty(t, again.Opened)
 	assert.Equal(t, []string{id}, again.Unchanged)
@@ -203,6 +205,7 @@ func TestAlertmanagerLifecycle(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 3, 10, 12, 20, 0, 0, time.UTC), *inc.ResolvedAt)
 	assert.Empty(t, env.reg.Snapshot().Open)
 
+	clock.Advance(retryWindow)
 	doneAgain := decodeOK(t, env.post("/v1/alertmanager", resolved))
 	assert.Empty(t, doneAgain.Resolved)
 	assert.Equal(t, []string{id}, doneAgain.Unchanged)

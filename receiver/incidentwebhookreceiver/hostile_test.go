@@ -123,7 +123,7 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.AllowUnauthenticated = true
-	cfg.Limits.RequestsPerSecond = 0
+	cfg.Limits.EventsPerSecond = 0
 	_, _, base := startReceiver(t, cfg, host)
 
 	// The extension writes its presence record and first snapshot at start
@@ -179,6 +179,8 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 		timeout time.Duration
 		// answer is what the server says before closing, if anything.
 		answer string
+		// writeTimeout, when set, replaces the default write_timeout.
+		writeTimeout time.Duration
 	}{
 		{
 			name: "headers", timeout: headerTimeout,
@@ -186,6 +188,15 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 		},
 		{
 			name: "body", timeout: readTimeout, answer: "HTTP/1.1 408 Request Timeout",
+			head: "POST /v1/incidents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+				"Content-Length: 100000\r\n\r\n{\"id\":\"slow\",\"title\":\"", trickle: 'a',
+		},
+		{
+			// As with the defaults (30s and 30s): the server's write
+			// deadline, set when the headers arrived, passes with the read
+			// deadline; the 408 must still be written.
+			name: "body, write_timeout equal to read_timeout", timeout: readTimeout, writeTimeout: readTimeout,
+			answer: "HTTP/1.1 408 Request Timeout",
 			head: "POST /v1/incidents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
 				"Content-Length: 100000\r\n\r\n{\"id\":\"slow\",\"title\":\"", trickle: 'a',
 		},
@@ -197,6 +208,9 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 			cfg.AllowUnauthenticated = true
 			cfg.ReadHeaderTimeout = headerTimeout
 			cfg.ReadTimeout = readTimeout
+			if tt.writeTimeout > 0 {
+				cfg.WriteTimeout = tt.writeTimeout
+			}
 			r, _, base := startReceiver(t, cfg, newTestHost(reg, nil))
 
 			start := time.Now()

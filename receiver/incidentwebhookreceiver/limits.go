@@ -20,6 +20,7 @@ const (
 	reasonRateLimited               = "rate_limited"
 	reasonTooManyOpenIncidents      = "too_many_open_incidents"
 	reasonTooManyConcurrentRequests = "too_many_concurrent_requests"
+	reasonTooManyEvents             = "too_many_events"
 )
 
 // openLimitRetryAfter is the Retry-After of too_many_open_incidents:
@@ -58,9 +59,9 @@ type limiter struct {
 
 func newLimiter(cfg LimitsConfig) *limiter {
 	l := &limiter{cfg: cfg}
-	if cfg.RequestsPerSecond > 0 {
+	if cfg.EventsPerSecond > 0 {
 		for i := range l.rates {
-			l.rates[i] = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), max(cfg.Burst, 1))
+			l.rates[i] = rate.NewLimiter(rate.Limit(cfg.EventsPerSecond), max(cfg.Burst, 1))
 		}
 	}
 	if cfg.MaxConcurrentRequests > 0 {
@@ -104,14 +105,31 @@ func classify(res *triggers.Result, snap *incidentsapi.Snapshot) budget {
 	return budgetExempt
 }
 
-// allow takes one token of budget b at now. When the budget is empty it
-// returns the time until a token is available.
-func (l *limiter) allow(b budget, now time.Time) (retryAfter time.Duration, ok bool) {
+// checkEvents refuses a request that records more events than
+// max_events_per_request, or than a budget's burst could ever hold.
+func (l *limiter) checkEvents(n int) *triggers.Error {
+	if l.cfg.MaxEventsPerRequest > 0 && n > l.cfg.MaxEventsPerRequest {
+		return &triggers.Error{Status: http.StatusRequestEntityTooLarge, Reason: reasonTooManyEvents,
+			Msg: fmt.Sprintf("the request carries %d events (alerts), more than 'limits.max_events_per_request' (%d); nothing was recorded: "+
+				"send them in smaller requests (Alertmanager: set max_alerts on the webhook, or group by more labels)", n, l.cfg.MaxEventsPerRequest)}
+	}
+	if l.rates[0] != nil && n > max(l.cfg.Burst, 1) {
+		return &triggers.Error{Status: http.StatusRequestEntityTooLarge, Reason: reasonTooManyEvents,
+			Msg: fmt.Sprintf("the request carries %d events (alerts), more than 'limits.burst' (%d) ever lets through; nothing was recorded: "+
+				"send them in smaller requests or raise 'limits.burst'", n, l.cfg.Burst)}
+	}
+	return nil
+}
+
+// allow takes n tokens (one per event the request records) of budget b at
+// now. When the budget holds too few it takes none and returns the time
+// until it will hold n.
+func (l *limiter) allow(b budget, n int, now time.Time) (retryAfter time.Duration, ok bool) {
 	if b == budgetExempt || l.rates[b] == nil {
 		return 0, true
 	}
 	lim := l.rates[b]
-	r := lim.ReserveN(now, 1)
+	r := lim.ReserveN(now, max(n, 1))
 	if !r.OK() {
 		return time.Second, false
 	}
@@ -124,14 +142,14 @@ func (l *limiter) allow(b budget, now time.Time) (retryAfter time.Duration, ok b
 }
 
 // rateLimited is the refusal of a request over its budget.
-func (l *limiter) rateLimited(b budget) *triggers.Error {
+func (l *limiter) rateLimited(b budget, n int) *triggers.Error {
 	what := "opening incidents and recording alerts"
 	if b == budgetUpdates {
 		what = "recording deploys and resolving incidents that are not open"
 	}
 	return &triggers.Error{Status: http.StatusTooManyRequests, Reason: reasonRateLimited,
-		Msg: fmt.Sprintf("more requests %s than 'limits.requests_per_second' (%g, burst %d) allows; retry later",
-			what, l.cfg.RequestsPerSecond, l.cfg.Burst)}
+		Msg: fmt.Sprintf("the %d events (alerts) of this request are more than the budget for %s holds now "+
+			"('limits.events_per_second' %g, burst %d); retry later", n, what, l.cfg.EventsPerSecond, l.cfg.Burst)}
 }
 
 // reserveOpens checks that opening the incidents of res keeps the open

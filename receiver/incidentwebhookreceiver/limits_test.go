@@ -73,33 +73,33 @@ func TestClassify(t *testing.T) {
 }
 
 func TestLimiterAllow(t *testing.T) {
-	l := newLimiter(LimitsConfig{RequestsPerSecond: 2, Burst: 3})
+	l := newLimiter(LimitsConfig{EventsPerSecond: 2, Burst: 3})
 	now := fixedNow
 	for i := range 3 {
-		_, ok := l.allow(budgetIncidents, now)
+		_, ok := l.allow(budgetIncidents, 1, now)
 		require.True(t, ok, "request %d of the burst", i)
 	}
-	wait, ok := l.allow(budgetIncidents, now)
+	wait, ok := l.allow(budgetIncidents, 1, now)
 	require.False(t, ok)
 	assert.Equal(t, 500*time.Millisecond, wait)
 	// A refusal takes no token: half a second later one is there.
-	_, ok = l.allow(budgetIncidents, now.Add(500*time.Millisecond))
+	_, ok = l.allow(budgetIncidents, 1, now.Add(500*time.Millisecond))
 	require.True(t, ok)
 	// The other budget is untouched, and exempt requests take none.
 	for range 3 {
-		_, ok = l.allow(budgetUpdates, now)
+		_, ok = l.allow(budgetUpdates, 1, now)
 		require.True(t, ok)
 	}
-	_, ok = l.allow(budgetUpdates, now)
+	_, ok = l.allow(budgetUpdates, 1, now)
 	require.False(t, ok)
 	for range 100 {
-		_, ok = l.allow(budgetExempt, now)
+		_, ok = l.allow(budgetExempt, 1, now)
 		require.True(t, ok)
 	}
 
 	off := newLimiter(LimitsConfig{})
 	for range 1000 {
-		_, ok = off.allow(budgetIncidents, now)
+		_, ok = off.allow(budgetIncidents, 1, now)
 		require.True(t, ok)
 	}
 }
@@ -170,12 +170,12 @@ func TestFloodOfDistinctIncidents(t *testing.T) {
 	}{
 		{
 			name:       "open incidents limit",
-			mutate:     func(c *Config) { c.Limits.RequestsPerSecond = 0 },
+			mutate:     func(c *Config) { c.Limits.EventsPerSecond = 0 },
 			wantOpened: 1000, reason: reasonTooManyOpenIncidents, retryAfter: "60",
 		},
 		{
 			name:       "rate limit",
-			mutate:     func(*Config) {},
+			mutate:     func(c *Config) { c.Limits.Burst = 100 },
 			wantOpened: 100, reason: reasonRateLimited, retryAfter: "1",
 		},
 	}
@@ -279,7 +279,7 @@ func (*floodRegistry) RecordEvent(context.Context, incident.Event) error { retur
 // test clock.
 func TestResolvesAndDeploysNotStarved(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) {
-		c.Limits.RequestsPerSecond = 1
+		c.Limits.EventsPerSecond = 1
 		c.Limits.Burst = 2
 	})
 	clock := env.useClock()
@@ -293,8 +293,8 @@ func TestResolvesAndDeploysNotStarved(t *testing.T) {
 		{path: "/v1/incidents", body: openBody("a"), status: http.StatusOK},
 		{path: "/v1/incidents", body: openBody("b"), status: http.StatusOK},
 		{path: "/v1/incidents", body: openBody("c"), status: http.StatusTooManyRequests},
-		// Re-sending an open incident draws from the same budget.
-		{path: "/v1/incidents", body: openBody("a"), status: http.StatusTooManyRequests},
+		// Updating an open incident draws from the same budget.
+		{path: "/v1/incidents", body: []byte(`{"id":"a","title":"updated"}`), status: http.StatusTooManyRequests},
 		{path: "/v1/deploys", body: deployBody("d1"), status: http.StatusOK},
 		{path: "/v1/deploys", body: deployBody("d2"), status: http.StatusOK},
 		{path: "/v1/deploys", body: deployBody("d3"), status: http.StatusTooManyRequests},
@@ -302,7 +302,7 @@ func TestResolvesAndDeploysNotStarved(t *testing.T) {
 		{path: "/v1/incidents/resolve", body: resolveBody("a"), status: http.StatusOK},
 		{path: "/v1/incidents/resolve", body: resolveBody("b"), status: http.StatusOK},
 		// A resolved incident is no longer exempt.
-		{path: "/v1/incidents/resolve", body: resolveBody("a"), status: http.StatusTooManyRequests},
+		{path: "/v1/incidents/resolve", body: []byte(`{"id":"a","at":"2026-03-10T12:30:00Z"}`), status: http.StatusTooManyRequests},
 		{path: "/v1/incidents/resolve", body: resolveBody("never-opened"), status: http.StatusTooManyRequests},
 		// Budgets refill.
 		{path: "/v1/incidents", body: openBody("c"), advance: time.Second, status: http.StatusOK},
@@ -315,7 +315,7 @@ func TestResolvesAndDeploysNotStarved(t *testing.T) {
 		if s.status == http.StatusTooManyRequests {
 			e := decodeError(t, rec, s.status)
 			assert.Equal(t, reasonRateLimited, e.Error)
-			assert.Contains(t, e.Message, "'limits.requests_per_second' (1, burst 2)")
+			assert.Contains(t, e.Message, "'limits.events_per_second' 1, burst 2")
 			assert.Equal(t, "1", rec.Header().Get("Retry-After"))
 		}
 	}
@@ -330,7 +330,7 @@ func TestResolvesAndDeploysNotStarved(t *testing.T) {
 func TestOpenLimitLeavesUpdates(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) {
 		c.Limits.MaxOpenIncidents = 2
-		c.Limits.RequestsPerSecond = 0
+		c.Limits.EventsPerSecond = 0
 	})
 	decodeOK(t, env.post("/v1/incidents", openBody("a")))
 	decodeOK(t, env.post("/v1/incidents", openBody("b")))
@@ -338,7 +338,8 @@ func TestOpenLimitLeavesUpdates(t *testing.T) {
 	assert.Equal(t, reasonTooManyOpenIncidents, e.Error)
 	assert.Contains(t, e.Message, "2 incidents are open, opening 1 more would exceed 'limits.max_open_incidents' (2)")
 
-	// Re-sent and updated open incidents are fine.
+	// Re-sent (after the retry window) and updated open incidents are fine.
+	env.useClock().Advance(retryWindow)
 	resp := decodeOK(t, env.post("/v1/incidents", openBody("a")))
 	assert.Equal(t, []string{"a"}, resp.Unchanged)
 	resp = decodeOK(t, env.post("/v1/incidents", []byte(`{"id":"b","title":"new title"}`)))
@@ -391,7 +392,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 func TestLimitsRefusalBodies(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) {
 		c.Limits.MaxOpenIncidents = 1
-		c.Limits.RequestsPerSecond = 0
+		c.Limits.EventsPerSecond = 0
 	})
 	decodeOK(t, env.post("/v1/incidents", openBody("a")))
 	rec := env.post("/v1/incidents", openBody("b"))

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver/internal/triggers"
 )
 
@@ -68,7 +69,10 @@ type replayCache struct {
 type replayEntry struct {
 	key     replayKey
 	expires time.Time
-	index   int // in byExpiry
+	// guard, when set, is the state the delivery left the registry in: a
+	// redelivery is a duplicate only while the registry still holds it.
+	guard replayKey
+	index int // in byExpiry
 }
 
 func newReplayCache(capacity int) *replayCache {
@@ -80,14 +84,16 @@ func newReplayCache(capacity int) *replayCache {
 }
 
 // begin looks k up at now and, when the event is new, marks it in flight.
-func (c *replayCache) begin(k replayKey, now time.Time) replayState {
+// When holds is set, a remembered delivery is a duplicate only if holds
+// accepts the guard it was committed with.
+func (c *replayCache) begin(k replayKey, now time.Time, holds func(guard replayKey) bool) replayState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.inFlight[k]; ok {
 		return replayInFlight
 	}
 	if e, ok := c.seen[k]; ok {
-		if now.Before(e.expires) {
+		if now.Before(e.expires) && (holds == nil || holds(e.guard)) {
 			return replayDuplicate
 		}
 		c.remove(e)
@@ -98,7 +104,7 @@ func (c *replayCache) begin(k replayKey, now time.Time) replayState {
 
 // commit records that the event in flight under k was recorded; it is a
 // duplicate until expires.
-func (c *replayCache) commit(k replayKey, expires, now time.Time) {
+func (c *replayCache) commit(k replayKey, expires, now time.Time, guard replayKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.inFlight, k)
@@ -114,7 +120,7 @@ func (c *replayCache) commit(k replayKey, expires, now time.Time) {
 	for len(c.byExpiry) >= c.capacity {
 		c.remove(c.byExpiry[0])
 	}
-	e := &replayEntry{key: k, expires: expires}
+	e := &replayEntry{key: k, expires: expires, guard: guard}
 	c.seen[k] = e
 	heap.Push(&c.byExpiry, e)
 }
@@ -172,6 +178,55 @@ type deliveredEvent struct {
 	// expires is when a replay of it is refused as stale anyway (or, for
 	// PagerDuty without max_age, the end of the remembered window).
 	expires time.Time
+	// guarded: the identity is the body itself, which a sender may send
+	// again as a new delivery (an incident opened again after its
+	// resolution): it is a duplicate only while the incidents it named are
+	// as it left them.
+	guarded bool
+}
+
+// retryWindow is how long a delivery without an identity of its own is
+// recognised by its body: long enough for a sender's retries after an
+// answer it did not get (write_timeout and the sender's backoff), short
+// enough that a genuinely new notification with the same body, such as
+// an Alertmanager repeat_interval notification, is recorded again.
+const retryWindow = 5 * time.Minute
+
+// retryIdentity identifies a delivery by its endpoint and body, so that a
+// sender retrying a request whose answer it did not get (a timeout, a lost
+// connection) records nothing twice.
+func retryIdentity(ep endpoint, body []byte, now time.Time) *deliveredEvent {
+	h := sha256.New()
+	h.Write([]byte("body\x00" + ep.path + "\x00"))
+	h.Write(body)
+	var k replayKey
+	h.Sum(k[:0])
+	return &deliveredEvent{key: k, expires: now.Add(retryWindow), guarded: true}
+}
+
+// stateGuard is the state of the incidents res names, as snap holds them:
+// a redelivery of res is a duplicate only while it is unchanged.
+func stateGuard(res *triggers.Result, snap *incidentsapi.Snapshot) replayKey {
+	h := sha256.New()
+	one := func(id string) {
+		h.Write([]byte(id))
+		if inc := snap.Incidents[id]; inc != nil {
+			fmt.Fprintf(h, "|%s|%d", inc.Status, inc.StartedAt.UnixNano())
+			if inc.ResolvedAt != nil {
+				fmt.Fprintf(h, "|%d", inc.ResolvedAt.UnixNano())
+			}
+		}
+		h.Write([]byte{0})
+	}
+	for i := range res.Open {
+		one(res.Open[i].ID)
+	}
+	for _, rs := range res.Resolve {
+		one(rs.ID)
+	}
+	var k replayKey
+	h.Sum(k[:0])
+	return k
 }
 
 // pdEventIdentity is the part of a PagerDuty v3 webhook the replay check

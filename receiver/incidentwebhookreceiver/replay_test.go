@@ -47,41 +47,41 @@ func TestReplayCache(t *testing.T) {
 	t0 := fixedNow
 
 	c := newReplayCache(3)
-	require.Equal(t, replayNew, c.begin(k("a"), t0))
-	require.Equal(t, replayInFlight, c.begin(k("a"), t0))
-	c.commit(k("a"), t0.Add(time.Minute), t0)
-	require.Equal(t, replayDuplicate, c.begin(k("a"), t0.Add(59*time.Second)))
+	require.Equal(t, replayNew, c.begin(k("a"), t0, nil))
+	require.Equal(t, replayInFlight, c.begin(k("a"), t0, nil))
+	c.commit(k("a"), t0.Add(time.Minute), t0, replayKey{})
+	require.Equal(t, replayDuplicate, c.begin(k("a"), t0.Add(59*time.Second), nil))
 	// Expired: new again.
-	require.Equal(t, replayNew, c.begin(k("a"), t0.Add(time.Minute)))
+	require.Equal(t, replayNew, c.begin(k("a"), t0.Add(time.Minute), nil))
 	c.release(k("a"))
-	require.Equal(t, replayNew, c.begin(k("a"), t0))
+	require.Equal(t, replayNew, c.begin(k("a"), t0, nil))
 	c.release(k("a"))
 	assert.Zero(t, c.len())
 
 	// A released event is not remembered; an event already expired at
 	// commit is not either.
-	require.Equal(t, replayNew, c.begin(k("b"), t0))
-	c.commit(k("b"), t0, t0)
-	require.Equal(t, replayNew, c.begin(k("b"), t0))
+	require.Equal(t, replayNew, c.begin(k("b"), t0, nil))
+	c.commit(k("b"), t0, t0, replayKey{})
+	require.Equal(t, replayNew, c.begin(k("b"), t0, nil))
 	c.release(k("b"))
 
 	// Full: the entry expiring first is forgotten.
 	for i, exp := range []time.Duration{3 * time.Minute, time.Minute, 2 * time.Minute, 4 * time.Minute} {
 		key := k(strconv.Itoa(i))
-		require.Equal(t, replayNew, c.begin(key, t0))
-		c.commit(key, t0.Add(exp), t0)
+		require.Equal(t, replayNew, c.begin(key, t0, nil))
+		c.commit(key, t0.Add(exp), t0, replayKey{})
 	}
 	assert.Equal(t, 3, c.len())
-	assert.Equal(t, replayNew, c.begin(k("1"), t0), "the entry expiring first was evicted")
+	assert.Equal(t, replayNew, c.begin(k("1"), t0, nil), "the entry expiring first was evicted")
 	c.release(k("1"))
 	for _, s := range []string{"0", "2", "3"} {
-		assert.Equal(t, replayDuplicate, c.begin(k(s), t0), s)
+		assert.Equal(t, replayDuplicate, c.begin(k(s), t0, nil), s)
 	}
 	// Expired entries are swept on commit.
-	require.Equal(t, replayNew, c.begin(k("x"), t0.Add(150*time.Second)))
-	c.commit(k("x"), t0.Add(time.Hour), t0.Add(150*time.Second))
+	require.Equal(t, replayNew, c.begin(k("x"), t0.Add(150*time.Second), nil))
+	c.commit(k("x"), t0.Add(time.Hour), t0.Add(150*time.Second), replayKey{})
 	assert.Equal(t, 3, c.len())
-	assert.Equal(t, replayDuplicate, c.begin(k("x"), t0))
+	assert.Equal(t, replayDuplicate, c.begin(k("x"), t0, nil))
 }
 
 // TestPagerDutyReplay replays signed PagerDuty requests: a redelivery is
@@ -230,7 +230,7 @@ func TestReplayInFlight(t *testing.T) {
 	env := newPagerDutyEnv(t, nil)
 	body := pdBody("E1", "incident.triggered", "Q1", fixedNow)
 	// Another request is recording E1 right now.
-	require.Equal(t, replayNew, env.r.replays.begin(newReplayKey("pagerduty", "E1"), fixedNow))
+	require.Equal(t, replayNew, env.r.replays.begin(newReplayKey("pagerduty", "E1"), fixedNow, nil))
 
 	rec := env.do(http.MethodPost, "/v1/pagerduty", body, pdSigned(body))
 	e := decodeError(t, rec, http.StatusConflict)
@@ -281,7 +281,10 @@ func TestGrafanaWithoutMaxAgeIsNotDeduplicated(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) { c.Grafana.Secret = "gs" })
 	body := fixture(t, "grafana_firing.json")
 	h := http.Header{"X-Grafana-Alerting-Signature": {hmacHex("gs", body)}}
+	clock := env.useClock()
 	decodeOK(t, env.do(http.MethodPost, "/v1/grafana", body, h))
+	// Within the retry window, the same body is a retry (TestRetriedDeliveryIsIdempotent).
+	clock.Advance(retryWindow)
 	resp := decodeOK(t, env.do(http.MethodPost, "/v1/grafana", body, h))
 	assert.False(t, resp.Duplicate)
 	assert.Len(t, resp.Unchanged, 1)

@@ -45,9 +45,10 @@ func TestHostileWebhookInput(t *testing.T) {
 			"read_timeout":        "2s",
 			"pagerduty":           map[string]any{"secrets": []any{hostilePDSecret}, "max_age": "10m"},
 			"limits": map[string]any{
-				"requests_per_second": 1,
-				"burst":               10,
-				"max_open_incidents":  3,
+				"events_per_second":      1,
+				"burst":                  10,
+				"max_events_per_request": 10,
+				"max_open_incidents":     3,
 			},
 		}},
 	}})
@@ -195,6 +196,36 @@ func TestHostileWebhookInput(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	})
 
+	t.Run("huge alert groups and retried deliveries", func(t *testing.T) {
+		// 15,000 alerts in 874 KB, under max_request_body_size: refused whole
+		// by the events cap, before anything is recorded.
+		var b strings.Builder
+		b.WriteString(`{"version":"4","groupKey":"huge","status":"firing","receiver":"r","groupLabels":{},"commonLabels":{},"alerts":[`)
+		for i := range 15000 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"status":"firing","labels":{"alertname":"F","i":"%d"}}`, i)
+		}
+		b.WriteString(`]}`)
+		status, body := post("/v1/alertmanager", b.String())
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, body)
+		e := decodeWebhookError(t, body)
+		assert.Equal(t, "too_many_events", e.Error)
+		assert.Contains(t, e.Message, "carries 15000 events (alerts), more than 'limits.max_events_per_request' (10)")
+
+		// A sender retrying a delivery whose answer it missed records
+		// nothing twice.
+		small := `{"version":"4","groupKey":"retried","status":"firing","receiver":"r","groupLabels":{},"commonLabels":{},` +
+			`"alerts":[{"status":"firing","labels":{"alertname":"Retried","i":"1"}},{"status":"firing","labels":{"alertname":"Retried","i":"2"}}]}`
+		status, body = post("/v1/alertmanager", small)
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Contains(t, body, `"events":2`)
+		status, body = post("/v1/alertmanager", small)
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Contains(t, body, `"duplicate":true`)
+	})
+
 	t.Run("flood of incidents", func(t *testing.T) {
 		for _, id := range []string{"flood-a", "flood-b", "flood-c"} {
 			status, body := post("/v1/incidents", fmt.Sprintf(`{"id":%q,"title":"flood"}`, id))
@@ -234,7 +265,7 @@ func TestHostileWebhookInput(t *testing.T) {
 	t.Run("refusals are counted by reason", func(t *testing.T) {
 		refused := webhookRefusals(t, p.Metrics)
 		for _, reason := range []string{"request_timeout", "body_too_large", "invalid_id", "stale_event", "bad_signature",
-			"too_many_open_incidents", "rate_limited"} {
+			"too_many_open_incidents", "rate_limited", "too_many_events"} {
 			assert.Positive(t, refused[reason], "reason %s: %v", reason, refused)
 		}
 		assert.Equal(t, int64(4*17), refused["invalid_id"])

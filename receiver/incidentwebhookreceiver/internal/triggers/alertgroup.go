@@ -105,7 +105,7 @@ func parseGroup(body []byte, pol *Policy, now time.Time, fl groupFlavor) (Result
 		return Result{}, err
 	}
 
-	res := Result{TruncatedAlerts: p.TruncatedAlerts}
+	res := Result{TruncatedAlerts: p.TruncatedAlerts, Alerts: len(alerts)}
 	covered := make([]bool, len(alerts))
 
 	if p.Status == statusFiring {

@@ -27,6 +27,17 @@ type Result struct {
 	// the alert list was partial, so nothing was inferred from missing
 	// alerts. The count is also in the recorded body.
 	TruncatedAlerts int
+	// Alerts is the number of alerts an Alertmanager or Grafana payload
+	// carries (0 for the other endpoints).
+	Alerts int
+}
+
+// Cost is what the request costs in the receiver's limits: its events, or
+// its alerts when it carries more alerts than events (alerts that open one
+// incident are recorded as one event, but were parsed and are kept in its
+// payload all the same).
+func (r *Result) Cost() int {
+	return max(len(r.Events), r.Alerts)
 }
 
 // Resolution asks the registry to resolve incident ID as of At.
