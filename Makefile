@@ -114,7 +114,7 @@ build:
 .PHONY: run
 run: build
 	@mkdir -p var
-	./bin/otelcol-evidence --config config/default.yaml
+	./bin/otelcol-evidence --config config/default.yaml --feature-gates=+extension.healthcheck.useComponentStatus
 
 ## demo: build, run on the default config, send telemetry, open an incident, print the bundle
 .PHONY: demo

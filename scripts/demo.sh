@@ -32,6 +32,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "starting the collector on config/default.yaml (log: $LOG)"
 "$BIN" --config config/default.yaml \
+  --feature-gates=+extension.healthcheck.useComponentStatus \
   --set=exporters::evidence::window::after=5s \
   --set=exporters::evidence::flush_interval=2s >"$LOG" 2>&1 &
 COLLECTOR=$!

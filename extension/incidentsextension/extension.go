@@ -38,6 +38,14 @@ const (
 	maxEventBytes = 64 << 20
 	// maxApplied bounds the set of sync keys remembered as applied.
 	maxApplied = 1 << 17
+	// defaultStoreProbeEvery is how often a replica rewrites its collector
+	// record to prove the store still takes writes, so that a store that
+	// starts refusing them shows in the health check (after the
+	// health_check extension's recovery_duration) even while nothing else
+	// is written.
+	defaultStoreProbeEvery = 15 * time.Second
+	// startCheckTimeout bounds the store checks at start.
+	startCheckTimeout = 30 * time.Second
 	// shutdownSnapshotTimeout bounds the final snapshot write at shutdown.
 	shutdownSnapshotTimeout = 10 * time.Second
 )
@@ -66,9 +74,14 @@ type incidentsExtension struct {
 	snapshotEvery time.Duration
 	compactEvery  time.Duration
 
-	raw  store.Store   // the store as opened, returned by Store()
-	st   countingStore // raw, counting failures
-	host component.Host
+	raw    store.Store   // the store as opened, returned by Store()
+	st     countingStore // raw, counting failures
+	writes writeHealth   // whether the store takes writes
+	// storeProbeEvery is how often the replica proves the store still takes
+	// writes by rewriting its collector record.
+	storeProbeEvery time.Duration
+	lastProbe       time.Time
+	host            component.Host
 
 	snap atomic.Pointer[incidentsapi.Snapshot]
 	subs *subscribers
@@ -98,6 +111,7 @@ type incidentsExtension struct {
 	snapWritten  uint64 // state version of the last stored snapshot
 	lastSnapshot time.Time
 	lastCompact  time.Time
+	started      time.Time // when this replica started (its collector record)
 	failing      bool
 	stopLoop     context.CancelFunc
 	loopDone     chan struct{}
@@ -124,21 +138,22 @@ func newExtension(cfg *Config, set extension.Settings) (*incidentsExtension, err
 		return nil, fmt.Errorf("incidents: create telemetry: %w", err)
 	}
 	e := &incidentsExtension{
-		cfg:           cfg,
-		id:            cfg.CollectorID,
-		logger:        set.Logger.With(zap.String("collector_id", cfg.CollectorID)),
-		tel:           tel,
-		now:           time.Now,
-		openStore:     storage.Open,
-		syncLookback:  defaultSyncLookback,
-		snapshotEvery: defaultSnapshotEvery,
-		compactEvery:  defaultCompactEvery,
-		incidents:     make(map[string]*incidentState),
-		deploys:       make(map[string]*incident.Deploy),
-		pending:       make(map[string]pendingResolve),
-		dirty:         make(map[string]struct{}),
-		snapDirty:     make(map[string]struct{}),
-		applied:       make(map[string]time.Time),
+		cfg:             cfg,
+		id:              cfg.CollectorID,
+		logger:          set.Logger.With(zap.String("collector_id", cfg.CollectorID)),
+		tel:             tel,
+		now:             time.Now,
+		openStore:       storage.Open,
+		syncLookback:    defaultSyncLookback,
+		snapshotEvery:   defaultSnapshotEvery,
+		compactEvery:    defaultCompactEvery,
+		storeProbeEvery: defaultStoreProbeEvery,
+		incidents:       make(map[string]*incidentState),
+		deploys:         make(map[string]*incident.Deploy),
+		pending:         make(map[string]pendingResolve),
+		dirty:           make(map[string]struct{}),
+		snapDirty:       make(map[string]struct{}),
+		applied:         make(map[string]time.Time),
 	}
 	e.subs = newSubscribers(e.logger)
 	e.snap.Store(incidentsapi.NewSnapshot(0, nil, nil))
@@ -152,11 +167,20 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 	if err != nil {
 		return fmt.Errorf("incidents: open the evidence store: %w", err)
 	}
-	e.raw, e.st, e.host = raw, countingStore{Store: raw, tel: e.tel}, host
+	e.raw, e.st, e.host = raw, countingStore{Store: raw, tel: e.tel, writes: &e.writes}, host
+	if c, ok := raw.(storage.Checker); ok {
+		cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+		err := c.Check(cctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("incidents: the evidence store cannot hold evidence as configured: %w", err)
+		}
+	}
 	now := e.now().UTC()
-	if err := putJSON(ctx, e.st, collectorKey(e.id), collectorRecord{CollectorID: e.id, StartedAt: now}); err != nil {
+	if err := putJSON(ctx, e.st, collectorKey(e.id), collectorRecord{CollectorID: e.id, StartedAt: now, LastSeen: now}); err != nil {
 		return fmt.Errorf("incidents: the evidence store %s is not usable (check that the directory is writable or that the bucket exists and the credentials allow writing): %w", raw, err)
 	}
+	e.started, e.lastProbe = now, e.now()
 	if err := e.load(ctx); err != nil {
 		return fmt.Errorf("incidents: rebuild the registry from %s: %w", raw, err)
 	}
@@ -165,6 +189,16 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 		return nil
 	}); err != nil {
 		return fmt.Errorf("incidents: register the open incidents gauge: %w", err)
+	}
+	if err := e.tel.RegisterExtensionIncidentsStoreWritableCallback(func(_ context.Context, o metric.Int64Observer) error {
+		if failing, _ := e.writes.state(); failing != nil {
+			o.Observe(0)
+		} else {
+			o.Observe(1)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("incidents: register the store writable gauge: %w", err)
 	}
 	e.mu.Lock()
 	e.running = true

@@ -638,3 +638,35 @@ func TestRecordNote(t *testing.T) {
 	assert.ErrorContains(t, a.RecordEvent(ctx, incident.Event{Kind: incident.EventNote, IncidentID: "INC-42"}),
 		"no note")
 }
+
+// TestStoreRefusingWrites: a store that still reads but refuses writes is
+// reported through component status and the store_writable gauge, from
+// the periodic write probe alone (nothing else is written meanwhile), and
+// both recover with the store.
+func TestStoreRefusingWrites(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	flaky := &flakyStore{}
+	e := newTestExt(t, t.TempDir(), "a", testOptions{tel: tel, wrap: func(s store.Store) store.Store {
+		flaky.Store = s
+		return flaky
+	}})
+	e.storeProbeEvery = 50 * time.Millisecond
+	require.NoError(t, e.Start(context.Background(), e.host))
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+	writable := func() int64 {
+		got, err := tel.GetMetric("otelcol_extension_incidents_store_writable")
+		require.NoError(t, err)
+		return got.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
+	}
+	assert.Equal(t, int64(1), writable())
+
+	flaky.failPut.Store(true)
+	require.Eventually(t, func() bool { return e.host.last() == componentstatus.StatusRecoverableError }, waitFor, 5*time.Millisecond)
+	assert.Equal(t, int64(0), writable())
+	assert.ErrorIs(t, e.host.lastErr(), errInjected)
+
+	flaky.failPut.Store(false)
+	require.Eventually(t, func() bool { return e.host.last() == componentstatus.StatusOK }, waitFor, 5*time.Millisecond)
+	assert.Equal(t, int64(1), writable())
+}

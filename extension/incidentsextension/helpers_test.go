@@ -43,6 +43,7 @@ type statusHost struct {
 
 	mu       sync.Mutex
 	statuses []componentstatus.Status
+	errs     []error
 }
 
 func (h *statusHost) GetExtensions() map[component.ID]component.Component { return h.exts }
@@ -50,7 +51,18 @@ func (h *statusHost) GetExtensions() map[component.ID]component.Component { retu
 func (h *statusHost) Report(ev *componentstatus.Event) {
 	h.mu.Lock()
 	h.statuses = append(h.statuses, ev.Status())
+	h.errs = append(h.errs, ev.Err())
 	h.mu.Unlock()
+}
+
+// lastErr is the error of the last reported status.
+func (h *statusHost) lastErr() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.errs) == 0 {
+		return nil
+	}
+	return h.errs[len(h.errs)-1]
 }
 
 func (h *statusHost) last() componentstatus.Status {
@@ -176,6 +188,7 @@ type flakyStore struct {
 	store.Store
 	failing  atomic.Bool
 	failList atomic.Bool
+	failPut  atomic.Bool // Put alone: a store that still reads but refuses writes
 }
 
 var errInjected = errors.New("injected store failure")
@@ -188,7 +201,7 @@ func (f *flakyStore) List(ctx context.Context, prefix, startAfter string) ([]sto
 }
 
 func (f *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) error {
-	if f.failing.Load() {
+	if f.failing.Load() || f.failPut.Load() {
 		return errInjected
 	}
 	return f.Store.Put(ctx, key, r, size, opts)

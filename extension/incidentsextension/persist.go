@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -61,6 +62,36 @@ type collectorRecord struct {
 	CollectorID string    `json:"collector_id"`
 	StartedAt   time.Time `json:"started_at"`
 	Version     string    `json:"version,omitempty"`
+	// LastSeen is when the replica last wrote the record: it is rewritten
+	// every storeProbeEvery, which proves the store still takes writes.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// writeHealth remembers whether the store took the last write.
+type writeHealth struct {
+	mu      sync.Mutex
+	failing error // the last write's error; nil when it succeeded
+	since   time.Time
+}
+
+func (w *writeHealth) record(err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if (err == nil) != (w.failing == nil) {
+		w.since = time.Now()
+	}
+	w.failing = err
+}
+
+// state returns the last write's error (nil: it succeeded) and since when
+// writes have been failing or succeeding.
+func (w *writeHealth) state() (error, time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failing, w.since
 }
 
 // countingStore wraps the store to count failed operations by name. A
@@ -68,6 +99,8 @@ type collectorRecord struct {
 type countingStore struct {
 	store.Store
 	tel *metadata.TelemetryBuilder
+	// writes, when set, learns the outcome of every write.
+	writes *writeHealth
 }
 
 func (c countingStore) count(op string, err error) error {
@@ -79,7 +112,11 @@ func (c countingStore) count(op string, err error) error {
 }
 
 func (c countingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts store.PutOptions) error {
-	return c.count("put", c.Store.Put(ctx, key, r, size, opts))
+	err := c.Store.Put(ctx, key, r, size, opts)
+	if c.writes != nil && ctx.Err() == nil {
+		c.writes.record(err)
+	}
+	return c.count("put", err)
 }
 
 func (c countingStore) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectInfo, error) {

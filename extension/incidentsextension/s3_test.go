@@ -55,7 +55,28 @@ func TestS3MissingBucket(t *testing.T) {
 	srv := s3server.Start(t)
 	e := newTestExt(t, "", "a", testOptions{cfg: s3Config(srv, "no-such-bucket")})
 	err := e.Start(context.Background(), e.host)
-	require.Error(t, err)
-	assert.ErrorContains(t, err, "is not usable")
+	require.ErrorIs(t, err, storage.ErrBucketMissing)
+	assert.ErrorContains(t, err, "'store.s3.bucket'")
 	require.NoError(t, e.Shutdown(context.Background()))
+}
+
+// TestS3ObjectLockMissing: 'object_lock' on a bucket created without
+// Object Lock refuses to start, naming the key and the fix; on a bucket
+// with it, the replica starts.
+func TestS3ObjectLockMissing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	lock := func(c *Config) {
+		c.Store.S3.ObjectLock = storage.ObjectLockConfig{Mode: storage.ObjectLockGovernance, Retention: time.Hour}
+	}
+	plain := s3server.Start(t)
+	e := newTestExt(t, "", "a", testOptions{cfg: func(c *Config) { s3Config(plain, plain.Bucket)(c); lock(c) }})
+	err := e.Start(context.Background(), e.host)
+	require.ErrorIs(t, err, storage.ErrObjectLockMissing)
+	assert.ErrorContains(t, err, "'store.s3.object_lock'")
+	require.NoError(t, e.Shutdown(context.Background()))
+
+	locked := s3server.Start(t, s3server.WithObjectLock())
+	startTestExt(t, "", "b", testOptions{cfg: func(c *Config) { s3Config(locked, locked.Bucket)(c); lock(c) }})
 }

@@ -39,6 +39,16 @@ func (e *incidentsExtension) tick(ctx context.Context) {
 	}
 	err = errors.Join(err, e.maintain(ctx))
 	now := e.now()
+	if now.Sub(e.lastProbe) >= e.storeProbeEvery {
+		e.lastProbe = now
+		rec := collectorRecord{CollectorID: e.id, StartedAt: e.started, LastSeen: now.UTC()}
+		if perr := putJSON(ctx, e.st, collectorKey(e.id), rec); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	if failing, _ := e.writes.state(); failing != nil {
+		err = errors.Join(err, fmt.Errorf("the evidence store refuses writes: %w", failing))
+	}
 	if now.Sub(e.lastSnapshot) >= e.snapshotEvery {
 		if serr := e.writeSnapshot(ctx, false); serr != nil {
 			err = errors.Join(err, serr)

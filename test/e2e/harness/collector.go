@@ -22,6 +22,7 @@ type Collector struct {
 	// HealthURL is the health_check endpoint, when Ports.Health is used.
 	HealthURL string
 	env       []string
+	args      []string
 }
 
 // Ports are free loopback addresses for one collector, for use in configs.
@@ -50,12 +51,19 @@ func NewPorts(t testing.TB) Ports {
 // reports healthy.
 func StartCollector(t testing.TB, dir, config, healthAddr string, env ...string) *Collector {
 	t.Helper()
+	return StartCollectorArgs(t, dir, config, healthAddr, nil, env...)
+}
+
+// StartCollectorArgs is StartCollector with extra command-line arguments
+// (such as --feature-gates).
+func StartCollectorArgs(t testing.TB, dir, config, healthAddr string, args []string, env ...string) *Collector {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
-	c := &Collector{t: t, Dir: dir, ConfigPath: path, env: env}
+	c := &Collector{t: t, Dir: dir, ConfigPath: path, env: env, args: args}
 	if healthAddr != "" {
 		c.HealthURL = fmt.Sprintf("http://%s/", healthAddr)
 	}
@@ -65,7 +73,7 @@ func StartCollector(t testing.TB, dir, config, healthAddr string, env ...string)
 
 func (c *Collector) start() {
 	c.t.Helper()
-	c.Process = StartProcess(c.t, c.Dir, c.env, Binary(c.t), "--config", c.ConfigPath)
+	c.Process = StartProcess(c.t, c.Dir, c.env, Binary(c.t), append([]string{"--config", c.ConfigPath}, c.args...)...)
 	if c.HealthURL != "" {
 		c.WaitHealthy(60 * time.Second)
 	}

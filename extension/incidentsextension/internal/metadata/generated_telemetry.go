@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	ExtensionIncidentsOpened            metric.Int64Counter
 	ExtensionIncidentsResolved          metric.Int64Counter
 	ExtensionIncidentsStoreErrors       metric.Int64Counter
+	ExtensionIncidentsStoreWritable     metric.Int64ObservableGauge
 	ExtensionIncidentsSyncErrors        metric.Int64Counter
 	ExtensionIncidentsSyncEventsApplied metric.Int64Counter
 	ExtensionIncidentsSyncLag           metric.Float64Histogram
@@ -57,6 +58,21 @@ func (builder *TelemetryBuilder) RegisterExtensionIncidentsOpenCallback(cb metri
 		cb(ctx, &observerInt64{inst: builder.ExtensionIncidentsOpen, obs: o})
 		return nil
 	}, builder.ExtensionIncidentsOpen)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterExtensionIncidentsStoreWritableCallback sets callback for observable ExtensionIncidentsStoreWritable metric.
+func (builder *TelemetryBuilder) RegisterExtensionIncidentsStoreWritableCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExtensionIncidentsStoreWritable, obs: o})
+		return nil
+	}, builder.ExtensionIncidentsStoreWritable)
 	if err != nil {
 		return err
 	}
@@ -128,6 +144,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_extension_incidents_store_errors",
 		metric.WithDescription("Number of failed evidence store operations, by operation (put, get, list, delete). [Development]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExtensionIncidentsStoreWritable, err = builder.meter.Int64ObservableGauge(
+		"otelcol_extension_incidents_store_writable",
+		metric.WithDescription("1 when the evidence store accepted this replica's last write (its periodic write probe or a real write), 0 when it refused it. [Development]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExtensionIncidentsSyncErrors, err = builder.meter.Int64Counter(
