@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -14,20 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/otel-evidence/otel-evidence/internal/catalog"
 	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
-	"github.com/otel-evidence/otel-evidence/internal/parallel"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
-	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
-// Values of list --status.
-const (
-	statusAll     = "all"
-	statusUnknown = "unknown"
-	// listParallel bounds the concurrent reads of incident.json and manifests.
-	listParallel = 8
-)
+// statusAll is the value of list --status that keeps every incident.
+const statusAll = "all"
 
 // listOptions are the flags of `evidencectl list`.
 type listOptions struct {
@@ -58,52 +49,8 @@ started after it, still open, or resolved after it.`,
 	return cmd
 }
 
-// collectorSummary describes one collector's evidence for an incident.
-type collectorSummary struct {
-	CollectorID string `json:"collector_id"`
-	// HasManifest is false while the collector has written no manifest.
-	HasManifest bool `json:"has_manifest"`
-	// Complete is the manifest's claim that the collector finished.
-	Complete bool `json:"complete"`
-	// Parts is the number of part objects in the store.
-	Parts int `json:"parts"`
-	// Bytes is the size of those parts.
-	Bytes int64 `json:"bytes"`
-	// Window is the evidence window the collector froze.
-	Window *bundle.Window `json:"window,omitempty"`
-	// Totals are the manifest's counts.
-	Totals bundle.Counts `json:"totals"`
-	// LossesKnown, Lossless and Losses are the manifest's (format 1
-	// manifests do not record losses).
-	LossesKnown bool          `json:"losses_known"`
-	Lossless    bool          `json:"lossless"`
-	Losses      []bundle.Loss `json:"losses,omitempty"`
-}
-
 // incidentSummary is one row of `evidencectl list`.
-type incidentSummary struct {
-	ID         string     `json:"id"`
-	Title      string     `json:"title,omitempty"`
-	Severity   string     `json:"severity,omitempty"`
-	Source     string     `json:"source,omitempty"`
-	Status     string     `json:"status"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
-	// Window spans every collector's window.
-	Window     *bundle.Window     `json:"window,omitempty"`
-	Collectors []collectorSummary `json:"collectors"`
-	Parts      int                `json:"parts"`
-	Bytes      int64              `json:"bytes"`
-	// Complete: at least one collector, and every collector finished.
-	Complete bool `json:"complete"`
-	// Lossless: every collector's manifest is known to lack nothing.
-	Lossless bool          `json:"lossless"`
-	Totals   bundle.Counts `json:"totals"`
-	// Problems name objects that could not be read or decoded.
-	Problems []string `json:"problems,omitempty"`
-
-	inc *incident.Incident
-}
+type incidentSummary = catalog.Incident
 
 func (o *listOptions) run(ctx context.Context) error {
 	switch o.status {
@@ -125,25 +72,11 @@ func (o *listOptions) run(ctx context.Context) error {
 	}
 	defer release()
 
-	objs, err := listAll(ctx, st, bundle.IncidentsPrefix)
+	rows, err := catalog.List(ctx, st)
 	if err != nil {
-		return err
-	}
-	groups := bundle.GroupObjects(objs)
-	ids := slices.Sorted(maps.Keys(groups))
-	rows := make([]*incidentSummary, len(ids))
-	err = parallel.ForEach(ctx, len(ids), listParallel, func(ctx context.Context, i int) error {
-		row, err := summarize(ctx, st, groups[ids[i]])
-		rows[i] = row
-		return err
-	})
-	if err != nil {
-		return interrupted(err, "run the command again")
+		return interrupted(storeErr(err), "run the command again")
 	}
 	rows = slices.DeleteFunc(rows, func(r *incidentSummary) bool { return !o.keep(r, since) })
-	slices.SortStableFunc(rows, func(a, b *incidentSummary) int {
-		return cmp.Or(b.sortTime().Compare(a.sortTime()), strings.Compare(a.ID, b.ID))
-	})
 
 	if o.root.jsonOutput() {
 		out := struct {
@@ -163,141 +96,11 @@ func (o *listOptions) keep(r *incidentSummary, since time.Time) bool {
 	if o.status != statusAll && r.Status != o.status {
 		return false
 	}
-	if since.IsZero() {
-		return true
-	}
-	if r.inc != nil {
-		switch {
-		case r.inc.Status == incident.StatusOpen:
-			return true
-		case r.inc.ResolvedAt != nil:
-			return !r.inc.ResolvedAt.Before(since)
-		default:
-			return !r.inc.UpdatedAt.Before(since) || !r.inc.StartedAt.Before(since)
-		}
-	}
-	return r.Window != nil && !r.Window.End.Before(since)
-}
-
-// sortTime orders rows: newest incident first.
-func (r *incidentSummary) sortTime() time.Time {
-	if r.StartedAt != nil {
-		return *r.StartedAt
-	}
-	if r.Window != nil {
-		return r.Window.Start
-	}
-	return time.Time{}
-}
-
-// summarize reads an incident's incident.json and manifests. Unreadable or
-// invalid objects become problems in the row; store failures are errors.
-func summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (*incidentSummary, error) {
-	row := &incidentSummary{ID: g.ID, Status: statusUnknown, Collectors: []collectorSummary{}, Complete: len(g.Collectors) > 0, Lossless: len(g.Collectors) > 0}
-	if g.Incident == nil {
-		row.Problems = append(row.Problems, bundle.IncidentFile+" is missing")
-	} else {
-		inc, problem, err := readIncident(ctx, st, g.ID)
-		if err != nil {
-			return nil, err
-		}
-		if problem != "" {
-			row.Problems = append(row.Problems, problem)
-		}
-		if inc != nil {
-			row.inc = inc
-			row.Title, row.Severity, row.Source, row.Status = inc.Title, inc.Severity, inc.Source, string(inc.Status)
-			started := inc.StartedAt
-			row.StartedAt = &started
-			row.ResolvedAt = inc.ResolvedAt
-		}
-	}
-	for _, cid := range g.CollectorIDs() {
-		objs := g.Collectors[cid]
-		cs := collectorSummary{CollectorID: cid, Parts: len(objs.Parts), Bytes: objs.PartBytes()}
-		if objs.Manifest != nil {
-			m, problem, err := readManifest(ctx, st, g.ID, cid)
-			if err != nil {
-				return nil, err
-			}
-			if problem != "" {
-				row.Problems = append(row.Problems, problem)
-			}
-			if m != nil {
-				cs.HasManifest, cs.Complete, cs.Totals = true, m.Complete, m.Totals
-				cs.LossesKnown, cs.Lossless, cs.Losses = m.LossesKnown(), m.Lossless, m.Losses
-				w := m.Window
-				cs.Window = &w
-				row.Window = unionWindow(row.Window, w)
-			}
-		}
-		row.Complete = row.Complete && cs.Complete
-		row.Lossless = row.Lossless && cs.LossesKnown && cs.Lossless
-		row.Parts += cs.Parts
-		row.Bytes += cs.Bytes
-		row.Totals = row.Totals.Add(cs.Totals)
-		row.Collectors = append(row.Collectors, cs)
-	}
-	return row, nil
-}
-
-func unionWindow(w *bundle.Window, o bundle.Window) *bundle.Window {
-	if w == nil {
-		return &o
-	}
-	out := *w
-	if !o.Start.IsZero() && (out.Start.IsZero() || o.Start.Before(out.Start)) {
-		out.Start = o.Start
-	}
-	if o.End.After(out.End) {
-		out.End = o.End
-	}
-	return &out
-}
-
-// readIncident reads and decodes incident.json. A problem string reports an
-// invalid object; the error is for store failures.
-func readIncident(ctx context.Context, st store.Store, id string) (*incident.Incident, string, error) {
-	key, err := bundle.IncidentKey(id)
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := readObject(ctx, st, key, maxIncidentJSON)
-	if err != nil {
-		return nil, "", err
-	}
-	var inc incident.Incident
-	if err := json.Unmarshal(data, &inc); err != nil {
-		return nil, fmt.Sprintf("%s: invalid JSON: %v", key, err), nil
-	}
-	if err := inc.Validate(); err != nil {
-		return nil, fmt.Sprintf("%s: %v", key, err), nil
-	}
-	return &inc, "", nil
-}
-
-// readManifest reads and decodes one collector's manifest.
-func readManifest(ctx context.Context, st store.Store, id, cid string) (*bundle.Manifest, string, error) {
-	key, err := bundle.ManifestKey(id, cid)
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := readObject(ctx, st, key, maxManifestJSON)
-	if err != nil {
-		return nil, "", err
-	}
-	m, err := bundle.ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Sprintf("%s: %v", key, err), nil
-	}
-	if m.IncidentID != id || m.CollectorID != cid {
-		return nil, fmt.Sprintf("%s: names incident %q and collector %q", key, m.IncidentID, m.CollectorID), nil
-	}
-	return m, "", nil
+	return r.ActiveSince(since)
 }
 
 // losslessCell is the row's LOSSLESS column.
-func (r *incidentSummary) losslessCell() string {
+func losslessCell(r *incidentSummary) string {
 	known := len(r.Collectors) > 0
 	var losses []evidencedir.CollectorLoss
 	for _, c := range r.Collectors {
@@ -319,12 +122,7 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 	table := &textWriter{w: tw}
 	table.println("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tLOSSLESS\tTITLE")
 	for _, r := range rows {
-		done := 0
-		for _, c := range r.Collectors {
-			if c.Complete {
-				done++
-			}
-		}
+		done := r.DoneCollectors()
 		started := "-"
 		if r.StartedAt != nil {
 			started = r.StartedAt.UTC().Format("2006-01-02 15:04:05Z")
@@ -335,7 +133,7 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 		}
 		table.printf("%s\t%s\t%s\t%s\t%s\t%d/%d done\t%d\t%s\t%s\t%s\t%s\n",
 			r.ID, r.Status, dash(r.Severity), started, formatWindow(r.Window, r.StartedAt),
-			done, len(r.Collectors), r.Parts, humanBytes(r.Bytes), yesNo(r.Complete), r.losslessCell(), title)
+			done, len(r.Collectors), r.Parts, humanBytes(r.Bytes), yesNo(r.Complete), losslessCell(r), title)
 	}
 	if table.err != nil {
 		return table.err
