@@ -296,6 +296,12 @@ const (
 	sevError
 )
 
+// SeverityBucket names the bucket of a log record's severity, as the
+// package documentation defines them: "error", "warn", "info" or "other".
+func SeverityBucket(n plog.SeverityNumber, text string) string {
+	return [...]string{sevOther: "other", sevInfo: "info", sevWarn: "warn", sevError: "error"}[severityBucket(n, text)]
+}
+
 // severityBucket maps a log record's severity to its bucket (see the
 // package documentation).
 func severityBucket(n plog.SeverityNumber, text string) sevBucket {

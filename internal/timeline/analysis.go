@@ -151,6 +151,7 @@ func (an *analysis) fill(t *Timeline) {
 		t.Range = &Range{Start: start, End: end, Minutes: minutesBetween(start, end)}
 	}
 	t.Versions = an.versions()
+	t.VersionMinutes = an.versionMinutes()
 	an.spikes = an.findSpikes()
 	t.Spikes = an.spikes
 	for i := range t.Services {
@@ -279,6 +280,21 @@ func (an *analysis) versions() []VersionStats {
 				vs.LogRecords += vb.b.logs.Total()
 			}
 			out = append(out, vs)
+		}
+	}
+	return out
+}
+
+// versionMinutes computes the statistics of every version's minutes.
+func (an *analysis) versionMinutes() []MinuteStats {
+	out := []MinuteStats{}
+	for _, s := range an.services {
+		for _, v := range s.variants {
+			for _, vb := range v.minutes {
+				m := an.minuteStats(s.name, vb.minute, []vbucket{vb})
+				m.Version, m.DeploymentID = v.key.version, v.key.deployment
+				out = append(out, m)
+			}
 		}
 	}
 	return out

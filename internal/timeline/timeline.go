@@ -247,6 +247,11 @@ type Timeline struct {
 	// Minutes hold the statistics of every minute in which a service sent
 	// data, by minute then service.
 	Minutes []MinuteStats `json:"minutes"`
+	// VersionMinutes hold the same statistics for every minute of every
+	// version of a service (Version and DeploymentID set), by service,
+	// version (by first item), then minute: the per-version series of
+	// the web page's charts.
+	VersionMinutes []MinuteStats `json:"version_minutes"`
 	// Spikes are the first error and latency spikes of every service and of
 	// every version of a service with several, by onset.
 	Spikes []Spike `json:"spikes"`
@@ -342,10 +347,14 @@ func (c LogCounts) Total() int64 { return c.Error + c.Warn + c.Info + c.Other }
 
 // MinuteStats are one service's statistics for one minute.
 type MinuteStats struct {
-	Minute     time.Time `json:"minute"`
-	Service    string    `json:"service"`
-	Spans      int64     `json:"spans"`
-	ErrorSpans int64     `json:"error_spans"`
+	Minute  time.Time `json:"minute"`
+	Service string    `json:"service"`
+	// Version and DeploymentID name the version of a VersionMinutes entry;
+	// empty in Minutes.
+	Version      string `json:"version,omitempty"`
+	DeploymentID string `json:"deployment_id,omitempty"`
+	Spans        int64  `json:"spans"`
+	ErrorSpans   int64  `json:"error_spans"`
 	// LatencySamples is the number of spans P50Ms and P95Ms are computed
 	// from; both are 0 when it is 0.
 	LatencySamples int64     `json:"latency_samples"`
