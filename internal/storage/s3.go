@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -361,6 +362,28 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectIn
 		return nil, store.ObjectInfo{}, s.lookupErr(ctx, "get", key, err)
 	}
 	return obj, store.ObjectInfo{Key: key, Size: info.Size, Modified: info.LastModified}, nil
+}
+
+// MaxPresignExpiry is the longest validity of a presigned URL: S3's limit
+// for Signature Version 4.
+const MaxPresignExpiry = 7 * 24 * time.Hour
+
+// PresignGet returns a URL that downloads the object at key without
+// credentials until expiry (at most MaxPresignExpiry) has passed, as
+// `mc share download` does. It signs locally: the object's existence is
+// not checked.
+func (s *S3) PresignGet(ctx context.Context, key string, expiry time.Duration) (*url.URL, error) {
+	if err := store.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if expiry < time.Second || expiry > MaxPresignExpiry {
+		return nil, fmt.Errorf("a presigned URL is valid for 1s to %s, not %s", MaxPresignExpiry, expiry)
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.prefix+key, expiry, nil)
+	if err != nil {
+		return nil, s.mapErr("presign", key, err)
+	}
+	return u, nil
 }
 
 // Stat returns the object's info or store.ErrNotFound.

@@ -164,6 +164,8 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 		newDeployCmd(o),
 		newAnnotateCmd(o),
 		newTimelineCmd(o),
+		newServeCmd(o),
+		newShareCmd(o),
 		newVersionCmd(o),
 	)
 	return root, o

@@ -1,0 +1,288 @@
+package webui
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/catalog"
+	"github.com/otel-evidence/otel-evidence/internal/timeline"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// page is what the layout shows around every page.
+type page struct {
+	// Title is the page's title (evidence text is escaped by the layout).
+	Title string
+	// Source names the store or folder.
+	Source string
+	// IncidentID, when set, adds the incident's tabs; Tab names the
+	// current one.
+	IncidentID string
+	Tab        string
+}
+
+type errorPage struct {
+	page
+	Message string
+}
+
+func (s *Server) page(title, id, tab string) page {
+	return page{Title: title, Source: s.ev.String(), IncidentID: id, Tab: tab}
+}
+
+// listFilter is the incidents page's form: every field narrows the list.
+type listFilter struct {
+	// Q matches the ID or the title, case-insensitively.
+	Q, Service, Severity, Status, Label, Deploy string
+	// From and To keep the incidents active at some moment between them.
+	From, To time.Time
+	// Problems name the fields that could not be read.
+	Problems []string
+}
+
+func parseFilter(q url.Values) listFilter {
+	f := listFilter{
+		Q: strings.TrimSpace(q.Get("q")), Service: strings.TrimSpace(q.Get("service")),
+		Severity: q.Get("severity"), Status: q.Get("status"), Label: strings.TrimSpace(q.Get("label")),
+		Deploy: strings.TrimSpace(q.Get("deploy")),
+	}
+	for _, t := range []struct {
+		key string
+		to  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		v := strings.TrimSpace(q.Get(t.key))
+		if v == "" {
+			continue
+		}
+		at, err := parseFormTime(v)
+		if err != nil {
+			f.Problems = append(f.Problems, "'"+t.key+"' must be a time such as 2026-03-02T09:30 (UTC), got "+Text(v))
+			continue
+		}
+		*t.to = at
+	}
+	return f
+}
+
+// parseFormTime reads a datetime-local value (UTC) or an RFC 3339 time.
+func parseFormTime(v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	_, err := time.Parse(time.RFC3339Nano, v)
+	return time.Time{}, err
+}
+
+func (f listFilter) needsEvidence() bool { return f.Service != "" || f.Deploy != "" }
+
+// keep applies every filter but those that need the evidence.
+func (f listFilter) keep(r *catalog.Incident) bool {
+	if f.Q != "" && !strings.Contains(strings.ToLower(r.ID+"\x00"+r.Title), strings.ToLower(f.Q)) {
+		return false
+	}
+	if f.Severity != "" && !strings.EqualFold(r.Severity, f.Severity) {
+		return false
+	}
+	if f.Status != "" && r.Status != f.Status {
+		return false
+	}
+	if f.Label != "" && !hasLabel(r.Record, f.Label) {
+		return false
+	}
+	if !f.From.IsZero() && !r.ActiveSince(f.From) {
+		return false
+	}
+	if !f.To.IsZero() {
+		start := r.SortTime()
+		if start.IsZero() || start.After(f.To) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasLabel matches "key=value" or "key" against the incident's labels.
+func hasLabel(rec *incident.Incident, label string) bool {
+	if rec == nil {
+		return false
+	}
+	key, value, withValue := strings.Cut(label, "=")
+	v, ok := rec.Labels[strings.TrimSpace(key)]
+	return ok && (!withValue || v == strings.TrimSpace(value))
+}
+
+// keepEvidence applies the service and deploy filters: a service matches
+// the incident's scope (service.name=...) or a service with telemetry or
+// a deploy in its evidence; a deploy matches a deploy ID or version in
+// its evidence.
+func (f listFilter) keepEvidence(r *catalog.Incident, a *analysed) bool {
+	if f.Service != "" {
+		found := false
+		if r.Record != nil {
+			for _, m := range r.Record.Scope {
+				found = found || (m.Key == "service.name" && m.Value == f.Service)
+			}
+		}
+		for _, s := range a.tl.Services {
+			found = found || s.Name == f.Service
+		}
+		for _, e := range a.tl.Events {
+			found = found || (e.Kind == string(incident.EventDeploy) && e.Service == f.Service)
+		}
+		if !found {
+			return false
+		}
+	}
+	if f.Deploy != "" {
+		found := false
+		for _, e := range a.tl.Events {
+			found = found || (e.Kind == string(incident.EventDeploy) && e.ID == f.Deploy)
+		}
+		for _, v := range a.tl.Versions {
+			found = found || v.DeploymentID == f.Deploy
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+type incidentRow struct {
+	*catalog.Incident
+	// Losses and Signature say what the bundle records of its losses and
+	// signatures.
+	Losses, Signature string
+}
+
+// WindowText is the evidence window relative to the incident's start.
+func (r incidentRow) WindowText() string {
+	if r.Window == nil {
+		return "—"
+	}
+	return window(r.Window.Start, r.Window.End, r.StartedAt)
+}
+
+type incidentsPage struct {
+	page
+	Filter     listFilter
+	Rows       []incidentRow
+	Total      int
+	Severities []string
+	Statuses   []string
+	// Unread counts the incidents the service or deploy filter could not
+	// read, which are left out.
+	Unread int
+}
+
+func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	all, err := s.ev.List(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := incidentsPage{page: s.page("Incidents", "", ""), Filter: parseFilter(r.URL.Query()), Total: len(all)}
+	sev := map[string]bool{}
+	for _, row := range all {
+		if row.Severity != "" {
+			sev[row.Severity] = true
+		}
+		if !p.Filter.keep(row) {
+			continue
+		}
+		if p.Filter.needsEvidence() {
+			a, err := s.analyse(ctx, row.ID)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				p.Unread++
+				continue
+			}
+			if !p.Filter.keepEvidence(row, a) {
+				continue
+			}
+		}
+		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: "not recorded", Signature: "unsigned"})
+	}
+	p.Severities = slices.Sorted(maps.Keys(sev))
+	p.Statuses = []string{string(incident.StatusOpen), string(incident.StatusResolved), catalog.StatusUnknown}
+	s.render(w, http.StatusOK, "incidents", p)
+}
+
+type incidentPage struct {
+	page
+	TL      *timeline.Timeline
+	Inc     *timeline.Incident
+	Labels  []label
+	Entries []timeline.Entry
+	Draft   template.HTML
+	Charts  []serviceCharts
+}
+
+type label struct{ Key, Value string }
+
+func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a, err := s.incident(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tl := a.tl
+	p := incidentPage{page: s.page(id, id, "summary"), TL: tl, Inc: tl.Incident, Entries: tl.Entries()}
+	if tl.Incident != nil && tl.Incident.Title != "" {
+		p.Title = id + ": " + tl.Incident.Title
+	}
+	if a.rec != nil {
+		for _, k := range slices.Sorted(maps.Keys(a.rec.Labels)) {
+			p.Labels = append(p.Labels, label{k, a.rec.Labels[k]})
+		}
+	}
+	var md bytes.Buffer
+	if err := tl.WriteMarkdown(&md); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p.Draft, err = renderMarkdown(md.Bytes()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Charts = charts(tl)
+	s.render(w, http.StatusOK, "incident", p)
+}
+
+// incident validates the ID and analyses the incident's evidence.
+func (s *Server) incident(ctx context.Context, id string) (*analysed, error) {
+	if err := incident.ValidateID(id); err != nil {
+		return nil, notFound(id, err)
+	}
+	return s.analyse(ctx, id)
+}
+
+func (s *Server) postmortem(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a, err := s.incident(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var md bytes.Buffer
+	if err := a.tl.WriteMarkdown(&md); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+id+`-postmortem.md"`)
+	_, _ = w.Write(md.Bytes())
+}

@@ -1,0 +1,201 @@
+package webui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/internal/timeline"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// ContentSecurityPolicy is sent with every response: nothing but the
+// page's own stylesheet and inline SVG, no script, no frame, no form
+// posting anywhere else.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// cachedTimelines bounds the analysed incidents kept between requests.
+const cachedTimelines = 4
+
+//go:embed static
+var staticFiles embed.FS
+
+// Options configure a Server.
+type Options struct {
+	// Evidence is what the pages show.
+	Evidence Evidence
+	// Logger receives the errors of requests; nil: none.
+	Logger *zap.Logger
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Share lets the bundle page sign download links (S3 stores only):
+	// anyone who can open the page can then hand out the evidence.
+	Share bool
+}
+
+// Server serves the pages. It only reads the evidence.
+type Server struct {
+	ev     Evidence
+	log    *zap.Logger
+	now    func() time.Time
+	share  bool
+	mux    *http.ServeMux
+	static http.Handler
+
+	// build serialises timeline builds, so that at most one incident's
+	// evidence is being read at a time: memory stays that of one build.
+	build sync.Mutex
+	mu    sync.Mutex
+	cache []cached
+}
+
+type cached struct {
+	id, version string
+	a           *analysed
+}
+
+// analysed is one incident's evidence as the pages show it.
+type analysed struct {
+	tl *timeline.Timeline
+	// rec is the incident record, nil when the evidence has none.
+	rec *incident.Incident
+}
+
+// New returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Evidence == nil {
+		return nil, errors.New("webui: no evidence to serve")
+	}
+	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.incidents)
+	s.mux.HandleFunc("GET /incidents/{id}", s.incidentPage)
+	s.mux.HandleFunc("GET /incidents/{id}/postmortem.md", s.postmortem)
+	s.mux.HandleFunc("GET /incidents/{id}/traces", s.tracesPage)
+	s.mux.HandleFunc("GET /incidents/{id}/traces/{trace}", s.tracePage)
+	s.mux.HandleFunc("GET /incidents/{id}/logs", s.logsPage)
+	s.mux.HandleFunc("GET /incidents/{id}/bundle", s.bundlePage)
+	s.mux.HandleFunc("GET /incidents/{id}/bundle.tar", s.bundleTar)
+	s.mux.Handle("GET /static/", s.static)
+	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+}
+
+// ServeHTTP serves a page with the security headers every response has.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "the evidence pages are read-only: only GET and HEAD", http.StatusMethodNotAllowed)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// analyse returns the incident's analysed evidence, from the cache while
+// the evidence is unchanged.
+func (s *Server) analyse(ctx context.Context, id string) (*analysed, error) {
+	version, err := s.ev.Version(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a := s.cached(id, version); a != nil {
+		return a, nil
+	}
+	s.build.Lock()
+	defer s.build.Unlock()
+	if a := s.cached(id, version); a != nil {
+		return a, nil
+	}
+	in, err := s.ev.Input(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rec := in.Incident
+	tl, err := timeline.Build(in)
+	if err != nil {
+		return nil, err
+	}
+	a := &analysed{tl: tl, rec: rec}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache = append([]cached{{id, version, a}}, s.cache...)
+	if len(s.cache) > cachedTimelines {
+		s.cache = s.cache[:cachedTimelines]
+	}
+	return a, nil
+}
+
+func (s *Server) cached(id, version string) *analysed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.cache {
+		if c.id == id && c.version == version {
+			copy(s.cache[1:i+1], s.cache[:i])
+			s.cache[0] = c
+			return c.a
+		}
+	}
+	return nil
+}
+
+// fail answers with an error page: 404 for an incident the evidence does
+// not hold, 500 for evidence that cannot be read.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	title := "The evidence could not be read"
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status, title = http.StatusNotFound, "No such incident"
+	case errors.Is(err, context.Canceled):
+		return
+	}
+	if status >= 500 {
+		s.log.Warn("evidence page failed", zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	s.render(w, status, "error", errorPage{page: page{Title: title}, Message: err.Error()})
+}
+
+// render writes a page, or a plain 500 when the template fails.
+func (s *Server) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.log.Error("rendering a page failed", zap.String("page", name), zap.Error(err))
+		http.Error(w, fmt.Sprintf("rendering the %s page failed", name), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,108 @@
+package webui
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func get(t *testing.T, h http.Handler, path string) (*httptest.ResponseRecorder, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec, rec.Body.String()
+}
+
+func newServer(t *testing.T, ev Evidence) *Server {
+	t.Helper()
+	s, err := New(Options{Evidence: ev})
+	require.NoError(t, err)
+	return s
+}
+
+func TestPages(t *testing.T) {
+	st := newStore(t, small("INC-WEB-1"), small("INC-WEB-2"))
+	s := newServer(t, StoreEvidence(st))
+
+	res, body := get(t, s, "/")
+	require.Equal(t, http.StatusOK, res.Code, body)
+	assert.Equal(t, ContentSecurityPolicy, res.Header().Get("Content-Security-Policy"))
+	assert.Contains(t, body, "2 of 2 incidents")
+	assert.Contains(t, body, `href="/incidents/INC-WEB-1"`)
+	assert.NotContains(t, body, "<script>")
+	assert.NotContains(t, body, "\x1b")
+	assert.Contains(t, body, `&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J\u202egnp.exe`)
+
+	res, body = get(t, s, "/incidents/INC-WEB-1")
+	require.Equal(t, http.StatusOK, res.Code, body)
+	assert.NotContains(t, body, "<script>")
+	assert.NotContains(t, body, "\x1b")
+	assert.NotContains(t, body, "\u202e")
+	assert.Contains(t, body, `data-deploy="D-checkout-2"`, "the suspect")
+	assert.Contains(t, body, `data-marker="deploy" data-id="D-checkout-2"`)
+	assert.Contains(t, body, `data-marker="incident"`)
+	assert.Contains(t, body, `data-series="1.5.0 (D-checkout-2)"`)
+	assert.Contains(t, body, `note=&lt;script&gt;`)
+
+	res, body = get(t, s, "/incidents/INC-WEB-1/postmortem.md")
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.Contains(t, res.Header().Get("Content-Disposition"), "INC-WEB-1-postmortem.md")
+	assert.True(t, strings.HasPrefix(body, "# "), body[:min(len(body), 80)])
+
+	res, _ = get(t, s, "/incidents/INC-NOPE")
+	assert.Equal(t, http.StatusNotFound, res.Code)
+	res, _ = get(t, s, "/incidents/..%2f..%2fetc")
+	assert.Equal(t, http.StatusNotFound, res.Code)
+	res, body = get(t, s, "/static/style.css")
+	assert.Equal(t, http.StatusOK, res.Code)
+	assert.Contains(t, body, "--fg")
+
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+func TestIncidentFilters(t *testing.T) {
+	a, b := small("INC-A"), small("INC-B")
+	b.labels = map[string]string{"team": "search"}
+	b.start = b.start.Add(-48 * 60 * 60 * 1e9)
+	s := newServer(t, StoreEvidence(newStore(t, a, b)))
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"INC-A", "INC-B"}},
+		{"?label=team%3Dsearch", []string{"INC-B"}},
+		{"?label=team", []string{"INC-A", "INC-B"}},
+		{"?q=inc-a", []string{"INC-A"}},
+		{"?severity=critical&status=open", []string{"INC-A", "INC-B"}},
+		{"?status=resolved", nil},
+		{"?service=checkout", []string{"INC-A", "INC-B"}},
+		{"?service=nothing", nil},
+		{"?deploy=D-cart-9", []string{"INC-A", "INC-B"}},
+		{"?deploy=D-none", nil},
+		{"?from=2026-03-03T00:00", []string{"INC-A", "INC-B"}}, // both still open
+		{"?to=2026-03-01T00:00", []string{"INC-B"}},
+	} {
+		res, body := get(t, s, "/"+tt.query)
+		require.Equal(t, http.StatusOK, res.Code)
+		var got []string
+		for _, id := range []string{"INC-A", "INC-B"} {
+			if strings.Contains(body, `data-incident="`+id+`"`) {
+				got = append(got, id)
+			}
+		}
+		assert.Equal(t, tt.want, got, tt.query)
+	}
+	_, body := get(t, s, "/?from=yesterday")
+	assert.Contains(t, body, "must be a time such as")
+}
+
+func TestText(t *testing.T) {
+	assert.Equal(t, "plain ünïcode", Text("plain ünïcode"))
+	assert.Equal(t, `a\x1b[2Jb\x07c\x00\x9b\u202e\u200b`, Text("a\x1b[2Jb\x07c\x00\u009b\u202e\u200b"))
+}
