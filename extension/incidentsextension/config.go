@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
@@ -33,7 +35,20 @@ type Config struct {
 	EventRetention time.Duration `mapstructure:"event_retention"`
 
 	// prevent unkeyed literal initialization
+	// Web serves the evidence pages that `evidencectl serve` serves (the
+	// incidents, their summary, charts, traces, logs and bundles),
+	// read-only, on their own endpoint. Off unless configured; an
+	// authenticator ('web.auth') is required, since the pages show all the
+	// evidence.
+	Web configoptional.Optional[WebConfig] `mapstructure:"web"`
+
 	_ struct{}
+}
+
+// WebConfig is the server of the evidence pages: endpoint, TLS, timeouts
+// and the authenticator every request must pass.
+type WebConfig struct {
+	confighttp.ServerConfig `mapstructure:",squash"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -62,6 +77,14 @@ func (c *Config) Validate() error {
 	}
 	if c.EventRetention <= 0 {
 		add("'event_retention' must be positive, got %s", c.EventRetention)
+	}
+	if web := c.Web.Get(); web != nil {
+		if web.NetAddr.Endpoint == "" {
+			add("'web.endpoint' is required, for example localhost:8089")
+		}
+		if !web.Auth.HasValue() {
+			add("'web.auth' is required: the pages show all the evidence, so set 'web.auth.authenticator' to an auth extension (for example bearertokenauth)")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -46,6 +49,7 @@ func TestLoadConfig(t *testing.T) {
 			want: &Config{
 				CollectorID: "collector-a", Store: s3, SyncInterval: 5 * time.Second,
 				MaxOpenDuration: 12 * time.Hour, DeployRetention: 72 * time.Hour, EventRetention: 48 * time.Hour,
+				Web: def.Web,
 			},
 		},
 		{
@@ -53,9 +57,25 @@ func TestLoadConfig(t *testing.T) {
 			want: &Config{
 				CollectorID: "collector-b", Store: fs, SyncInterval: defaultSyncInterval,
 				MaxOpenDuration: defaultMaxOpenDuration, DeployRetention: defaultDeployRetention, EventRetention: defaultEventRetention,
+				Web: def.Web,
 			},
 		},
+		{
+			id: component.NewIDWithName(metadata.Type, "web"),
+			want: func() *Config {
+				c := *def
+				c.CollectorID = "collector-d"
+				web := confighttp.NewDefaultServerConfig()
+				web.NetAddr.Endpoint = "localhost:8089"
+				web.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{
+					AuthenticatorID: component.MustNewIDWithName("bearertokenauth", "web"),
+				}})
+				c.Web = configoptional.Some(WebConfig{ServerConfig: web})
+				return &c
+			}(),
+		},
 		{id: component.NewIDWithName(metadata.Type, "bad_interval"), wantErr: "'sync_interval' must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "web_without_auth"), wantErr: "'web.auth' is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,10 @@ type incidentsExtension struct {
 	id     string // collector ID
 	logger *zap.Logger
 	tel    *metadata.TelemetryBuilder
+	tset   component.TelemetrySettings
+	// web serves the evidence pages when 'web' is configured.
+	web     *http.Server
+	webDone chan struct{}
 
 	// Injectable for tests.
 	now           func() time.Time
@@ -139,6 +144,7 @@ func newExtension(cfg *Config, set extension.Settings) (*incidentsExtension, err
 	}
 	e := &incidentsExtension{
 		cfg:             cfg,
+		tset:            set.TelemetrySettings,
 		id:              cfg.CollectorID,
 		logger:          set.Logger.With(zap.String("collector_id", cfg.CollectorID)),
 		tel:             tel,
@@ -200,6 +206,9 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 	}); err != nil {
 		return fmt.Errorf("incidents: register the store writable gauge: %w", err)
 	}
+	if err := e.startWeb(ctx, host); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	e.running = true
 	e.mu.Unlock()
@@ -219,6 +228,7 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 func (e *incidentsExtension) Shutdown(ctx context.Context) error {
 	var err error
 	e.shutdownOnce.Do(func() {
+		webErr := e.stopWeb(ctx)
 		e.mu.Lock()
 		wasRunning := e.running
 		e.running = false
@@ -240,6 +250,7 @@ func (e *incidentsExtension) Shutdown(ctx context.Context) error {
 		}
 		e.subs.close()
 		e.tel.Shutdown()
+		err = errors.Join(err, webErr)
 	})
 	return err
 }

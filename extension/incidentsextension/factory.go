@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
@@ -36,6 +38,7 @@ func createDefaultConfig() component.Config {
 		MaxOpenDuration: defaultMaxOpenDuration,
 		DeployRetention: defaultDeployRetention,
 		EventRetention:  defaultEventRetention,
+		Web:             configoptional.Default(WebConfig{ServerConfig: confighttp.NewDefaultServerConfig()}),
 	}
 }
 
