@@ -32,6 +32,11 @@ type bundleFile struct {
 	Share string
 }
 
+type lossRow struct {
+	Collector string
+	bundle.Loss
+}
+
 type bundlePage struct {
 	page
 	Report   bundle.Report
@@ -41,8 +46,10 @@ type bundlePage struct {
 	ProblemCount int
 	Files        []bundleFile
 	Problems     []string
-	// Losses and Signatures say what the bundle records of them.
+	// Losses and Signatures say what the bundle records of them; LossRows
+	// are the losses its manifests name.
 	Losses, Signatures string
+	LossRows           []lossRow
 	Bytes              int64
 	// Shareable: the store can presign URLs (S3) and the server allows it.
 	Shareable bool
@@ -65,8 +72,24 @@ func (s *Server) bundlePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := bundlePage{page: s.page(id+": bundle", id, "bundle"), Report: rep,
-		Losses: "not recorded by this bundle", Signatures: "unsigned"}
+	p := bundlePage{page: s.page(id+": bundle", id, "bundle"), Report: rep, Signatures: "unsigned"}
+	known := len(rep.Collectors) > 0
+	for _, c := range rep.Collectors {
+		known = known && c.LossesKnown
+		for _, l := range c.Losses {
+			p.LossRows = append(p.LossRows, lossRow{c.CollectorID, l})
+		}
+	}
+	switch {
+	case rep.Lossless():
+		p.Losses = "none: every manifest says nothing is known to be missing"
+	case len(p.LossRows) > 0:
+		p.Losses = "the manifests name what is missing (below)"
+	case !known:
+		p.Losses = "not recorded by this bundle (a manifest is missing or predates loss records)"
+	default:
+		p.Losses = "a manifest says something is missing"
+	}
 	p.OK, p.Complete, p.ProblemCount = rep.OK(), rep.Complete(), len(rep.AllProblems())
 	byKey := map[string][]string{}
 	for _, e := range rep.AllProblems() {

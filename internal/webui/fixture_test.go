@@ -31,6 +31,8 @@ type fixture struct {
 	start  time.Time
 	window time.Duration
 	labels map[string]string
+	// losses are what the manifest says is missing.
+	losses []bundle.Loss
 }
 
 func (f fixture) spike() time.Time { return f.start.Add(f.window * 3 / 4) }
@@ -110,6 +112,7 @@ func (f fixture) write(tb testing.TB, st store.Store) {
 	}
 	flush()
 	m.Complete = true
+	m.Losses = f.losses
 	data, err := m.Marshal()
 	require.NoError(tb, err)
 	key, err := bundle.ManifestKey(f.id, cid)

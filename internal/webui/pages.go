@@ -164,6 +164,32 @@ type incidentRow struct {
 	Losses, Signature string
 }
 
+// lossesText sums up what the collectors' manifests say is missing:
+// "none" only when every manifest records its losses and names none.
+func lossesText(r *catalog.Incident) string {
+	known := len(r.Collectors) > 0
+	var items int64
+	var reasons []string
+	for _, c := range r.Collectors {
+		known = known && c.LossesKnown
+		for _, l := range c.Losses {
+			items += l.Items
+			if !slices.Contains(reasons, l.Reason) {
+				reasons = append(reasons, l.Reason)
+			}
+		}
+	}
+	switch {
+	case !known && items == 0:
+		return "not recorded"
+	case r.Lossless:
+		return "none"
+	case items > 0:
+		return number(items) + " items missing (" + strings.Join(reasons, ", ") + ")"
+	}
+	return "some missing"
+}
+
 // WindowText is the evidence window relative to the incident's start.
 func (r incidentRow) WindowText() string {
 	if r.Window == nil {
@@ -213,7 +239,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: "not recorded", Signature: "unsigned"})
+		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: lossesText(row), Signature: "unsigned"})
 	}
 	p.Severities = slices.Sorted(maps.Keys(sev))
 	p.Statuses = []string{string(incident.StatusOpen), string(incident.StatusResolved), catalog.StatusUnknown}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
 func get(t *testing.T, h http.Handler, path string) (*httptest.ResponseRecorder, string) {
@@ -25,7 +27,9 @@ func newServer(t *testing.T, ev Evidence) *Server {
 }
 
 func TestPages(t *testing.T) {
-	st := newStore(t, small("INC-WEB-1"), small("INC-WEB-2"))
+	lossy := small("INC-WEB-2")
+	lossy.losses = []bundle.Loss{{Signal: bundle.SignalTraces, Reason: bundle.LossEvicted, Items: 1234}}
+	st := newStore(t, small("INC-WEB-1"), lossy)
 	s := newServer(t, StoreEvidence(st))
 
 	res, body := get(t, s, "/")
@@ -36,6 +40,8 @@ func TestPages(t *testing.T) {
 	assert.NotContains(t, body, "<script>")
 	assert.NotContains(t, body, "\x1b")
 	assert.Contains(t, body, `&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J\u202egnp.exe`)
+	assert.Contains(t, body, `<td class="losses">none</td>`, "INC-WEB-1 lacks nothing")
+	assert.Contains(t, body, `<td class="losses">1,234 items missing (evicted)</td>`)
 
 	res, body = get(t, s, "/incidents/INC-WEB-1")
 	require.Equal(t, http.StatusOK, res.Code, body)
@@ -47,6 +53,13 @@ func TestPages(t *testing.T) {
 	assert.Contains(t, body, `data-marker="incident"`)
 	assert.Contains(t, body, `data-series="1.5.0 (D-checkout-2)"`)
 	assert.Contains(t, body, `note=&lt;script&gt;`)
+
+	assert.Contains(t, body, "nothing is known to be missing")
+	_, body = get(t, s, "/incidents/INC-WEB-2")
+	assert.Contains(t, body, `<td>evicted</td><td class="num">1,234</td>`)
+	_, body = get(t, s, "/incidents/INC-WEB-2/bundle")
+	assert.Contains(t, body, "the manifests name what is missing")
+	assert.Contains(t, body, `<td>evicted</td><td class="num">1,234</td>`)
 
 	res, body = get(t, s, "/incidents/INC-WEB-1/postmortem.md")
 	require.Equal(t, http.StatusOK, res.Code)

@@ -69,6 +69,8 @@ func TestWebUI(t *testing.T) {
 	assert.Equal(t, 2, b.count("#incidents tbody tr"))
 	assert.Equal(t, webShownHostile, b.text(`tr[data-incident="`+webHostile+`"] td:last-child`))
 	assert.Contains(t, b.text(`tr[data-incident="`+webIncident+`"]`), "resolved")
+	assert.Equal(t, "none", b.text(`tr[data-incident="`+webIncident+`"] td.losses`), "the collector lost nothing")
+	assert.Equal(t, "not recorded", b.text(`tr[data-incident="`+webHostile+`"] td.losses`), "no manifest")
 	b.noInjection()
 	b.screenshot("incidents")
 
