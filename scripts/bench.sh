@@ -11,7 +11,8 @@
 #    Alertmanager chain on the same traffic.
 # 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
 #    evidence ring vs marshal floor vs fileexporter, otlpwire vs pdata,
-#    ring, bundle, the timeline of a 1M-span bundle vs reading it, the slo
+#    ring, bundle, the timeline of a 1M-span bundle vs reading it, the web
+#    page of a 1M-span incident vs its timeline, the slo
 #    connector vs a no-op connector).
 # 4. Writes BENCHMARKS.md with test/perf/benchmd.
 #
@@ -87,6 +88,9 @@ micro ./pkg/bundle/ . || status=1
 # The timeline of a 1M-span bundle takes seconds per run: one run per count.
 "$GO" test -run '^$' -bench '^BenchmarkTimeline1M$' -benchmem -benchtime=1x -count="$BENCH_COUNT" -timeout 30m \
 	./internal/timeline/ | tee -a bench.txt || status=1
+# The web page of a 1M-span incident, opened cold, beside the timeline.
+"$GO" test -run '^$' -bench '^BenchmarkIncidentPage1M$' -benchmem -benchtime=1x -count="$BENCH_COUNT" -timeout 30m \
+	./internal/webui/ | tee -a bench.txt || status=1
 micro ./connector/sloconnector/ '^BenchmarkConsumeTraces$' || status=1
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)

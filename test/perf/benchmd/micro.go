@@ -98,6 +98,7 @@ func microFigures(s *perf.BenchSet) []perf.Figure {
 	}
 	out = append(out, ingestFigures(s)...)
 	out = append(out, timelineFigures(s)...)
+	out = append(out, webuiFigures(s)...)
 	return append(out, sloFigures(s)...)
 }
 

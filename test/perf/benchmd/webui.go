@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/otel-evidence/otel-evidence/test/perf"
+)
+
+// pkgWebUI holds BenchmarkIncidentPage1M: the summary page of a 1M-span
+// incident, opened cold, and `evidencectl timeline` on the same bundle.
+const pkgWebUI = module + "internal/webui"
+
+// targetPage1M is the issue's target for opening the summary page of a
+// 1M-span incident, in seconds.
+const targetPage1M = 2.0
+
+// webuiFigures is the time to open the summary page of a 1M-span
+// incident cold, against the timeline of the same bundle.
+func webuiFigures(s *perf.BenchSet) []perf.Figure {
+	v, ok := medianOf(s.Get(pkgWebUI, "BenchmarkIncidentPage1M/page"), "s/page")
+	if !ok {
+		return nil
+	}
+	f := perf.Figure{
+		Name: "Micro: the web page of a 1M-span incident, opened cold (read, verify, analyse, render the summary, charts and draft)", Value: v, Unit: "s",
+		Target: fmt.Sprintf("< %g s", targetPage1M), Met: perf.Met(v < targetPage1M),
+	}
+	if peer, ok := medianOf(s.Get(pkgWebUI, "BenchmarkIncidentPage1M/timeline_peer"), "s/page"); ok && peer > 0 {
+		f.Peer, f.PeerValue, f.Ratio, f.RatioOf = "evidencectl timeline of the same bundle (timeline_peer)", peer, v/peer, "wall time"
+	}
+	return []perf.Figure{f}
+}
