@@ -127,6 +127,13 @@ func TestWebUI(t *testing.T) {
 	assert.Contains(t, b.text(".labels"), "why="+webShownHostile)
 	b.noInjection()
 	b.screenshot("incident-hostile")
+	b.follow(chromedp.Click(chromedp.CSS(`.tabs a[href$="/traces"]`)))
+	assert.Equal(t, 3, b.count("#traces tbody tr"))
+	assert.Equal(t, "hostile-svc: "+webShownHostile, b.text("#traces tbody tr:first-child td"), "a hostile span name is text")
+	b.noInjection()
+	b.follow(chromedp.Click(chromedp.CSS(`#traces tbody tr:first-child a`)))
+	assert.Equal(t, webShownHostile, b.text("#waterfall tbody tr .indent"))
+	b.noInjection()
 
 	b.open("/incidents/INC-NOPE")
 	assert.Equal(t, "No such incident", b.text("h1"))
