@@ -211,6 +211,20 @@ func (r *Incident) AddCollector(cs Collector) {
 	r.Collectors = append(r.Collectors, cs)
 }
 
+// HumanBytes formats a size with binary units: 512 B, 1.5 KiB, 3.2 MiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
 func unionWindow(w *bundle.Window, o bundle.Window) *bundle.Window {
 	if w == nil {
 		return &o

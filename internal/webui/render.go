@@ -13,6 +13,8 @@ import (
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+
+	"github.com/otel-evidence/otel-evidence/internal/catalog"
 )
 
 //go:embed templates
@@ -35,7 +37,7 @@ var funcs = template.FuncMap{
 	"secs":    seconds,
 	"ms":      millis,
 	"pct":     percent,
-	"bytes":   humanBytes,
+	"bytes":   catalog.HumanBytes,
 	"num":     number,
 	"window":  window,
 	"lower":   strings.ToLower,
@@ -182,20 +184,6 @@ func number(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
-}
-
-// humanBytes formats a size with binary units: 512 B, 1.5 KiB, 3.2 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // window shows an evidence window relative to the incident start when

@@ -187,15 +187,4 @@ func yesNo(b bool) string {
 }
 
 // humanBytes formats a size with binary units: 512 B, 1.5 KiB, 3.2 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return catalog.HumanBytes(n) }
