@@ -152,6 +152,21 @@ func mkdirAllSync(root *os.Root, dir string) error {
 	return nil
 }
 
+// fileKind names a file type that is not a regular file.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "non-regular file"
+}
+
 // isNotFound reports whether a filesystem error means the key does not exist.
 func isNotFound(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
@@ -170,6 +185,12 @@ func (f *Filesystem) Get(ctx context.Context, key string) (io.ReadCloser, store.
 		return nil, store.ObjectInfo{}, err
 	}
 	defer func() { _ = root.Close() }()
+	// A symbolic link (even to another object), a device or a directory
+	// where an object belongs is never something this store wrote: it is
+	// reported as such, and never followed.
+	if li, err := root.Lstat(key); err == nil && !li.Mode().IsRegular() && !li.IsDir() {
+		return nil, store.ObjectInfo{}, fmt.Errorf("get %q in %s: a %s: %w", key, f, fileKind(li.Mode()), store.ErrNotRegular)
+	}
 	file, err := root.Open(key)
 	if err != nil {
 		return nil, store.ObjectInfo{}, f.mapErr("get", key, err)

@@ -68,6 +68,27 @@ type Manifest struct {
 	// Losses are the items of the window known to be missing, by signal and
 	// reason (see Loss): the sum of the parts' losses.
 	Losses []Loss `json:"losses,omitempty"`
+	// DerivedFrom is set in a derived bundle (a redacted copy): what it was
+	// made from and how.
+	DerivedFrom *Derivation `json:"derived_from,omitempty"`
+}
+
+// Derivation records the source of a derived (redacted) bundle: the source
+// collector's manifest object, whole, with its SHA-256, and the SHA-256 of
+// the redaction rules applied. The source manifest keeps its own signature,
+// so a reader can check the copy against evidence the collector signed.
+type Derivation struct {
+	// SourceManifestSHA256 is the SHA-256 of SourceManifest.
+	SourceManifestSHA256 string `json:"source_manifest_sha256"`
+	// SourceManifest is the source manifest.json object as stored (a DSSE
+	// envelope when the source was signed).
+	SourceManifest json.RawMessage `json:"source_manifest"`
+	// RulesSHA256 is the SHA-256 of the rules file as given.
+	RulesSHA256 string `json:"rules_sha256"`
+	// Tool names what made the copy ("evidencectl redact").
+	Tool string `json:"tool,omitempty"`
+	// CreatedAt is when the copy was made.
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // NewManifest starts an empty manifest.
@@ -175,6 +196,14 @@ func (m *Manifest) Validate() error {
 	if sum != m.Totals {
 		return fmt.Errorf("'totals' %+v differ from the sum of the parts %+v", m.Totals, sum)
 	}
+	if d := m.DerivedFrom; d != nil {
+		if !isSHA256Hex(d.SourceManifestSHA256) || !isSHA256Hex(d.RulesSHA256) {
+			return errors.New("'derived_from': 'source_manifest_sha256' and 'rules_sha256' must be 64 lowercase hex digits")
+		}
+		if len(d.SourceManifest) == 0 {
+			return errors.New("'derived_from.source_manifest' is required")
+		}
+	}
 	return validateLosses(m.Format, m.Lossless, m.Losses)
 }
 
@@ -199,24 +228,69 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ParseManifest decodes and validates a manifest.json.
+// MarshalSigned is Marshal, signed: the manifest.json object of a signed
+// bundle is the DSSE envelope (payload type ManifestPayloadType) whose
+// payload is the manifest. A nil signer gives the plain manifest.
+func (m *Manifest) MarshalSigned(s *Signer) ([]byte, error) {
+	b, err := m.Marshal()
+	if err != nil || s == nil {
+		return b, err
+	}
+	return s.Sign(ManifestPayloadType, b)
+}
+
+// ParseManifest decodes and validates a manifest.json object, signed or
+// not, without checking a signature (see OpenManifest).
 func ParseManifest(data []byte) (*Manifest, error) {
+	m, _, err := OpenManifest(data, nil)
+	return m, err
+}
+
+// isEnvelope reports whether a JSON object looks like a DSSE envelope.
+func isEnvelope(data []byte) bool {
+	var probe struct {
+		PayloadType *string `json:"payloadType"`
+	}
+	return json.Unmarshal(data, &probe) == nil && probe.PayloadType != nil
+}
+
+// OpenManifest decodes and validates a manifest.json object and checks its
+// signature against keys: a plain manifest is SigUnsigned, an envelope is
+// checked (SigNotChecked when keys holds none). The manifest is returned
+// whatever the signature state; an error means it cannot be read at all.
+func OpenManifest(data []byte, keys *KeyRing) (*Manifest, Signature, error) {
 	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("manifest of %d bytes exceeds the limit of %d", len(data), MaxManifestSize)
+		return nil, Signature{}, fmt.Errorf("manifest of %d bytes exceeds the limit of %d", len(data), MaxManifestSize)
+	}
+	sig := Signature{State: SigUnsigned}
+	if isEnvelope(data) {
+		env, err := parseEnvelope(data)
+		if err != nil {
+			return nil, Signature{}, fmt.Errorf("manifest: %w", err)
+		}
+		var payload []byte
+		payload, sig = keys.checkEnvelope(env, ManifestPayloadType)
+		if payload == nil {
+			return nil, sig, fmt.Errorf("manifest envelope: %s", sig.Detail)
+		}
+		data = payload
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("manifest is not valid JSON: %w", err)
+		return nil, sig, fmt.Errorf("manifest is not valid JSON: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("manifest has data after the JSON object")
+		return nil, sig, errors.New("manifest has data after the JSON object")
 	}
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+		return nil, sig, fmt.Errorf("manifest: %w", err)
 	}
 	if m.Parts == nil {
 		m.Parts = []PartRef{}
 	}
-	return &m, nil
+	if sig.State != SigUnsigned && m.Format < 2 {
+		return nil, sig, fmt.Errorf("manifest: a signed manifest of format %d", m.Format)
+	}
+	return &m, sig, nil
 }

@@ -12,7 +12,12 @@ import (
 // this package. Readers accept every version from MinFormatVersion on.
 //
 // Version 2 adds 'lossless' and 'losses' to manifests and part.json, and
-// 'late' to late parts. A version 1 bundle reads as "losses unknown".
+// 'late' to late parts (a version 1 bundle reads as "losses unknown"); and
+// custody: the incident record frozen into each part (incident.json), the
+// SHA-256 of the collector's previous part object in part.json (a hash
+// chain), part.json and manifests signed in DSSE envelopes, and derived
+// (redacted) bundles (a version 1 bundle reads as unsigned, without a
+// frozen incident record or chain).
 const FormatVersion = 2
 
 // MinFormatVersion is the oldest format readers accept.
@@ -28,7 +33,14 @@ const (
 
 // Names of the files inside a part.
 const (
-	PartInfoFile     = "part.json"
+	PartInfoFile = "part.json"
+	// PartSignatureFile is the DSSE envelope of part.json (payload: the
+	// part.json bytes, type PartPayloadType), right after part.json in a
+	// signed part.
+	PartSignatureFile = "part.json.dsse"
+	// PartIncidentFile is the incident record as it stood when the part was
+	// frozen (an incident.Incident in JSON), listed in part.json's Files.
+	PartIncidentFile = IncidentFile
 	EventsFile       = "events.jsonl"
 	TracesJSONFile   = "traces.jsonl"
 	LogsJSONFile     = "logs.jsonl"
@@ -60,7 +72,7 @@ var signalFiles = map[string][3]string{
 // knownFile reports whether name may appear in a part of any encoding.
 func knownFile(name string) bool {
 	switch name {
-	case PartInfoFile, EventsFile, TracesJSONFile, LogsJSONFile, MetricsJSONFile,
+	case PartInfoFile, PartSignatureFile, PartIncidentFile, EventsFile, TracesJSONFile, LogsJSONFile, MetricsJSONFile,
 		TracesProtoFile, LogsProtoFile, MetricsProtoFile:
 		return true
 	}
@@ -70,7 +82,7 @@ func knownFile(name string) bool {
 // dataFileAllowed reports whether name is a data file of a part with the
 // given encoding.
 func dataFileAllowed(name, encoding string) bool {
-	if name == EventsFile {
+	if name == EventsFile || name == PartIncidentFile {
 		return true
 	}
 	for _, f := range signalFiles[encoding] {
@@ -179,7 +191,10 @@ type PartInfo struct {
 	TimeRange TimeRange `json:"time_range,omitzero"`
 	// Counts are set by PartWriter.
 	Counts Counts `json:"counts"`
-	// Files lists the data files (not part.json); set by PartWriter.
+	// Files lists the data files and the frozen incident.json (not
+	// part.json nor its signature), with the size and SHA-256 of each; set
+	// by PartWriter. Readers stop the moment a file's content exceeds its
+	// size here.
 	Files map[string]FileInfo `json:"files"`
 	// Lossless is true when the part is known to lack nothing of its share
 	// of the window: Losses is empty (format 2 on; set by PartWriter).
@@ -190,6 +205,15 @@ type PartInfo struct {
 	// Late marks a part written after the bundle was complete, with items
 	// that arrived late (times inside the window).
 	Late bool `json:"late,omitempty"`
+	// PrevPartSHA256 is the SHA-256 (lowercase hex) of the compressed
+	// object of this collector's previous part of the incident (Seq-1):
+	// a hash chain, so that a missing, reordered or truncated sequence of
+	// parts shows before any manifest lists them. Empty for part 1 and in
+	// format 1.
+	PrevPartSHA256 string `json:"prev_part_sha256,omitempty"`
+	// SourcePartSHA256, in a part of a derived (redacted) bundle, is the
+	// SHA-256 of the source bundle's part object this part was made from.
+	SourcePartSHA256 string `json:"source_part_sha256,omitempty"`
 }
 
 // validateHeader checks the fields a caller supplies to NewPartWriter.
@@ -218,6 +242,15 @@ func (p *PartInfo) validateHeader() error {
 	if !p.Window.End.IsZero() && p.Window.End.Before(p.Window.Start) {
 		return fmt.Errorf("'window.end' %s is before 'window.start' %s", p.Window.End, p.Window.Start)
 	}
+	if p.PrevPartSHA256 != "" && !isSHA256Hex(p.PrevPartSHA256) {
+		return errors.New("'prev_part_sha256' must be 64 lowercase hex digits")
+	}
+	if p.Seq == 1 && p.PrevPartSHA256 != "" {
+		return errors.New("'prev_part_sha256' must be empty in part 1")
+	}
+	if p.SourcePartSHA256 != "" && !isSHA256Hex(p.SourcePartSHA256) {
+		return errors.New("'source_part_sha256' must be 64 lowercase hex digits")
+	}
 	return nil
 }
 
@@ -236,6 +269,9 @@ func (p *PartInfo) validate() error {
 		return fmt.Errorf("'time_range.max' %s is before 'time_range.min' %s", p.TimeRange.Max, p.TimeRange.Min)
 	}
 	for name, f := range p.Files {
+		if name == PartIncidentFile && p.Format < 2 {
+			return fmt.Errorf("'files': %q in a format %d part", name, p.Format)
+		}
 		if !dataFileAllowed(name, p.Encoding) {
 			return fmt.Errorf("'files': %q is not a data file of an %s part", name, p.Encoding)
 		}

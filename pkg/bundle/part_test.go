@@ -281,8 +281,6 @@ func TestPartVerifyDetectsTampering(t *testing.T) {
 			{"flip in logs", files[1], flipByte(1000), "sha256"},
 			{"flip in metrics", files[2], flipByte(5), "sha256"},
 			{"flip in events", EventsFile, flipByte(3), "sha256"},
-			{"append to traces", files[0], func(b []byte) []byte { return append(b, '\n') }, "size"},
-			{"truncate logs", files[1], func(b []byte) []byte { return b[:len(b)-1] }, "size"},
 		}
 		for _, tt := range tests {
 			t.Run(enc+"/"+tt.name, func(t *testing.T) {
@@ -300,6 +298,31 @@ func TestPartVerifyDetectsTampering(t *testing.T) {
 				var ve *VerifyError
 				require.ErrorAs(t, err, &ve)
 				assert.Equal(t, tt.entry, ve.Entry)
+			})
+		}
+	}
+}
+
+// TestPartSizeMismatchNotRead: a file whose size differs from part.json's
+// is refused before a byte of it is read.
+func TestPartSizeMismatchNotRead(t *testing.T) {
+	for _, enc := range encodings {
+		files := signalFiles[enc]
+		for name, tt := range map[string]struct {
+			entry string
+			edit  func([]byte) []byte
+		}{
+			"append to traces": {files[0], func(b []byte) []byte { return append(b, bytes.Repeat([]byte{'\n'}, 1<<20)...) }},
+			"truncate logs":    {files[1], func(b []byte) []byte { return b[:len(b)-1] }},
+		} {
+			t.Run(enc+"/"+name, func(t *testing.T) {
+				data, _ := newTestData().write(t, enc)
+				_, err := ReadPart(bytes.NewReader(tamperEntry(t, data, tt.entry, tt.edit)))
+				var ve *VerifyError
+				require.ErrorAs(t, err, &ve)
+				assert.Equal(t, tt.entry, ve.Entry)
+				assert.Contains(t, ve.Reason, "part.json says")
+				assert.Contains(t, ve.Reason, "not read")
 			})
 		}
 	}
@@ -340,8 +363,6 @@ func TestPartVerifyStructure(t *testing.T) {
 		want    string
 	}{
 		{"file missing", without(entries, LogsJSONFile), LogsJSONFile, "missing from part"},
-		{"file unlisted", withInfo(func(i *PartInfo) { delete(i.Files, LogsJSONFile) }), LogsJSONFile, "not listed"},
-		{"proto file in json part", append(withInfo(func(*PartInfo) {}), tarEntry{hdr: tar.Header{Name: TracesProtoFile, Mode: 0o644}, data: []byte{0}}), TracesProtoFile, "not a data file"},
 		{"count without file", without(withInfo(func(i *PartInfo) { delete(i.Files, LogsJSONFile) }), LogsJSONFile), LogsJSONFile, "counts 80 items but the file is absent"},
 	}
 	for _, tt := range tests {
@@ -352,6 +373,22 @@ func TestPartVerifyStructure(t *testing.T) {
 			require.NotEmpty(t, probs)
 			assert.Equal(t, tt.entry, probs[0].Entry)
 			assert.Contains(t, probs[0].Reason, tt.want)
+		})
+	}
+	// Entries part.json does not list are refused before they are read.
+	for name, tt := range map[string]struct {
+		entries     []tarEntry
+		entry, want string
+	}{
+		"file unlisted":           {withInfo(func(i *PartInfo) { delete(i.Files, LogsJSONFile) }), LogsJSONFile, "not listed"},
+		"proto file in json part": {append(withInfo(func(*PartInfo) {}), tarEntry{hdr: tar.Header{Name: TracesProtoFile, Mode: 0o644}, data: []byte{0}}), TracesProtoFile, "not a data file"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadPart(bytes.NewReader(retar(t, tt.entries)))
+			var ve *VerifyError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tt.entry, ve.Entry)
+			assert.Contains(t, ve.Reason, tt.want)
 		})
 	}
 }
@@ -382,8 +419,10 @@ func TestReadPartRejects(t *testing.T) {
 		{"zstd but not tar", compress(t, bytes.Repeat([]byte("x"), 2000)), "", "not a valid zstd-compressed tar"},
 		{"no part.json", retar(t, []tarEntry{reg(EventsFile, []byte("{}\n"))}), PartInfoFile, "missing"},
 		{"unknown entry", retar(t, []tarEntry{reg(PartInfoFile, infoJSON), reg("../../etc/passwd", []byte("x"))}), "", `unexpected entry "../../etc/passwd"`},
-		{"directory entry", retar(t, []tarEntry{{hdr: tar.Header{Name: EventsFile, Typeflag: tar.TypeDir, Mode: 0o755}}}), EventsFile, "regular file"},
-		{"symlink entry", retar(t, []tarEntry{{hdr: tar.Header{Name: EventsFile, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}}), EventsFile, "regular file"},
+		{"part.json not first", retar(t, []tarEntry{reg(EventsFile, []byte("{}\n")), reg(PartInfoFile, infoJSON)}), PartInfoFile, "the first entry is"},
+		{"directory entry", retar(t, []tarEntry{reg(PartInfoFile, infoJSON), {hdr: tar.Header{Name: EventsFile, Typeflag: tar.TypeDir, Mode: 0o755}}}), EventsFile, "regular file"},
+		{"symlink entry", retar(t, []tarEntry{reg(PartInfoFile, infoJSON), {hdr: tar.Header{Name: EventsFile, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}}), EventsFile, "regular file"},
+		{"symlink part.json", retar(t, []tarEntry{{hdr: tar.Header{Name: PartInfoFile, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}}}), PartInfoFile, "regular file"},
 		{"duplicate", retar(t, []tarEntry{reg(PartInfoFile, infoJSON), reg(PartInfoFile, infoJSON)}), PartInfoFile, "twice"},
 		{"part.json not JSON", retar(t, []tarEntry{reg(PartInfoFile, []byte("{"))}), PartInfoFile, "invalid JSON"},
 		{"newer format", retar(t, []tarEntry{reg(PartInfoFile, editInfo(func(m map[string]any) { m["format"] = FormatVersion + 1 }))}), PartInfoFile, fmt.Sprintf("'format' is %d", FormatVersion+1)},
@@ -433,7 +472,7 @@ func TestReadPartLimits(t *testing.T) {
 	_, err = ReadPartLimits(bytes.NewReader(good), Limits{MaxFileSize: biggest, MaxTotalSize: total + maxPartInfoSize, MaxWindow: 8 << 20})
 	require.NoError(t, err)
 	_, err = ReadPartLimits(bytes.NewReader(good), Limits{MaxFileSize: 1 << 30, MaxTotalSize: 1 << 30, MaxWindow: 1 << 20})
-	require.ErrorContains(t, err, "zstd window exceeds the limit")
+	require.ErrorContains(t, err, "zstd window exceeds the reader's limit")
 }
 
 func TestReadPartTruncated(t *testing.T) {

@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -21,39 +20,65 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
-// Limits bound the memory ReadPart spends on a part from outside.
+// Limits bound what reading a part from outside may cost.
 type Limits struct {
 	// MaxFileSize caps each file inside the part, after decompression.
 	MaxFileSize int64
 	// MaxTotalSize caps all files of the part together, after decompression,
 	// and the compressed part object read by VerifyBundle and VerifyDir.
 	MaxTotalSize int64
-	// MaxWindow caps the zstd window (the decoder's history buffer).
+	// MaxWindow caps the zstd window (the decoder's history buffer), and
+	// so the decoder's memory.
 	MaxWindow uint64
+	// MaxRecordSize caps one record of a data file: a JSON line or a
+	// length-prefixed protobuf message. Readers hold one record at a time,
+	// so this bounds their memory; PartWriter splits requests that would
+	// encode to more.
+	MaxRecordSize int64
 }
 
-// DefaultLimits are used by ReadPart, VerifyBundle and VerifyDir, and
-// PartWriter refuses to write files a reader with these limits would reject.
+// DefaultLimits are used by the readers of this package, and PartWriter
+// refuses to write files or records a reader with these limits would
+// reject. The zstd window is what PartWriter's encoder uses (8 MiB).
 var DefaultLimits = Limits{
-	MaxFileSize:  1 << 30,
-	MaxTotalSize: 4 << 30,
-	MaxWindow:    64 << 20,
+	MaxFileSize:   1 << 30,
+	MaxTotalSize:  4 << 30,
+	MaxWindow:     8 << 20,
+	MaxRecordSize: 16 << 20,
 }
 
-// maxPresize bounds the buffer ReadPart allocates for a file before its
-// bytes arrive: the exporter cuts parts at 64 MiB by default.
-const maxPresize = 80 << 20
+func (l Limits) orDefault() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits
+	}
+	return l
+}
 
 // maxTrailing bounds the bytes accepted after the tar's end-of-archive
 // marker (record padding written by other tar implementations).
 const maxTrailing = 64 << 10
 
-// Part is a part read back: its part.json and the content of every file.
+// Part is a part read whole into memory by ReadPart: its part.json and the
+// content of every file. Readers of parts from outside use OpenPart, which
+// holds one record at a time.
 type Part struct {
 	// Info is the decoded part.json.
 	Info PartInfo
-	// Data holds each file's raw content by name, part.json included.
+	// Data holds each file's raw content by name, part.json, its signature
+	// and the frozen incident.json included.
 	Data map[string][]byte
+	// Signature is the outcome of checking part.json's signature.
+	Signature Signature
+}
+
+// Incident returns the incident record frozen into the part, nil when the
+// part has none (format 1).
+func (p *Part) Incident() (*incident.Incident, error) {
+	raw, ok := p.Data[PartIncidentFile]
+	if !ok {
+		return nil, nil
+	}
+	return ParseIncident(raw)
 }
 
 // ErrCorrupt is matched (errors.Is) by every *VerifyError.
@@ -90,104 +115,54 @@ func verifyErr(entry, format string, args ...any) *VerifyError {
 
 // streamErr turns an error from the zstd or tar layer into a VerifyError.
 func streamErr(entry string, err error) *VerifyError {
+	var ve *VerifyError
 	switch {
+	case errors.As(err, &ve):
+		return ve
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return verifyErr(entry, "part is truncated (%v)", err)
 	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return verifyErr(entry, "part's zstd window exceeds the limit (%v)", err)
+		return verifyErr(entry, "part's zstd window exceeds the reader's limit (%v)", err)
 	}
 	return verifyErr(entry, "part is not a valid zstd-compressed tar: %v", err)
 }
 
-// ReadPart reads a part object (a .tar.zst) with DefaultLimits. Structural
-// problems (bad compression, truncation, unexpected tar entries, a missing
-// or invalid part.json, limits exceeded) are returned as *VerifyError;
+// ReadPart reads a part object (a .tar.zst) whole into memory with
+// DefaultLimits. Structural problems (bad compression, truncation,
+// unexpected tar entries, a missing or invalid part.json, a file larger
+// than part.json declares, limits exceeded) are returned as *VerifyError;
 // file hashes are checked by Part.Verify.
 func ReadPart(r io.Reader) (*Part, error) { return ReadPartLimits(r, DefaultLimits) }
 
 // ReadPartLimits is ReadPart with explicit limits.
 func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
-	zr, err := zstd.NewReader(r,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(max(lim.MaxWindow, zstd.MinWindowSize)),
-	)
+	ps, err := OpenPart(r, ReadOptions{Limits: lim})
 	if err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
+		return nil, err
 	}
-	defer zr.Close()
-
-	data := make(map[string][]byte)
-	var total int64
-	tr := tar.NewReader(zr)
+	defer ps.Close()
+	p := &Part{Info: ps.Info(), Data: map[string][]byte{PartInfoFile: ps.InfoJSON()}, Signature: ps.Signature()}
+	if ps.envelope != nil {
+		p.Data[PartSignatureFile] = ps.envelope
+	}
+	if ps.incidentJSON != nil {
+		p.Data[PartIncidentFile] = ps.incidentJSON
+	}
 	for {
-		hdr, err := tr.Next()
+		name, fr, err := ps.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, streamErr("", err)
+			return nil, err
 		}
-		name := hdr.Name
-		if !knownFile(name) {
-			return nil, verifyErr("", "unexpected entry %q in part", name)
+		buf := bytes.NewBuffer(make([]byte, 0, min(ps.info.Files[name].Size, 80<<20)+bytes.MinRead))
+		if _, err := buf.ReadFrom(fr); err != nil && !isContentMismatch(err) {
+			return nil, err
 		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil, verifyErr(name, "tar entry of type %q, want a regular file", hdr.Typeflag)
-		}
-		if _, dup := data[name]; dup {
-			return nil, verifyErr(name, "appears twice in part")
-		}
-		limit := lim.MaxFileSize
-		if name == PartInfoFile {
-			limit = min(limit, maxPartInfoSize)
-		}
-		if hdr.Size > limit {
-			return nil, verifyErr(name, "size %d exceeds the limit of %d bytes", hdr.Size, limit)
-		}
-		if total+hdr.Size > lim.MaxTotalSize {
-			return nil, verifyErr(name, "part content exceeds the limit of %d bytes", lim.MaxTotalSize)
-		}
-		// At most the size the header declared, which the limits bound,
-		// into a buffer sized from the header, so that a part's file is
-		// read into one buffer instead of growing one by doubling (which
-		// zeroes and copies every byte several times); capped, so that a
-		// header alone cannot make ReadPart allocate a file's limit.
-		buf := bytes.NewBuffer(make([]byte, 0, min(hdr.Size, maxPresize)+bytes.MinRead))
-		n, err := io.CopyN(buf, tr, hdr.Size)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, streamErr(name, err)
-		}
-		if n != hdr.Size {
-			return nil, verifyErr(name, "read %d bytes, tar header says %d", n, hdr.Size)
-		}
-		total += n
-		data[name] = buf.Bytes()
+		p.Data[name] = buf.Bytes()
 	}
-	if len(data) == 0 {
-		return nil, verifyErr("", "empty input: not a part")
-	}
-	// Read to the end of the zstd stream so its checksum is verified.
-	n, err := io.Copy(io.Discard, io.LimitReader(zr, maxTrailing+1))
-	if err != nil {
-		return nil, streamErr("", err)
-	}
-	if n > maxTrailing {
-		return nil, verifyErr("", "more than %d bytes after the end of the tar archive", maxTrailing)
-	}
-
-	raw, ok := data[PartInfoFile]
-	if !ok {
-		return nil, verifyErr(PartInfoFile, "missing from part")
-	}
-	var info PartInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return nil, verifyErr(PartInfoFile, "invalid JSON: %v", err)
-	}
-	if err := info.validate(); err != nil {
-		return nil, verifyErr(PartInfoFile, "%v", err)
-	}
-	return &Part{Info: info, Data: data}, nil
+	return p, nil
 }
 
 // Problems checks every data file's size and SHA-256 against part.json,
@@ -197,7 +172,7 @@ func ReadPartLimits(r io.Reader, lim Limits) (*Part, error) {
 func (p *Part) Problems() []*VerifyError {
 	var out []*VerifyError
 	for _, name := range slices.Sorted(maps.Keys(p.Data)) {
-		if name == PartInfoFile {
+		if name == PartInfoFile || name == PartSignatureFile {
 			continue
 		}
 		if !dataFileAllowed(name, p.Info.Encoding) {

@@ -32,6 +32,26 @@ type Report struct {
 	// Unexpected lists objects under the incident that are not part of the
 	// layout. They are not verified and are not problems.
 	Unexpected []string `json:"unexpected,omitempty"`
+	// TrustedKeys are the key IDs signatures were checked against; none
+	// means signatures were not checked.
+	TrustedKeys []string `json:"trusted_keys,omitempty"`
+	// IncidentRecord compares incident.json with the records frozen into
+	// the parts.
+	IncidentRecord *IncidentCheck `json:"incident_record,omitempty"`
+}
+
+// Signed reports whether every collector's manifest and parts carry a
+// signature (checked or not).
+func (r *Report) Signed() bool {
+	if len(r.Collectors) == 0 {
+		return false
+	}
+	for _, c := range r.Collectors {
+		if !c.Signed() {
+			return false
+		}
+	}
+	return true
 }
 
 // CollectorReport is the outcome for one collector's parts and manifest.
@@ -56,7 +76,37 @@ type CollectorReport struct {
 	// or what is.
 	Lossless bool           `json:"lossless"`
 	Losses   []Loss         `json:"losses,omitempty"`
-	Problems []*VerifyError `json:"problems,omitempty"`
+	// Manifest is the outcome of checking the manifest's signature.
+	Manifest Signature `json:"manifest_signature"`
+	// SignedParts counts the parts whose part.json is signed (checked or
+	// not); UnsignedParts those without a signature.
+	SignedParts   int `json:"signed_parts"`
+	UnsignedParts int `json:"unsigned_parts"`
+	// KeyIDs are the key IDs that signed the manifest and parts.
+	KeyIDs []string `json:"key_ids,omitempty"`
+	// Chained counts the parts whose link to the previous part was checked.
+	Chained int `json:"chained_parts"`
+	// DerivedFrom is set for a derived (redacted) bundle.
+	DerivedFrom *DerivedCheck  `json:"derived_from,omitempty"`
+	Problems    []*VerifyError `json:"problems,omitempty"`
+}
+
+// Signed reports whether the collector's manifest and every part carry a
+// signature.
+func (c *CollectorReport) Signed() bool {
+	return c.Manifest.State != SigUnsigned && c.Manifest.State != "" && c.UnsignedParts == 0
+}
+
+// DerivedCheck is what verify found about a derived bundle's source.
+type DerivedCheck struct {
+	SourceManifestSHA256 string `json:"source_manifest_sha256"`
+	RulesSHA256          string `json:"rules_sha256"`
+	Tool                 string `json:"tool,omitempty"`
+	// SourceSignature is the source manifest's own signature, checked
+	// against the same trusted keys.
+	SourceSignature Signature `json:"source_signature"`
+	// SourceCollector is the collector that wrote the source.
+	SourceCollector string `json:"source_collector,omitempty"`
 }
 
 // Lossless reports whether every collector's manifest is known to lack
@@ -178,8 +228,17 @@ func (s dirSource) list(ctx context.Context, prefix string) ([]string, error) {
 // file belongs). They are reported as problems, not as failures to verify.
 var errUnreadable = errors.New("cannot be read")
 
+// TamperedNotRegular is the problem of an object that is not a regular
+// file (in a filesystem store or a downloaded copy): a symbolic link, even
+// to another part, is never something a collector wrote.
+const TamperedNotRegular = "tampered with: a symbolic link or other non-regular file stands where the collector writes a regular object"
+
 func (s dirSource) open(_ context.Context, key string) (io.ReadCloser, error) {
-	f, err := s.root.Open(filepath.FromSlash(key))
+	name := filepath.FromSlash(key)
+	if st, err := s.root.Lstat(name); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", s.name(key), store.ErrNotRegular)
+	}
+	f, err := s.root.Open(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", s.name(key), store.ErrNotFound)
@@ -188,34 +247,69 @@ func (s dirSource) open(_ context.Context, key string) (io.ReadCloser, error) {
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		_ = f.Close()
-		return nil, fmt.Errorf("%w: not a regular file", errUnreadable)
+		return nil, fmt.Errorf("%s: %w", s.name(key), store.ErrNotRegular)
 	}
 	return f, nil
 }
 
 func (s dirSource) name(key string) string { return filepath.Join(s.dir, filepath.FromSlash(key)) }
 
+// openProblem turns an error opening key into a problem, or returns it
+// when it is a failure to read at all.
+func openProblem(src source, key string, err error) (*VerifyError, error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &VerifyError{File: src.name(key), Reason: "missing"}, nil
+	case errors.Is(err, store.ErrNotRegular):
+		return &VerifyError{File: src.name(key), Reason: TamperedNotRegular}, nil
+	case errors.Is(err, errUnreadable):
+		return &VerifyError{File: src.name(key), Reason: err.Error()}, nil
+	}
+	return nil, fmt.Errorf("opening %s: %w", src.name(key), err)
+}
+
+// VerifyOptions tune verification.
+type VerifyOptions struct {
+	// Keys are the trusted public keys. With keys, every manifest and part
+	// must carry a valid signature by one of them; without, signatures are
+	// reported but not checked.
+	Keys *KeyRing
+	// Limits bound the reading of each part; zero means DefaultLimits.
+	Limits Limits
+}
+
 // VerifyBundle checks the evidence of incident id in st: incident.json
-// decodes and names the incident; for every collector, the manifest
-// decodes, every listed part exists with the manifest's size and SHA-256,
-// and every file inside each part (listed or not) matches its part.json.
-// Problems are collected in the Report; the error is for failures to run
-// the check at all (invalid ID, store errors, cancellation, or no evidence:
-// wraps store.ErrNotFound).
-func VerifyBundle(ctx context.Context, st store.Store, id string) (Report, error) {
-	return verify(ctx, storeSource{st: st}, id, DefaultLimits)
+// decodes, names the incident and agrees with the records frozen into the
+// parts; for every collector, the manifest decodes, every listed part
+// exists with the manifest's size and SHA-256, every file inside each part
+// (listed or not) matches its part.json, and each part names the SHA-256
+// of the one before it; with trusted keys, every manifest and part.json is
+// signed by one of them. Problems are collected in the Report; the error
+// is for failures to run the check at all (invalid ID, store errors,
+// cancellation, or no evidence: wraps store.ErrNotFound).
+func VerifyBundle(ctx context.Context, st store.Store, id string, opts ...VerifyOptions) (Report, error) {
+	return verify(ctx, storeSource{st: st}, id, oneOpts(opts))
 }
 
 // VerifyDir is VerifyBundle for a local copy: dir holds the store's keys
-// as paths ("incidents/<id>/..."). Symbolic links leading out of dir are
-// not followed.
-func VerifyDir(ctx context.Context, dir, id string) (Report, error) {
+// as paths ("incidents/<id>/..."). Symbolic links are never followed: one
+// where an object belongs is reported as tampering.
+func VerifyDir(ctx context.Context, dir, id string, opts ...VerifyOptions) (Report, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return Report{IncidentID: id}, fmt.Errorf("opening evidence directory: %w", err)
 	}
 	defer func() { _ = root.Close() }()
-	return verify(ctx, dirSource{dir: dir, root: root}, id, DefaultLimits)
+	return verify(ctx, dirSource{dir: dir, root: root}, id, oneOpts(opts))
+}
+
+func oneOpts(opts []VerifyOptions) VerifyOptions {
+	var o VerifyOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Limits = o.Limits.orDefault()
+	return o
 }
 
 type collectorObjects struct {
@@ -223,8 +317,8 @@ type collectorObjects struct {
 	parts    map[int]string
 }
 
-func verify(ctx context.Context, src source, id string, lim Limits) (Report, error) {
-	rep := Report{IncidentID: id, Collectors: []CollectorReport{}}
+func verify(ctx context.Context, src source, id string, opts VerifyOptions) (Report, error) {
+	rep := Report{IncidentID: id, Collectors: []CollectorReport{}, TrustedKeys: opts.Keys.KeyIDs()}
 	prefix, err := IncidentPrefix(id)
 	if err != nil {
 		return rep, err
@@ -263,6 +357,16 @@ func verify(ctx context.Context, src source, id string, lim Limits) (Report, err
 		}
 	}
 
+	var frozen []FrozenRecord
+	for _, cid := range slices.Sorted(maps.Keys(collectors)) {
+		cr, fr, err := verifyCollector(ctx, src, id, cid, collectors[cid], opts)
+		if err != nil {
+			return rep, err
+		}
+		rep.Collectors = append(rep.Collectors, cr)
+		frozen = append(frozen, fr...)
+	}
+
 	incKey, _ := IncidentKey(id)
 	if !hasIncident {
 		rep.Problems = append(rep.Problems, &VerifyError{File: src.name(incKey), Reason: "missing"})
@@ -276,29 +380,23 @@ func verify(ctx context.Context, src source, id string, lim Limits) (Report, err
 		}
 		rep.Incident = inc
 	}
-
-	for _, cid := range slices.Sorted(maps.Keys(collectors)) {
-		cr, err := verifyCollector(ctx, src, id, cid, collectors[cid], lim)
-		if err != nil {
-			return rep, err
+	if len(frozen) > 0 {
+		chk := CheckIncident(rep.Incident, frozen)
+		rep.IncidentRecord = &chk
+		if chk.Tampered != "" {
+			rep.Problems = append(rep.Problems, &VerifyError{File: src.name(incKey), Reason: chk.Tampered})
 		}
-		rep.Collectors = append(rep.Collectors, cr)
 	}
 	return rep, nil
 }
 
-// readAll reads key up to limit bytes. A VerifyError reports a missing or
-// oversized object; the error is for anything else.
+// readAll reads key up to limit bytes. A VerifyError reports a missing,
+// non-regular or oversized object; the error is for anything else.
 func readAll(ctx context.Context, src source, key string, limit int64) ([]byte, *VerifyError, error) {
 	rc, err := src.open(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, &VerifyError{File: src.name(key), Reason: "missing"}, nil
-	}
-	if errors.Is(err, errUnreadable) {
-		return nil, &VerifyError{File: src.name(key), Reason: err.Error()}, nil
-	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening %s: %w", src.name(key), err)
+		verr, err := openProblem(src, key, err)
+		return nil, verr, err
 	}
 	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
@@ -332,32 +430,64 @@ func readIncident(ctx context.Context, src source, key, id string) (*incident.In
 	return &inc, nil, nil
 }
 
-func verifyCollector(ctx context.Context, src source, id, cid string, objs *collectorObjects, lim Limits) (CollectorReport, error) {
+// partResult is what reading one part object found.
+type partResult struct {
+	key    string
+	seq    int
+	info   *PartInfo
+	sha256 string
+	sig    Signature
+	frozen *incident.Incident
+	ok     bool // no problem at all
+}
+
+func verifyCollector(ctx context.Context, src source, id, cid string, objs *collectorObjects, opts VerifyOptions) (CollectorReport, []FrozenRecord, error) {
 	cr := CollectorReport{CollectorID: cid}
 	mkey, _ := ManifestKey(id, cid)
+	problem := func(key, reason string) {
+		cr.Problems = append(cr.Problems, &VerifyError{File: src.name(key), Reason: reason})
+	}
 	var m *Manifest
 	if objs.manifest == "" {
-		cr.Problems = append(cr.Problems, &VerifyError{File: src.name(mkey), Reason: "missing: this collector's evidence is incomplete"})
+		problem(mkey, "missing: this collector's evidence is incomplete, and no manifest vouches for its parts")
 	} else {
 		data, verr, err := readAll(ctx, src, mkey, MaxManifestSize)
 		if err != nil {
-			return cr, err
+			return cr, nil, err
 		}
 		if verr == nil {
-			m, err = ParseManifest(data)
+			var sig Signature
+			m, sig, err = OpenManifest(data, opts.Keys)
+			cr.Manifest = sig
 			switch {
 			case err != nil:
 				verr = &VerifyError{File: src.name(mkey), Reason: err.Error()}
 			case m.IncidentID != id || m.CollectorID != cid:
 				verr = &VerifyError{File: src.name(mkey), Reason: fmt.Sprintf("names incident %q and collector %q, but is stored under %q and %q", m.IncidentID, m.CollectorID, id, cid)}
 				m = nil
+			case !sig.OK(opts.Keys):
+				verr = &VerifyError{File: src.name(mkey), Reason: sig.Problem(opts.Keys)}
 			}
+			cr.KeyIDs = appendNew(cr.KeyIDs, sig.KeyIDs...)
 		}
 		if verr != nil {
 			cr.Problems = append(cr.Problems, verr)
 		}
 	}
-	listed := make(map[int]bool)
+	listed := make(map[int]*PartRef)
+	results := make(map[int]*partResult)
+	check := func(seq int, key string, ref *PartRef) error {
+		res, probs, err := verifyPart(ctx, src, key, id, cid, ref, opts)
+		if err != nil {
+			return err
+		}
+		cr.Parts++
+		cr.Problems = append(cr.Problems, probs...)
+		if res != nil {
+			results[seq] = res
+		}
+		return nil
+	}
 	if m != nil {
 		cr.HasManifest = true
 		cr.Complete = m.Complete
@@ -365,37 +495,134 @@ func verifyCollector(ctx context.Context, src source, id, cid string, objs *coll
 		cr.LossesKnown, cr.Lossless, cr.Losses = m.LossesKnown(), m.Lossless, m.Losses
 		for i := range m.Parts {
 			ref := &m.Parts[i]
-			listed[ref.Seq] = true
+			listed[ref.Seq] = ref
 			key, _ := PartKey(id, cid, ref.Seq)
 			if _, ok := objs.parts[ref.Seq]; !ok {
-				cr.Problems = append(cr.Problems, &VerifyError{File: src.name(key), Reason: "listed in manifest.json but missing"})
+				// Not listed by the store: missing, or something other
+				// than an object (a symbolic link) stands there.
+				rc, err := src.open(ctx, key)
+				if err == nil {
+					_ = rc.Close()
+				}
+				if errors.Is(err, store.ErrNotRegular) {
+					problem(key, TamperedNotRegular)
+				} else {
+					problem(key, "listed in manifest.json but missing")
+				}
 				continue
 			}
-			probs, err := verifyPart(ctx, src, key, id, cid, ref, lim)
-			if err != nil {
-				return cr, err
+			if err := check(ref.Seq, key, ref); err != nil {
+				return cr, nil, err
 			}
-			cr.Parts++
-			cr.Problems = append(cr.Problems, probs...)
+		}
+		if m.DerivedFrom != nil {
+			cr.DerivedFrom = checkDerivation(m, opts.Keys, results, func(reason string) { problem(mkey, reason) })
 		}
 	}
 	for _, seq := range slices.Sorted(maps.Keys(objs.parts)) {
-		if listed[seq] {
+		if listed[seq] != nil {
 			continue
 		}
 		key := objs.parts[seq]
 		cr.Unlisted = append(cr.Unlisted, seq)
 		if m != nil && m.Complete {
-			cr.Problems = append(cr.Problems, &VerifyError{File: src.name(key), Reason: "not listed in the complete manifest.json"})
+			problem(key, "not listed in the complete manifest.json")
 		}
-		probs, err := verifyPart(ctx, src, key, id, cid, nil, lim)
-		if err != nil {
-			return cr, err
+		if err := check(seq, key, nil); err != nil {
+			return cr, nil, err
 		}
-		cr.Parts++
-		cr.Problems = append(cr.Problems, probs...)
 	}
-	return cr, nil
+	var frozen []FrozenRecord
+	for _, seq := range slices.Sorted(maps.Keys(results)) {
+		res := results[seq]
+		if res.sig.State == SigUnsigned {
+			cr.UnsignedParts++
+		} else {
+			cr.SignedParts++
+			cr.KeyIDs = appendNew(cr.KeyIDs, res.sig.KeyIDs...)
+		}
+		if res.frozen != nil && res.ok {
+			frozen = append(frozen, FrozenRecord{Incident: res.frozen, File: src.name(res.key), FrozenAt: res.info.CreatedAt})
+		}
+	}
+	cr.Chained = checkChain(results, func(key, reason string) { problem(key, reason) }, func(seq int) string {
+		k, _ := PartKey(id, cid, seq)
+		return k
+	})
+	return cr, frozen, nil
+}
+
+func appendNew(list []string, ids ...string) []string {
+	for _, id := range ids {
+		if !slices.Contains(list, id) {
+			list = append(list, id)
+		}
+	}
+	return list
+}
+
+// checkChain checks that each part of format 2 names the SHA-256 of the
+// collector's part before it, and returns the number of links checked.
+func checkChain(results map[int]*partResult, problem func(key, reason string), keyOf func(int) string) int {
+	n := 0
+	for _, seq := range slices.Sorted(maps.Keys(results)) {
+		res := results[seq]
+		if res.info == nil || res.info.Format < 2 || seq == 1 || res.info.Seq != seq {
+			continue
+		}
+		n++
+		want := res.info.PrevPartSHA256
+		prev := results[seq-1]
+		switch {
+		case want == "":
+			problem(res.key, fmt.Sprintf("hash chain broken: part %d does not name the SHA-256 of part %d", seq, seq-1))
+		case prev == nil:
+			problem(res.key, fmt.Sprintf("hash chain broken: part %d follows a part %d with SHA-256 %s, which is missing or unreadable (%s)",
+				seq, seq-1, want, keyOf(seq-1)))
+		case prev.sha256 != want:
+			problem(res.key, fmt.Sprintf("hash chain broken: part %d follows a part %d with SHA-256 %s, but %s has SHA-256 %s (removed, replaced or reordered)",
+				seq, seq-1, want, keyOf(seq-1), prev.sha256))
+		}
+	}
+	return n
+}
+
+// checkDerivation checks a derived manifest against the source manifest it
+// carries: the digest, the source's signature, and that every derived part
+// was made from the source's part of the same number.
+func checkDerivation(m *Manifest, keys *KeyRing, results map[int]*partResult, problem func(string)) *DerivedCheck {
+	d := m.DerivedFrom
+	out := &DerivedCheck{SourceManifestSHA256: d.SourceManifestSHA256, RulesSHA256: d.RulesSHA256, Tool: d.Tool}
+	sum := sha256.Sum256(d.SourceManifest)
+	if hex.EncodeToString(sum[:]) != d.SourceManifestSHA256 {
+		problem(fmt.Sprintf("'derived_from.source_manifest' has SHA-256 %s, not the %s it names", hex.EncodeToString(sum[:]), d.SourceManifestSHA256))
+		return out
+	}
+	src, sig, err := OpenManifest(d.SourceManifest, keys)
+	out.SourceSignature = sig
+	if err != nil {
+		problem("'derived_from.source_manifest': " + err.Error())
+		return out
+	}
+	out.SourceCollector = src.CollectorID
+	if src.IncidentID != m.IncidentID {
+		problem(fmt.Sprintf("derived from a manifest of incident %q", src.IncidentID))
+	}
+	bySeq := make(map[int]PartRef, len(src.Parts))
+	for _, p := range src.Parts {
+		bySeq[p.Seq] = p
+	}
+	for _, seq := range slices.Sorted(maps.Keys(results)) {
+		res := results[seq]
+		if res.info == nil {
+			continue
+		}
+		ref, ok := bySeq[seq]
+		if !ok || ref.SHA256 != res.info.SourcePartSHA256 {
+			problem(fmt.Sprintf("part %d names source part SHA-256 %q, which the source manifest does not list as part %d", seq, res.info.SourcePartSHA256, seq))
+		}
+	}
+	return out
 }
 
 // countingHash hashes and counts what is read through it.
@@ -412,71 +639,94 @@ func (c *countingHash) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// verifyPart streams one part object once: hashing it for the manifest
-// check while decoding it for the part.json check. ref is nil for parts the
-// manifest does not list.
-func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartRef, lim Limits) ([]*VerifyError, error) {
+// verifyPart streams one part object once, in bounded memory: hashing it
+// for the manifest check while decoding it for the part.json check. ref is
+// nil for parts the manifest does not list. The result is nil when the
+// part could not be opened.
+func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartRef, opts VerifyOptions) (*partResult, []*VerifyError, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	lim := opts.Limits
 	name := src.name(key)
 	rc, err := src.open(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return []*VerifyError{{File: name, Reason: "missing"}}, nil
-	}
-	if errors.Is(err, errUnreadable) {
-		return []*VerifyError{{File: name, Reason: err.Error()}}, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", name, err)
+		verr, err := openProblem(src, key, err)
+		if verr != nil {
+			return nil, []*VerifyError{verr}, nil
+		}
+		return nil, nil, err
 	}
 	defer func() { _ = rc.Close() }()
+	seq := 0
+	if k, err := ParseKey(key); err == nil {
+		seq = k.Part
+	}
+	res := &partResult{key: key, seq: seq}
 	in := &countingHash{r: io.LimitReader(rc, lim.MaxTotalSize+1), h: sha256.New()}
-	part, perr := ReadPartLimits(in, lim)
-	if _, err := io.Copy(io.Discard, in); err != nil {
-		if strings.Contains(err.Error(), "checksum mismatch") {
-			// The S3 client checks the object's stored CRC at its end:
-			// the object is damaged, the store is reachable.
-			return []*VerifyError{{File: name, Reason: "failed the store's integrity check: " + err.Error()}}, nil
-		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
 	var probs []*VerifyError
 	add := func(entry, format string, args ...any) {
 		probs = append(probs, &VerifyError{File: name, Entry: entry, Reason: fmt.Sprintf(format, args...)})
 	}
+	addErr := func(err error) {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			add(ve.Entry, "%s", ve.Reason)
+		} else {
+			add("", "%v", err)
+		}
+	}
+	ps, perr := OpenPart(in, ReadOptions{Limits: lim, Keys: opts.Keys})
+	if perr == nil {
+		defer ps.Close()
+		for perr == nil {
+			_, _, perr = ps.Next()
+		}
+		if errors.Is(perr, io.EOF) {
+			perr = nil
+		}
+	}
+	// The rest of the object is hashed for the manifest check.
+	_, readErr := io.Copy(io.Discard, in)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if readErr != nil {
+		if !strings.Contains(readErr.Error(), "checksum mismatch") {
+			return nil, nil, fmt.Errorf("reading %s: %w", name, readErr)
+		}
+		// The S3 client checks the object's stored CRC at its end: the
+		// object is damaged, the store is reachable.
+		add("", "failed the store's integrity check: %v", readErr)
+	}
+	res.sha256 = hex.EncodeToString(in.h.Sum(nil))
 	if in.n > lim.MaxTotalSize {
 		add("", "larger than the limit of %d bytes", lim.MaxTotalSize)
-		return probs, nil
+		return res, probs, nil
 	}
 	if ref != nil {
 		if in.n != ref.Size {
 			add("", "size %d, manifest.json says %d", in.n, ref.Size)
 		}
-		if sum := hex.EncodeToString(in.h.Sum(nil)); sum != ref.SHA256 {
-			add("", "sha256 %s, manifest.json says %s", sum, ref.SHA256)
+		if res.sha256 != ref.SHA256 {
+			add("", "sha256 %s, manifest.json says %s", res.sha256, ref.SHA256)
 		}
 	}
-	if perr != nil {
-		var ve *VerifyError
-		if errors.As(perr, &ve) {
-			add(ve.Entry, "%s", ve.Reason)
-		} else {
-			add("", "%v", perr)
-		}
-		return probs, nil
+	if ps == nil {
+		addErr(perr)
+		return res, probs, nil
 	}
-	for _, p := range part.Problems() {
+	info := ps.Info()
+	res.info = &info
+	res.sig = ps.Signature()
+	if !res.sig.OK(opts.Keys) {
+		add(PartInfoFile, "%s", res.sig.Problem(opts.Keys))
+	}
+	for _, p := range ps.Problems() {
 		add(p.Entry, "%s", p.Reason)
 	}
-	info := part.Info
-	seq := 0
-	if k, err := ParseKey(key); err == nil {
-		seq = k.Part
+	if perr != nil {
+		addErr(perr)
 	}
 	if info.IncidentID != id || info.CollectorID != cid || info.Seq != seq {
 		add(PartInfoFile, "describes part %d of incident %q by collector %q, but is stored as part %d of %q by %q",
@@ -485,5 +735,13 @@ func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartR
 	if ref != nil && info.Counts != ref.Counts {
 		add(PartInfoFile, "counts %+v, manifest.json says %+v", info.Counts, ref.Counts)
 	}
-	return probs, nil
+	if inc, err := ps.Incident(); err != nil {
+		addErr(err)
+	} else if inc != nil && inc.ID != id {
+		add(PartIncidentFile, "records incident %q, not %q", inc.ID, id)
+	} else {
+		res.frozen = inc
+	}
+	res.ok = len(probs) == 0
+	return res, probs, nil
 }

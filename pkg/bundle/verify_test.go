@@ -3,6 +3,8 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,14 +131,23 @@ func get(t testing.TB, st store.Store, key string) []byte {
 	return b
 }
 
-// smallPart builds a small part with a little of everything.
-func smallPart(t testing.TB, cid string, seq int, enc string) ([]byte, PartInfo) {
+// fixtureIncident is the incident.json of the fixture, also frozen into
+// its parts.
+var fixtureIncident = incident.Incident{ID: verifyID, Source: incident.SourceGeneric, Status: incident.StatusOpen, StartedAt: testStart, UpdatedAt: testStart}
+
+// smallPart builds a small part with a little of everything; prev is the
+// SHA-256 of the part before it (none for part 1).
+func smallPart(t testing.TB, cid string, seq int, enc string, prev ...string) ([]byte, PartInfo) {
 	t.Helper()
 	info := testInfo(enc, seq)
 	info.IncidentID = verifyID
 	info.CollectorID = cid
+	if len(prev) > 0 {
+		info.PrevPartSHA256 = prev[0]
+	}
 	w, err := NewPartWriter(info)
 	require.NoError(t, err)
+	require.NoError(t, w.SetIncident(&fixtureIncident))
 	start := testStart.Add(time.Duration(seq) * time.Minute)
 	seed := int64(seq) * 10
 	require.NoError(t, w.AddTraces(testgen.Traces(seed, 20, 2, start, time.Second)))
@@ -160,8 +171,7 @@ func putManifest(t testing.TB, st store.Store, m *Manifest) {
 // part 3 not listed yet).
 func writeFixture(t testing.TB, st store.Store) map[string]*Manifest {
 	t.Helper()
-	inc := incident.Incident{ID: verifyID, Source: incident.SourceGeneric, Status: incident.StatusOpen, StartedAt: testStart}
-	b, err := json.Marshal(inc)
+	b, err := json.Marshal(fixtureIncident)
 	require.NoError(t, err)
 	put(t, st, must(IncidentKey(verifyID)), b)
 
@@ -174,9 +184,12 @@ func writeFixture(t testing.TB, st store.Store) map[string]*Manifest {
 	}{{"a", EncodingJSON, 2, 2}, {"b", EncodingProto, 3, 2}} {
 		m, err := NewManifest(verifyID, c.id, testWindow)
 		require.NoError(t, err)
+		prev := ""
 		for seq := 1; seq <= c.parts; seq++ {
-			data, info := smallPart(t, c.id, seq, c.enc)
+			data, info := smallPart(t, c.id, seq, c.enc, prev)
 			put(t, st, partKey(t, c.id, seq), data)
+			sum := sha256.Sum256(data)
+			prev = hex.EncodeToString(sum[:])
 			if seq <= c.listed {
 				ref, err := NewPartRef(info, data)
 				require.NoError(t, err)
@@ -199,6 +212,10 @@ type backend struct {
 	display func(st store.Store, key string) string
 }
 
+func verifyStore(ctx context.Context, st store.Store, id string) (Report, error) {
+	return VerifyBundle(ctx, st, id)
+}
+
 func backends() []backend {
 	fsStore := func(t *testing.T) store.Store {
 		st, err := storage.NewFilesystem(t.TempDir())
@@ -207,8 +224,8 @@ func backends() []backend {
 	}
 	asKey := func(_ store.Store, key string) string { return key }
 	return []backend{
-		{"fake", func(*testing.T) store.Store { return newFakeStore() }, VerifyBundle, asKey},
-		{"filesystem", fsStore, VerifyBundle, asKey},
+		{"fake", func(*testing.T) store.Store { return newFakeStore() }, verifyStore, asKey},
+		{"filesystem", fsStore, verifyStore, asKey},
 		{
 			"dir", fsStore,
 			func(ctx context.Context, st store.Store, id string) (Report, error) {
@@ -306,7 +323,11 @@ func TestVerifyBundle(t *testing.T) {
 				ms["b"].Parts[1] = ref
 				putManifest(t, st, ms["b"])
 			},
-			want: []wantProblem{{key: partKey(t, "b", 2), entry: TracesProtoFile, reason: "sha256"}},
+			// Part 3 names the SHA-256 of the part 2 the collector wrote.
+			want: []wantProblem{
+				{key: partKey(t, "b", 2), entry: TracesProtoFile, reason: "sha256"},
+				{key: partKey(t, "b", 3), reason: "hash chain broken: part 3 follows a part 2 with SHA-256"},
+			},
 		},
 		{
 			name: "truncated part",
@@ -318,6 +339,7 @@ func TestVerifyBundle(t *testing.T) {
 				{key: partKey(t, "a", 1), reason: "size"},
 				{key: partKey(t, "a", 1), reason: "sha256"},
 				{key: partKey(t, "a", 1), reason: "truncated"},
+				{key: partKey(t, "a", 2), reason: "hash chain broken"},
 			},
 		},
 		{
@@ -516,5 +538,5 @@ func TestVerifyDirDoesNotFollowLinksOut(t *testing.T) {
 	probs := rep.AllProblems()
 	require.Len(t, probs, 1, "problems: %v", probs)
 	assert.Equal(t, link, probs[0].File)
-	assert.Contains(t, probs[0].Reason, "cannot be read")
+	assert.Contains(t, probs[0].Reason, "tampered with: a symbolic link")
 }

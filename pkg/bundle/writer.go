@@ -51,11 +51,15 @@ func (f *dataFile) write(p ...[]byte) {
 // The caller bounds the part's size (see Size) and cuts parts as it likes.
 // A PartWriter is not safe for concurrent use.
 type PartWriter struct {
-	info     PartInfo
-	files    map[string]*dataFile
-	size     int64
-	maxFile  int64
-	finished bool
+	info      PartInfo
+	files     map[string]*dataFile
+	size      int64
+	maxFile   int64
+	maxRecord int64
+	finished  bool
+	// incident is the frozen incident record (incident.json), if set.
+	incident []byte
+	signer   *Signer
 
 	traceJSON  ptrace.JSONMarshaler
 	traceProto ptrace.ProtoMarshaler
@@ -80,11 +84,32 @@ func NewPartWriter(info PartInfo) (*PartWriter, error) {
 		return nil, fmt.Errorf("part info: %w", err)
 	}
 	return &PartWriter{
-		info:    info,
-		files:   make(map[string]*dataFile),
-		maxFile: DefaultLimits.MaxFileSize,
+		info:      info,
+		files:     make(map[string]*dataFile),
+		maxFile:   DefaultLimits.MaxFileSize,
+		maxRecord: DefaultLimits.MaxRecordSize,
 	}, nil
 }
+
+// SetIncident freezes the incident record into the part, as incident.json.
+// Its ID must be the part's.
+func (w *PartWriter) SetIncident(inc *incident.Incident) error {
+	if w.finished {
+		return errFinished
+	}
+	if inc.ID != w.info.IncidentID {
+		return fmt.Errorf("incident record of %q in a part of incident %q", inc.ID, w.info.IncidentID)
+	}
+	b, err := json.MarshalIndent(inc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", PartIncidentFile, err)
+	}
+	w.incident = append(b, '\n')
+	return nil
+}
+
+// SetSigner makes Finish sign part.json with s (nil: unsigned).
+func (w *PartWriter) SetSigner(s *Signer) { w.signer = s }
 
 // Size is the number of uncompressed bytes of data added so far.
 func (w *PartWriter) Size() int64 { return w.size }
@@ -97,6 +122,10 @@ func (w *PartWriter) Info() PartInfo { return w.info }
 
 var errFinished = errors.New("part writer: already finished")
 
+// errRecordTooLarge makes the Add methods split a batch: readers refuse
+// records over Limits.MaxRecordSize.
+var errRecordTooLarge = errors.New("record larger than the reader limit")
+
 // appendRecord adds one record to the named file: a JSON line or a
 // length-prefixed protobuf message, depending on the file.
 func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
@@ -104,6 +133,9 @@ func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
 	if f == nil {
 		f = &dataFile{sum: sha256.New()}
 		w.files[name] = f
+	}
+	if int64(len(rec)) > w.maxRecord {
+		return errRecordTooLarge
 	}
 	n := int64(len(rec)) + 1
 	if proto {
@@ -129,85 +161,70 @@ func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
 func (w *PartWriter) isProto() bool { return w.info.Encoding == EncodingProto }
 
 // AddTraces appends one request to the traces file. Batches without spans
-// are skipped.
+// are skipped. A request that would encode to more than
+// Limits.MaxRecordSize is split into several (a copy is split; td is left
+// as it is).
 func (w *PartWriter) AddTraces(td ptrace.Traces) error {
-	if w.finished {
-		return errFinished
-	}
-	n, tr := scanTraces(td)
-	if n == 0 {
-		return nil
-	}
-	var rec []byte
-	var err error
-	if w.isProto() {
-		rec, err = w.traceProto.MarshalTraces(td)
-	} else {
-		rec, err = w.traceJSON.MarshalTraces(td)
-	}
-	if err != nil {
-		return fmt.Errorf("encoding traces: %w", err)
-	}
-	if err := w.appendRecord(signalFiles[w.info.Encoding][0], rec, w.isProto()); err != nil {
-		return err
-	}
-	w.info.Counts.Spans += n
-	w.info.TimeRange = w.info.TimeRange.Union(tr)
-	return nil
+	return addSplit(w, td, 0, scanTraces, func(td ptrace.Traces) ([]byte, error) {
+		if w.isProto() {
+			return w.traceProto.MarshalTraces(td)
+		}
+		return w.traceJSON.MarshalTraces(td)
+	}, halveTraces, func(n int64) { w.info.Counts.Spans += n })
 }
 
-// AddLogs appends one request to the logs file. Batches without log
-// records are skipped.
+// AddLogs appends one request to the logs file, as AddTraces does.
 func (w *PartWriter) AddLogs(ld plog.Logs) error {
-	if w.finished {
-		return errFinished
-	}
-	n, tr := scanLogs(ld)
-	if n == 0 {
-		return nil
-	}
-	var rec []byte
-	var err error
-	if w.isProto() {
-		rec, err = w.logProto.MarshalLogs(ld)
-	} else {
-		rec, err = w.logJSON.MarshalLogs(ld)
-	}
-	if err != nil {
-		return fmt.Errorf("encoding logs: %w", err)
-	}
-	if err := w.appendRecord(signalFiles[w.info.Encoding][1], rec, w.isProto()); err != nil {
-		return err
-	}
-	w.info.Counts.LogRecords += n
-	w.info.TimeRange = w.info.TimeRange.Union(tr)
-	return nil
+	return addSplit(w, ld, 1, scanLogs, func(ld plog.Logs) ([]byte, error) {
+		if w.isProto() {
+			return w.logProto.MarshalLogs(ld)
+		}
+		return w.logJSON.MarshalLogs(ld)
+	}, halveLogs, func(n int64) { w.info.Counts.LogRecords += n })
 }
 
-// AddMetrics appends one request to the metrics file. Batches without data
-// points are skipped.
+// AddMetrics appends one request to the metrics file, as AddTraces does.
 func (w *PartWriter) AddMetrics(md pmetric.Metrics) error {
+	return addSplit(w, md, 2, scanMetrics, func(md pmetric.Metrics) ([]byte, error) {
+		if w.isProto() {
+			return w.metricPB.MarshalMetrics(md)
+		}
+		return w.metricJSON.MarshalMetrics(md)
+	}, halveMetrics, func(n int64) { w.info.Counts.DataPoints += n })
+}
+
+// addSplit encodes batch as one record of the signal's file (0 traces, 1
+// logs, 2 metrics); a record over the limit is split in two halves, each
+// added the same way.
+func addSplit[T any](w *PartWriter, batch T, signal int, scan func(T) (int64, TimeRange),
+	marshal func(T) ([]byte, error), halve func(T) (T, T, bool), count func(int64)) error {
 	if w.finished {
 		return errFinished
 	}
-	n, tr := scanMetrics(md)
+	n, tr := scan(batch)
 	if n == 0 {
 		return nil
 	}
-	var rec []byte
-	var err error
-	if w.isProto() {
-		rec, err = w.metricPB.MarshalMetrics(md)
-	} else {
-		rec, err = w.metricJSON.MarshalMetrics(md)
+	name := signalFiles[w.info.Encoding][signal]
+	rec, err := marshal(batch)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", name, err)
+	}
+	err = w.appendRecord(name, rec, w.isProto())
+	if errors.Is(err, errRecordTooLarge) {
+		a, b, ok := halve(batch)
+		if !ok {
+			return fmt.Errorf("%s: a single item encodes to %d bytes, more than the %d-byte record limit", name, len(rec), w.maxRecord)
+		}
+		if err := addSplit(w, a, signal, scan, marshal, halve, count); err != nil {
+			return err
+		}
+		return addSplit(w, b, signal, scan, marshal, halve, count)
 	}
 	if err != nil {
-		return fmt.Errorf("encoding metrics: %w", err)
-	}
-	if err := w.appendRecord(signalFiles[w.info.Encoding][2], rec, w.isProto()); err != nil {
 		return err
 	}
-	w.info.Counts.DataPoints += n
+	count(n)
 	w.info.TimeRange = w.info.TimeRange.Union(tr)
 	return nil
 }
@@ -242,11 +259,21 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	for name, f := range w.files {
 		info.Files[name] = FileInfo{Size: int64(f.buf.Len()), SHA256: hex.EncodeToString(f.sum.Sum(nil))}
 	}
+	if w.incident != nil {
+		sum := sha256.Sum256(w.incident)
+		info.Files[PartIncidentFile] = FileInfo{Size: int64(len(w.incident)), SHA256: hex.EncodeToString(sum[:])}
+	}
 	infoJSON, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, PartInfo{}, fmt.Errorf("encoding %s: %w", PartInfoFile, err)
 	}
 	infoJSON = append(infoJSON, '\n')
+	var envelope []byte
+	if w.signer != nil {
+		if envelope, err = w.signer.Sign(PartPayloadType, infoJSON); err != nil {
+			return nil, PartInfo{}, fmt.Errorf("signing %s: %w", PartInfoFile, err)
+		}
+	}
 
 	var out bytes.Buffer
 	out.Grow(int(w.size/4) + 4096)
@@ -272,9 +299,20 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 		}
 		return nil
 	}
-	if err := add(PartInfoFile, infoJSON); err != nil {
-		_ = enc.Close()
-		return nil, PartInfo{}, err
+	// part.json first, then its signature and the incident record, so
+	// that a reader knows every file's size and hash, and whether to trust
+	// them, before the first byte of data.
+	head := []struct {
+		name string
+		data []byte
+	}{{PartInfoFile, infoJSON}, {PartSignatureFile, envelope}, {PartIncidentFile, w.incident}}
+	for _, h := range head {
+		if h.data != nil {
+			if err := add(h.name, h.data); err != nil {
+				_ = enc.Close()
+				return nil, PartInfo{}, err
+			}
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(w.files)) {
 		if err := add(name, w.files[name].buf.Bytes()); err != nil {

@@ -54,3 +54,9 @@ type Store interface {
 	// String names the store for logs, e.g. "file:///var/evidence" or "s3://bucket/prefix".
 	String() string
 }
+
+// ErrNotRegular is returned (wrapped) when a key names something other
+// than a regular object: in a filesystem store, a symbolic link, a device
+// or a directory where an object belongs. Evidence readers report it as
+// tampering.
+var ErrNotRegular = errors.New("not a regular object")

@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +110,8 @@ type fixture struct {
 	resolvedAt *time.Time
 	// startedAt overrides the incident's start (default testgen.DefaultStart).
 	startedAt time.Time
+	// signer, when set, signs every part.json and manifest.
+	signer *bundle.Signer
 }
 
 // traces, logs and metrics return the batches in merge order: collector
@@ -226,13 +231,13 @@ func (f *fixture) write(t testing.TB, st store.Store) {
 		m, err := bundle.NewManifest(f.id, c.id, fixtureWindow)
 		require.NoError(t, err)
 		for i, p := range c.parts {
-			ref := writePart(t, st, f.id, c.id, i+1, c.encoding, p)
+			ref := writePart(t, st, f.id, c.id, i+1, c.encoding, p, f.signer)
 			require.NoError(t, m.AddPart(ref))
 		}
 		m.Complete = !c.incomplete
 		m.AddLosses(c.losses...)
 		m.UpdatedAt = start.Add(11 * time.Minute)
-		mdata, err := m.Marshal()
+		mdata, err := m.MarshalSigned(f.signer)
 		require.NoError(t, err)
 		mkey, err := bundle.ManifestKey(f.id, c.id)
 		require.NoError(t, err)
@@ -244,14 +249,38 @@ func (f *fixture) write(t testing.TB, st store.Store) {
 var fixtureWindow = bundle.Window{Start: testgen.DefaultStart.Add(-30 * time.Minute), End: testgen.DefaultStart.Add(10 * time.Minute)}
 
 // writePart writes part seq of collector cid and returns its manifest
-// record.
-func writePart(t testing.TB, st store.Store, id, cid string, seq int, encoding string, p partSpec) bundle.PartRef {
+// record. As the collector does, it freezes the store's incident.json
+// into the part and chains it to the stored part seq-1; signer (nil: none)
+// signs part.json.
+func writePart(t testing.TB, st store.Store, id, cid string, seq int, encoding string, p partSpec, signer *bundle.Signer) bundle.PartRef {
 	t.Helper()
-	w, err := bundle.NewPartWriter(bundle.PartInfo{
+	ctx := context.Background()
+	info := bundle.PartInfo{
 		IncidentID: id, CollectorID: cid, Seq: seq, Encoding: encoding,
 		CreatedAt: testgen.DefaultStart.Add(time.Duration(seq) * time.Minute), Window: fixtureWindow,
-	})
+	}
+	if seq > 1 {
+		key, err := bundle.PartKey(id, cid, seq-1)
+		require.NoError(t, err)
+		if rc, _, err := st.Get(ctx, key); err == nil {
+			h := sha256.New()
+			_, err := io.Copy(h, rc)
+			require.NoError(t, err)
+			require.NoError(t, rc.Close())
+			info.PrevPartSHA256 = hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	w, err := bundle.NewPartWriter(info)
 	require.NoError(t, err)
+	w.SetSigner(signer)
+	if key, err := bundle.IncidentKey(id); err == nil {
+		if rc, _, err := st.Get(ctx, key); err == nil {
+			var inc incident.Incident
+			require.NoError(t, json.NewDecoder(rc).Decode(&inc))
+			require.NoError(t, rc.Close())
+			require.NoError(t, w.SetIncident(&inc))
+		}
+	}
 	for _, td := range p.traces {
 		require.NoError(t, w.AddTraces(td))
 	}
@@ -278,7 +307,7 @@ func writePart(t testing.TB, st store.Store, id, cid string, seq int, encoding s
 // does between writing a part and rewriting its manifest.
 func writeUnlistedPart(t testing.TB, st store.Store, id, cid string, seq int, p partSpec) {
 	t.Helper()
-	writePart(t, st, id, cid, seq, bundle.EncodingJSON, p)
+	writePart(t, st, id, cid, seq, bundle.EncodingJSON, p, nil)
 }
 
 // newFSStore returns a filesystem store in a temporary directory and its
