@@ -3,6 +3,7 @@ package evidenceexporter // import "github.com/otel-evidence/otel-evidence/expor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,6 +40,52 @@ type Config struct {
 	// store. max_elapsed_time 0 retries for ever; parts never leave the
 	// spool before the store has them, whatever this says.
 	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// Signing signs every part.json and manifest. Without a key, bundles
+	// are unsigned (and verify says so).
+	Signing SigningConfig `mapstructure:"signing"`
+}
+
+// SigningConfig names the Ed25519 private key (PEM, PKCS #8: what
+// `evidencectl keygen` or `openssl genpkey -algorithm ed25519` writes) the
+// exporter signs with. Set at most one of the two.
+type SigningConfig struct {
+	// KeyFile is the path of the key file.
+	KeyFile string `mapstructure:"key_file"`
+	// KeyEnv is the name of an environment variable holding the key.
+	KeyEnv string `mapstructure:"key_env"`
+}
+
+// signer loads the configured key; nil when none is configured. Errors
+// name the key.
+func (c SigningConfig) signer() (*bundle.Signer, error) {
+	var pemData []byte
+	switch {
+	case c.KeyFile != "" && c.KeyEnv != "":
+		return nil, errors.New("set one of 'signing.key_file' and 'signing.key_env', not both")
+	case c.KeyFile != "":
+		b, err := os.ReadFile(c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("'signing.key_file': %w", err)
+		}
+		pemData = b
+	case c.KeyEnv != "":
+		v, ok := os.LookupEnv(c.KeyEnv)
+		if !ok || strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("'signing.key_env': the environment variable %q is not set", c.KeyEnv)
+		}
+		pemData = []byte(v)
+	default:
+		return nil, nil
+	}
+	s, err := bundle.NewSigner(pemData)
+	if err != nil {
+		key := "'signing.key_file' " + c.KeyFile
+		if c.KeyEnv != "" {
+			key = "'signing.key_env' " + c.KeyEnv
+		}
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return s, nil
 }
 
 // WindowConfig sets the evidence window of an incident opened at T:
@@ -134,6 +181,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Buffer.Directory != "" && cfg.Spool.Directory != "" && sameDir(cfg.Buffer.Directory, cfg.Spool.Directory) {
 		add("'buffer.directory' and 'spool.directory' must be different directories")
+	}
+	if _, err := cfg.Signing.signer(); err != nil {
+		add("%v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package evidenceexporter
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -73,6 +75,13 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	priv, pub, _, err := bundle.GenerateKey()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	keyFile, pubFile := filepath.Join(dir, "key.pem"), filepath.Join(dir, "key.pub.pem")
+	require.NoError(t, os.WriteFile(keyFile, priv, 0o600))
+	require.NoError(t, os.WriteFile(pubFile, pub, 0o600))
+	t.Setenv("EVIDENCE_TEST_SIGNING_KEY", string(priv))
 	tests := []struct {
 		name    string
 		mutate  func(*Config)
@@ -96,6 +105,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "part_max_bytes too big", mutate: func(c *Config) { c.PartMaxBytes = 1 << 30 }, wantErr: "'part_max_bytes' must be between"},
 		{name: "spool", mutate: func(c *Config) { c.Spool.Directory = " " }, wantErr: "'spool.directory' is required"},
 		{name: "same dirs", mutate: func(c *Config) { c.Buffer.Directory = "./var/spool/" }, wantErr: "'buffer.directory' and 'spool.directory' must be different"},
+		{name: "signing key file", mutate: func(c *Config) { c.Signing.KeyFile = keyFile }},
+		{name: "signing key env", mutate: func(c *Config) { c.Signing.KeyEnv = "EVIDENCE_TEST_SIGNING_KEY" }},
+		{name: "signing both", mutate: func(c *Config) { c.Signing.KeyFile, c.Signing.KeyEnv = keyFile, "X" }, wantErr: "set one of 'signing.key_file' and 'signing.key_env'"},
+		{name: "signing key file missing", mutate: func(c *Config) { c.Signing.KeyFile = keyFile + ".nope" }, wantErr: "'signing.key_file': open"},
+		{name: "signing key env unset", mutate: func(c *Config) { c.Signing.KeyEnv = "EVIDENCE_TEST_UNSET_VARIABLE" }, wantErr: `'signing.key_env': the environment variable "EVIDENCE_TEST_UNSET_VARIABLE" is not set`},
+		{name: "signing public key", mutate: func(c *Config) { c.Signing.KeyFile = pubFile }, wantErr: "'signing.key_file' " + pubFile + ": signing key"},
+		{name: "signing not a key", mutate: func(c *Config) { c.Signing.KeyFile = "testdata/config.yaml" }, wantErr: "'signing.key_file' testdata/config.yaml: signing key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

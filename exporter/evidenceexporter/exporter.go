@@ -133,6 +133,15 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 			_ = r.Close()
 		}
 	}()
+	signer, err := cfg.Signing.signer()
+	if err != nil {
+		return fmt.Errorf("evidence exporter: %w", err)
+	}
+	if signer != nil {
+		e.logger.Info("Signing evidence", zap.String("key_id", signer.KeyID()))
+	} else {
+		e.logger.Warn("No signing key configured: evidence bundles are unsigned ('signing.key_file' or 'signing.key_env')")
+	}
 	if err := e.registerGauges(); err != nil {
 		return fmt.Errorf("evidence exporter: telemetry: %w", err)
 	}
@@ -147,6 +156,7 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		before:      cfg.Window.Before,
 		collectorID: collectorID,
 		now:         e.opts.now,
+		signer:      signer,
 	})
 	e.freezer = &freezer{
 		logger:            e.logger,
@@ -169,6 +179,7 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		partMax:     cfg.PartMaxBytes,
 		maxAge:      cfg.Buffer.MaxAge,
 		collectorID: collectorID,
+		signer:      signer,
 		jobs:        make(map[string]*incidentState),
 		skipped:     make(map[string]bool),
 		wake:        make(chan struct{}, 1),

@@ -51,6 +51,8 @@ type freezer struct {
 	partMax     int64
 	maxAge      time.Duration
 	collectorID string
+	// signer signs each part.json; nil leaves parts unsigned.
+	signer *bundle.Signer
 	// storeCheckTimeout bounds the store lookup in begin.
 	storeCheckTimeout time.Duration
 

@@ -43,17 +43,27 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 	if b.w != nil {
 		return b.w, nil
 	}
-	w, err := bundle.NewPartWriter(bundle.PartInfo{
+	info := bundle.PartInfo{
 		IncidentID:  b.state.Incident.ID,
 		CollectorID: b.f.collectorID,
 		Seq:         b.state.NextPart,
 		Encoding:    b.f.encoding,
 		CreatedAt:   b.now,
 		Window:      b.window,
-	})
+	}
+	// The hash chain: the previous part's object, as the manifest lists it.
+	if n := len(b.state.Parts); n > 0 && b.state.Parts[n-1].Seq == info.Seq-1 {
+		info.PrevPartSHA256 = b.state.Parts[n-1].SHA256
+	}
+	w, err := bundle.NewPartWriter(info)
 	if err != nil {
 		return nil, err
 	}
+	// The incident record as it stands now, frozen with the data.
+	if err := w.SetIncident(&b.state.Incident); err != nil {
+		return nil, err
+	}
+	w.SetSigner(b.f.signer)
 	b.w = w
 	return w, nil
 }

@@ -37,6 +37,8 @@ type uploader struct {
 	before      time.Duration
 	collectorID string
 	now         func() time.Time
+	// signer signs manifests; nil leaves them unsigned.
+	signer *bundle.Signer
 
 	mu   sync.Mutex
 	jobs map[string]*uploadJob
@@ -240,7 +242,7 @@ func (u *uploader) putManifest(ctx context.Context, st *incidentState) error {
 	}
 	m.Complete = st.Complete
 	m.UpdatedAt = u.now()
-	data, err := m.Marshal()
+	data, err := m.MarshalSigned(u.signer)
 	if err != nil {
 		return err
 	}
