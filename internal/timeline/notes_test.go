@@ -89,7 +89,7 @@ func TestNotes(t *testing.T) {
 	var md bytes.Buffer
 	require.NoError(t, tl.WriteMarkdown(&md))
 	assert.Contains(t, md.String(), `| 2026-03-02 10:04:00.000 | note | INC-1 | note | note by alice: paged the checkout on-call \| &lt;b&gt;bold&lt;/b&gt; |`)
-	assert.Contains(t, md.String(), `note: rolled back to 1.4.8 errors stopped |`)
+	assert.Contains(t, md.String(), `note: rolled back to 1.4.8\nerrors stopped |`)
 	assert.Contains(t, md.String(), "- A note could not be read and is left out: "+badKey)
 
 	// The same from a downloaded folder: notes under raw/.

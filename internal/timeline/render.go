@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otel-evidence/otel-evidence/internal/safetext"
 )
 
 // SourceTelemetry is the source of the findings Entries adds.
@@ -424,16 +426,13 @@ func onsetCell(o *Onset) string {
 	return o.Time.Format("15:04:05.000")
 }
 
-// text makes outside text safe on one Markdown line: control characters
-// become spaces and HTML angle brackets are escaped.
+// text makes outside text safe on one Markdown line: escaped as all
+// human output is (safetext), and HTML angle brackets escaped.
 func text(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s))
+	return htmlAngles.Replace(safetext.Escape(s))
 }
+
+var htmlAngles = strings.NewReplacer("<", "&lt;", ">", "&gt;")
 
 // cell is text that is also safe inside a table cell.
 func cell(s string) string {

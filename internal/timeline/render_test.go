@@ -186,8 +186,8 @@ func TestMarkdownEscapes(t *testing.T) {
 	require.NoError(t, tl.WriteMarkdown(&buf))
 	out := buf.String()
 	assert.NotContains(t, out, "<script>")
-	assert.Contains(t, out, "# Postmortem (draft): INC-6 — a | b &lt;script&gt; alert(1)&lt;/script&gt;\n")
-	assert.Contains(t, out, `| incident.opened | INC-6 | incident.json | incident INC-6 opened: a \| b &lt;script&gt; alert(1)&lt;/script&gt; |`)
+	assert.Contains(t, out, "# Postmortem (draft): INC-6 — a | b &lt;script&gt;\\nalert(1)&lt;/script&gt;\n")
+	assert.Contains(t, out, `| incident.opened | INC-6 | incident.json | incident INC-6 opened: a \| b &lt;script&gt;\nalert(1)&lt;/script&gt; |`)
 
 	// Hostile names in the telemetry and the deploys.
 	evil := "api|<img src=x onerror=alert(1)>\x1b[31m"
@@ -231,7 +231,7 @@ func TestMarkdownEscapes(t *testing.T) {
 		}
 		assert.Equal(t, header, cells, "%q", line)
 	}
-	assert.Contains(t, out, `api\|&lt;img src=x onerror=alert(1)&gt; [31m`)
+	assert.Contains(t, out, `api\|&lt;img src=x onerror=alert(1)&gt;\x1b[31m`)
 }
 
 type failingWriter struct{}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/internal/catalog"
 	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
+	"github.com/otel-evidence/otel-evidence/internal/safetext"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
@@ -115,7 +116,7 @@ func losslessCell(r *incidentSummary) string {
 // writeIncidentTable prints the rows as an aligned table.
 func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) error {
 	if len(rows) == 0 {
-		_, err := fmt.Fprintf(w, "No incidents in %s.\n", storeName)
+		_, err := fmt.Fprintf(w, "No incidents in %s.\n", safetext.Escape(storeName))
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

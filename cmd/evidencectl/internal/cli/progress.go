@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/otel-evidence/otel-evidence/internal/safetext"
 )
 
 // progress counts bytes towards a total; the terminal implementation draws
@@ -26,7 +28,7 @@ func (o *rootOptions) newProgress(total int64, desc string) progress {
 	}
 	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(o.env.Stderr),
-		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetDescription(safetext.Escape(desc)),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowTotalBytes(true),
 		progressbar.OptionSetWidth(30),
