@@ -62,6 +62,13 @@ type DownloadOptions struct {
 	Warn func(msg string)
 	// Now stamps the merged manifest (time.Now when nil).
 	Now func() time.Time
+	// Keys are the trusted public keys: with keys, every manifest and
+	// part.json must carry a valid signature of one of them.
+	Keys *bundle.KeyRing
+	// AllowUnverified merges parts that no valid manifest covers (a
+	// collector still writing, or one whose manifest is missing or badly
+	// signed); they are refused otherwise.
+	AllowUnverified bool
 }
 
 // DownloadStats counts what Download did.
@@ -143,6 +150,16 @@ func Download(ctx context.Context, st store.Store, id, dir string, opts Download
 	for i, j := range jobs {
 		parts[i] = j.Part
 	}
+	// The raw copy is verified as `evidencectl verify` does (signatures,
+	// the hash chain, the frozen incident records); only what holds up is
+	// merged.
+	rec, err := fetch.custody(ctx, id, parts, opts)
+	if err != nil {
+		return nil, fetch.stats, err
+	}
+	if rec != nil {
+		inc = rec
+	}
 	merged, err := Merge(dir, id, inc, g.CollectorIDs(), manifests, parts, fetch.bad)
 	if err != nil {
 		return nil, fetch.stats, err
@@ -155,6 +172,58 @@ func Download(ctx context.Context, st store.Store, id, dir string, opts Download
 		return nil, fetch.stats, err
 	}
 	return merged, fetch.stats, nil
+}
+
+// custody verifies the raw copy and leaves out of the merge (in s.bad)
+// every part with a problem and, unless opts.AllowUnverified, every part
+// no valid manifest covers. It returns the incident record to show: the
+// one frozen into the parts, brought up to date with the registry's own
+// changes (nil when the parts hold none).
+func (s *fetchState) custody(ctx context.Context, id string, parts []Part, opts DownloadOptions) (*incident.Incident, error) {
+	rawDir := filepath.Join(s.dir, RawDir)
+	rep, err := bundle.VerifyDir(ctx, rawDir, id, bundle.VerifyOptions{Keys: opts.Keys})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: %w", rawDir, err)
+	}
+	named := make(map[string]bool, len(s.problems))
+	for _, p := range s.problems {
+		named[p.File] = true
+	}
+	for _, p := range rep.AllProblems() {
+		key := p.File
+		if rel, err := filepath.Rel(rawDir, p.File); err == nil {
+			key = filepath.ToSlash(rel)
+		}
+		if s.bad[key] || (named[key] && p.Entry == "") {
+			continue // the download already named it
+		}
+		s.problems = append(s.problems, &bundle.VerifyError{File: key, Entry: p.Entry, Reason: p.Reason})
+		s.bad[key] = true
+	}
+	covered := make(map[string]bool)
+	for _, c := range rep.Collectors {
+		key, _ := bundle.ManifestKey(id, c.CollectorID)
+		covered[c.CollectorID] = c.HasManifest && c.Manifest.OK(opts.Keys) && !s.bad[key]
+	}
+	for _, p := range parts {
+		if s.bad[p.Key] || (covered[p.Collector] && p.Ref != nil) {
+			continue
+		}
+		if opts.AllowUnverified {
+			opts.Warn(fmt.Sprintf("%s: no valid manifest covers it; merged because of --allow-unverified", p.Key))
+			continue
+		}
+		s.problems = append(s.problems, &bundle.VerifyError{File: p.Key,
+			Reason: "no valid manifest covers this part (its collector is still writing, or its manifest is missing or not validly signed): not merged; --allow-unverified merges it"})
+		s.bad[p.Key] = true
+	}
+	if rep.IncidentRecord != nil {
+		return rep.IncidentRecord.Record, nil
+	}
+	return nil, nil
 }
 
 // partJob is one part object to fetch (Ref is nil for a part the manifest
@@ -324,6 +393,10 @@ func (s *fetchState) fetchPart(ctx context.Context, j partJob) error {
 	rc, info, err := s.st.Get(ctx, j.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		s.problem(j.Key, "listed in manifest.json but missing from the store")
+		return nil
+	}
+	if errors.Is(err, store.ErrNotRegular) {
+		s.problem(j.Key, "%s", bundle.TamperedNotRegular)
 		return nil
 	}
 	if err != nil {

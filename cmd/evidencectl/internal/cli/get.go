@@ -23,6 +23,7 @@ type getOptions struct {
 	dir             string
 	parallel        int
 	requireLossless bool
+	allowUnverified bool
 }
 
 func newGetCmd(root *rootOptions) *cobra.Command {
@@ -45,6 +46,14 @@ into DIR (default ./INCIDENT):
   raw/                                     the store layout, for
                                            'evidencectl verify DIR'
 
+The downloaded copy is verified as 'evidencectl verify' does: with --key
+(repeatable; or EVIDENCECTL_KEYS) every manifest and part.json must carry a
+valid signature of a trusted key; each part must follow the part before it
+in its collector's hash chain. Parts with a problem are not merged, and
+neither are parts no valid manifest covers (a collector still writing, or a
+manifest that is missing or badly signed) unless --allow-unverified. Any
+problem exits 4, naming the file.
+
 Running get again resumes: parts already present with the right SHA-256
 are kept, others are downloaded again (to a .partial file, renamed when
 verified). Manifests are always fetched again, so a bundle that was still
@@ -54,7 +63,7 @@ Evidence the collectors know to be missing (evicted from the ring, lost in
 a restart, with unusable times, arrived too late) is named on MISSING lines
 and in merged-manifest.json ("lossless", and each collector's "losses").
 With --require-lossless, such evidence exits 4 after it is downloaded.`,
-		Example: `  evidencectl get INC-42
+		Example: `  evidencectl get INC-42 --key evidence-signing.pub
   evidencectl get INC-42 -o /tmp/inc-42 --parallel 8
   evidencectl get INC-42 --store s3://evidence/prod --s3-region eu-west-1`,
 		Args: exactArgs(1),
@@ -63,6 +72,8 @@ With --require-lossless, such evidence exits 4 after it is downloaded.`,
 	cmd.Flags().StringVarP(&o.dir, "dir", "o", "", "directory to write into (default ./INCIDENT)")
 	cmd.Flags().IntVar(&o.parallel, "parallel", defaultGetParallel, "parts downloaded at the same time")
 	cmd.Flags().BoolVar(&o.requireLossless, "require-lossless", false, "fail (exit 4) when the evidence names missing items or does not record its losses")
+	cmd.Flags().BoolVar(&o.allowUnverified, "allow-unverified", false,
+		"also merge parts no valid manifest covers (a collector still writing, or a manifest missing or badly signed)")
 	return cmd
 }
 
@@ -84,6 +95,10 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	if dir == "" {
 		dir = id
 	}
+	keys, err := o.root.keyRing()
+	if err != nil {
+		return err
+	}
 	st, release, err := o.root.openStore(ctx)
 	if err != nil {
 		return err
@@ -91,7 +106,9 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	defer release()
 
 	merged, stats, err := evidencedir.Download(ctx, st, id, dir, evidencedir.DownloadOptions{
-		Parallel: o.parallel,
+		Keys:            keys,
+		AllowUnverified: o.allowUnverified,
+		Parallel:        o.parallel,
 		NewProgress: func(total int64) evidencedir.Progress {
 			return o.root.newProgress(total, "downloading "+id)
 		},

@@ -194,9 +194,11 @@ func TestGetReportsCorruptPartsInStore(t *testing.T) {
 func TestGetIncompleteBundle(t *testing.T) {
 	st, storeURL := newFSStore(t)
 	f := twoCollectorFixture("INC-3")
+	f.collectors[0].incomplete = true
 	f.collectors[1].incomplete = true
 	f.write(t, st)
-	// A part collector-a wrote after its manifest: unlisted, still merged.
+	// A part collector-a wrote after its manifest: unlisted. No manifest
+	// vouches for it, so it is merged only with --allow-unverified.
 	extra := twoCollectorFixture("INC-3")
 	extra.collectors = []collectorSpec{{id: "collector-a", encoding: bundle.EncodingJSON, parts: []partSpec{
 		{}, {}, {traces: []ptrace.Traces{testgen.Traces(99, 5, 1, testgen.DefaultStart.Add(9*time.Minute), time.Second)}},
@@ -204,13 +206,19 @@ func TestGetIncompleteBundle(t *testing.T) {
 	writeUnlistedPart(t, st, "INC-3", "collector-a", 3, extra.collectors[0].parts[2])
 	dir := filepath.Join(t.TempDir(), "inc")
 
-	r := run(t, "--store", storeURL, "get", "INC-3", "-o", dir).requireCode(t, ExitOK)
+	r := run(t, "--store", storeURL, "get", "INC-3", "-o", dir).requireCode(t, ExitVerifyFailed)
+	assert.Contains(t, r.stdout, "BAD  incidents/INC-3/collectors/collector-a/part-000003.tar.zst: no valid manifest covers this part")
+	assert.Equal(t, f.spans, readMerged(t, dir).Totals.Spans)
+
+	r = run(t, "--store", storeURL, "get", "INC-3", "-o", dir, "--allow-unverified").requireCode(t, ExitOK)
+	assert.Contains(t, r.stderr, "part-000003.tar.zst: no valid manifest covers it; merged because of --allow-unverified")
 	assert.Contains(t, r.stderr, "collector collector-b has not finished this bundle")
 	assert.Contains(t, r.stderr, "run `evidencectl get INC-3` again later")
 	mm := readMerged(t, dir)
 	assert.False(t, mm.Complete)
 	assert.Equal(t, []int{3}, mm.Collectors[0].UnlistedParts)
 	assert.Equal(t, f.spans+5, mm.Totals.Spans)
+	assert.False(t, mm.Collectors[0].Complete)
 	assert.False(t, mm.Collectors[1].Complete)
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/otel-evidence/otel-evidence/internal/safetext"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
@@ -68,6 +70,7 @@ type rootOptions struct {
 	env    Env
 	output string
 	store  storeOptions
+	keys   keyOptions
 	// wrote is set once a command has written its result to stdout, so
 	// that a failure after it does not add a second JSON document.
 	wrote bool
@@ -99,8 +102,12 @@ func (o *rootOptions) printJSON(v any) error {
 // warnf writes a warning line to stderr.
 func (o *rootOptions) warnf(format string, args ...any) {
 	// Nothing is left to tell about a stderr that cannot be written.
-	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: warning: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: warning: "+format+"\n", safetext.Args(args)...)
 }
+
+// keyRing loads the trusted public keys of --key or EVIDENCECTL_KEYS;
+// nil when none are given.
+func (o *rootOptions) keyRing() (*bundle.KeyRing, error) { return o.keys.ring(o.env.Getenv) }
 
 // now is the current time from the run's clock.
 func (o *rootOptions) now() time.Time { return o.env.Now() }
@@ -153,6 +160,7 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&o.output, "output", outputText, "output format: text or json (JSON goes to stdout)")
 	o.store.addFlags(pf)
+	o.keys.addFlags(pf)
 
 	root.AddCommand(
 		newListCmd(o),
@@ -163,6 +171,7 @@ EVIDENCECTL_STORE, or --config pointing at a collector configuration.`,
 		newResolveCmd(o),
 		newDeployCmd(o),
 		newAnnotateCmd(o),
+		newKeygenCmd(o),
 		newTimelineCmd(o),
 		newServeCmd(o),
 		newShareCmd(o),
@@ -186,7 +195,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	code := ExitCode(err)
-	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: %v\n", err)
+	// Error messages quote evidence (titles, keys, file names): escaped.
+	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: %s\n", safetext.Lines(err.Error()))
 	if o.jsonOutput() && !o.wrote {
 		_ = o.printJSON(map[string]any{"error": map[string]any{
 			"kind":      errorKind(code),

@@ -48,10 +48,18 @@ merged-manifest.json. With an incident ID, the evidence in the store is
 checked where it lies. A directory wins over an incident ID of the same
 name; --in-store checks the store instead.
 
+Signatures: with --key (repeatable, for rotated keys; or EVIDENCECTL_KEYS),
+every manifest and part.json must carry a valid signature of a trusted key;
+a bad, missing or unknown-key signature fails. Without --key, signatures
+are reported but not checked. Each part also names the SHA-256 of the part
+before it (a hash chain), and incident.json is compared with the incident
+record frozen into the parts: the fields that changed, and when, are shown;
+a change the incidents registry cannot have made is tampering.
+
 The exit code is 0 when everything matches and 4 when anything does not;
 every bad file is named.`,
-		Example: `  evidencectl verify ./INC-42
-  evidencectl verify INC-42 --in-store --store s3://evidence/prod
+		Example: `  evidencectl verify ./INC-42 --key evidence-signing.pub
+  evidencectl verify INC-42 --in-store --store s3://evidence/prod --key old.pub --key new.pub
   evidencectl verify ./INC-42 --require-complete --output json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), args[0]) },
@@ -99,12 +107,16 @@ func (o *verifyOptions) run(ctx context.Context, arg string) error {
 	if o.id != "" && o.id != arg {
 		return usageError("drop --id", "--id %s differs from the incident %s", o.id, arg)
 	}
+	keys, err := o.root.keyRing()
+	if err != nil {
+		return err
+	}
 	st, release, err := o.root.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	rep, err := bundle.VerifyBundle(ctx, st, arg)
+	rep, err := bundle.VerifyBundle(ctx, st, arg, bundle.VerifyOptions{Keys: keys})
 	if errors.Is(err, store.ErrNotFound) {
 		return newError(ErrNotFound, nil, "check --store or run `evidencectl list`", "incident %s not found in %s", arg, st)
 	}
@@ -145,7 +157,11 @@ func (o *verifyOptions) verifyDir(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := bundle.VerifyDir(ctx, root, id)
+	keys, err := o.root.keyRing()
+	if err != nil {
+		return err
+	}
+	rep, err := bundle.VerifyDir(ctx, root, id, bundle.VerifyOptions{Keys: keys})
 	if errors.Is(err, store.ErrNotFound) {
 		return newError(ErrNotFound, nil, fmt.Sprintf("run `evidencectl get %s -o %s`", id, dir), "no evidence of incident %s in %s", id, root)
 	}
@@ -288,6 +304,18 @@ func writeVerifyText(w io.Writer, res *verifyResult) error {
 	}
 	for _, u := range res.Report.Unexpected {
 		out.printf("  not part of the layout (not checked): %s\n", u)
+	}
+	if line := signatureLine(&res.Report); line != "" {
+		out.printf("%s\n", line)
+	}
+	for _, c := range res.Report.Collectors {
+		if d := c.DerivedFrom; d != nil {
+			out.printf("Derived bundle (%s) of collector %s: source manifest sha256 %s (signature %s), rules sha256 %s\n",
+				dash(d.Tool), c.CollectorID, d.SourceManifestSHA256, d.SourceSignature.State, d.RulesSHA256)
+		}
+	}
+	if ic := res.Report.IncidentRecord; ic != nil && ic.Tampered == "" {
+		out.printf("Incident record: %s\n", ic.Summary())
 	}
 	for _, p := range res.Problems {
 		out.printf("BAD  %s\n", p.Error())
