@@ -306,16 +306,17 @@ func readFloor(ctx context.Context, bd bundle1M) error {
 			continue
 		}
 		sources = append(sources, func(Sink) error {
-			p, err := readStorePart(ctx, bd.st, o.Key)
+			rc, _, err := bd.st.Get(ctx, o.Key)
 			if err != nil {
 				return err
 			}
-			for _, name := range []string{bundle.TracesJSONFile, bundle.LogsJSONFile, bundle.MetricsJSONFile} {
-				if err := p.EachRecord(name, func([]byte) error { return nil }); err != nil {
-					return err
-				}
+			defer func() { _ = rc.Close() }()
+			ps, err := bundle.OpenPart(rc, bundle.ReadOptions{})
+			if err != nil {
+				return err
 			}
-			return nil
+			defer ps.Close()
+			return ps.Walk(func(string, []byte) error { return nil })
 		})
 	}
 	return runDiscarding(sources)

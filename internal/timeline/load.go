@@ -30,8 +30,9 @@ import (
 )
 
 // maxLine bounds one line of a JSON Lines file, as bundle.DefaultLimits
-// bounds a whole file inside a part.
-const maxLine = 1 << 30
+// bounds one record inside a part: what a line claims never decides how
+// much is held.
+var maxLine = int(bundle.DefaultLimits.MaxRecordSize)
 
 // FromParts returns an Input reading the parts given, one source per
 // part. The incident ID is taken from the first part. Parts are not
@@ -188,11 +189,11 @@ func fromPartFiles(dir string) (Input, error) {
 	for _, p := range partPaths {
 		id, ok := incidentOfPath(dir, p)
 		if !ok {
-			part, err := readPartFile(p)
+			info, err := partInfoOf(p)
 			if err != nil {
 				return Input{}, err
 			}
-			id = part.Info.IncidentID
+			id = info.IncidentID
 		}
 		ids[id] = true
 	}
@@ -206,15 +207,12 @@ func fromPartFiles(dir string) (Input, error) {
 	}
 	for _, p := range partPaths {
 		in.Sources = append(in.Sources, func(s Sink) error {
-			part, err := readPartFile(p)
+			f, err := os.Open(p)
 			if err != nil {
-				return err
+				return fmt.Errorf("evidence part: %w", err)
 			}
-			if part.Info.IncidentID != in.IncidentID {
-				return fmt.Errorf("evidence part %s belongs to incident %s, not %s: give one incident's directory",
-					p, part.Info.IncidentID, in.IncidentID)
-			}
-			return walkPart(part, s)
+			defer func() { _ = f.Close() }()
+			return streamPart(f, p, in.IncidentID, s)
 		})
 	}
 	// The incident record is the incident.json in a directory named after
@@ -255,20 +253,79 @@ func incidentOfPath(dir, path string) (string, bool) {
 	return "", false
 }
 
-func readPartFile(path string) (*bundle.Part, error) {
+// partInfoOf reads only the part.json of the part at path.
+func partInfoOf(path string) (bundle.PartInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("evidence part: %w", err)
+		return bundle.PartInfo{}, fmt.Errorf("evidence part: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	part, err := bundle.ReadPart(bufio.NewReader(f))
-	if err == nil {
-		err = part.Verify()
-	}
+	ps, err := bundle.OpenPart(f, bundle.ReadOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("evidence part %s: %w (run `evidencectl verify` for a full report)", path, err)
+		return bundle.PartInfo{}, fmt.Errorf("evidence part %s: %w (run `evidencectl verify` for a full report)", path, err)
 	}
-	return part, nil
+	defer ps.Close()
+	return ps.Info(), nil
+}
+
+// streamPart feeds every item and event of the part read from r to s, one
+// record at a time: nothing of the part is held beyond the record being
+// read, whatever the part claims or contains. A file whose hash does not
+// match part.json fails at its end (and with it the whole timeline). want,
+// when set, is the incident the part must belong to.
+func streamPart(r io.Reader, name, want string, s Sink) error {
+	ps, err := bundle.OpenPart(bufio.NewReaderSize(r, 64<<10), bundle.ReadOptions{})
+	if err != nil {
+		return fmt.Errorf("evidence part %s: %w (run `evidencectl verify` for a full report)", name, err)
+	}
+	defer ps.Close()
+	info := ps.Info()
+	if want != "" && info.IncidentID != want {
+		return fmt.Errorf("evidence part %s belongs to incident %s, not %s: give one incident's directory", name, info.IncidentID, want)
+	}
+	enc := info.Encoding
+	err = ps.Walk(func(file string, rec []byte) error {
+		switch file {
+		case bundle.EventsFile:
+			ev, err := decodeEvent(rec)
+			if err != nil {
+				return bundle.RecordError{Err: err}
+			}
+			return s.Event(ev)
+		case bundle.TracesJSONFile:
+			return tracesLines.feed(s, rec)
+		case bundle.LogsJSONFile:
+			return logsLines.feed(s, rec)
+		case bundle.MetricsJSONFile:
+			return metricsLines.feed(s, rec)
+		}
+		switch bundle.SignalOf(file) {
+		case "traces":
+			td, err := bundle.DecodeTraces(enc, rec)
+			if err != nil {
+				return bundle.RecordError{Err: err}
+			}
+			return s.Traces(td)
+		case "logs":
+			ld, err := bundle.DecodeLogs(enc, rec)
+			if err != nil {
+				return bundle.RecordError{Err: err}
+			}
+			return s.Logs(ld)
+		case "metrics":
+			md, err := bundle.DecodeMetrics(enc, rec)
+			if err != nil {
+				return bundle.RecordError{Err: err}
+			}
+			return s.Metrics(md)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopped) {
+		return fmt.Errorf("evidence part %s (collector %s part %d): %w (run `evidencectl verify` for a full report)",
+			name, info.CollectorID, info.Seq, err)
+	}
+	return err
 }
 
 func decodeTraces(b []byte) (ptrace.Traces, error) {
@@ -499,11 +556,12 @@ func FromStore(ctx context.Context, st store.Store, id string) (Input, error) {
 	for _, k := range keys {
 		key := byKey[k]
 		in.Sources = append(in.Sources, func(s Sink) error {
-			p, err := readStorePart(ctx, st, key)
+			rc, _, err := st.Get(ctx, key)
 			if err != nil {
-				return err
+				return fmt.Errorf("reading %s from %s: %w", key, st, err)
 			}
-			return walkPart(p, s)
+			defer func() { _ = rc.Close() }()
+			return streamPart(rc, key, in.IncidentID, s)
 		})
 	}
 	return in, nil
@@ -546,22 +604,6 @@ func storeCompleteness(ctx context.Context, st store.Store, manifests []bundle.K
 // lossOf is the timeline's copy of a collector's loss.
 func lossOf(collector string, l bundle.Loss) Loss {
 	return Loss{Collector: collector, Signal: l.Signal, Reason: l.Reason, Items: l.Items, From: l.From, To: l.To}
-}
-
-func readStorePart(ctx context.Context, st store.Store, key string) (*bundle.Part, error) {
-	rc, _, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s from %s: %w", key, st, err)
-	}
-	defer func() { _ = rc.Close() }()
-	p, err := bundle.ReadPart(bufio.NewReader(rc))
-	if err == nil {
-		err = p.Verify()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("evidence part %s: %w (run `evidencectl verify` for a full report)", key, err)
-	}
-	return p, nil
 }
 
 // readStoreIncident reads incident.json, or returns nil when it is
