@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,6 +70,21 @@ func (o *outFile) commit() (bundle.FileInfo, error) {
 
 func (o *outFile) abort() { o.f.Abort() }
 
+// appendFrom copies the n bytes of lines spilled in f.
+func (o *outFile) appendFrom(f *os.File, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("merging into %s: %w", o.path, err)
+	}
+	if _, err := io.Copy(io.MultiWriter(o.w, o.h), io.LimitReader(f, n)); err != nil {
+		return fmt.Errorf("writing %s: %w", o.path, err)
+	}
+	o.n += n
+	return nil
+}
+
 // eventLine is one distinct event with the line it was first stored as.
 type eventLine struct {
 	key  string
@@ -78,10 +94,12 @@ type eventLine struct {
 
 // merger concatenates parts into the merged files.
 type merger struct {
-	out      map[string]*outFile
-	events   []eventLine
-	seen     map[string]bool
-	problems []*bundle.VerifyError
+	out        map[string]*outFile
+	spill      *spill
+	events     []eventLine
+	eventBytes int64
+	seen       map[string]bool
+	problems   []*bundle.VerifyError
 }
 
 // eventKey identifies an event across replicas: every replica that
@@ -111,7 +129,12 @@ type Part struct {
 func Merge(dir, id string, inc *incident.Incident, collectors []string, manifests map[string]*bundle.Manifest,
 	parts []Part, skip map[string]bool,
 ) (*Manifest, error) {
-	m := &merger{out: make(map[string]*outFile), seen: make(map[string]bool)}
+	sp, err := newSpill(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer sp.close()
+	m := &merger{out: make(map[string]*outFile), seen: make(map[string]bool), spill: sp}
 	for _, name := range MergedFiles {
 		f, err := createOut(filepath.Join(dir, name))
 		if err != nil {
@@ -210,9 +233,67 @@ func (m *merger) problemErr(key string, err error) {
 	m.problem(key, "", "%v", err)
 }
 
-// mergePart reads one local part, verifies it against its part.json and
-// appends its items. ok is false when the part was reported and skipped;
-// the error is for failures to write the merged files.
+// maxEventBytes bounds the distinct events held for sorting across a
+// whole merge (events are few: incident and deploy events).
+const maxEventBytes = 64 << 20
+
+// spill holds one part's merged lines until the whole part has been read
+// and checked, so that a part is merged whole or not at all while never
+// being held in memory.
+type spill struct {
+	f [3]*os.File
+	n [3]int64
+}
+
+func newSpill(dir string) (*spill, error) {
+	sp := &spill{}
+	for i := range sp.f {
+		f, err := os.CreateTemp(dir, ".merge-spill-*")
+		if err != nil {
+			sp.close()
+			return nil, fmt.Errorf("creating a temporary file in %s: %w", dir, err)
+		}
+		_ = os.Remove(f.Name()) // unlinked: gone whatever happens
+		sp.f[i] = f
+	}
+	return sp, nil
+}
+
+func (sp *spill) reset() error {
+	for i, f := range sp.f {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		sp.n[i] = 0
+	}
+	return nil
+}
+
+func (sp *spill) line(i int, b []byte) error {
+	if _, err := sp.f[i].Write(b); err != nil {
+		return err
+	}
+	if _, err := sp.f[i].Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	sp.n[i] += int64(len(b)) + 1
+	return nil
+}
+
+func (sp *spill) close() {
+	for _, f := range sp.f {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// mergePart reads one local part in one pass, verifies it against its
+// part.json and appends its items. ok is false when the part was reported
+// and skipped; the error is for failures to write the merged files.
 func (m *merger) mergePart(path, id string, j Part) (info bundle.PartInfo, size int64, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -225,18 +306,13 @@ func (m *merger) mergePart(path, id string, j Part) (info bundle.PartInfo, size 
 		m.problem(j.Key, "", "local copy unreadable: %v", err)
 		return info, 0, false, nil
 	}
-	part, err := bundle.ReadPart(f)
+	ps, err := bundle.OpenPart(f, bundle.ReadOptions{})
 	if err != nil {
 		m.problemErr(j.Key, err)
 		return info, 0, false, nil
 	}
-	if probs := part.Problems(); len(probs) > 0 {
-		for _, p := range probs {
-			m.problem(j.Key, p.Entry, "%s", p.Reason)
-		}
-		return info, 0, false, nil
-	}
-	info = part.Info
+	defer ps.Close()
+	info = ps.Info()
 	if info.IncidentID != id || info.CollectorID != j.Collector || info.Seq != j.Seq {
 		m.problem(j.Key, bundle.PartInfoFile, "describes part %d of incident %q by collector %q", info.Seq, info.IncidentID, info.CollectorID)
 		return info, 0, false, nil
@@ -245,75 +321,92 @@ func (m *merger) mergePart(path, id string, j Part) (info bundle.PartInfo, size 
 		m.problem(j.Key, bundle.PartInfoFile, "counts %+v, manifest.json says %+v", info.Counts, j.Ref.Counts)
 		return info, 0, false, nil
 	}
-	// Decode everything first, so that a part is merged whole or not at all.
+	if err := m.spill.reset(); err != nil {
+		return info, 0, false, fmt.Errorf("merging: %w", err)
+	}
 	var events []eventLine
-	for i, line := range SplitLines(part.Data[bundle.EventsFile]) {
-		var ev incident.Event
-		if err := json.Unmarshal(line, &ev); err != nil {
-			m.problem(j.Key, bundle.EventsFile, "line %d: %v", i+1, err)
-			return info, 0, false, nil
-		}
-		events = append(events, eventLine{key: eventKey(&ev), time: ev.Time, raw: line})
-	}
-	lines, err := signalLines(part)
-	if err != nil {
-		m.problemErr(j.Key, err)
-		return info, 0, false, nil
-	}
-	for i, name := range SignalFiles {
-		for _, line := range lines[i] {
-			if err := m.out[name].line(line); err != nil {
-				return info, 0, false, err
-			}
-		}
-	}
-	for _, ev := range events {
-		if !m.seen[ev.key] {
-			m.seen[ev.key] = true
-			m.events = append(m.events, ev)
-		}
-	}
-	return info, st.Size(), true, nil
-}
-
-// signalLines returns the OTLP JSON lines of a part's traces, logs and
-// metrics: an otlp_json part's lines as they are, an otlp_proto part's
-// requests re-encoded.
-func signalLines(part *bundle.Part) ([3][][]byte, error) {
-	var out [3][][]byte
-	if part.Info.Encoding != bundle.EncodingProto {
-		for i, name := range SignalFiles {
-			out[i] = SplitLines(part.Data[name])
-		}
-		return out, nil
-	}
+	partSeen := make(map[string]bool)
+	evBytes := m.eventBytes
+	var writeErr error
 	var (
 		traceJSON  ptrace.JSONMarshaler
 		logJSON    plog.JSONMarshaler
 		metricJSON pmetric.JSONMarshaler
 	)
-	add := func(i int, b []byte, err error) error {
-		if err != nil {
-			return fmt.Errorf("re-encoding %s as JSON: %w", MergedFiles[i], err)
+	proto := info.Encoding == bundle.EncodingProto
+	walkErr := ps.Walk(func(name string, rec []byte) error {
+		i := slices.Index([]string{"traces", "logs", "metrics"}, bundle.SignalOf(name))
+		if name == bundle.EventsFile {
+			var ev incident.Event
+			if err := json.Unmarshal(rec, &ev); err != nil {
+				return bundle.RecordError{Err: err}
+			}
+			key := eventKey(&ev)
+			if m.seen[key] || partSeen[key] {
+				return nil
+			}
+			partSeen[key] = true
+			evBytes += int64(len(rec))
+			if evBytes > maxEventBytes {
+				return bundle.RecordError{Err: fmt.Errorf("the events exceed the merge's limit of %d bytes", maxEventBytes)}
+			}
+			events = append(events, eventLine{key: key, time: ev.Time, raw: slices.Clone(rec)})
+			return nil
 		}
-		out[i] = append(out[i], b)
+		if i < 0 {
+			return nil
+		}
+		line := rec
+		if proto {
+			var err error
+			switch i {
+			case 0:
+				var td ptrace.Traces
+				if td, err = bundle.DecodeTraces(info.Encoding, rec); err == nil {
+					line, err = traceJSON.MarshalTraces(td)
+				}
+			case 1:
+				var ld plog.Logs
+				if ld, err = bundle.DecodeLogs(info.Encoding, rec); err == nil {
+					line, err = logJSON.MarshalLogs(ld)
+				}
+			case 2:
+				var md pmetric.Metrics
+				if md, err = bundle.DecodeMetrics(info.Encoding, rec); err == nil {
+					line, err = metricJSON.MarshalMetrics(md)
+				}
+			}
+			if err != nil {
+				return bundle.RecordError{Err: fmt.Errorf("re-encoding as JSON: %w", err)}
+			}
+		}
+		if err := m.spill.line(i, line); err != nil {
+			writeErr = err
+			return err
+		}
 		return nil
-	}
-	if err := part.Traces(func(td ptrace.Traces) error {
-		b, err := traceJSON.MarshalTraces(td)
-		return add(0, b, err)
-	}); err != nil {
-		return out, err
-	}
-	if err := part.Logs(func(ld plog.Logs) error {
-		b, err := logJSON.MarshalLogs(ld)
-		return add(1, b, err)
-	}); err != nil {
-		return out, err
-	}
-	err := part.Metrics(func(md pmetric.Metrics) error {
-		b, err := metricJSON.MarshalMetrics(md)
-		return add(2, b, err)
 	})
-	return out, err
+	if writeErr != nil {
+		return info, 0, false, fmt.Errorf("merging: %w", writeErr)
+	}
+	if walkErr != nil {
+		for _, p := range ps.Problems() {
+			m.problem(j.Key, p.Entry, "%s", p.Reason)
+		}
+		if len(ps.Problems()) == 0 {
+			m.problemErr(j.Key, walkErr)
+		}
+		return info, 0, false, nil
+	}
+	for i, name := range SignalFiles {
+		if err := m.out[name].appendFrom(m.spill.f[i], m.spill.n[i]); err != nil {
+			return info, 0, false, err
+		}
+	}
+	for _, ev := range events {
+		m.seen[ev.key] = true
+		m.events = append(m.events, ev)
+	}
+	m.eventBytes = evBytes
+	return info, st.Size(), true, nil
 }
