@@ -1,9 +1,10 @@
 package evidencedir
 
 import (
-	"bufio"
 	"bytes"
 	"io"
+
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
 // SplitLines splits JSON Lines data into its non-blank lines.
@@ -19,21 +20,9 @@ func SplitLines(data []byte) [][]byte {
 	return out
 }
 
-// ReadLines calls fn with every non-blank line of r.
+// ReadLines calls fn with every non-blank line of r. A line longer than
+// the bundle's record limit is a *bundle.VerifyError, found before it is
+// held: what a file contains never decides how much is held.
 func ReadLines(r io.Reader, fn func(n int, line []byte) error) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(n, bytes.TrimRight(line, "\r\n")); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return bundle.ReadRecords(r, false, bundle.DefaultLimits.MaxRecordSize, fn)
 }
