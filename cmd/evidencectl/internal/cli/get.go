@@ -196,7 +196,7 @@ func writeGetText(w io.Writer, r *getResult) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	table := &textWriter{w: tw}
-	table.println("COLLECTOR\tCOMPLETE\tPARTS\tSIZE\tSPANS\tLOG RECORDS\tDATA POINTS\tEVENTS")
+	table.printf("COLLECTOR\tCOMPLETE\tPARTS\tSIZE\tSPANS\tLOG RECORDS\tDATA POINTS\tEVENTS\n")
 	for _, c := range m.Collectors {
 		complete := yesNo(c.Complete)
 		if !c.HasManifest {

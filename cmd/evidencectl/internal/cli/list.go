@@ -121,7 +121,7 @@ func writeIncidentTable(w io.Writer, storeName string, rows []*incidentSummary) 
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	table := &textWriter{w: tw}
-	table.println("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tLOSSLESS\tTITLE")
+	table.printf("ID\tSTATUS\tSEVERITY\tSTARTED\tWINDOW\tCOLLECTORS\tPARTS\tSIZE\tCOMPLETE\tLOSSLESS\tTITLE\n")
 	for _, r := range rows {
 		done := r.DoneCollectors()
 		started := "-"

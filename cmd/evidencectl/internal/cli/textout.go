@@ -17,14 +17,17 @@ type textWriter struct {
 	err error
 }
 
-// printf writes a formatted string unless an earlier write failed.
+// printf writes a formatted string unless an earlier write failed. The
+// format is the program's own and is written as it is (tabs of a table
+// included); only the arguments are escaped.
 func (t *textWriter) printf(format string, args ...any) {
 	if t.err == nil {
 		_, t.err = fmt.Fprintf(t.w, format, safetext.Args(args)...)
 	}
 }
 
-// println writes its operands and a newline unless an earlier write failed.
+// println writes its operands, escaped, and a newline unless an earlier
+// write failed.
 func (t *textWriter) println(args ...any) {
 	if t.err == nil {
 		_, t.err = fmt.Fprintln(t.w, safetext.Args(args)...)
