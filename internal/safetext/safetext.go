@@ -21,47 +21,31 @@ import (
 
 // Escape returns s as one safe line.
 func Escape(s string) string {
-	if isSafe(s, false) {
+	if isSafe(s) {
 		return s
 	}
-	return escape(s, false)
+	return escape(s)
 }
 
-// Lines is Escape, keeping line feeds: for a message of several lines
-// (an error that joins several), where a forged line is harmless but a
-// control sequence is not.
-func Lines(s string) string {
-	if isSafe(s, true) {
-		return s
-	}
-	return escape(s, true)
-}
-
-func isSafe(s string, keepNewline bool) bool {
+func isSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c == 0x7f || c >= 0x80 {
-			if c == '\n' && keepNewline {
-				continue
-			}
-			if c >= 0x80 {
-				// Multi-byte: decide rune by rune.
-				return isSafeRunes(s[i:], keepNewline)
-			}
+		if c >= 0x80 {
+			// Multi-byte: decide rune by rune.
+			return isSafeRunes(s[i:])
+		}
+		if c < 0x20 || c == 0x7f {
 			return false
 		}
 	}
 	return true
 }
 
-func isSafeRunes(s string, keepNewline bool) bool {
+func isSafeRunes(s string) bool {
 	for i, w := 0, 0; i < len(s); i += w {
 		var r rune
 		r, w = utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && w == 1 {
-			return false
-		}
-		if unsafeRune(r) && !(keepNewline && r == '\n') {
+		if (r == utf8.RuneError && w == 1) || unsafeRune(r) {
 			return false
 		}
 	}
@@ -81,7 +65,7 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
-func escape(s string, keepNewline bool) string {
+func escape(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i, w := 0, 0; i < len(s); i += w {
@@ -90,8 +74,6 @@ func escape(s string, keepNewline bool) string {
 		switch {
 		case r == utf8.RuneError && w == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n' && keepNewline:
-			b.WriteByte('\n')
 		case !unsafeRune(r):
 			b.WriteString(s[i : i+w])
 		case r == '\n':

@@ -181,7 +181,7 @@ func writeGetText(w io.Writer, r *getResult) error {
 	if m.Incident != nil {
 		out.printf("Incident %s", m.IncidentID)
 		if m.Incident.Title != "" {
-			out.printf(" %q", m.Incident.Title)
+			out.printf(" \"%s\"", m.Incident.Title)
 		}
 		out.printf(" (%s", m.Incident.Status)
 		if m.Incident.Severity != "" {

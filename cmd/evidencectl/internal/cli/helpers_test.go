@@ -112,6 +112,9 @@ type fixture struct {
 	startedAt time.Time
 	// signer, when set, signs every part.json and manifest.
 	signer *bundle.Signer
+	// editIncident, when set, changes the incident record before it is
+	// written (and frozen into the parts).
+	editIncident func(*incident.Incident)
 }
 
 // traces, logs and metrics return the batches in merge order: collector
@@ -220,6 +223,9 @@ func (f *fixture) write(t testing.TB, st store.Store) {
 	}
 	if f.resolvedAt != nil {
 		inc.Status, inc.ResolvedAt, inc.UpdatedAt = incident.StatusResolved, f.resolvedAt, *f.resolvedAt
+	}
+	if f.editIncident != nil {
+		f.editIncident(&inc)
 	}
 	data, err := json.Marshal(inc)
 	require.NoError(t, err)

@@ -196,7 +196,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	code := ExitCode(err)
 	// Error messages quote evidence (titles, keys, file names): escaped.
-	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: %s\n", safetext.Lines(err.Error()))
+	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: %s\n", safetext.Escape(err.Error()))
 	if o.jsonOutput() && !o.wrote {
 		_ = o.printJSON(map[string]any{"error": map[string]any{
 			"kind":      errorKind(code),
