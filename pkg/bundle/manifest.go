@@ -80,9 +80,10 @@ type Manifest struct {
 type Derivation struct {
 	// SourceManifestSHA256 is the SHA-256 of SourceManifest.
 	SourceManifestSHA256 string `json:"source_manifest_sha256"`
-	// SourceManifest is the source manifest.json object as stored (a DSSE
-	// envelope when the source was signed).
-	SourceManifest json.RawMessage `json:"source_manifest"`
+	// SourceManifest is the source manifest.json object as stored, byte
+	// for byte (base64 in JSON, so no re-encoding can change it): a DSSE
+	// envelope when the source was signed.
+	SourceManifest []byte `json:"source_manifest"`
 	// RulesSHA256 is the SHA-256 of the rules file as given.
 	RulesSHA256 string `json:"rules_sha256"`
 	// Tool names what made the copy ("evidencectl redact").

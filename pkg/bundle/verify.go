@@ -74,8 +74,8 @@ type CollectorReport struct {
 	LossesKnown bool `json:"losses_known"`
 	// Lossless and Losses are the manifest's: nothing known to be missing,
 	// or what is.
-	Lossless bool           `json:"lossless"`
-	Losses   []Loss         `json:"losses,omitempty"`
+	Lossless bool   `json:"lossless"`
+	Losses   []Loss `json:"losses,omitempty"`
 	// Manifest is the outcome of checking the manifest's signature.
 	Manifest Signature `json:"manifest_signature"`
 	// SignedParts counts the parts whose part.json is signed (checked or
@@ -276,6 +276,16 @@ type VerifyOptions struct {
 	Keys *KeyRing
 	// Limits bound the reading of each part; zero means DefaultLimits.
 	Limits Limits
+	// derived is set while a derived (redacted) collector's parts are
+	// checked: they are not the collector's, so they need no signature of
+	// its keys (the source manifest's signature is checked instead).
+	derived bool
+}
+
+// acceptable reports whether sig is acceptable for a document: valid
+// under opts, or, in a derived bundle, anything but a bad signature.
+func (o VerifyOptions) acceptable(sig Signature) bool {
+	return sig.OK(o.Keys) || (o.derived && sig.State != SigInvalid)
 }
 
 // VerifyBundle checks the evidence of incident id in st: incident.json
@@ -465,8 +475,11 @@ func verifyCollector(ctx context.Context, src source, id, cid string, objs *coll
 			case m.IncidentID != id || m.CollectorID != cid:
 				verr = &VerifyError{File: src.name(mkey), Reason: fmt.Sprintf("names incident %q and collector %q, but is stored under %q and %q", m.IncidentID, m.CollectorID, id, cid)}
 				m = nil
-			case !sig.OK(opts.Keys):
+			case !sig.OK(opts.Keys) && (m.DerivedFrom == nil || sig.State == SigInvalid):
 				verr = &VerifyError{File: src.name(mkey), Reason: sig.Problem(opts.Keys)}
+			}
+			if m != nil && m.DerivedFrom != nil {
+				opts.derived = true
 			}
 			cr.KeyIDs = appendNew(cr.KeyIDs, sig.KeyIDs...)
 		}
@@ -604,6 +617,9 @@ func checkDerivation(m *Manifest, keys *KeyRing, results map[int]*partResult, pr
 		problem("'derived_from.source_manifest': " + err.Error())
 		return out
 	}
+	if !sig.OK(keys) {
+		problem("the source manifest it was derived from: " + sig.Problem(keys))
+	}
 	out.SourceCollector = src.CollectorID
 	if src.IncidentID != m.IncidentID {
 		problem(fmt.Sprintf("derived from a manifest of incident %q", src.IncidentID))
@@ -727,7 +743,7 @@ func verifyPart(ctx context.Context, src source, key, id, cid string, ref *PartR
 	info := ps.Info()
 	res.info = &info
 	res.sig = ps.Signature()
-	if !res.sig.OK(opts.Keys) {
+	if !opts.acceptable(res.sig) {
 		add(PartInfoFile, "%s", res.sig.Problem(opts.Keys))
 	}
 	for _, p := range ps.Problems() {

@@ -61,6 +61,9 @@ func signatureLine(rep *bundle.Report) string {
 	var ids []string
 	signed, unsigned := 0, 0
 	for _, c := range rep.Collectors {
+		if d := c.DerivedFrom; d != nil {
+			return fmt.Sprintf("Signatures: a derived (redacted) copy: the copy is not the collectors' to sign; its source manifest's signature is %s", d.SourceSignature.State)
+		}
 		if c.Signed() {
 			signed++
 		} else {
