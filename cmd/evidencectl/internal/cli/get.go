@@ -95,7 +95,7 @@ func (o *getOptions) run(ctx context.Context, id string) error {
 	if dir == "" {
 		dir = id
 	}
-	keys, err := o.root.keyRing()
+	keys, err := o.root.keyRing(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,17 +27,22 @@ type keyOptions struct {
 
 func (k *keyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&k.files, "key", nil,
-		"trusted public key (PEM, Ed25519) the evidence must be signed with; repeat for rotated keys ("+envKeys+" lists files like PATH)")
+		"trusted public key (PEM, Ed25519) the evidence must be signed with; repeat for rotated keys ("+envKeys+" lists files like PATH; else the signing key of --config's evidence exporter)")
 }
 
-// ring loads the trusted keys; nil when none are given (signatures are
-// then reported, not required).
-func (k *keyOptions) ring(getenv func(string) string) (*bundle.KeyRing, error) {
+// ring loads the trusted keys: --key, else EVIDENCECTL_KEYS, else the
+// signing key of the evidence exporters in the collector configuration of
+// --config (whose public half is trusted). nil when there are none
+// (signatures are then reported, not required).
+func (k *keyOptions) ring(ctx context.Context, getenv func(string) string, configFile string) (*bundle.KeyRing, error) {
 	files := k.files
 	if len(files) == 0 {
 		if v := getenv(envKeys); v != "" {
 			files = filepath.SplitList(v)
 		}
+	}
+	if len(files) == 0 && configFile != "" {
+		return configKeys(ctx, configFile, getenv)
 	}
 	if len(files) == 0 {
 		return nil, nil
@@ -52,6 +58,57 @@ func (k *keyOptions) ring(getenv func(string) string) (*bundle.KeyRing, error) {
 	}
 	return r, nil
 }
+
+// configKeys trusts the signing keys of the evidence exporters of a
+// collector configuration (signing.key_file, relative to the working
+// directory or the configuration's directory, or signing.key_env).
+func configKeys(ctx context.Context, path string, getenv func(string) string) (*bundle.KeyRing, error) {
+	conf, err := resolveConfig(ctx, path, "give the collector's configuration file, or the public key with --key")
+	if err != nil {
+		return nil, err
+	}
+	exps, err := conf.Sub("exporters")
+	if err != nil {
+		return nil, nil //nolint:nilerr // no exporters: no keys
+	}
+	r := bundle.NewKeyRing()
+	for name := range exps.ToStringMap() {
+		if name != exporterType && !strings.HasPrefix(name, exporterType+"/") {
+			continue
+		}
+		file, _ := exps.Get(name + "::signing::key_file").(string)
+		env, _ := exps.Get(name + "::signing::key_env").(string)
+		var pemData []byte
+		switch {
+		case file != "":
+			if _, err := os.Stat(file); err != nil && !filepath.IsAbs(file) {
+				file = filepath.Join(filepath.Dir(path), file)
+			}
+			b, err := os.ReadFile(file) //nolint:gosec // the operator's configuration names it
+			if err != nil {
+				return nil, usageError("give the public key with --key", "--config %s: 'exporters::%s::signing::key_file': %v", path, name, err)
+			}
+			pemData = b
+		case env != "":
+			pemData = []byte(getenv(env))
+			if len(pemData) == 0 {
+				return nil, usageError("give the public key with --key", "--config %s: 'exporters::%s::signing::key_env': %s is not set", path, name, env)
+			}
+		default:
+			continue
+		}
+		if _, err := r.Add(pemData); err != nil {
+			return nil, usageError("give the public key with --key", "--config %s: 'exporters::%s::signing': %v", path, name, err)
+		}
+	}
+	if r.Len() == 0 {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// exporterType is the evidence exporter's component type.
+const exporterType = "evidence"
 
 // signatureLine says in one line what the signature checks found.
 func signatureLine(rep *bundle.Report) string {

@@ -102,7 +102,7 @@ func (o *redactOptions) run(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := o.root.keyRing()
+	keys, err := o.root.keyRing(ctx)
 	if err != nil {
 		return err
 	}

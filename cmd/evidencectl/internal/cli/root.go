@@ -105,9 +105,12 @@ func (o *rootOptions) warnf(format string, args ...any) {
 	_, _ = fmt.Fprintf(o.env.Stderr, "evidencectl: warning: "+format+"\n", safetext.Args(args)...)
 }
 
-// keyRing loads the trusted public keys of --key or EVIDENCECTL_KEYS;
-// nil when none are given.
-func (o *rootOptions) keyRing() (*bundle.KeyRing, error) { return o.keys.ring(o.env.Getenv) }
+// keyRing loads the trusted public keys of --key, EVIDENCECTL_KEYS or the
+// --config collector configuration's evidence exporters; nil when there
+// are none.
+func (o *rootOptions) keyRing(ctx context.Context) (*bundle.KeyRing, error) {
+	return o.keys.ring(ctx, o.env.Getenv, o.store.configFile)
+}
 
 // now is the current time from the run's clock.
 func (o *rootOptions) now() time.Time { return o.env.Now() }

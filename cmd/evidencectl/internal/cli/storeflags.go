@@ -210,10 +210,18 @@ func parseStoreURL(s string) (storage.Config, error) {
 // collector configuration, resolving ${env:...} and ${file:...} the way
 // the collector does.
 func storeConfigFromFile(ctx context.Context, path string) (storage.Config, error) {
-	cfg := storage.NewDefaultConfig()
-	hint := "give the collector's configuration file, or address the store with --store"
+	conf, err := resolveConfig(ctx, path, "give the collector's configuration file, or address the store with --store")
+	if err != nil {
+		return storage.NewDefaultConfig(), err
+	}
+	return storeConfigFromConf(conf, path)
+}
+
+// resolveConfig reads a collector configuration, resolving ${env:...} and
+// ${file:...} the way the collector does.
+func resolveConfig(ctx context.Context, path, hint string) (*confmap.Conf, error) {
 	if _, err := os.Stat(path); err != nil {
-		return cfg, usageError(hint, "cannot read --config %s: %v", path, err)
+		return nil, usageError(hint, "cannot read --config %s: %v", path, err)
 	}
 	resolver, err := confmap.NewResolver(confmap.ResolverSettings{
 		URIs:              []string{"file:" + path},
@@ -222,14 +230,14 @@ func storeConfigFromFile(ctx context.Context, path string) (storage.Config, erro
 		ProviderSettings:  confmap.ProviderSettings{Logger: zap.NewNop()},
 	})
 	if err != nil {
-		return cfg, fmt.Errorf("reading --config %s: %w", path, err)
+		return nil, fmt.Errorf("reading --config %s: %w", path, err)
 	}
 	conf, err := resolver.Resolve(ctx)
 	_ = resolver.Shutdown(ctx)
 	if err != nil {
-		return cfg, usageError(hint, "cannot parse --config %s: %v", path, err)
+		return nil, usageError(hint, "cannot parse --config %s: %v", path, err)
 	}
-	return storeConfigFromConf(conf, path)
+	return conf, nil
 }
 
 // storeConfigFromConf picks the incidents extension's store section out of

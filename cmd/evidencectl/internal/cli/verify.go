@@ -107,7 +107,7 @@ func (o *verifyOptions) run(ctx context.Context, arg string) error {
 	if o.id != "" && o.id != arg {
 		return usageError("drop --id", "--id %s differs from the incident %s", o.id, arg)
 	}
-	keys, err := o.root.keyRing()
+	keys, err := o.root.keyRing(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (o *verifyOptions) verifyDir(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := o.root.keyRing()
+	keys, err := o.root.keyRing(ctx)
 	if err != nil {
 		return err
 	}
