@@ -45,11 +45,32 @@
 // collector has finished the bundle. Parts are immutable once written; the
 // manifest is rewritten as parts are added.
 //
+// # Custody (format 2)
+//
+// Right after part.json, a signed part holds part.json.dsse, a DSSE
+// envelope ([PartPayloadType]) whose payload is part.json byte for byte,
+// and then incident.json, the incident record as it stood when the part was
+// frozen (listed in Files like a data file). part.json's prev_part_sha256
+// names the SHA-256 of the collector's previous part object: a hash chain.
+// A signed manifest.json is itself a DSSE envelope ([ManifestPayloadType])
+// whose payload is the manifest, so that a manifest and its signature are
+// replaced in one write. Signatures are Ed25519 ([Signer]); each names its
+// key by key ID, and a [KeyRing] trusts several keys for rotation. A
+// derived (redacted) bundle's manifest carries its source manifest in
+// derived_from, and each of its parts names its source part.
+//
+// Readers stream: [OpenPart] reads part.json (and checks its signature)
+// before any data, refuses an entry whose size differs from part.json before
+// reading it, never reads past a file's declared size, bounds the zstd
+// window and every record ([Limits]), and holds one record at a time.
+//
 // # Verification
 //
 // [VerifyBundle] and [VerifyDir] check one incident's evidence in a store or
-// in a local copy: incident.json, every manifest, every part's hash against
-// its manifest and every file inside a part against part.json. Problems are
-// reported as [VerifyError] values naming the bad object and, where it
-// applies, the file inside the part.
+// in a local copy: incident.json (against the records frozen into the
+// parts, see [CheckIncident]), every manifest, every part's hash against its
+// manifest, every file inside a part against part.json, the hash chain and,
+// with [VerifyOptions].Keys, every signature. Problems are reported as
+// [VerifyError] values naming the bad object and, where it applies, the file
+// inside the part.
 package bundle // import "github.com/otel-evidence/otel-evidence/pkg/bundle"

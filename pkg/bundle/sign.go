@@ -26,8 +26,8 @@ const (
 	ManifestPayloadType = "application/vnd.otel-evidence.manifest+json"
 )
 
-// maxEnvelopeSize bounds a signature envelope as readers accept it (the
-// manifest's envelope carries the manifest, so it has the manifest's limit).
+// maxPartEnvelopeSize bounds part.json's signature envelope as readers accept
+// it (a manifest's envelope carries the manifest: MaxManifestSize bounds it).
 const maxPartEnvelopeSize = 4 * maxPartInfoSize
 
 // Signer signs part.json documents and manifests with an Ed25519 key, in
