@@ -16,6 +16,7 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/internal/storage"
+	"github.com/otel-evidence/otel-evidence/internal/webui"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/pkg/store"
@@ -71,6 +72,7 @@ type incidentsExtension struct {
 	// web serves the evidence pages when 'web' is configured.
 	web     *http.Server
 	webDone chan struct{}
+	pages   *webui.Server
 
 	// Injectable for tests.
 	now           func() time.Time

@@ -37,7 +37,7 @@ func (e *incidentsExtension) startWeb(ctx context.Context, host component.Host) 
 		_ = ln.Close()
 		return fmt.Errorf("incidents: 'web': %w", err)
 	}
-	e.web, e.webDone = srv, make(chan struct{})
+	e.web, e.webDone, e.pages = srv, make(chan struct{}), pages
 	go func() {
 		defer close(e.webDone)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -54,6 +54,7 @@ func (e *incidentsExtension) stopWeb(ctx context.Context) error {
 	}
 	err := e.web.Shutdown(ctx)
 	<-e.webDone
+	e.pages.Close()
 	if err != nil {
 		return fmt.Errorf("incidents: stopping the evidence pages: %w", err)
 	}

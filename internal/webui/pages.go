@@ -242,6 +242,11 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: lossesText(row), Signature: "unsigned"})
 	}
 	p.Severities = slices.Sorted(maps.Keys(sev))
+	ids := make([]string, len(p.Rows))
+	for i, row := range p.Rows {
+		ids[i] = row.ID
+	}
+	s.prefetchAll(ids)
 	p.Statuses = []string{string(incident.StatusOpen), string(incident.StatusResolved), catalog.StatusUnknown}
 	s.render(w, http.StatusOK, "incidents", p)
 }

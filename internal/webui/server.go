@@ -40,16 +40,30 @@ type Options struct {
 	// Share lets the bundle page sign download links (S3 stores only):
 	// anyone who can open the page can then hand out the evidence.
 	Share bool
+	// Prefetch analyses the newest incidents the incidents page lists in
+	// the background, one at a time, so that the page of one opened from
+	// the list is ready: the analysis of a large incident takes seconds.
+	// Close stops it.
+	Prefetch bool
 }
+
+// prefetched is how many of the incidents listed first Prefetch analyses.
+const prefetched = 2
 
 // Server serves the pages. It only reads the evidence.
 type Server struct {
-	ev     Evidence
-	log    *zap.Logger
-	now    func() time.Time
-	share  bool
-	mux    *http.ServeMux
-	static http.Handler
+	ev    Evidence
+	log   *zap.Logger
+	now   func() time.Time
+	share bool
+	// prefetch, when set, runs analyses in the background until stop.
+	prefetch bool
+	stop     context.CancelFunc
+	bg       context.Context
+	wg       sync.WaitGroup
+	pending  map[string]bool
+	mux      *http.ServeMux
+	static   http.Handler
 
 	// build serialises timeline builds, so that at most one incident's
 	// evidence is being read at a time: memory stays that of one build.
@@ -75,7 +89,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Evidence == nil {
 		return nil, errors.New("webui: no evidence to serve")
 	}
-	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, mux: http.NewServeMux()}
+	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, prefetch: opts.Prefetch,
+		mux: http.NewServeMux(), pending: map[string]bool{}}
+	s.bg, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -123,6 +139,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// Close stops the background analyses and waits for them.
+func (s *Server) Close() {
+	s.stop()
+	s.wg.Wait()
+}
+
+// prefetchAll analyses, in the background, the first incidents of a list
+// that are not analysed or being analysed already.
+func (s *Server) prefetchAll(ids []string) {
+	if !s.prefetch {
+		return
+	}
+	for _, id := range ids[:min(len(ids), prefetched)] {
+		s.mu.Lock()
+		busy := s.pending[id] || s.bg.Err() != nil
+		if !busy {
+			s.pending[id] = true
+			s.wg.Add(1)
+		}
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		go func() {
+			defer s.wg.Done()
+			if _, err := s.analyse(s.bg, id); err != nil && s.bg.Err() == nil {
+				s.log.Debug("analysing an incident ahead failed", zap.String("incident", id), zap.Error(err))
+			}
+			s.mu.Lock()
+			delete(s.pending, id)
+			s.mu.Unlock()
+		}()
+	}
+}
+
 // analyse returns the incident's analysed evidence, from the cache while
 // the evidence is unchanged.
 func (s *Server) analyse(ctx context.Context, id string) (*analysed, error) {
@@ -155,6 +206,13 @@ func (s *Server) analyse(ctx context.Context, id string) (*analysed, error) {
 		s.cache = s.cache[:cachedTimelines]
 	}
 	return a, nil
+}
+
+// cachedCount is the number of analyses in the cache.
+func (s *Server) cachedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.cache)
 }
 
 func (s *Server) cached(id, version string) *analysed {

@@ -1,14 +1,18 @@
 package webui
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otel-evidence/otel-evidence/internal/timeline"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
@@ -23,6 +27,7 @@ func newServer(t *testing.T, ev Evidence) *Server {
 	t.Helper()
 	s, err := New(Options{Evidence: ev})
 	require.NoError(t, err)
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -118,4 +123,51 @@ func TestIncidentFilters(t *testing.T) {
 func TestText(t *testing.T) {
 	assert.Equal(t, "plain ünïcode", Text("plain ünïcode"))
 	assert.Equal(t, `a\x1b[2Jb\x07c\x00\x9b\u202e\u200b`, Text("a\x1b[2Jb\x07c\x00\u009b\u202e\u200b"))
+}
+
+// countingEvidence counts the analyses read from its evidence.
+type countingEvidence struct {
+	Evidence
+	mu     sync.Mutex
+	inputs map[string]int
+}
+
+func (c *countingEvidence) Input(ctx context.Context, id string) (timeline.Input, error) {
+	c.mu.Lock()
+	c.inputs[id]++
+	c.mu.Unlock()
+	return c.Evidence.Input(ctx, id)
+}
+
+func (c *countingEvidence) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inputs[id]
+}
+
+func TestPrefetch(t *testing.T) {
+	old := small("INC-OLD")
+	old.start = old.start.Add(-48 * time.Hour)
+	ev := &countingEvidence{Evidence: StoreEvidence(newStore(t, small("INC-NEW"), small("INC-MID"), old)), inputs: map[string]int{}}
+	s, err := New(Options{Evidence: ev, Prefetch: true})
+	require.NoError(t, err)
+	defer s.Close()
+
+	res, _ := get(t, s, "/")
+	require.Equal(t, http.StatusOK, res.Code)
+	// The two newest are analysed in the background, once; the page of
+	// one of them is then read from the cache.
+	require.Eventually(t, func() bool { return ev.count("INC-NEW") == 1 && ev.count("INC-MID") == 1 && s.cachedCount() == 2 },
+		30*time.Second, 20*time.Millisecond)
+	res, _ = get(t, s, "/incidents/INC-NEW")
+	require.Equal(t, http.StatusOK, res.Code)
+	get(t, s, "/")
+	s.Close()
+	assert.Equal(t, 1, ev.count("INC-NEW"), "analysed once")
+	assert.Equal(t, 0, ev.count("INC-OLD"), "only the newest are analysed ahead")
+
+	// Without Prefetch, listing analyses nothing.
+	quiet := &countingEvidence{Evidence: ev.Evidence, inputs: map[string]int{}}
+	get(t, newServer(t, quiet), "/")
+	assert.Equal(t, 0, quiet.count("INC-NEW"))
 }

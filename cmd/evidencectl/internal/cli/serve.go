@@ -43,7 +43,9 @@ The pages need no JavaScript and load nothing from the network. It
 listens on 127.0.0.1 unless --listen says otherwise; anyone who can reach
 the address can read the evidence, so put it behind an authenticating
 proxy before listening on another interface. It prints the address it
-listens on and runs until interrupted.`,
+listens on and runs until interrupted. When the incidents page is shown,
+the two newest incidents it lists are analysed in the background, so that
+their pages open at once.`,
 		Example: `  evidencectl serve --store s3://evidence/prod
   evidencectl serve ./INC-42
   evidencectl serve --listen 127.0.0.1:0 --store file:///var/lib/otelcol-evidence/evidence`,
@@ -76,10 +78,11 @@ func (o *serveOptions) run(ctx context.Context, dir string) error {
 		defer release()
 		ev = webui.StoreEvidence(st)
 	}
-	srv, err := webui.New(webui.Options{Evidence: ev, Now: o.root.now, Share: true})
+	srv, err := webui.New(webui.Options{Evidence: ev, Now: o.root.now, Share: true, Prefetch: true})
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.listen)
 	if err != nil {
 		return usageError("choose another --listen address, or port 0 for a free one", "cannot listen on %s: %v", o.listen, err)
