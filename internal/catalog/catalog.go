@@ -48,6 +48,9 @@ type Collector struct {
 	LossesKnown bool          `json:"losses_known"`
 	Lossless    bool          `json:"lossless"`
 	Losses      []bundle.Loss `json:"losses,omitempty"`
+	// Signature is the manifest's: unsigned, or signed and not checked
+	// (the list trusts no key; verify checks it).
+	Signature *bundle.Signature `json:"manifest_signature,omitempty"`
 }
 
 // Incident summarises one incident's evidence.
@@ -168,7 +171,7 @@ func Summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (
 		objs := g.Collectors[cid]
 		cs := Collector{CollectorID: cid, Parts: len(objs.Parts), Bytes: objs.PartBytes()}
 		if objs.Manifest != nil {
-			m, problem, err := readManifest(ctx, st, g.ID, cid)
+			m, sig, problem, err := readManifest(ctx, st, g.ID, cid)
 			if err != nil {
 				return nil, err
 			}
@@ -178,6 +181,7 @@ func Summarize(ctx context.Context, st store.Store, g *bundle.IncidentObjects) (
 			if m != nil {
 				cs.HasManifest, cs.Complete, cs.Totals = true, m.Complete, m.Totals
 				cs.LossesKnown, cs.Lossless, cs.Losses = m.LossesKnown(), m.Lossless, m.Losses
+				cs.Signature = &sig
 				w := m.Window
 				cs.Window = &w
 			}
@@ -260,22 +264,23 @@ func readIncident(ctx context.Context, st store.Store, id string) (*incident.Inc
 	return &inc, "", nil
 }
 
-// readManifest reads and decodes one collector's manifest.
-func readManifest(ctx context.Context, st store.Store, id, cid string) (*bundle.Manifest, string, error) {
+// readManifest reads and decodes one collector's manifest, and says
+// whether it is signed.
+func readManifest(ctx context.Context, st store.Store, id, cid string) (*bundle.Manifest, bundle.Signature, string, error) {
 	key, err := bundle.ManifestKey(id, cid)
 	if err != nil {
-		return nil, "", err
+		return nil, bundle.Signature{}, "", err
 	}
 	data, err := storage.ReadAll(ctx, st, key, bundle.MaxManifestSize)
 	if err != nil {
-		return nil, "", err
+		return nil, bundle.Signature{}, "", err
 	}
-	m, err := bundle.ParseManifest(data)
+	m, sig, err := bundle.OpenManifest(data, nil)
 	if err != nil {
-		return nil, fmt.Sprintf("%s: %v", key, err), nil
+		return nil, sig, fmt.Sprintf("%s: %v", key, err), nil
 	}
 	if m.IncidentID != id || m.CollectorID != cid {
-		return nil, fmt.Sprintf("%s: names incident %q and collector %q", key, m.IncidentID, m.CollectorID), nil
+		return nil, sig, fmt.Sprintf("%s: names incident %q and collector %q", key, m.IncidentID, m.CollectorID), nil
 	}
-	return m, "", nil
+	return m, sig, "", nil
 }

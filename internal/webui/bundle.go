@@ -72,7 +72,7 @@ func (s *Server) bundlePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := bundlePage{page: s.page(id+": bundle", id, "bundle"), Report: rep, Signatures: "unsigned"}
+	p := bundlePage{page: s.page(id+": bundle", id, "bundle"), Report: rep, Signatures: s.signatures(rep)}
 	known := len(rep.Collectors) > 0
 	for _, c := range rep.Collectors {
 		known = known && c.LossesKnown
@@ -121,6 +121,36 @@ func (s *Server) bundlePage(w http.ResponseWriter, r *http.Request) {
 		s.presign(ctx, st, id, &p)
 	}
 	s.render(w, http.StatusOK, "bundle", p)
+}
+
+// signatures sums up what verification found of the signatures.
+func (s *Server) signatures(rep bundle.Report) string {
+	signed, unsigned := 0, 0
+	states := map[bundle.SignatureState]bool{}
+	for _, c := range rep.Collectors {
+		signed += c.SignedParts
+		unsigned += c.UnsignedParts
+		states[c.Manifest.State] = true
+		if c.Manifest.State == bundle.SigUnsigned {
+			unsigned++
+		} else {
+			signed++
+		}
+	}
+	switch {
+	case signed == 0:
+		return "unsigned: the collector had no signing key"
+	case states[bundle.SigInvalid] || states[bundle.SigUnknownKey]:
+		return "NOT VALID: see the problems below"
+	case unsigned > 0:
+		return fmt.Sprintf("%d signed, %d unsigned documents", signed, unsigned)
+	case s.keys == nil || s.keys.Len() == 0:
+		return "signed, not checked: give evidencectl serve the trusted keys (--key)"
+	}
+	if rep.OK() {
+		return "valid: signed by a trusted key"
+	}
+	return "signed; see the problems below"
 }
 
 // presign fills the share links of the page's files.
@@ -192,7 +222,7 @@ func (s *Server) objects(ctx context.Context, id string) (store.Store, []store.O
 func (s *Server) verify(ctx context.Context, st store.Store, id string) (bundle.Report, error) {
 	s.build.Lock()
 	defer s.build.Unlock()
-	rep, err := bundle.VerifyBundle(ctx, st, id)
+	rep, err := bundle.VerifyBundle(ctx, st, id, bundle.VerifyOptions{Keys: s.keys})
 	if errors.Is(err, store.ErrNotFound) {
 		return rep, notFound(id, err)
 	}

@@ -3,6 +3,7 @@ package webui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/internal/catalog"
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
@@ -190,6 +192,35 @@ func lossesText(r *catalog.Incident) string {
 	return "some missing"
 }
 
+// signatureText says whether the collectors' manifests are signed; the
+// bundle page checks the signatures against the trusted keys.
+func signatureText(r *catalog.Incident) string {
+	signed, unsigned := 0, 0
+	var keys []string
+	for _, c := range r.Collectors {
+		switch {
+		case c.Signature == nil:
+			unsigned++
+		case c.Signature.State == bundle.SigUnsigned:
+			unsigned++
+		default:
+			signed++
+			for _, k := range c.Signature.KeyIDs {
+				if !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	switch {
+	case signed == 0:
+		return "unsigned"
+	case unsigned > 0:
+		return fmt.Sprintf("%d of %d manifests signed", signed, signed+unsigned)
+	}
+	return "signed (" + strings.Join(keys, ", ") + ")"
+}
+
 // WindowText is the evidence window relative to the incident's start.
 func (r incidentRow) WindowText() string {
 	if r.Window == nil {
@@ -239,7 +270,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: lossesText(row), Signature: "unsigned"})
+		p.Rows = append(p.Rows, incidentRow{Incident: row, Losses: lossesText(row), Signature: signatureText(row)})
 	}
 	p.Severities = slices.Sorted(maps.Keys(sev))
 	ids := make([]string, len(p.Rows))

@@ -3,18 +3,17 @@ package webui
 import (
 	"bytes"
 	"embed"
-	"fmt"
 	"html/template"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 
 	"github.com/otel-evidence/otel-evidence/internal/catalog"
+	"github.com/otel-evidence/otel-evidence/internal/safetext"
 )
 
 //go:embed templates
@@ -60,37 +59,12 @@ func duration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// Text is the one rule for every string that comes from the evidence
-// before html/template escapes it: control characters, the C1 range and
-// the Unicode format characters (bidirectional overrides, zero-width
-// marks) are shown as escapes (\x1b, \u202e), so an ESC sequence or a
-// reversed title reads as what it is and changes nothing on the page.
-func Text(s string) string {
-	clean := true
-	for _, r := range s {
-		if hidden(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == unicode.ReplacementChar:
-			b.WriteRune(r)
-		case !hidden(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
-}
+// Text is the project's one escaping rule (safetext.Escape) for every
+// string that comes from the evidence, applied before html/template
+// escapes it: control characters, the C1 range, bidirectional formatting
+// and invalid bytes are shown as escapes (\x1b, \u202e), so an ESC
+// sequence or a reversed title reads as what it is and changes nothing.
+func Text(s string) string { return safetext.Escape(s) }
 
 // TextLines is Text for text of several lines: it keeps the line feeds.
 func TextLines(s string) string {
@@ -99,10 +73,6 @@ func TextLines(s string) string {
 		lines[i] = Text(l)
 	}
 	return strings.Join(lines, "\n")
-}
-
-func hidden(r rune) bool {
-	return r < 0x20 || (r >= 0x7f && r < 0xa0) || unicode.Is(unicode.Cf, r)
 }
 
 const (

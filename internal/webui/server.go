@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	// Share lets the bundle page sign download links (S3 stores only):
 	// anyone who can open the page can then hand out the evidence.
 	Share bool
+	// Keys are the trusted public keys the bundle page checks signatures
+	// against; nil: signatures are reported, not checked.
+	Keys *bundle.KeyRing
 	// Prefetch analyses the newest incidents the incidents page lists in
 	// the background, one at a time, so that the page of one opened from
 	// the list is ready: the analysis of a large incident takes seconds.
@@ -56,6 +60,7 @@ type Server struct {
 	log   *zap.Logger
 	now   func() time.Time
 	share bool
+	keys  *bundle.KeyRing
 	// prefetch, when set, runs analyses in the background until stop.
 	prefetch bool
 	stop     context.CancelFunc
@@ -89,7 +94,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Evidence == nil {
 		return nil, errors.New("webui: no evidence to serve")
 	}
-	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, prefetch: opts.Prefetch,
+	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, keys: opts.Keys, prefetch: opts.Prefetch,
 		mux: http.NewServeMux(), pending: map[string]bool{}}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otel-evidence/otel-evidence/internal/catalog"
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
@@ -122,7 +123,7 @@ func TestIncidentFilters(t *testing.T) {
 
 func TestText(t *testing.T) {
 	assert.Equal(t, "plain ünïcode", Text("plain ünïcode"))
-	assert.Equal(t, `a\x1b[2Jb\x07c\x00\x9b\u202e\u200b`, Text("a\x1b[2Jb\x07c\x00\u009b\u202e\u200b"))
+	assert.Equal(t, `a\x1b[2Jb\x07c\x00\x9b\u202e`, Text("a\x1b[2Jb\x07c\x00\u009b\u202e"))
 }
 
 // countingEvidence counts the analyses read from its evidence.
@@ -170,4 +171,19 @@ func TestPrefetch(t *testing.T) {
 	quiet := &countingEvidence{Evidence: ev.Evidence, inputs: map[string]int{}}
 	get(t, newServer(t, quiet), "/")
 	assert.Equal(t, 0, quiet.count("INC-NEW"))
+}
+
+func TestSignatureText(t *testing.T) {
+	signed := &bundle.Signature{State: bundle.SigNotChecked, KeyIDs: []string{"k1"}}
+	unsigned := &bundle.Signature{State: bundle.SigUnsigned}
+	row := func(sigs ...*bundle.Signature) *catalog.Incident {
+		r := &catalog.Incident{}
+		for _, s := range sigs {
+			r.Collectors = append(r.Collectors, catalog.Collector{Signature: s})
+		}
+		return r
+	}
+	assert.Equal(t, "unsigned", signatureText(row(unsigned, nil)))
+	assert.Equal(t, "signed (k1)", signatureText(row(signed, signed)))
+	assert.Equal(t, "1 of 2 manifests signed", signatureText(row(signed, unsigned)))
 }

@@ -71,6 +71,7 @@ func TestWebUI(t *testing.T) {
 	assert.Contains(t, b.text(`tr[data-incident="`+webIncident+`"]`), "resolved")
 	assert.Equal(t, "none", b.text(`tr[data-incident="`+webIncident+`"] td.losses`), "the collector lost nothing")
 	assert.Equal(t, "not recorded", b.text(`tr[data-incident="`+webHostile+`"] td.losses`), "no manifest")
+	assert.Equal(t, "unsigned", b.text(`tr[data-incident="`+webIncident+`"] td.signature`), "the collector has no signing key")
 	b.noInjection()
 	b.screenshot("incidents")
 
@@ -150,6 +151,7 @@ func checkBundle(t *testing.T, b *browser, base string, r *tlRig) {
 	b.open("/incidents/" + webIncident)
 	b.follow(chromedp.Click(chromedp.CSS(`.tabs a[href$="/bundle"]`)))
 	assert.Equal(t, "every file matches its recorded SHA-256", b.text("#verdict"))
+	assert.Equal(t, "unsigned: the collector had no signing key", b.text("#signatures"))
 	assert.Equal(t, len(objs), b.count(`#files tbody tr[data-ok="true"]`))
 	assert.Equal(t, 0, b.count(`#files tbody tr[data-ok="false"]`))
 	assert.Equal(t, 0, b.count("#b-expires"), "a filesystem store cannot share links")

@@ -45,7 +45,9 @@ the address can read the evidence, so put it behind an authenticating
 proxy before listening on another interface. It prints the address it
 listens on and runs until interrupted. When the incidents page is shown,
 the two newest incidents it lists are analysed in the background, so that
-their pages open at once.`,
+their pages open at once. The bundle page checks signatures against the
+trusted keys of --key (or EVIDENCECTL_KEYS, or --config's evidence
+exporter), as verify does.`,
 		Example: `  evidencectl serve --store s3://evidence/prod
   evidencectl serve ./INC-42
   evidencectl serve --listen 127.0.0.1:0 --store file:///var/lib/otelcol-evidence/evidence`,
@@ -78,7 +80,11 @@ func (o *serveOptions) run(ctx context.Context, dir string) error {
 		defer release()
 		ev = webui.StoreEvidence(st)
 	}
-	srv, err := webui.New(webui.Options{Evidence: ev, Now: o.root.now, Share: true, Prefetch: true})
+	keys, err := o.root.keyRing(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := webui.New(webui.Options{Evidence: ev, Now: o.root.now, Share: true, Prefetch: true, Keys: keys})
 	if err != nil {
 		return err
 	}
