@@ -24,6 +24,8 @@ type Config struct {
 	Window WindowConfig `mapstructure:"window"`
 	// Buffer configures the ring of recent telemetry.
 	Buffer BufferConfig `mapstructure:"buffer"`
+	// ItemTime bounds the item times the recorder selects items by.
+	ItemTime ItemTimeConfig `mapstructure:"item_time"`
 	// FlushInterval is how often the parts of open windows are written, and
 	// the grace period for late data after a window has ended.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
@@ -118,6 +120,22 @@ type BufferConfig struct {
 	Compression string `mapstructure:"compression"`
 }
 
+// ItemTimeConfig bounds usable item times. An item whose own time is zero,
+// at or beyond 2^63 ns since the epoch, more than MaxPast before its
+// arrival or more than MaxFuture after it belongs to no window by that
+// time: it is kept in the ring, never frozen, counted in
+// otelcol_exporter_evidence_items_unusable_time, and named as an
+// 'unusable_time' loss in the bundle of every incident whose window holds
+// its arrival. The other items of its batch are not affected.
+type ItemTimeConfig struct {
+	// MaxPast is how long before its arrival an item's time may lie; 0
+	// means no bound.
+	MaxPast time.Duration `mapstructure:"max_past"`
+	// MaxFuture is how long after its arrival an item's time may lie; 0
+	// means no bound.
+	MaxFuture time.Duration `mapstructure:"max_future"`
+}
+
 // SpoolConfig configures the local spool of finished parts.
 type SpoolConfig struct {
 	// Directory holds parts not yet in the store and the per-incident
@@ -163,6 +181,12 @@ func (cfg *Config) Validate() error {
 	} else if w.Before > 0 && cfg.Buffer.MaxAge < w.Before {
 		add("'buffer.max_age' (%s) must not be less than 'window.before' (%s): the ring could never hold the start of a window",
 			cfg.Buffer.MaxAge, w.Before)
+	}
+	if cfg.ItemTime.MaxPast < 0 {
+		add("'item_time.max_past' must not be negative, got %s", cfg.ItemTime.MaxPast)
+	}
+	if cfg.ItemTime.MaxFuture < 0 {
+		add("'item_time.max_future' must not be negative, got %s", cfg.ItemTime.MaxFuture)
 	}
 	if !validCompression(cfg.Buffer.Compression) {
 		add("'buffer.compression' must be %q or %q, got %q", ring.CompressionZstd, ring.CompressionS2, cfg.Buffer.Compression)

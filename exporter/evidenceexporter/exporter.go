@@ -124,6 +124,8 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		Directory:   cfg.Buffer.Directory,
 		Compression: cfg.Buffer.Compression,
 		Now:         e.opts.now,
+		MaxPast:     cfg.ItemTime.MaxPast,
+		MaxFuture:   cfg.ItemTime.MaxFuture,
 	}, e.logger.With(zap.String("part", "ring")))
 	if err != nil {
 		return fmt.Errorf("evidence exporter: 'buffer': %w", err)
@@ -325,6 +327,7 @@ func (e *evidenceExporter) shutdown(ctx context.Context) error {
 func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) error {
 	b, err := e.store(td.SpanCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendTraces(td) })
 	e.countSkewedTraces(td, b.MinT, b.MaxT)
+	e.unusable(ring.SignalTraces, b.Unusable)
 	e.dropped(ring.SignalTraces, b.Items, err)
 	return nil
 }
@@ -332,6 +335,7 @@ func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) er
 func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
 	b, err := e.store(ld.LogRecordCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendLogs(ld) })
 	e.countSkewedLogs(ld, b.MinT, b.MaxT)
+	e.unusable(ring.SignalLogs, b.Unusable)
 	e.dropped(ring.SignalLogs, b.Items, err)
 	return nil
 }
@@ -339,6 +343,7 @@ func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
 func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics) error {
 	b, err := e.store(md.DataPointCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendMetrics(md) })
 	e.countSkewedMetrics(md, b.MinT, b.MaxT)
+	e.unusable(ring.SignalMetrics, b.Unusable)
 	e.dropped(ring.SignalMetrics, b.Items, err)
 	return nil
 }
@@ -352,6 +357,14 @@ func (e *evidenceExporter) store(count func() int, add func(*ring.Ring) (ring.Ba
 		return ring.Batch{Items: count()}, ring.ErrClosed
 	}
 	return add(e.ring)
+}
+
+// unusable counts the items of a batch whose time no window can hold (see
+// ItemTimeConfig); they are in the ring with the rest of their batch.
+func (e *evidenceExporter) unusable(sig ring.Signal, n int) {
+	if n > 0 {
+		e.tb.ExporterEvidenceItemsUnusableTime.Add(context.Background(), int64(n), metric.WithAttributeSet(signalAttrs[sig]))
+	}
 }
 
 // dropped counts and logs a batch of n items the ring could not hold. The

@@ -26,6 +26,8 @@ const (
 	defaultBufferMaxBytes      = 256 << 20
 	defaultBufferMaxAge        = 35 * time.Minute
 	defaultFlushInterval       = time.Minute
+	defaultItemMaxPast         = 7 * 24 * time.Hour
+	defaultItemMaxFuture       = time.Hour
 	defaultEncoding            = bundle.EncodingJSON
 	defaultPartMaxBytes        = 64 << 20
 	defaultSpoolDirectory      = "./var/spool"
@@ -66,6 +68,7 @@ func createDefaultConfig() component.Config {
 			MaxAge:      defaultBufferMaxAge,
 			Compression: ring.DefaultCompression,
 		},
+		ItemTime:       ItemTimeConfig{MaxPast: defaultItemMaxPast, MaxFuture: defaultItemMaxFuture},
 		FlushInterval:  defaultFlushInterval,
 		Encoding:       defaultEncoding,
 		PartMaxBytes:   defaultPartMaxBytes,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -64,6 +65,15 @@ func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResu
 			f.tb.ExporterEvidenceItemsFrozen.Add(ctx, n, metric.WithAttributeSet(signalAttrs[sig]))
 		}
 	}
+	for _, l := range res.losses {
+		if l.Items > 0 {
+			f.tb.ExporterEvidenceItemsLost.Add(ctx, l.Items, metric.WithAttributes(
+				attribute.String("signal", l.Signal), attribute.String("reason", l.Reason)))
+		}
+		f.logger.Warn("The incident's bundle lacks evidence; its manifest and part name the loss",
+			zap.String("incident", id), zap.String("signal", l.Signal), zap.String("reason", l.Reason),
+			zap.Int64("items", l.Items), zap.Time("from", l.From), zap.Time("to", l.To))
+	}
 	if next.Complete {
 		f.logger.Info("Froze the incident's window", zap.String("incident", id),
 			zap.Time("window_start", next.StartedAt.Add(-f.policy.before)), zap.Time("window_end", next.Bound),
@@ -75,8 +85,9 @@ func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResu
 
 // flushResult counts what one flush wrote.
 type flushResult struct {
-	parts int
-	items [ring.NumSignals]int64
+	parts  int
+	items  [ring.NumSignals]int64
+	losses []bundle.Loss
 }
 
 // freeze builds the parts of one flush and writes them to the spool. It
@@ -97,6 +108,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		f:      f,
 		ctx:    ctx,
 		state:  next,
+		bounds: wb,
 		window: bundle.Window{Start: wb.start, End: wb.bound},
 		now:    now,
 	}
@@ -118,6 +130,12 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	if err := b.addEvents(wb); err != nil {
 		return nil, flushResult{}, err
 	}
+	if len(b.pending) > 0 && b.w == nil {
+		// What the flush found missing is recorded in a part of its own.
+		if _, err := b.writer(); err != nil {
+			return nil, flushResult{}, err
+		}
+	}
 	if first && b.w == nil && len(next.Parts) == 0 {
 		// The part covering the past is always written, even empty: it
 		// records that the window was looked at.
@@ -132,7 +150,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		timesEqual(next.ResolvedAt, st.ResolvedAt) && st.Version > 0 {
 		return nil, flushResult{}, nil
 	}
-	return next, flushResult{parts: b.parts, items: b.items}, nil
+	return next, flushResult{parts: b.parts, items: b.items, losses: b.lost}, nil
 }
 
 func timesEqual(a, b *time.Time) bool {

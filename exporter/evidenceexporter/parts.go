@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/otlpwire"
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
@@ -25,6 +28,7 @@ type partBuilder struct {
 	f      *freezer
 	ctx    context.Context
 	state  *incidentState
+	bounds windowBounds
 	window bundle.Window
 	now    time.Time
 	w      *bundle.PartWriter
@@ -33,6 +37,9 @@ type partBuilder struct {
 	parts   int
 	items   [ring.NumSignals]int64
 	commits int
+	// pending are the losses found and not yet in a part; lost those put
+	// in parts since the last commit.
+	pending, lost []bundle.Loss
 
 	tr ptrace.ProtoUnmarshaler
 	lr plog.ProtoUnmarshaler
@@ -69,8 +76,10 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 }
 
 // visit returns the scan callback that adds the items of a block whose
-// time is in r. With commit set (blocks after the old cursor), every part it
-// cuts is committed at once.
+// time is in r and usable (see ring.Usable). With commit set (blocks after
+// the old cursor, each seen once), every part it cuts is committed at once,
+// and the items with an unusable time of a block that arrived inside the
+// window are counted as a loss.
 func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 	return func(blk ring.Block) error {
 		if err := b.ctx.Err(); err != nil {
@@ -80,7 +89,13 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 		if err != nil {
 			return fmt.Errorf("reading ring block %d: %w", blk.Seq, err)
 		}
-		n, err := b.add(blk.Signal, payload, r)
+		u := b.f.ring.Usable(blk.Arrival)
+		rr := timeRange{lo: max(r.lo, u.Lo), hi: min(r.hi, u.Hi)}
+		var unusable *otlpwire.Range
+		if commit && !blk.Arrival.Before(b.bounds.start) && !blk.Arrival.After(b.bounds.bound) {
+			unusable = &u
+		}
+		n, err := b.add(blk.Signal, payload, rr, unusable)
 		if err != nil {
 			if errors.Is(err, errCorruptBlock) {
 				b.f.logger.Error("Skipping a ring block that does not decode", zap.Uint64("seq", blk.Seq), zap.Error(err))
@@ -112,11 +127,11 @@ func (b *partBuilder) commitAt(seq uint64) error {
 	cp := b.state.clone()
 	cp.Cursor = seq
 	cp.Complete = false
-	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items}); err != nil {
+	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items, losses: b.lost}); err != nil {
 		return err
 	}
 	b.state.Version++
-	b.parts, b.items = 0, [ring.NumSignals]int64{}
+	b.parts, b.items, b.lost = 0, [ring.NumSignals]int64{}, nil
 	b.commits++
 	return nil
 }
@@ -124,13 +139,29 @@ func (b *partBuilder) commitAt(seq uint64) error {
 var errCorruptBlock = errors.New("ring block does not decode")
 
 // add decodes a block's payload, keeps the items in r and adds them to the
-// current part. It returns the number of items added.
-func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange) (int, error) {
+// current part. It returns the number of items added. With usable set, the
+// items whose time it does not contain are counted as an unusable_time
+// loss.
+func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *otlpwire.Range) (int, error) {
+	var unusable int64
+	count := func(t pcommon.Timestamp) {
+		if !usable.Contains(t) {
+			unusable++
+		}
+	}
+	defer func() {
+		if unusable > 0 {
+			b.pending = bundle.MergeLosses(b.pending, bundle.Loss{Signal: sig.String(), Reason: bundle.LossUnusableTime, Items: unusable})
+		}
+	}()
 	switch sig {
 	case ring.SignalTraces:
 		td, err := b.tr.UnmarshalTraces(payload)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
+		}
+		if usable != nil {
+			otlptime.TraceTimes(td, count)
 		}
 		n := selectTraces(td, r)
 		if n == 0 {
@@ -146,6 +177,9 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange) (int, er
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
 		}
+		if usable != nil {
+			otlptime.LogTimes(ld, count)
+		}
 		n := selectLogs(ld, r)
 		if n == 0 {
 			return 0, nil
@@ -159,6 +193,9 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange) (int, er
 		md, err := b.mr.UnmarshalMetrics(payload)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
+		}
+		if usable != nil {
+			otlptime.MetricTimes(md, count)
 		}
 		n := selectMetrics(md, r)
 		if n == 0 {
@@ -212,6 +249,12 @@ func (b *partBuilder) addEvents(wb windowBounds) error {
 func (b *partBuilder) finish() error {
 	if b.w == nil {
 		return nil
+	}
+	if len(b.pending) > 0 {
+		b.w.AddLosses(b.pending...)
+		b.state.Losses = bundle.MergeLosses(b.state.Losses, b.pending...)
+		b.lost = bundle.MergeLosses(b.lost, b.pending...)
+		b.pending = nil
 	}
 	data, info, err := b.w.Finish()
 	b.w = nil

@@ -63,6 +63,10 @@ type incidentState struct {
 	Parts []bundle.PartRef `json:"parts"`
 	// Events holds the SHA-256 (hex) of every event already in a part.
 	Events []string `json:"events,omitempty"`
+	// Losses are what the committed parts name as missing (the manifest's
+	// losses): each is recorded in the part written by the flush that
+	// found it.
+	Losses []bundle.Loss `json:"losses,omitempty"`
 	// Complete is set by the flush that wrote the last part.
 	Complete bool `json:"complete"`
 	// Version counts commits.
@@ -83,6 +87,7 @@ func (s *incidentState) clone() *incidentState {
 	}
 	c.Parts = append([]bundle.PartRef(nil), s.Parts...)
 	c.Events = append([]string(nil), s.Events...)
+	c.Losses = append([]bundle.Loss(nil), s.Losses...)
 	return &c
 }
 

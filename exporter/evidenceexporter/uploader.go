@@ -240,6 +240,7 @@ func (u *uploader) putManifest(ctx context.Context, st *incidentState) error {
 			return err
 		}
 	}
+	m.AddLosses(st.Losses...)
 	m.Complete = st.Complete
 	m.UpdatedAt = u.now()
 	data, err := m.MarshalSigned(u.signer)

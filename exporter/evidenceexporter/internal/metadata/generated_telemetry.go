@@ -35,7 +35,9 @@ type TelemetryBuilder struct {
 	ExporterEvidenceBufferLookback     metric.Float64ObservableGauge
 	ExporterEvidenceFreezes            metric.Int64Counter
 	ExporterEvidenceItemsFrozen        metric.Int64Counter
+	ExporterEvidenceItemsLost          metric.Int64Counter
 	ExporterEvidenceItemsSkewed        metric.Int64Counter
+	ExporterEvidenceItemsUnusableTime  metric.Int64Counter
 	ExporterEvidencePartsFailed        metric.Int64Counter
 	ExporterEvidencePartsUploaded      metric.Int64Counter
 	ExporterEvidencePartsWritten       metric.Int64Counter
@@ -225,9 +227,21 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ExporterEvidenceItemsLost, err = builder.meter.Int64Counter(
+		"otelcol_exporter_evidence_items_lost",
+		metric.WithDescription("Items an incident's bundle is known to lack, as named in its losses, per signal and reason; counted once per bundle that names them (an item missing from two overlapping incidents counts twice). [Development]"),
+		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterEvidenceItemsSkewed, err = builder.meter.Int64Counter(
 		"otelcol_exporter_evidence_items_skewed",
 		metric.WithDescription("Items whose own time (span start, log record time, data point timestamp) is more than 5 minutes before (past) or after (future) their arrival at the exporter, per signal and direction. They are still frozen by their own time; a growing count points at clock skew or delayed delivery. [Development]"),
+		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterEvidenceItemsUnusableTime, err = builder.meter.Int64Counter(
+		"otelcol_exporter_evidence_items_unusable_time",
+		metric.WithDescription("Items whose own time no window can hold (zero, at or beyond 2^63 ns, or beyond item_time.max_past or item_time.max_future from their arrival), per signal. They stay in the ring with their batch but are never frozen; the bundles whose window holds their arrival name them as an unusable_time loss. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)

@@ -47,7 +47,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), 1)
 	tb.ExporterEvidenceFreezes.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsFrozen.Add(context.Background(), 1)
+	tb.ExporterEvidenceItemsLost.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsSkewed.Add(context.Background(), 1)
+	tb.ExporterEvidenceItemsUnusableTime.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsFailed.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsUploaded.Add(context.Background(), 1)
 	tb.ExporterEvidencePartsWritten.Add(context.Background(), 1)
@@ -73,7 +75,13 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualExporterEvidenceItemsFrozen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterEvidenceItemsLost(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidenceItemsSkewed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterEvidenceItemsUnusableTime(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidencePartsFailed(t, testTel,

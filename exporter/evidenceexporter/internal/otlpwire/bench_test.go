@@ -29,7 +29,7 @@ func BenchmarkTracesVsPdata(b *testing.B) {
 				b.Fatal(err)
 			}
 		},
-		func(i int) { buf, _ = AppendTraces(buf[:0], batches[i%len(batches)]) },
+		func(i int) { buf, _ = AppendTraces(buf[:0], batches[i%len(batches)], AnyTime) },
 	)
 	spans := float64(i * batches[0].SpanCount())
 	b.ReportMetric(float64(cpu[0].Nanoseconds())/spans, "pdata-cpu-ns/span")

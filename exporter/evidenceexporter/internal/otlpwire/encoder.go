@@ -27,11 +27,32 @@ import (
 )
 
 // Batch describes what an encoder wrote: how many items (spans, log
-// records, data points) and the range of their item times, ignoring items
-// without a time. Both bounds are zero when no item has a time.
+// records, data points), how many of them have an unusable time (zero or
+// outside the encoder's usable Range), and the range of the usable item
+// times. Both bounds are zero when no item has a usable time.
 type Batch struct {
 	Items      int
+	Unusable   int
 	MinT, MaxT pcommon.Timestamp
+}
+
+// Range is an inclusive range of item times.
+type Range struct{ Lo, Hi pcommon.Timestamp }
+
+// AnyTime accepts every time a time.Time can hold from the Unix epoch on:
+// only zero and times at or beyond 2^63 ns are unusable.
+var AnyTime = Range{Lo: 1, Hi: math.MaxInt64}
+
+// Contains reports whether t is in the range; zero never is.
+func (r Range) Contains(t pcommon.Timestamp) bool { return t != 0 && t >= r.Lo && t <= r.Hi }
+
+func (e *encoder) item(t pcommon.Timestamp) {
+	if !e.usable.Contains(t) {
+		e.batch.Items++
+		e.batch.Unusable++
+		return
+	}
+	e.batch.add(t)
 }
 
 func (b *Batch) add(t pcommon.Timestamp) {
@@ -62,8 +83,9 @@ var zeros [8]byte
 // is the reverse of the field declaration order, while repeated fields keep
 // their element order.
 type encoder struct {
-	b     []byte
-	batch Batch
+	b      []byte
+	batch  Batch
+	usable Range
 }
 
 func sov(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }

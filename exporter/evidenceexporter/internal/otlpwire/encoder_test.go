@@ -23,15 +23,50 @@ import (
 // encoders.
 func wantBatch(walk func(func(pcommon.Timestamp))) Batch {
 	var b Batch
-	walk(b.add)
+	walk(func(t pcommon.Timestamp) {
+		if !AnyTime.Contains(t) {
+			b.Items++
+			b.Unusable++
+			return
+		}
+		b.add(t)
+	})
 	return b
+}
+
+// TestUnusableTimes: items whose time is zero, at or beyond 2^63 ns (a
+// negative time.Time, such as year 1900) or outside the usable range are
+// counted as unusable and left out of the batch's range; the bytes are
+// written all the same.
+func TestUnusableTimes(t *testing.T) {
+	base := pcommon.Timestamp(1_773_478_800_000_000_000)
+	usable := Range{Lo: base - 1000, Hi: base + 1000}
+	times := []pcommon.Timestamp{
+		base, 0, 1 << 63, math.MaxUint64,
+		pcommon.NewTimestampFromTime(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)),
+		pcommon.NewTimestampFromTime(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)),
+		base - 1001, base + 1001, base + 1000, base - 1000,
+	}
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	for _, ts := range times {
+		spans.AppendEmpty().SetStartTimestamp(ts)
+	}
+	want, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	got, batch := AppendTraces(nil, td, usable)
+	sameBytes(t, want, got, "unusable times are written as they are")
+	assert.Equal(t, Batch{Items: 10, Unusable: 7, MinT: base - 1000, MaxT: base + 1000}, batch)
+
+	_, batch = AppendTraces(nil, td, AnyTime)
+	assert.Equal(t, 4, batch.Unusable, "zero, and the times at or beyond 2^63 ns: year 1900 is one of them")
 }
 
 func checkTraces(t *testing.T, td ptrace.Traces, prefix []byte) {
 	t.Helper()
 	want, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	require.NoError(t, err)
-	got, batch := AppendTraces(bytes.Clone(prefix), td)
+	got, batch := AppendTraces(bytes.Clone(prefix), td, AnyTime)
 	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
 	sameBytes(t, want, got[len(prefix):], "AppendTraces must write what ptrace.ProtoMarshaler writes")
 	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.TraceTimes(td, fn) }), batch)
@@ -42,7 +77,7 @@ func checkLogs(t *testing.T, ld plog.Logs, prefix []byte) {
 	t.Helper()
 	want, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 	require.NoError(t, err)
-	got, batch := AppendLogs(bytes.Clone(prefix), ld)
+	got, batch := AppendLogs(bytes.Clone(prefix), ld, AnyTime)
 	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
 	sameBytes(t, want, got[len(prefix):], "AppendLogs must write what plog.ProtoMarshaler writes")
 	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.LogTimes(ld, fn) }), batch)
@@ -53,7 +88,7 @@ func checkMetrics(t *testing.T, md pmetric.Metrics, prefix []byte) {
 	t.Helper()
 	want, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 	require.NoError(t, err)
-	got, batch := AppendMetrics(bytes.Clone(prefix), md)
+	got, batch := AppendMetrics(bytes.Clone(prefix), md, AnyTime)
 	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
 	sameBytes(t, want, got[len(prefix):], "AppendMetrics must write what pmetric.ProtoMarshaler writes")
 	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.MetricTimes(md, fn) }), batch)

@@ -8,8 +8,8 @@ import (
 
 // AppendLogs appends ld to dst as an OTLP ExportLogsServiceRequest, the
 // bytes plog.ProtoMarshaler writes, and describes its log records.
-func AppendLogs(dst []byte, ld plog.Logs) ([]byte, Batch) {
-	e := encoder{b: dst}
+func AppendLogs(dst []byte, ld plog.Logs, usable Range) ([]byte, Batch) {
+	e := encoder{b: dst, usable: usable}
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
 		rl := rls.At(i)
@@ -37,7 +37,7 @@ func (e *encoder) scopeLogs(sl plog.ScopeLogs) {
 }
 
 func (e *encoder) logRecord(lr plog.LogRecord) {
-	e.batch.add(otlptime.LogRecord(lr))
+	e.item(otlptime.LogRecord(lr))
 	start := e.open(0x12, medium)
 	e.tagStringNE(0x62, lr.EventName())
 	e.spanID(0x52, lr.SpanID())

@@ -11,8 +11,8 @@ import (
 // AppendMetrics appends md to dst as an OTLP ExportMetricsServiceRequest,
 // the bytes pmetric.ProtoMarshaler writes, and describes its data points
 // (of every metric type; the item time is the point's Timestamp).
-func AppendMetrics(dst []byte, md pmetric.Metrics) ([]byte, Batch) {
-	e := encoder{b: dst}
+func AppendMetrics(dst []byte, md pmetric.Metrics, usable Range) ([]byte, Batch) {
+	e := encoder{b: dst, usable: usable}
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		rm := rms.At(i)
@@ -91,7 +91,7 @@ func (e *encoder) metric(m pmetric.Metric) {
 // times writes a data point's Timestamp and StartTimestamp, in pdata's
 // order, and counts the point.
 func (e *encoder) times(ts, start pcommon.Timestamp) {
-	e.batch.add(ts)
+	e.item(ts)
 	e.tagFixed64NZ(0x19, uint64(ts))
 	e.tagFixed64NZ(0x11, uint64(start))
 }

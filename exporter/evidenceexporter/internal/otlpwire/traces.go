@@ -8,8 +8,8 @@ import (
 
 // AppendTraces appends td to dst as an OTLP ExportTraceServiceRequest, the
 // bytes ptrace.ProtoMarshaler writes, and describes its spans.
-func AppendTraces(dst []byte, td ptrace.Traces) ([]byte, Batch) {
-	e := encoder{b: dst}
+func AppendTraces(dst []byte, td ptrace.Traces, usable Range) ([]byte, Batch) {
+	e := encoder{b: dst, usable: usable}
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
@@ -37,7 +37,7 @@ func (e *encoder) scopeSpans(ss ptrace.ScopeSpans) {
 }
 
 func (e *encoder) span(s ptrace.Span) {
-	e.batch.add(otlptime.Span(s))
+	e.item(otlptime.Span(s))
 	start := e.open(0x12, medium)
 
 	st := s.Status()

@@ -40,11 +40,18 @@ type Config struct {
 	// Now is the clock for arrival times and age eviction; nil means
 	// time.Now.
 	Now func() time.Time
+	// MaxPast and MaxFuture bound the usable item times of a block, from
+	// arrival-MaxPast to arrival+MaxFuture; zero means no bound (only zero
+	// and times at or beyond 2^63 ns are then unusable). See Usable.
+	MaxPast, MaxFuture time.Duration
 }
 
 func (c *Config) validate() (codec, error) {
 	if c.MaxBytes <= 0 {
 		return 0, fmt.Errorf("ring: MaxBytes must be positive, got %d", c.MaxBytes)
+	}
+	if c.MaxPast < 0 || c.MaxFuture < 0 {
+		return 0, fmt.Errorf("ring: MaxPast and MaxFuture must not be negative, got %s and %s", c.MaxPast, c.MaxFuture)
 	}
 	if c.MaxAge < 0 {
 		return 0, fmt.Errorf("ring: MaxAge must not be negative, got %s", c.MaxAge)

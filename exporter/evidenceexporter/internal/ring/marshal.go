@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"math"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -22,11 +23,32 @@ func SpanTime(s ptrace.Span) pcommon.Timestamp { return otlptime.Span(s) }
 func LogRecordTime(lr plog.LogRecord) pcommon.Timestamp { return otlptime.LogRecord(lr) }
 
 // Batch describes a batch handed to AppendTraces, AppendLogs or
-// AppendMetrics: its item count and the range of its item times (zero
-// times if no item has one).
+// AppendMetrics: its item count, how many items have an unusable time (see
+// Usable), and the range of the usable item times (zero times if no item
+// has one).
 type Batch struct {
 	Items      int
+	Unusable   int
 	MinT, MaxT time.Time
+}
+
+// Usable returns the item times a block that arrived at arrival can be
+// selected by: every time from arrival-MaxPast to arrival+MaxFuture within
+// the int64 nanosecond range, zero excluded. An item whose time lies outside
+// (zero, at or beyond 2^63 ns, such as a negative time.Time, or too far from
+// its arrival) belongs to no window by its own time. The ring keeps it in
+// its block all the same, and the block's time range covers its arrival,
+// so that the window holding the arrival can count it.
+func (r *Ring) Usable(arrival time.Time) otlpwire.Range {
+	u := otlpwire.AnyTime
+	a := arrival.UnixNano()
+	if r.cfg.MaxPast > 0 && a-int64(r.cfg.MaxPast) > int64(u.Lo) {
+		u.Lo = pcommon.Timestamp(a - int64(r.cfg.MaxPast))
+	}
+	if r.cfg.MaxFuture > 0 && a <= math.MaxInt64-int64(r.cfg.MaxFuture) {
+		u.Hi = pcommon.Timestamp(a + int64(r.cfg.MaxFuture))
+	}
+	return u
 }
 
 // AppendTraces marshals td as an OTLP protobuf ExportTraceServiceRequest
@@ -38,14 +60,14 @@ type Batch struct {
 // the caller to count what it dropped.
 func (r *Ring) AppendTraces(td ptrace.Traces) (Batch, error) {
 	bufp := r.getBuf()
-	payload, b := otlpwire.AppendTraces(*bufp, td)
+	payload, b := otlpwire.AppendTraces(*bufp, td, r.usableNow())
 	return r.appendPayload(SignalTraces, bufp, payload, b)
 }
 
 // AppendLogs is AppendTraces for logs; the item time is LogRecordTime.
 func (r *Ring) AppendLogs(ld plog.Logs) (Batch, error) {
 	bufp := r.getBuf()
-	payload, b := otlpwire.AppendLogs(*bufp, ld)
+	payload, b := otlpwire.AppendLogs(*bufp, ld, r.usableNow())
 	return r.appendPayload(SignalLogs, bufp, payload, b)
 }
 
@@ -53,19 +75,26 @@ func (r *Ring) AppendLogs(ld plog.Logs) (Batch, error) {
 // every metric type and the item time is the data point's Timestamp.
 func (r *Ring) AppendMetrics(md pmetric.Metrics) (Batch, error) {
 	bufp := r.getBuf()
-	payload, b := otlpwire.AppendMetrics(*bufp, md)
+	payload, b := otlpwire.AppendMetrics(*bufp, md, r.usableNow())
 	return r.appendPayload(SignalMetrics, bufp, payload, b)
 }
 
+// usableNow is Usable for a block appended now. The block's arrival,
+// taken a moment later, is never earlier, so an item usable now by its
+// distance to the past is usable by its arrival too; at the future bound
+// the freezer, which judges by the arrival, may accept an item a few
+// microseconds beyond it.
+func (r *Ring) usableNow() otlpwire.Range { return r.Usable(r.cfg.Now()) }
+
 func (r *Ring) appendPayload(sig Signal, bufp *[]byte, payload []byte, b otlpwire.Batch) (Batch, error) {
 	defer r.putBuf(bufp, payload)
-	batch := Batch{Items: b.Items}
+	batch := Batch{Items: b.Items, Unusable: b.Unusable}
 	if b.MinT != 0 { // else zero times: Append uses the arrival time
 		batch.MinT, batch.MaxT = b.MinT.AsTime(), b.MaxT.AsTime()
 	}
 	if b.Items == 0 {
 		return batch, nil
 	}
-	_, err := r.Append(sig, payload, batch.MinT, batch.MaxT, b.Items)
+	_, err := r.append(sig, payload, batch.MinT, batch.MaxT, b.Items, b.Unusable > 0)
 	return batch, err
 }

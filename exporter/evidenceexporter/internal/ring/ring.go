@@ -175,6 +175,12 @@ func fromUnixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 // backwards. In memory mode, Append waits for the payload reads in progress
 // (at most one block's decompression each) before it reuses arena bytes.
 func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items int) (uint64, error) {
+	return r.append(sig, payload, minT, maxT, items, false)
+}
+
+// append is Append; withArrival widens the block's time range to its
+// arrival time (a block holding items with unusable times, see Usable).
+func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items int, withArrival bool) (uint64, error) {
 	if !sig.valid() {
 		return 0, fmt.Errorf("ring: unknown signal %d", sig)
 	}
@@ -214,6 +220,9 @@ func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items in
 		lo = hi
 	case hi == 0:
 		hi = lo
+	}
+	if withArrival {
+		lo, hi = min(lo, arrival), max(hi, arrival)
 	}
 	m := meta{
 		seq:     r.lastSeq + 1,
