@@ -55,6 +55,12 @@ type freezeRig struct {
 	batch int
 	// sent maps each item ID to the item's own time, per signal.
 	sent signalItems
+	// untaggedSpans is the number of spans without an item ID the bundle
+	// must hold (telemetrygen's).
+	untaggedSpans int64
+	// wantLosses are the losses the complete manifest must name; none
+	// means it must say lossless.
+	wantLosses []bundle.Loss
 }
 
 // signalItems maps item IDs to item times, per signal.
@@ -435,7 +441,20 @@ func (r *freezeRig) checkExactlyTheWindow(rep bundle.Report) {
 		}
 		untagged.DataPoints++
 	})
-	assert.Zero(t, untagged.Spans, "spans the test did not send")
+	assert.Equal(t, r.untaggedSpans, untagged.Spans, "spans without an item ID (telemetrygen's)")
+	if len(r.wantLosses) == 0 {
+		assert.True(t, b.Manifest.Lossless, "nothing is missing, the manifest must say lossless; it names %v", b.Manifest.Losses)
+		assert.Empty(t, b.Manifest.Losses)
+	} else {
+		assert.False(t, b.Manifest.Lossless)
+		assert.Equal(t, r.wantLosses, b.Manifest.Losses, "the manifest's losses")
+	}
+	var partLosses []bundle.Loss
+	for _, p := range b.Parts {
+		assert.Equal(t, len(p.Info.Losses) == 0, p.Info.Lossless, "part %d", p.Info.Seq)
+		partLosses = bundle.MergeLosses(partLosses, p.Info.Losses...)
+	}
+	assert.Equal(t, b.Manifest.Losses, partLosses, "the parts name the manifest's losses between them")
 	assert.Zero(t, untagged.DataPoints, "data points the test did not send")
 	assert.Positive(t, untagged.LogRecords, "the incident_webhook's event log record")
 	for k, n := range webhookLogs {
@@ -449,7 +468,7 @@ func (r *freezeRig) checkExactlyTheWindow(rep bundle.Report) {
 		got        map[string][]time.Time
 		total      int64
 	}{
-		{"span", r.sent.traces, want.traces, got.traces, col.Totals.Spans},
+		{"span", r.sent.traces, want.traces, got.traces, col.Totals.Spans - untagged.Spans},
 		{"log record", r.sent.logs, want.logs, got.logs, col.Totals.LogRecords - untagged.LogRecords},
 		{"data point", r.sent.metrics, want.metrics, got.metrics, col.Totals.DataPoints},
 	} {
