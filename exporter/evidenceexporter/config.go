@@ -32,8 +32,10 @@ type Config struct {
 	// Encoding of the signal files in a part: "otlp_json" (OTLP File
 	// format, JSON Lines) or "otlp_proto" (length-prefixed protobuf).
 	Encoding string `mapstructure:"encoding"`
-	// PartMaxBytes cuts a part once its uncompressed content exceeds this
-	// many bytes.
+	// PartMaxBytes bounds the size of a part object: a part is cut before
+	// its data would take the object past it, and a batch that does not fit
+	// in an empty part is split by items. Only a single item larger than
+	// the bound makes a larger part (of its own).
 	PartMaxBytes int64 `mapstructure:"part_max_bytes"`
 	// Spool is the local directory where finished parts wait until the
 	// store has them, with the freezing state of every incident.
@@ -153,8 +155,12 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errInvalidConfig, fmt.Sprintf(format, args...))
 }
 
-// maxPartMaxBytes keeps each part file well inside what bundle readers accept.
-const maxPartMaxBytes = 512 << 20
+// maxPartMaxBytes keeps each part file well inside what bundle readers
+// accept; minPartMaxBytes leaves room for data beside bundle.PartOverhead.
+const (
+	maxPartMaxBytes = 512 << 20
+	minPartMaxBytes = 2 * bundle.PartOverhead
+)
 
 // Validate checks the configuration. Every error names the YAML key.
 func (cfg *Config) Validate() error {
@@ -197,8 +203,8 @@ func (cfg *Config) Validate() error {
 	if !bundle.ValidEncoding(cfg.Encoding) {
 		add("'encoding' must be %q or %q, got %q", bundle.EncodingJSON, bundle.EncodingProto, cfg.Encoding)
 	}
-	if cfg.PartMaxBytes <= 0 || cfg.PartMaxBytes > maxPartMaxBytes {
-		add("'part_max_bytes' must be between 1 and %d, got %d", maxPartMaxBytes, cfg.PartMaxBytes)
+	if cfg.PartMaxBytes < minPartMaxBytes || cfg.PartMaxBytes > maxPartMaxBytes {
+		add("'part_max_bytes' must be between %d and %d, got %d", minPartMaxBytes, maxPartMaxBytes, cfg.PartMaxBytes)
 	}
 	if strings.TrimSpace(cfg.Spool.Directory) == "" {
 		add("'spool.directory' is required")

@@ -105,6 +105,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "encoding", mutate: func(c *Config) { c.Encoding = "json" }, wantErr: "'encoding' must be"},
 		{name: "proto", mutate: func(c *Config) { c.Encoding = "otlp_proto" }},
 		{name: "part_max_bytes", mutate: func(c *Config) { c.PartMaxBytes = 0 }, wantErr: "'part_max_bytes' must be between"},
+		{name: "part_max_bytes too small", mutate: func(c *Config) { c.PartMaxBytes = 64<<10 - 1 }, wantErr: "'part_max_bytes' must be between 65536 and"},
 		{name: "part_max_bytes too big", mutate: func(c *Config) { c.PartMaxBytes = 1 << 30 }, wantErr: "'part_max_bytes' must be between"},
 		{name: "spool", mutate: func(c *Config) { c.Spool.Directory = " " }, wantErr: "'spool.directory' is required"},
 		{name: "same dirs", mutate: func(c *Config) { c.Buffer.Directory = "./var/spool/" }, wantErr: "'buffer.directory' and 'spool.directory' must be different"},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 )
@@ -178,13 +179,26 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 			grace:  cfg.FlushInterval,
 		},
 		encoding:    cfg.Encoding,
-		partMax:     cfg.PartMaxBytes,
+		dataLimit:   partDataLimit(cfg.PartMaxBytes),
 		maxAge:      cfg.Buffer.MaxAge,
 		collectorID: collectorID,
 		signer:      signer,
 		jobs:        make(map[string]*incidentState),
 		skipped:     make(map[string]bool),
 		wake:        make(chan struct{}, 1),
+	}
+
+	if cfg.Buffer.Directory == "" {
+		prev, err := sp.readRecorder()
+		if err != nil {
+			e.logger.Warn("Cannot read what the previous process's memory ring held", zap.Error(err))
+		}
+		if e.freezer.restart = newRestartGap(prev, e.opts.now()); e.freezer.restart != nil {
+			e.logger.Warn("The previous process's memory ring is lost; bundles whose window it held name a restart loss",
+				zap.Time("previous_start", prev.StartedAt), zap.Time("previous_update", prev.UpdatedAt))
+		}
+		e.freezer.recorder = &recorderState{Ring: "memory", StartedAt: e.opts.now()}
+		e.freezer.saveRecorder()
 	}
 
 	e.mu.Lock()
@@ -233,6 +247,16 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		zap.String("store", st.String()), zap.String("collector_id", collectorID),
 		zap.String("spool", sp.dir), zap.Int("spooled_incidents", len(found)))
 	return nil
+}
+
+// partDataLimit is the data a part may hold for its object to stay within
+// part_max_bytes: the limit less bundle.PartOverhead (the whole limit when
+// it is too small for that, as only tests set it).
+func partDataLimit(partMax int64) int64 {
+	if partMax >= 2*bundle.PartOverhead {
+		return partMax - bundle.PartOverhead
+	}
+	return partMax
 }
 
 // offer sends t unless the channel already holds a tick.
@@ -314,6 +338,10 @@ func (e *evidenceExporter) shutdown(ctx context.Context) error {
 		}
 		e.wg.Wait()
 		e.freezer.flushAll(ctx)
+		if e.freezer.recorder != nil {
+			e.freezer.recorder.Clean = true
+			e.freezer.saveRecorder()
+		}
 		e.mu.Lock()
 		errs = append(errs, e.ring.Close())
 		e.ring = nil

@@ -438,6 +438,7 @@ func TestRestartWithMemoryRing(t *testing.T) {
 	h.at(t0.Add(12 * time.Minute))
 	m := h.waitComplete("INC-1")
 	assert.ElementsMatch(t, []string{"s1", "s2", "s3"}, h.read("INC-1", m).spans)
+	assert.True(t, m.Lossless, "a clean shutdown froze the window first: %v", m.Losses)
 }
 
 func TestOpenIncidentsFrozenAtStart(t *testing.T) {

@@ -103,14 +103,16 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	next.Bound = wb.bound
 	next.Complete = wb.final
 	next.Version++
+	next.Pending = nil
 
 	b := &partBuilder{
-		f:      f,
-		ctx:    ctx,
-		state:  next,
-		bounds: wb,
-		window: bundle.Window{Start: wb.start, End: wb.bound},
-		now:    now,
+		f:       f,
+		ctx:     ctx,
+		state:   next,
+		bounds:  wb,
+		window:  bundle.Window{Start: wb.start, End: wb.bound},
+		now:     now,
+		pending: bundle.MergeLosses(nil, st.Pending...),
 	}
 
 	// Blocks already scanned: the items between the old and the new bound.
@@ -127,6 +129,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 			return nil, flushResult{}, err
 		}
 	}
+	f.evictionLosses(b, st, wb, last)
 	if err := b.addEvents(wb); err != nil {
 		return nil, flushResult{}, err
 	}
@@ -151,6 +154,50 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		return nil, flushResult{}, nil
 	}
 	return next, flushResult{parts: b.parts, items: b.items, losses: b.lost}, nil
+}
+
+// evictionLosses names the items of the window that the ring evicted before
+// this incident froze them: blocks after the old cursor that the flush did
+// not get to read, and blocks up to it whose items between the old and the
+// new bound it would have taken. An evicted block is counted whole (the
+// ring keeps the item-time range and count of every evicted block, not
+// each item's time), so a block that straddles an edge of the window is
+// counted with its items outside it; its time range is clipped to the
+// window.
+func (f *freezer) evictionLosses(b *partBuilder, st *incidentState, wb windowBounds, last uint64) {
+	add := func(blocks []ring.BlockInfo, lo, hi time.Time) {
+		for _, e := range blocks {
+			if b.visited(e.Seq) {
+				continue // taken before its eviction
+			}
+			b.pending = bundle.MergeLosses(b.pending, bundle.Loss{
+				Signal: e.Signal.String(), Reason: bundle.LossEvicted, Items: e.Items,
+				From: latest(e.MinTime, lo), To: earliest(e.MaxTime, hi),
+			})
+		}
+	}
+	if !st.Bound.IsZero() && wb.bound.After(st.Bound) && st.Cursor > 0 {
+		// An old block is counted once: by the flush whose bound passes
+		// its newest item.
+		blocks, _ := f.ring.Evicted(0, st.Cursor, st.Bound.Add(1), wb.bound)
+		blocks = slices.DeleteFunc(blocks, func(e ring.BlockInfo) bool {
+			return !e.MaxTime.After(st.Bound) || e.MaxTime.After(wb.bound)
+		})
+		add(blocks, st.Bound.Add(1), wb.bound)
+	}
+	if last > st.Cursor {
+		blocks, complete := f.ring.Evicted(st.Cursor, last, wb.start, wb.bound)
+		add(blocks, wb.start, wb.bound)
+		if !complete {
+			// Blocks evicted before the ring's log began (a disk ring
+			// reopened after a long stop): their number is not known.
+			for sig := range ring.NumSignals {
+				b.pending = bundle.MergeLosses(b.pending, bundle.Loss{
+					Signal: ring.Signal(sig).String(), Reason: bundle.LossEvicted, From: wb.start, To: wb.bound,
+				})
+			}
+		}
+	}
 }
 
 func timesEqual(a, b *time.Time) bool {

@@ -38,23 +38,31 @@ import (
 // All methods except enqueue run on one goroutine at a time (the freeze
 // loop, or Start and Shutdown while the loop is not running).
 type freezer struct {
-	logger      *zap.Logger
-	ring        *ring.Ring
-	reg         incidentsapi.Registry
-	store       store.Store
-	spool       *spool
-	up          *uploader
-	tb          *metadata.TelemetryBuilder
-	now         func() time.Time
-	policy      windowPolicy
-	encoding    string
-	partMax     int64
+	logger   *zap.Logger
+	ring     *ring.Ring
+	reg      incidentsapi.Registry
+	store    store.Store
+	spool    *spool
+	up       *uploader
+	tb       *metadata.TelemetryBuilder
+	now      func() time.Time
+	policy   windowPolicy
+	encoding string
+	// dataLimit bounds the data bytes of a part (see partDataLimit).
+	dataLimit   int64
 	maxAge      time.Duration
 	collectorID string
 	// signer signs each part.json; nil leaves parts unsigned.
 	signer *bundle.Signer
 	// storeCheckTimeout bounds the store lookup in begin.
 	storeCheckTimeout time.Duration
+
+	// restart is what the previous process's memory ring held (nil with a
+	// disk ring, or without a previous process); recorder is this
+	// process's recorder state, rewritten every flush (nil with a disk
+	// ring).
+	restart  *restartGap
+	recorder *recorderState
 
 	// jobs are the incidents with a state in the spool, by ID.
 	jobs map[string]*incidentState
@@ -113,6 +121,7 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 			}
 			continue
 		}
+		frozenUpTo := st.Cursor // in the previous process's ring
 		if st.Cursor > last {
 			// The ring restarted empty (memory ring) or lost its tail:
 			// every block it holds now is new to this incident.
@@ -126,11 +135,26 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 				st.ResolvedAt = resolvedAt(inc, f.now())
 			}
 		}
+		wb := f.policy.bounds(st.StartedAt, st.ResolvedAt, st.Bound, f.now())
+		st.Pending = bundle.MergeLosses(st.Pending, f.restart.losses(wb.start, wb.bound, frozenUpTo, st.Bound)...)
 		f.jobs[id] = st
 		f.up.submit(st.clone())
 	}
 	for _, inc := range snap.Open {
 		f.changes = append(f.changes, incidentsapi.Change{Kind: incidentsapi.Opened, Incident: *inc})
+	}
+}
+
+// saveRecorder rewrites recorder.json with what the memory ring holds.
+func (f *freezer) saveRecorder() {
+	if f.recorder == nil {
+		return
+	}
+	f.recorder.UpdatedAt = f.now()
+	recordRing(f.recorder, f.ring)
+	if err := f.spool.writeRecorder(f.recorder); err != nil {
+		f.logger.Warn("Cannot record what the memory ring holds; after a crash, the bundles cannot name what it lost",
+			zap.Error(err))
 	}
 }
 
@@ -177,6 +201,7 @@ func (f *freezer) step(ctx context.Context, flushAll bool) {
 	if !flushAll {
 		return
 	}
+	f.saveRecorder()
 	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
 		if !flushed[id] && !f.jobs[id].Complete {
 			f.flush(ctx, id)
@@ -274,13 +299,13 @@ func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Ti
 		st.NextPart = m.NextSeq()
 		st.StartedAt = m.Window.Start.Add(f.policy.before)
 	}
+	wb := f.policy.bounds(st.StartedAt, res, time.Time{}, f.now())
+	st.Pending = f.restart.losses(wb.start, wb.bound, 0, time.Time{})
 	f.jobs[id] = st
 	f.tb.ExporterEvidenceFreezes.Add(ctx, 1)
-	if lb := f.ring.Lookback(f.now()); f.now().Add(-lb).After(st.StartedAt.Add(-f.policy.before)) {
-		f.logger.Warn("The ring does not reach back to the start of the incident's window; the evidence starts later",
-			zap.String("incident", id), zap.Duration("lookback", lb),
-			zap.Time("window_start", st.StartedAt.Add(-f.policy.before)))
-	}
+	// Whether the ring still holds the window's past is known from what it
+	// evicted (item times, like the window), not from how far back its
+	// arrivals reach: the first flush names what is missing, if anything.
 	return true
 }
 

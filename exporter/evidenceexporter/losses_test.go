@@ -2,7 +2,10 @@ package evidenceexporter
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +98,138 @@ func lostByReason(t *testing.T, h *harness) map[string]int64 {
 		out[sig.AsString()+"/"+reason.AsString()] += dp.Value
 	}
 	return out
+}
+
+// TestEvictedBeforeFreezeIsNamed: with a ring too small for the window,
+// what it evicted before the incident's flushes read it is named as an
+// evicted loss, item for item, with its item-time range, both for the past
+// (evicted before the incident opened) and for data that arrived after and
+// was evicted before the next flush.
+func TestEvictedBeforeFreezeIsNamed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Buffer.MaxBytes = 4 << 10
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
+	sent := map[string]time.Time{}
+	send := func(prefix string, from time.Time, n int) {
+		for i := range n {
+			name := fmt.Sprintf("%s-%02d", prefix, i)
+			at := from.Add(time.Duration(i) * 10 * time.Second)
+			sent[name] = at
+			h.traces(span(name, at)) // one span per block: whole blocks are exact
+		}
+	}
+	missing := func(got []string, prefix string) (n int64, lo, hi time.Time) {
+		have := map[string]bool{}
+		for _, s := range got {
+			have[s] = true
+		}
+		var r bundle.TimeRange
+		for name, at := range sent {
+			if strings.HasPrefix(name, prefix) && !have[name] {
+				n++
+				r.Extend(at)
+			}
+		}
+		return n, r.Min, r.Max
+	}
+
+	send("past", t0.Add(-20*time.Minute), 60)
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	m := h.waitParts("INC-1", 1)
+	c := h.read("INC-1", m)
+	n, lo, hi := missing(c.spans, "past")
+	require.Positive(t, n, "the ring must have been too small")
+	require.Less(t, n, int64(60), "the ring must hold the newest")
+	want := []bundle.Loss{{Signal: "traces", Reason: bundle.LossEvicted, Items: n, From: lo, To: hi}}
+	assert.Equal(t, want, m.Losses)
+
+	// After the first part: more than the ring holds before the next flush.
+	send("live-a", t0.Add(2*time.Minute), 45) // up to T+9m20s, inside the window
+	send("live-b", t0.Add(2*time.Minute+5*time.Second), 45)
+	h.at(t0.Add(12 * time.Minute))
+	m = h.waitComplete("INC-1")
+	c = h.read("INC-1", m)
+	n2, lo2, hi2 := missing(c.spans, "live")
+	require.Positive(t, n2)
+	want = bundle.MergeLosses(want, bundle.Loss{Signal: "traces", Reason: bundle.LossEvicted, Items: n2, From: lo2, To: hi2})
+	assert.Equal(t, want, m.Losses)
+	assert.Equal(t, map[string]int64{"traces/evicted": n + n2}, lostByReason(t, h))
+}
+
+// TestNoEvictionLossWhenTheRingHoldsTheWindow: a ring that evicted only
+// data older than the window names no loss, however short its lookback by
+// arrival time.
+func TestNoEvictionLossWhenTheRingHoldsTheWindow(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Buffer.MaxBytes = 4 << 10
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
+	for i := range 60 {
+		h.traces(span(fmt.Sprintf("old-%02d", i), t0.Add(-2*time.Hour)))
+	}
+	h.traces(span("a", t0.Add(-time.Minute)), span("b", t0))
+	require.Positive(t, h.exp.ring.Stats().Signals[0].EvictedItems)
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	assert.True(t, m.Lossless, "%v", m.Losses)
+	assert.ElementsMatch(t, []string{"a", "b"}, h.read("INC-1", m).spans)
+}
+
+// TestPartObjectsWithinPartMaxBytes: part_max_bytes bounds the part
+// objects, also when one batch alone holds several parts' worth of
+// incompressible data; nothing is lost or repeated on the way.
+func TestPartObjectsWithinPartMaxBytes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartMaxBytes = 128 << 10
+	require.NoError(t, cfg.Validate())
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	noise := func() string {
+		b := make([]byte, 1024)
+		for i := range b {
+			b[i] = byte('a' + rnd.IntN(26))
+		}
+		return string(b)
+	}
+	var want []string
+	for batch := range 3 {
+		var spans []spanAt
+		for i := range 300 { // ~300 KiB of JSON per batch, more than two parts
+			name := fmt.Sprintf("s-%d-%03d-%s", batch, i, noise())
+			spans = append(spans, span(name, t0.Add(-time.Duration(batch)*time.Minute)))
+			want = append(want, name)
+		}
+		h.traces(spans...)
+	}
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	require.Greater(t, len(m.Parts), 6)
+	for _, p := range m.Parts {
+		assert.LessOrEqual(t, p.Size, cfg.PartMaxBytes, "part %d", p.Seq)
+	}
+	assert.ElementsMatch(t, want, h.read("INC-1", m).spans)
+}
+
+// TestRestartLossOfAMemoryRing: what a memory ring held dies with its
+// process; an incident opened after the restart whose window reaches back
+// into it names a restart loss: the items of the blocks it held, with
+// their item-time range.
+func TestRestartLossOfAMemoryRing(t *testing.T) {
+	h := newHarness(t, testConfig(t), newFakeClock(t0.Add(-time.Minute)), nil)
+	h.traces(span("gone-1", t0.Add(-5*time.Minute)), span("gone-2", t0.Add(-2*time.Minute)))
+	h.flush() // records what the ring holds
+	h.stop()
+	h.start()
+	h.clock.Set(t0.Add(time.Minute))
+	h.traces(span("kept", t0))
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
+	assert.Equal(t, []bundle.Loss{{Signal: "traces", Reason: bundle.LossRestart, Items: 2, From: t0.Add(-5 * time.Minute), To: t0.Add(-2 * time.Minute)}}, m.Losses)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -22,8 +23,9 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
-// partBuilder collects the items of one flush into parts of at most about
-// partMax uncompressed bytes and writes each finished part to the spool.
+// partBuilder collects the items of one flush into parts whose data stays
+// within the freezer's dataLimit (so that each part object stays within
+// part_max_bytes) and writes each finished part to the spool.
 type partBuilder struct {
 	f      *freezer
 	ctx    context.Context
@@ -40,6 +42,10 @@ type partBuilder struct {
 	// pending are the losses found and not yet in a part; lost those put
 	// in parts since the last commit.
 	pending, lost []bundle.Loss
+	// seen are the sequence numbers of the blocks the flush read, ascending.
+	seen []uint64
+	// cut is set when putBatch finishes a part.
+	cut bool
 
 	tr ptrace.ProtoUnmarshaler
 	lr plog.ProtoUnmarshaler
@@ -71,6 +77,7 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 		return nil, err
 	}
 	w.SetSigner(b.f.signer)
+	w.SetLimit(b.f.dataLimit)
 	b.w = w
 	return w, nil
 }
@@ -89,12 +96,14 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 		if err != nil {
 			return fmt.Errorf("reading ring block %d: %w", blk.Seq, err)
 		}
+		b.seen = append(b.seen, blk.Seq)
 		u := b.f.ring.Usable(blk.Arrival)
 		rr := timeRange{lo: max(r.lo, u.Lo), hi: min(r.hi, u.Hi)}
 		var unusable *otlpwire.Range
 		if commit && !blk.Arrival.Before(b.bounds.start) && !blk.Arrival.After(b.bounds.bound) {
 			unusable = &u
 		}
+		b.cut = false
 		n, err := b.add(blk.Signal, payload, rr, unusable)
 		if err != nil {
 			if errors.Is(err, errCorruptBlock) {
@@ -103,21 +112,24 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 			}
 			return err
 		}
-		if n == 0 {
-			return nil
-		}
 		b.items[blk.Signal] += int64(n)
-		if b.w.Size() < b.f.partMax {
+		if !b.cut || !commit {
 			return nil
 		}
+		// Parts were cut in this block: commit them with the rest of the
+		// block in a part of its own, so that the state never claims a
+		// block whose items are only partly in committed parts.
 		if err := b.finish(); err != nil {
 			return err
 		}
-		if commit {
-			return b.commitAt(blk.Seq)
-		}
-		return nil
+		return b.commitAt(blk.Seq)
 	}
+}
+
+// visited reports whether the flush read block seq.
+func (b *partBuilder) visited(seq uint64) bool {
+	_, ok := slices.BinarySearch(b.seen, seq)
+	return ok
 }
 
 // commitAt commits the flush so far as if it had scanned up to block seq,
@@ -167,11 +179,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if n == 0 {
 			return 0, nil
 		}
-		w, err := b.writer()
-		if err != nil {
-			return 0, err
-		}
-		return n, w.AddTraces(td)
+		return n, putBatch(b, td, (*bundle.PartWriter).AddTraces, splitTraces)
 	case ring.SignalLogs:
 		ld, err := b.lr.UnmarshalLogs(payload)
 		if err != nil {
@@ -184,11 +192,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if n == 0 {
 			return 0, nil
 		}
-		w, err := b.writer()
-		if err != nil {
-			return 0, err
-		}
-		return n, w.AddLogs(ld)
+		return n, putBatch(b, ld, (*bundle.PartWriter).AddLogs, splitLogs)
 	case ring.SignalMetrics:
 		md, err := b.mr.UnmarshalMetrics(payload)
 		if err != nil {
@@ -201,11 +205,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if n == 0 {
 			return 0, nil
 		}
-		w, err := b.writer()
-		if err != nil {
-			return 0, err
-		}
-		return n, w.AddMetrics(md)
+		return n, putBatch(b, md, (*bundle.PartWriter).AddMetrics, splitMetrics)
 	}
 	return 0, fmt.Errorf("%w: unknown signal %s", errCorruptBlock, sig)
 }
@@ -232,11 +232,7 @@ func (b *partBuilder) addEvents(wb windowBounds) error {
 		if seen[h] {
 			continue
 		}
-		w, err := b.writer()
-		if err != nil {
-			return err
-		}
-		if err := w.AddEvent(ev); err != nil {
+		if err := putBatch(b, ev, (*bundle.PartWriter).AddEvent, noSplit); err != nil {
 			return err
 		}
 		seen[h] = true

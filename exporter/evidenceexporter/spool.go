@@ -67,6 +67,9 @@ type incidentState struct {
 	// losses): each is recorded in the part written by the flush that
 	// found it.
 	Losses []bundle.Loss `json:"losses,omitempty"`
+	// Pending are losses found outside a flush (a restart), which the next
+	// flush writes into its part.
+	Pending []bundle.Loss `json:"pending_losses,omitempty"`
 	// Complete is set by the flush that wrote the last part.
 	Complete bool `json:"complete"`
 	// Version counts commits.
@@ -88,6 +91,7 @@ func (s *incidentState) clone() *incidentState {
 	c.Parts = append([]bundle.PartRef(nil), s.Parts...)
 	c.Events = append([]string(nil), s.Events...)
 	c.Losses = append([]bundle.Loss(nil), s.Losses...)
+	c.Pending = append([]bundle.Loss(nil), s.Pending...)
 	return &c
 }
 

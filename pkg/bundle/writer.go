@@ -56,6 +56,7 @@ type PartWriter struct {
 	size      int64
 	maxFile   int64
 	maxRecord int64
+	limit     int64 // see SetLimit
 	finished  bool
 	// incident is the frozen incident record (incident.json), if set.
 	incident []byte
@@ -129,20 +130,25 @@ var errRecordTooLarge = errors.New("record larger than the reader limit")
 // appendRecord adds one record to the named file: a JSON line or a
 // length-prefixed protobuf message, depending on the file.
 func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
-	f := w.files[name]
-	if f == nil {
-		f = &dataFile{sum: sha256.New()}
-		w.files[name] = f
-	}
-	if int64(len(rec)) > w.maxRecord {
-		return errRecordTooLarge
-	}
 	n := int64(len(rec)) + 1
 	if proto {
 		if len(rec) > math.MaxUint32 {
 			return fmt.Errorf("%s: record of %d bytes is too large for a 4-byte length", name, len(rec))
 		}
 		n = int64(len(rec)) + 4
+	}
+	if w.limit > 0 && (w.size+int64(len(w.incident))+n > w.limit || int64(len(rec)) > w.maxRecord) {
+		// With a limit, the caller splits: so a batch is never added
+		// in part.
+		return ErrPartFull
+	}
+	if int64(len(rec)) > w.maxRecord {
+		return errRecordTooLarge
+	}
+	f := w.files[name]
+	if f == nil {
+		f = &dataFile{sum: sha256.New()}
+		w.files[name] = f
 	}
 	if int64(f.buf.Len())+n > w.maxFile {
 		return fmt.Errorf("%s: adding %d bytes would exceed the %d-byte file limit; cut the part earlier", name, n, w.maxFile)

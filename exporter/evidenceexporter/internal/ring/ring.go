@@ -92,6 +92,11 @@ type Ring struct {
 	lastArrival int64
 	stats       [NumSignals]SignalStats
 	memBytes    int64
+	// evictLog records the evicted blocks (see Evicted); evictLogFloor is
+	// the newest sequence number evicted without a record (before Open, or
+	// dropped from the log).
+	evictLog      deque[BlockInfo]
+	evictLogFloor uint64
 
 	// Memory mode. The arena field and the arena's bytes are written only
 	// with both mu and amu held, and read with mu or amu.RLock held. evicted is the sequence
@@ -149,6 +154,11 @@ func Open(cfg Config, logger *zap.Logger) (*Ring, error) {
 		}
 	}
 	r.mu.Lock()
+	// Whatever was evicted before Open is not in the log.
+	r.evictLogFloor = r.lastSeq
+	if r.blocks.len() > 0 {
+		r.evictLogFloor = r.blocks.front().seq - 1
+	}
 	r.evictLocked(r.cfg.Now().UnixNano())
 	r.mu.Unlock()
 	return r, nil
@@ -291,6 +301,7 @@ func (r *Ring) popLocked() {
 	s.EvictedBlocks++
 	s.EvictedItems += m.items
 	s.EvictedBytes += m.stored
+	r.logEvictionLocked(&m, r.lastArrival)
 	if m.seg == nil {
 		r.memBytes -= m.stored
 		if m.inArena() {
