@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"math"
 	"sync"
 	"testing"
@@ -139,4 +142,151 @@ func TestLossPoisonTimes(t *testing.T) {
 		lost := map[string]string{"signal": sig, "reason": "unusable_time"}
 		require.Equal(t, float64(n), metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_items_lost", lost), sig)
 	}
+}
+
+// waitSeen waits until the ring has taken every item sent so far: those it
+// holds plus those it evicted (log records also include the webhook's
+// extraLogs).
+func (r *freezeRig) waitSeen(extraLogs int, timeout time.Duration) {
+	r.t.Helper()
+	for _, s := range []struct {
+		sig  string
+		sent int
+	}{{"traces", len(r.sent.traces)}, {"logs", len(r.sent.logs) + extraLogs}, {"metrics", len(r.sent.metrics)}} {
+		labels := map[string]string{"signal": s.sig}
+		require.Eventuallyf(r.t, func() bool {
+			held, err1 := scrapeMetric(r.ports.Metrics, "otelcol_exporter_evidence_buffer_items", labels)
+			evicted, err2 := scrapeMetric(r.ports.Metrics, "otelcol_exporter_evidence_buffer_evicted_items", labels)
+			return err1 == nil && err2 == nil && held+evicted >= float64(s.sent)
+		}, timeout, 20*time.Millisecond, "the ring never took the %d %s sent", s.sent, s.sig)
+	}
+}
+
+// TestLossRingTooSmall runs a memory ring far too small for the window:
+// it evicts in-window items both before the incident opens and after,
+// before a flush reads them. The bundle holds every other in-window item
+// once, and its losses name exactly the missing items per signal (count
+// and item-time range) as evicted. Each batch holds items of one side of
+// the window start only (evicted batches are counted whole).
+func TestLossRingTooSmall(t *testing.T) {
+	r := startRig(t, "INC-LOSS-EVICTED", rigOptions{
+		after:    time.Minute,
+		evidence: map[string]any{"buffer": map[string]any{"max_bytes": 12 << 10}},
+	})
+	T := r.T
+	r.missingReason = bundle.LossEvicted
+	// Before the window, then the window's past, ten seconds a batch.
+	r.send(every(T.Add(-3*time.Minute), T.Add(-freezeBefore-time.Second), time.Second)...)
+	r.waitSeen(0, 20*time.Second)
+	for at := T.Add(-freezeBefore); at.Before(T); at = at.Add(10 * time.Second) {
+		r.send(every(at, at.Add(9*time.Second), time.Second)...)
+		r.waitSeen(0, 20*time.Second)
+	}
+	evicted := metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_buffer_evicted_items", map[string]string{"signal": "traces"})
+	require.Greater(t, evicted, float64(60), "the ring must have evicted in-window items before the incident opened")
+	r.open()
+	r.waitObject(r.partKey(1), 20*time.Second)
+	r.logf("part 1 is in the bucket")
+	// After it opened: bursts larger than the ring between flushes.
+	for i := range 12 {
+		at := T.Add(time.Duration(i) * 4 * time.Second)
+		r.send(every(at, at.Add(3*time.Second), 100*time.Millisecond)...)
+	}
+	rep := harness.WaitBundleComplete(t, r.st, r.id, 2*time.Minute)
+	r.logf("the bundle is complete")
+	r.checkExactlyTheWindow(rep)
+}
+
+// TestPartMaxBytesBound sets part_max_bytes to its minimum, 64 KiB, and
+// freezes a window of a few megabytes, sent in batches far larger than
+// one part: every part object in the bucket is within the bound, and the
+// bundle holds the window exactly.
+func TestPartMaxBytesBound(t *testing.T) {
+	const maxPart = 64 << 10
+	r := startRig(t, "INC-PART-MAX", rigOptions{evidence: map[string]any{"part_max_bytes": maxPart}})
+	T := r.T
+	for at := T.Add(-100 * time.Second); at.Before(T); at = at.Add(20 * time.Second) {
+		r.send(every(at, at.Add(20*time.Second-time.Millisecond), 10*time.Millisecond)...) // 2,000 items a batch
+	}
+	r.open()
+	rep := harness.WaitBundleComplete(t, r.st, r.id, time.Minute)
+	r.logf("the bundle is complete")
+	r.checkExactlyTheWindow(rep)
+	m := harness.ReadBundle(t, r.st, r.id, freezeCollector).Manifest
+	require.Greater(t, len(m.Parts), 10, "the window must fill many parts")
+	var largest int64
+	for _, p := range m.Parts {
+		require.LessOrEqualf(t, p.Size, int64(maxPart), "part %d", p.Seq)
+		largest = max(largest, p.Size)
+	}
+	r.logf("%d parts, the largest %d bytes", len(m.Parts), largest)
+}
+
+// waitRecorded waits until the exporter's recorder.json lists blocks
+// holding every item sent so far: what its memory ring holds is on disk.
+func (r *freezeRig) waitRecorded(timeout time.Duration) {
+	r.t.Helper()
+	path := filepath.Join(r.dir, "var", "spool", "recorder.json")
+	var got [3]int64
+	require.Eventuallyf(r.t, func() bool {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		var rec struct {
+			Blocks [][5]int64 `json:"blocks"`
+		}
+		if json.Unmarshal(data, &rec) != nil {
+			return false
+		}
+		got = [3]int64{}
+		for _, b := range rec.Blocks {
+			if b[1] >= 0 && b[1] < 3 {
+				got[b[1]] += b[4]
+			}
+		}
+		return got[0] >= int64(len(r.sent.traces)) && got[1] >= int64(len(r.sent.logs)) && got[2] >= int64(len(r.sent.metrics))
+	}, timeout, 20*time.Millisecond, "recorder.json never listed the items sent: %v", got)
+}
+
+// TestLossKill9MemoryRing kills a collector with an in-memory ring right
+// after a trigger, before the part covering the past exists (its store
+// check is held): the restarted collector cannot freeze that past, which
+// died with the ring, and its bundle names it as a restart loss, item for
+// item from the blocks the dead ring last recorded, with their item-time
+// range; what arrived after that record (the webhook's own event record) is
+// named by time range only.
+func TestLossKill9MemoryRing(t *testing.T) {
+	r := startRig(t, "INC-LOSS-RESTART", rigOptions{
+		proxy:    true,
+		after:    30 * time.Second,
+		override: map[string]any{"processors": map[string]any{"batch": map[string]any{"timeout": "20ms"}}},
+	})
+	T := r.T
+	r.missingReason = bundle.LossRestart
+	// Before the window, then inside it, in blocks of their own (a block
+	// that straddles the window's start would be counted whole).
+	r.send(every(T.Add(-3*time.Minute), T.Add(-freezeBefore-time.Second), time.Second)...)
+	r.waitInRing(20 * time.Second)
+	r.send(every(T.Add(-freezeBefore), T.Add(-time.Second), time.Second)...)
+	r.waitInRing(20 * time.Second)
+	r.waitRecorded(20 * time.Second)
+
+	r.proxy.Hold(isRead(r.manifestKey()))
+	r.open()
+	held := r.proxy.WaitHeld(10 * time.Second)
+	r.logf("the store check is held: %s", held)
+	r.c.Kill()
+	r.logf("killed the collector")
+	require.Nil(t, r.spoolState(), "the kill came too late: part 1 was already committed")
+
+	r.proxy.Drop()
+	r.c.RestartAfterKill()
+	r.logf("the collector is up again")
+	// While it is down nothing was sent; after the restart, the rest of
+	// the window arrives and is frozen.
+	r.send(every(T.Add(5*time.Second), T.Add(20*time.Second), time.Second)...)
+	rep := harness.WaitBundleComplete(t, r.st, r.id, time.Minute)
+	r.logf("the bundle is complete")
+	r.checkExactlyTheWindow(rep)
 }

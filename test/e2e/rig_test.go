@@ -58,9 +58,15 @@ type freezeRig struct {
 	// untaggedSpans is the number of spans without an item ID the bundle
 	// must hold (telemetrygen's).
 	untaggedSpans int64
-	// wantLosses are the losses the complete manifest must name; none
-	// means it must say lossless.
+	// wantLosses are losses the complete manifest must name beside those
+	// of missingReason.
 	wantLosses []bundle.Loss
+	// missingReason, when set, lets in-window items be missing from the
+	// bundle, provided that the manifest names exactly them: per signal,
+	// a loss of this reason with their number and item-time range. Unset,
+	// nothing may be missing. With no loss at all, the manifest must say
+	// lossless.
+	missingReason string
 }
 
 // signalItems maps item IDs to item times, per signal.
@@ -442,41 +448,40 @@ func (r *freezeRig) checkExactlyTheWindow(rep bundle.Report) {
 		untagged.DataPoints++
 	})
 	assert.Equal(t, r.untaggedSpans, untagged.Spans, "spans without an item ID (telemetrygen's)")
-	if len(r.wantLosses) == 0 {
-		assert.True(t, b.Manifest.Lossless, "nothing is missing, the manifest must say lossless; it names %v", b.Manifest.Losses)
-		assert.Empty(t, b.Manifest.Losses)
-	} else {
-		assert.False(t, b.Manifest.Lossless)
-		assert.Equal(t, r.wantLosses, b.Manifest.Losses, "the manifest's losses")
-	}
-	var partLosses []bundle.Loss
-	for _, p := range b.Parts {
-		assert.Equal(t, len(p.Info.Losses) == 0, p.Info.Lossless, "part %d", p.Info.Seq)
-		partLosses = bundle.MergeLosses(partLosses, p.Info.Losses...)
-	}
-	assert.Equal(t, b.Manifest.Losses, partLosses, "the parts name the manifest's losses between them")
 	assert.Zero(t, untagged.DataPoints, "data points the test did not send")
-	assert.Positive(t, untagged.LogRecords, "the incident_webhook's event log record")
+	// The incident_webhook's record of the incident's opening is in the
+	// window too: with missing items allowed, it may be missing as well.
+	webhookMissing := int64(0)
+	if r.missingReason == "" || untagged.LogRecords > 0 {
+		assert.Positive(t, untagged.LogRecords, "the incident_webhook's event log record")
+	} else {
+		webhookMissing = 1
+	}
 	for k, n := range webhookLogs {
 		assert.Equal(t, 1, n, "webhook log record %s is in the bundle %d times", k, n)
 	}
 
 	want := r.inWindow()
+	wantLosses := r.wantLosses
 	for _, sig := range []struct {
-		name       string
-		sent, want map[string]time.Time
-		got        map[string][]time.Time
-		total      int64
+		name, signal string
+		sent, want   map[string]time.Time
+		got          map[string][]time.Time
+		total        int64
 	}{
-		{"span", r.sent.traces, want.traces, got.traces, col.Totals.Spans - untagged.Spans},
-		{"log record", r.sent.logs, want.logs, got.logs, col.Totals.LogRecords - untagged.LogRecords},
-		{"data point", r.sent.metrics, want.metrics, got.metrics, col.Totals.DataPoints},
+		{"span", bundle.SignalTraces, r.sent.traces, want.traces, got.traces, col.Totals.Spans - untagged.Spans},
+		{"log record", bundle.SignalLogs, r.sent.logs, want.logs, got.logs, col.Totals.LogRecords - untagged.LogRecords},
+		{"data point", bundle.SignalMetrics, r.sent.metrics, want.metrics, got.metrics, col.Totals.DataPoints},
 	} {
 		var missing, dup, outside []string
+		var lost bundle.Loss
+		var lostRange bundle.TimeRange
 		for id, at := range sig.want {
 			switch n := len(sig.got[id]); {
 			case n == 0:
 				missing = append(missing, fmt.Sprintf("%s@%s", id, at.Sub(r.T)))
+				lost.Items++
+				lostRange.Extend(at)
 			case n > 1:
 				dup = append(dup, fmt.Sprintf("%s@%s x%d", id, at.Sub(r.T), n))
 			}
@@ -497,11 +502,51 @@ func (r *freezeRig) checkExactlyTheWindow(rep bundle.Report) {
 		slices.Sort(missing)
 		slices.Sort(dup)
 		slices.Sort(outside)
-		assert.Emptyf(t, missing, "%ss in the window missing from the bundle (times relative to T)", sig.name)
+		if r.missingReason == "" {
+			assert.Emptyf(t, missing, "%ss in the window missing from the bundle (times relative to T)", sig.name)
+		} else if sig.signal == bundle.SignalLogs && r.missingReason != bundle.LossRestart {
+			lost.Items += webhookMissing
+		}
+		if r.missingReason != "" && lost.Items > 0 {
+			lost.Signal, lost.Reason, lost.From, lost.To = sig.signal, r.missingReason, lostRange.Min, lostRange.Max
+			wantLosses = bundle.MergeLosses(wantLosses, lost)
+		}
 		assert.Emptyf(t, dup, "%ss duplicated in the bundle", sig.name)
 		assert.Emptyf(t, outside, "%ss outside the window in the bundle (times relative to T)", sig.name)
-		assert.Equalf(t, int64(len(sig.want)), sig.total, "%ss counted by the manifest", sig.name)
-		t.Logf("%ss: %d sent, %d in the window, %d in the bundle", sig.name, len(sig.sent), len(sig.want), len(sig.got))
+		assert.Equalf(t, int64(len(sig.want)-len(missing)), sig.total, "%ss counted by the manifest", sig.name)
+		t.Logf("%ss: %d sent, %d in the window, %d in the bundle, %d missing", sig.name, len(sig.sent), len(sig.want), len(sig.got), len(missing))
 	}
+
+	// The losses the manifest names are exactly what is missing, and the
+	// parts name them between them; nothing missing says lossless.
+	switch {
+	case len(wantLosses) == 0:
+		assert.True(t, b.Manifest.Lossless, "nothing is missing, the manifest must say lossless; it names %v", b.Manifest.Losses)
+		assert.Empty(t, b.Manifest.Losses)
+		assert.NotContains(t, r.c.Output(), "lacks evidence", "a warning about missing evidence when nothing is missing")
+	case r.missingReason == bundle.LossRestart:
+		// A ring that crashed may have taken items after it last recorded
+		// its blocks (the webhook's record of the opening, here): those
+		// are named by time range only, up to the restart.
+		assert.False(t, b.Manifest.Lossless)
+		require.Len(t, b.Manifest.Losses, len(wantLosses), "losses %v, want %v", b.Manifest.Losses, wantLosses)
+		for i, want := range bundle.MergeLosses(nil, wantLosses...) {
+			got := b.Manifest.Losses[i]
+			assert.Equal(t, want.Signal, got.Signal)
+			assert.Equal(t, want.Reason, got.Reason)
+			assert.Equalf(t, want.Items, got.Items, "%s items lost in the restart", want.Signal)
+			assert.Truef(t, got.From.Equal(want.From), "%s loss from %s, want %s", want.Signal, got.From, want.From)
+			assert.Falsef(t, got.To.Before(want.To), "%s loss to %s, before the last missing item %s", want.Signal, got.To, want.To)
+		}
+	default:
+		assert.False(t, b.Manifest.Lossless)
+		assert.Equal(t, bundle.MergeLosses(nil, wantLosses...), b.Manifest.Losses, "the manifest's losses, against what the test finds missing")
+	}
+	var partLosses []bundle.Loss
+	for _, p := range b.Parts {
+		assert.Equal(t, len(p.Info.Losses) == 0, p.Info.Lossless, "part %d", p.Info.Seq)
+		partLosses = bundle.MergeLosses(partLosses, p.Info.Losses...)
+	}
+	assert.Equal(t, b.Manifest.Losses, partLosses, "the parts name the manifest's losses between them")
 	t.Logf("bundle: %d parts, totals %+v", col.Parts, col.Totals)
 }
