@@ -24,6 +24,9 @@ type Config struct {
 	Window WindowConfig `mapstructure:"window"`
 	// Buffer configures the ring of recent telemetry.
 	Buffer BufferConfig `mapstructure:"buffer"`
+	// LateData keeps a complete bundle open for items of its window that
+	// arrive late.
+	LateData LateDataConfig `mapstructure:"late_data"`
 	// ItemTime bounds the item times the recorder selects items by.
 	ItemTime ItemTimeConfig `mapstructure:"item_time"`
 	// FlushInterval is how often the parts of open windows are written, and
@@ -122,6 +125,17 @@ type BufferConfig struct {
 	Compression string `mapstructure:"compression"`
 }
 
+// LateDataConfig sets how long a complete bundle takes late parts: items
+// whose time is inside the window but that arrive after the bundle is
+// complete (the window's end plus one flush_interval) are frozen into
+// parts marked late, and the manifest (still complete) lists them, for
+// Period after completion. Then the manifest is written immutable.
+type LateDataConfig struct {
+	// Period is how long after completion late parts are added; 0 makes
+	// the complete manifest final at once.
+	Period time.Duration `mapstructure:"period"`
+}
+
 // ItemTimeConfig bounds usable item times. An item whose own time is zero,
 // at or beyond 2^63 ns since the epoch, more than MaxPast before its
 // arrival or more than MaxFuture after it belongs to no window by that
@@ -187,6 +201,9 @@ func (cfg *Config) Validate() error {
 	} else if w.Before > 0 && cfg.Buffer.MaxAge < w.Before {
 		add("'buffer.max_age' (%s) must not be less than 'window.before' (%s): the ring could never hold the start of a window",
 			cfg.Buffer.MaxAge, w.Before)
+	}
+	if cfg.LateData.Period < 0 {
+		add("'late_data.period' must not be negative, got %s", cfg.LateData.Period)
 	}
 	if cfg.ItemTime.MaxPast < 0 {
 		add("'item_time.max_past' must not be negative, got %s", cfg.ItemTime.MaxPast)

@@ -180,6 +180,7 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		},
 		encoding:    cfg.Encoding,
 		dataLimit:   partDataLimit(cfg.PartMaxBytes),
+		latePeriod:  cfg.LateData.Period,
 		maxAge:      cfg.Buffer.MaxAge,
 		collectorID: collectorID,
 		signer:      signer,

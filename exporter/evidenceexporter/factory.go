@@ -26,6 +26,7 @@ const (
 	defaultBufferMaxBytes      = 256 << 20
 	defaultBufferMaxAge        = 35 * time.Minute
 	defaultFlushInterval       = time.Minute
+	defaultLatePeriod          = 5 * time.Minute
 	defaultItemMaxPast         = 7 * 24 * time.Hour
 	defaultItemMaxFuture       = time.Hour
 	defaultEncoding            = bundle.EncodingJSON
@@ -68,6 +69,7 @@ func createDefaultConfig() component.Config {
 			MaxAge:      defaultBufferMaxAge,
 			Compression: ring.DefaultCompression,
 		},
+		LateData:       LateDataConfig{Period: defaultLatePeriod},
 		ItemTime:       ItemTimeConfig{MaxPast: defaultItemMaxPast, MaxFuture: defaultItemMaxFuture},
 		FlushInterval:  defaultFlushInterval,
 		Encoding:       defaultEncoding,

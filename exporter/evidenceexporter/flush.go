@@ -21,7 +21,7 @@ func (f *freezer) flushAll(ctx context.Context) {
 		f.handle(ctx, c)
 	}
 	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
-		if !f.jobs[id].Complete {
+		if !f.jobs[id].Final {
 			f.flush(ctx, id)
 		}
 	}
@@ -74,7 +74,7 @@ func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResu
 			zap.String("incident", id), zap.String("signal", l.Signal), zap.String("reason", l.Reason),
 			zap.Int64("items", l.Items), zap.Time("from", l.From), zap.Time("to", l.To))
 	}
-	if next.Complete {
+	if next.Final {
 		f.logger.Info("Froze the incident's window", zap.String("incident", id),
 			zap.Time("window_start", next.StartedAt.Add(-f.policy.before)), zap.Time("window_end", next.Bound),
 			zap.Int("parts", len(next.Parts)))
@@ -102,6 +102,11 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	next.Cursor = max(st.Cursor, last)
 	next.Bound = wb.bound
 	next.Complete = wb.final
+	late := st.Complete // what this flush finds arrived after the bundle was complete
+	if next.Complete && !st.Complete {
+		next.LateUntil = now.Add(f.latePeriod)
+	}
+	next.Final = next.Complete && !now.Before(next.LateUntil)
 	next.Version++
 	next.Pending = nil
 
@@ -113,6 +118,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		window:  bundle.Window{Start: wb.start, End: wb.bound},
 		now:     now,
 		pending: bundle.MergeLosses(nil, st.Pending...),
+		late:    late,
 	}
 
 	// Blocks already scanned: the items between the old and the new bound.
@@ -149,7 +155,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	if err := b.finish(); err != nil {
 		return nil, flushResult{}, err
 	}
-	if b.commits == 0 && b.parts == 0 && next.Cursor == st.Cursor && next.Bound.Equal(st.Bound) && next.Complete == st.Complete &&
+	if b.commits == 0 && b.parts == 0 && next.Cursor == st.Cursor && next.Bound.Equal(st.Bound) && next.Complete == st.Complete && next.Final == st.Final &&
 		timesEqual(next.ResolvedAt, st.ResolvedAt) && st.Version > 0 {
 		return nil, flushResult{}, nil
 	}

@@ -48,6 +48,8 @@ type freezer struct {
 	now      func() time.Time
 	policy   windowPolicy
 	encoding string
+	// latePeriod is how long a complete bundle takes late parts.
+	latePeriod time.Duration
 	// dataLimit bounds the data bytes of a part (see partDataLimit).
 	dataLimit   int64
 	maxAge      time.Duration
@@ -108,7 +110,7 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 		id := st.Incident.ID
 		inc := snap.Incidents[id]
 		open := inc != nil && inc.IsOpen()
-		if sp.done || st.Complete {
+		if sp.done || st.Final {
 			if sp.done && !open {
 				if err := f.spool.removeIncident(id); err != nil {
 					f.logger.Warn("Cannot remove a finished incident from the spool", zap.String("incident", id), zap.Error(err))
@@ -203,7 +205,7 @@ func (f *freezer) step(ctx context.Context, flushAll bool) {
 	}
 	f.saveRecorder()
 	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
-		if !flushed[id] && !f.jobs[id].Complete {
+		if !flushed[id] && !f.jobs[id].Final {
 			f.flush(ctx, id)
 		}
 	}
@@ -243,7 +245,7 @@ func (f *freezer) handle(ctx context.Context, c incidentsapi.Change) string {
 			break
 		}
 		st.Incident = inc
-		if st.Complete {
+		if st.Final {
 			if f.spool.isDone(id) {
 				if err := f.spool.removeIncident(id); err != nil {
 					f.logger.Warn("Cannot remove a finished incident from the spool", zap.String("incident", id), zap.Error(err))

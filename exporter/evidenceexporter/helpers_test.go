@@ -98,6 +98,7 @@ func testConfig(t *testing.T) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Spool.Directory = t.TempDir()
 	cfg.Window.ExtendUntilResolved = false
+	cfg.LateData.Period = 0 // complete means final; see TestLateParts
 	cfg.Buffer.MaxBytes = 64 << 20
 	cfg.RetryOnFailure.InitialInterval = time.Millisecond
 	cfg.RetryOnFailure.MaxInterval = 5 * time.Millisecond

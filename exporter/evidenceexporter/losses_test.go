@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,44 @@ func TestRestartLossOfAMemoryRing(t *testing.T) {
 	m := h.waitComplete("INC-1")
 	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
 	assert.Equal(t, []bundle.Loss{{Signal: "traces", Reason: bundle.LossRestart, Items: 2, From: t0.Add(-5 * time.Minute), To: t0.Add(-2 * time.Minute)}}, m.Losses)
+}
+
+// TestLateParts: items of the window that arrive after the bundle is
+// complete are frozen into late parts for late_data.period, listed (and
+// marked late) by the complete manifest; after that period the manifest is
+// final and later items are not added.
+func TestLateParts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LateData.Period = 5 * time.Minute
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
+	h.traces(span("on-time", t0))
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute)) // window end + grace: complete
+	m := h.waitComplete("INC-1")
+	require.Len(t, m.Parts, 1)
+	assert.False(t, m.Parts[0].Late)
+	assert.False(t, h.exp.uploader.spool.isDone("INC-1"), "the late-data period is not over")
+
+	h.clock.Set(t0.Add(13 * time.Minute))
+	h.traces(span("late", t0.Add(5*time.Minute)), span("outside", t0.Add(20*time.Minute)))
+	h.flush()
+	m = h.waitParts("INC-1", 2)
+	assert.True(t, m.Complete)
+	assert.True(t, m.Parts[1].Late)
+	assert.True(t, m.Lossless)
+	c := h.read("INC-1", m)
+	assert.Equal(t, []string{"on-time", "late"}, c.spans)
+	assert.True(t, c.parts[1].Info.Late)
+	assertSumAttrs(t, h.tel, "otelcol_exporter_evidence_items_late", map[string]int64{"traces": 1})
+
+	h.at(t0.Add(18 * time.Minute)) // the period is over: final
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(h.exp.uploader.spool.incidentDir("INC-1"))
+		return h.exp.uploader.spool.isDone("INC-1") || os.IsNotExist(err)
+	}, 5*time.Second, time.Millisecond, "the final manifest is stored")
+	h.clock.Set(t0.Add(19 * time.Minute))
+	h.traces(span("too-late", t0.Add(6*time.Minute)))
+	h.flush()
+	assert.Len(t, h.manifest("INC-1").Parts, 2)
 }

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/otlpwire"
@@ -46,6 +47,9 @@ type partBuilder struct {
 	seen []uint64
 	// cut is set when putBatch finishes a part.
 	cut bool
+	// late is set when the bundle was complete before this flush: its
+	// parts are late parts.
+	late bool
 
 	tr ptrace.ProtoUnmarshaler
 	lr plog.ProtoUnmarshaler
@@ -63,6 +67,7 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 		Encoding:    b.f.encoding,
 		CreatedAt:   b.now,
 		Window:      b.window,
+		Late:        b.late,
 	}
 	// The hash chain: the previous part's object, as the manifest lists it.
 	if n := len(b.state.Parts); n > 0 && b.state.Parts[n-1].Seq == info.Seq-1 {
@@ -113,6 +118,9 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 			return err
 		}
 		b.items[blk.Signal] += int64(n)
+		if b.late && n > 0 {
+			b.f.tb.ExporterEvidenceItemsLate.Add(b.ctx, int64(n), metric.WithAttributeSet(signalAttrs[blk.Signal]))
+		}
 		if !b.cut || !commit {
 			return nil
 		}
@@ -138,7 +146,7 @@ func (b *partBuilder) visited(seq uint64) bool {
 func (b *partBuilder) commitAt(seq uint64) error {
 	cp := b.state.clone()
 	cp.Cursor = seq
-	cp.Complete = false
+	cp.Complete, cp.Final = b.late, false
 	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items, losses: b.lost}); err != nil {
 		return err
 	}

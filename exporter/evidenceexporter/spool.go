@@ -70,8 +70,17 @@ type incidentState struct {
 	// Pending are losses found outside a flush (a restart), which the next
 	// flush writes into its part.
 	Pending []bundle.Loss `json:"pending_losses,omitempty"`
-	// Complete is set by the flush that wrote the last part.
+	// Complete is set by the flush that wrote the last part of the window.
 	Complete bool `json:"complete"`
+	// LateUntil is when the late-data period of a complete bundle ends:
+	// until then, items of the window that arrive late are frozen into
+	// late parts.
+	LateUntil time.Time `json:"late_until,omitzero"`
+	// Final is set once the bundle is complete and its late-data period
+	// is over: the manifest is then written immutable and the incident is
+	// done. A state written before late parts existed has Complete
+	// without LateUntil, which load takes as Final.
+	Final bool `json:"final,omitempty"`
 	// Version counts commits.
 	Version uint64 `json:"version"`
 }
@@ -243,6 +252,9 @@ func parseState(data []byte, id string) (*incidentState, error) {
 		return nil, fmt.Errorf("'incident.id' is %q, want its directory name %q", st.Incident.ID, id)
 	case st.NextPart < 1:
 		return nil, fmt.Errorf("'next_part' is %d, must be at least 1", st.NextPart)
+	}
+	if st.Complete && st.LateUntil.IsZero() {
+		st.Final = true
 	}
 	return st, nil
 }

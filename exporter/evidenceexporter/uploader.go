@@ -176,10 +176,10 @@ func (u *uploader) process(ctx context.Context, id string) error {
 		}
 		j.manifestVersion = st.Version
 	}
-	if !st.Complete {
+	if !st.Final {
 		return nil
 	}
-	// The complete bundle is in the store.
+	// The complete bundle is in the store, its late-data period over.
 	if err := u.spool.markDone(id); err != nil {
 		u.logger.Warn("Cannot mark the incident done in the spool", zap.String("incident", id), zap.Error(err))
 	}
@@ -252,7 +252,7 @@ func (u *uploader) putManifest(ctx context.Context, st *incidentState) error {
 		return err
 	}
 	if err := u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
-		store.PutOptions{ContentType: bundle.ManifestContentType, Immutable: st.Complete}); err != nil {
+		store.PutOptions{ContentType: bundle.ManifestContentType, Immutable: st.Final}); err != nil {
 		return fmt.Errorf("uploading %s: %w", key, err)
 	}
 	return nil

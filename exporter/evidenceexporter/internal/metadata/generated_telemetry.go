@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	ExporterEvidenceBufferLookback     metric.Float64ObservableGauge
 	ExporterEvidenceFreezes            metric.Int64Counter
 	ExporterEvidenceItemsFrozen        metric.Int64Counter
+	ExporterEvidenceItemsLate          metric.Int64Counter
 	ExporterEvidenceItemsLost          metric.Int64Counter
 	ExporterEvidenceItemsSkewed        metric.Int64Counter
 	ExporterEvidenceItemsUnusableTime  metric.Int64Counter
@@ -224,6 +225,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterEvidenceItemsFrozen, err = builder.meter.Int64Counter(
 		"otelcol_exporter_evidence_items_frozen",
 		metric.WithDescription("Items written into bundle parts, per signal. Items outside every window are not counted and are not an error. [Development]"),
+		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterEvidenceItemsLate, err = builder.meter.Int64Counter(
+		"otelcol_exporter_evidence_items_late",
+		metric.WithDescription("Items frozen into late parts, per signal; their time is inside an incident's window but they arrived after its bundle was complete, within late_data.period. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)

@@ -47,6 +47,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), 1)
 	tb.ExporterEvidenceFreezes.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsFrozen.Add(context.Background(), 1)
+	tb.ExporterEvidenceItemsLate.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsLost.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsSkewed.Add(context.Background(), 1)
 	tb.ExporterEvidenceItemsUnusableTime.Add(context.Background(), 1)
@@ -73,6 +74,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidenceItemsFrozen(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterEvidenceItemsLate(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterEvidenceItemsLost(t, testTel,
