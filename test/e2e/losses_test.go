@@ -3,13 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"math"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -289,4 +290,50 @@ func TestLossKill9MemoryRing(t *testing.T) {
 	rep := harness.WaitBundleComplete(t, r.st, r.id, time.Minute)
 	r.logf("the bundle is complete")
 	r.checkExactlyTheWindow(rep)
+}
+
+// TestLateItemsAfterCompletion sends items of the window after its bundle
+// is complete: within late_data.period they are frozen into late parts,
+// marked late in part.json and in the manifest, which stays complete and
+// lossless; after the period the manifest is final (the spool marks the
+// incident done) and items sent then are not added.
+func TestLateItemsAfterCompletion(t *testing.T) {
+	const period = 15 * time.Second
+	r := startRig(t, "INC-LOSS-LATE", rigOptions{evidence: map[string]any{"late_data": map[string]any{"period": period.String()}}})
+	T := r.T
+	r.send(every(T.Add(-time.Minute), T.Add(5*time.Second), time.Second)...)
+	r.open()
+	harness.WaitBundleComplete(t, r.st, r.id, 40*time.Second)
+	completed := time.Now()
+	before := len(harness.ReadBundle(t, r.st, r.id, freezeCollector).Manifest.Parts)
+	r.logf("the bundle is complete with %d parts", before)
+
+	// Late: times inside the window, sent after completion.
+	r.send(every(T.Add(6*time.Second), T.Add(freezeAfter), time.Second)...)
+	r.send(T.Add(-30 * time.Second))
+	r.waitFrozen(20 * time.Second)
+	require.True(t, time.Now().Before(completed.Add(period)), "the late items must arrive within the late-data period")
+	r.logf("the late items are frozen")
+
+	// After the period: the manifest is final, nothing more is added.
+	done := filepath.Join(r.spoolIncidentDir(), "done")
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(done)
+		return err == nil || r.spoolState() == nil
+	}, period+20*time.Second, 100*time.Millisecond, "the final manifest never reached the store")
+	r.send(every(T.Add(7*time.Second), T.Add(9*time.Second), time.Second)...)
+	r.forgetBatch(r.batch) // too late: must not be in the bundle
+	r.waitInRingPlus(1, 10*time.Second)
+	// One more flush interval for a flush that would take them, wrongly.
+	require.Eventually(t, func() bool { return time.Since(completed) > period+3*time.Second }, time.Minute, 50*time.Millisecond)
+
+	rep := harness.WaitBundleComplete(t, r.st, r.id, 10*time.Second)
+	r.checkExactlyTheWindow(rep)
+	m := harness.ReadBundle(t, r.st, r.id, freezeCollector)
+	require.Greater(t, len(m.Manifest.Parts), before)
+	for i, p := range m.Manifest.Parts {
+		assert.Equalf(t, i >= before, p.Late, "part %d late", p.Seq)
+		assert.Equalf(t, p.Late, m.Parts[i].Info.Late, "part.json of part %d", p.Seq)
+	}
+	waitMetricAtLeast(t, r.ports.Metrics, "otelcol_exporter_evidence_items_late", map[string]string{"signal": "traces"}, 6, 5*time.Second)
 }
