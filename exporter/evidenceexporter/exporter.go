@@ -63,6 +63,8 @@ type evidenceExporter struct {
 	ticker    *time.Ticker
 	freezer   *freezer
 	uploader  *uploader
+	// refused are the batches the ring could not keep, for the bundles.
+	refused *refusedLog
 	// syncReq runs one freeze step (all incidents) and replies; tests
 	// use it through flushNow.
 	syncReq chan chan struct{}
@@ -85,6 +87,7 @@ func newEvidenceExporter(cfg *Config, set exporter.Settings, opts options) (*evi
 		opts:    opts,
 		tb:      tb,
 		syncReq: make(chan chan struct{}),
+		refused: &refusedLog{},
 	}, nil
 }
 
@@ -181,6 +184,7 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		encoding:    cfg.Encoding,
 		dataLimit:   partDataLimit(cfg.PartMaxBytes),
 		latePeriod:  cfg.LateData.Period,
+		refused:     e.refused,
 		maxAge:      cfg.Buffer.MaxAge,
 		collectorID: collectorID,
 		signer:      signer,
@@ -357,7 +361,7 @@ func (e *evidenceExporter) consumeTraces(_ context.Context, td ptrace.Traces) er
 	b, err := e.store(td.SpanCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendTraces(td) })
 	e.countSkewedTraces(td, b.MinT, b.MaxT)
 	e.unusable(ring.SignalTraces, b.Unusable)
-	e.dropped(ring.SignalTraces, b.Items, err)
+	e.dropped(ring.SignalTraces, b, err)
 	return nil
 }
 
@@ -365,7 +369,7 @@ func (e *evidenceExporter) consumeLogs(_ context.Context, ld plog.Logs) error {
 	b, err := e.store(ld.LogRecordCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendLogs(ld) })
 	e.countSkewedLogs(ld, b.MinT, b.MaxT)
 	e.unusable(ring.SignalLogs, b.Unusable)
-	e.dropped(ring.SignalLogs, b.Items, err)
+	e.dropped(ring.SignalLogs, b, err)
 	return nil
 }
 
@@ -373,7 +377,7 @@ func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics)
 	b, err := e.store(md.DataPointCount, func(r *ring.Ring) (ring.Batch, error) { return r.AppendMetrics(md) })
 	e.countSkewedMetrics(md, b.MinT, b.MaxT)
 	e.unusable(ring.SignalMetrics, b.Unusable)
-	e.dropped(ring.SignalMetrics, b.Items, err)
+	e.dropped(ring.SignalMetrics, b, err)
 	return nil
 }
 
@@ -398,9 +402,10 @@ func (e *evidenceExporter) unusable(sig ring.Signal, n int) {
 
 // dropped counts and logs a batch of n items the ring could not hold. The
 // pipeline never fails on it.
-func (e *evidenceExporter) dropped(sig ring.Signal, n int, err error) {
+func (e *evidenceExporter) dropped(sig ring.Signal, b ring.Batch, err error) {
 	if err != nil {
-		e.tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), int64(n), metric.WithAttributeSet(signalAttrs[sig]))
-		e.logger.Warn("Dropping a batch the ring buffer cannot hold", zap.Stringer("signal", sig), zap.Int("items", n), zap.Error(err))
+		e.tb.ExporterEvidenceBufferDroppedItems.Add(context.Background(), int64(b.Items), metric.WithAttributeSet(signalAttrs[sig]))
+		e.logger.Warn("Dropping a batch the ring buffer cannot hold", zap.Stringer("signal", sig), zap.Int("items", b.Items), zap.Error(err))
+		e.refused.add(sig, b.Items, b.MinT, b.MaxT, e.opts.now())
 	}
 }

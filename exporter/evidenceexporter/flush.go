@@ -136,6 +136,9 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		}
 	}
 	f.evictionLosses(b, st, wb, last)
+	refused, newest := f.refused.since(st.Refused, wb.start, wb.bound)
+	b.pending = bundle.MergeLosses(b.pending, refused...)
+	next.Refused = newest
 	if err := b.addEvents(wb); err != nil {
 		return nil, flushResult{}, err
 	}

@@ -48,6 +48,8 @@ type freezer struct {
 	now      func() time.Time
 	policy   windowPolicy
 	encoding string
+	// refused are the batches the ring could not keep.
+	refused *refusedLog
 	// latePeriod is how long a complete bundle takes late parts.
 	latePeriod time.Duration
 	// dataLimit bounds the data bytes of a part (see partDataLimit).
@@ -123,6 +125,7 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 			}
 			continue
 		}
+		st.Refused = 0          // refused batches are numbered per process
 		frozenUpTo := st.Cursor // in the previous process's ring
 		if st.Cursor > last {
 			// The ring restarted empty (memory ring) or lost its tail:

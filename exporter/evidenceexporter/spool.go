@@ -67,6 +67,9 @@ type incidentState struct {
 	// losses): each is recorded in the part written by the flush that
 	// found it.
 	Losses []bundle.Loss `json:"losses,omitempty"`
+	// Refused is the newest refused batch (of this process) the flushes
+	// have looked at; see refusedLog.
+	Refused uint64 `json:"refused,omitempty"`
 	// Pending are losses found outside a flush (a restart), which the next
 	// flush writes into its part.
 	Pending []bundle.Loss `json:"pending_losses,omitempty"`
