@@ -199,7 +199,7 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 		return fmt.Errorf("incidents: register the open incidents gauge: %w", err)
 	}
 	if err := e.tel.RegisterExtensionIncidentsStoreWritableCallback(func(_ context.Context, o metric.Int64Observer) error {
-		if failing, _ := e.writes.state(); failing != nil {
+		if failing := e.writes.state(); failing != nil {
 			o.Observe(0)
 		} else {
 			o.Observe(1)

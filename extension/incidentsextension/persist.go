@@ -71,7 +71,6 @@ type collectorRecord struct {
 type writeHealth struct {
 	mu      sync.Mutex
 	failing error // the last write's error; nil when it succeeded
-	since   time.Time
 }
 
 func (w *writeHealth) record(err error) {
@@ -80,18 +79,14 @@ func (w *writeHealth) record(err error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if (err == nil) != (w.failing == nil) {
-		w.since = time.Now()
-	}
 	w.failing = err
 }
 
-// state returns the last write's error (nil: it succeeded) and since when
-// writes have been failing or succeeding.
-func (w *writeHealth) state() (error, time.Time) {
+// state returns the last write's error (nil: it succeeded).
+func (w *writeHealth) state() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.failing, w.since
+	return w.failing
 }
 
 // countingStore wraps the store to count failed operations by name. A

@@ -46,7 +46,7 @@ func (e *incidentsExtension) tick(ctx context.Context) {
 			err = errors.Join(err, perr)
 		}
 	}
-	if failing, _ := e.writes.state(); failing != nil {
+	if failing := e.writes.state(); failing != nil {
 		err = errors.Join(err, fmt.Errorf("the evidence store refuses writes: %w", failing))
 	}
 	if now.Sub(e.lastSnapshot) >= e.snapshotEvery {

@@ -42,12 +42,12 @@ func isSafe(s string) bool {
 }
 
 func isSafeRunes(s string) bool {
-	for i, w := 0, 0; i < len(s); i += w {
-		var r rune
-		r, w = utf8.DecodeRuneInString(s[i:])
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
 		if (r == utf8.RuneError && w == 1) || unsafeRune(r) {
 			return false
 		}
+		i += w
 	}
 	return true
 }
@@ -68,9 +68,8 @@ func unsafeRune(r rune) bool {
 func escape(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
-	for i, w := 0, 0; i < len(s); i += w {
-		var r rune
-		r, w = utf8.DecodeRuneInString(s[i:])
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && w == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
@@ -87,6 +86,7 @@ func escape(s string) string {
 		default:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}
+		i += w
 	}
 	return b.String()
 }

@@ -46,7 +46,7 @@ func (s *S3) Check(ctx context.Context) error {
 	}
 	status, _, _, _, err := s.client.GetObjectLockConfig(ctx, s.bucket)
 	var er minio.ErrorResponse
-	if err != nil && !(errors.As(err, &er) && er.StatusCode < 500) {
+	if err != nil && (!errors.As(err, &er) || er.StatusCode >= 500) {
 		return fmt.Errorf("s3 store %s: cannot read the bucket's Object Lock configuration, which 'store.s3.object_lock' needs: %w", s, err)
 	}
 	if err != nil || status != "Enabled" {

@@ -149,7 +149,7 @@ func TestSignedBundleTampering(t *testing.T) {
 			b := get(t, st, partKey(t, "a", 2))
 			put(t, st, partKey(t, "a", 2), tamperEntry(t, b, TracesJSONFile, flipByte(40)))
 		}, partKey(t, "a", 2), "sha256"},
-		{"part.json edited, manifest re-signed by the collector's key", func(t *testing.T, st store.Store, m *Manifest) {
+		{"part.json edited under its signature", func(t *testing.T, st store.Store, _ *Manifest) {
 			b := tamperEntry(t, get(t, st, partKey(t, "a", 2)), PartInfoFile, func(b []byte) []byte {
 				return []byte(strings.Replace(string(b), `"collector_id": "a"`, `"collector_id":"a"`, 1))
 			})
@@ -206,7 +206,7 @@ func TestSignedBundleTampering(t *testing.T) {
 			data, _ := signedPart(t, other, "a", 4, sha(get(t, st, partKey(t, "a", 3))), &fixtureIncident)
 			put(t, st, partKey(t, "a", 4), data)
 		}, partKey(t, "a", 4), "unknown key"},
-		{"reordered: part 3 stored as part 2", func(t *testing.T, st store.Store, m *Manifest) {
+		{"reordered: part 3 stored as part 2", func(t *testing.T, st store.Store, _ *Manifest) {
 			p3 := get(t, st, partKey(t, "a", 3))
 			put(t, st, partKey(t, "a", 2), p3)
 			require.NoError(t, st.Delete(ctx, partKey(t, "a", 3)))

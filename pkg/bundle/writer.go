@@ -105,7 +105,7 @@ func (w *PartWriter) SetIncident(inc *incident.Incident) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", PartIncidentFile, err)
 	}
-	w.incident = append(b, '\n')
+	w.incident = append(b, '\n') //nolint:gocritic // b is MarshalIndent's own buffer, handed over
 	return nil
 }
 

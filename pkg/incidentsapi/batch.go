@@ -88,7 +88,7 @@ func DecodeEvents(b []byte) ([]incident.Event, error) {
 		return nil, err
 	}
 	if o.Events != nil {
-		if o.Event.Kind != "" {
+		if o.Kind != "" {
 			return nil, fmt.Errorf("a sync log object is either an event or a batch of 'events', not both")
 		}
 		return o.Events, nil

@@ -211,9 +211,9 @@ func stateGuard(res *triggers.Result, snap *incidentsapi.Snapshot) replayKey {
 	one := func(id string) {
 		h.Write([]byte(id))
 		if inc := snap.Incidents[id]; inc != nil {
-			fmt.Fprintf(h, "|%s|%d", inc.Status, inc.StartedAt.UnixNano())
+			_, _ = fmt.Fprintf(h, "|%s|%d", inc.Status, inc.StartedAt.UnixNano())
 			if inc.ResolvedAt != nil {
-				fmt.Fprintf(h, "|%d", inc.ResolvedAt.UnixNano())
+				_, _ = fmt.Fprintf(h, "|%d", inc.ResolvedAt.UnixNano())
 			}
 		}
 		h.Write([]byte{0})

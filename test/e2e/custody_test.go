@@ -122,7 +122,7 @@ func TestCustodyTampering(t *testing.T) {
 		return m
 	}
 	nParts := len(readManifest(storeDir).Parts)
-	forgedPart := func(dir string, seq int, prev string) []byte {
+	forgedPart := func(seq int, prev string) []byte {
 		w, err := bundle.NewPartWriter(bundle.PartInfo{IncidentID: id, CollectorID: cid, Seq: seq, Encoding: bundle.EncodingJSON,
 			CreatedAt: time.Now().UTC(), PrevPartSHA256: prev})
 		require.NoError(t, err)
@@ -202,11 +202,11 @@ func TestCustodyTampering(t *testing.T) {
 		}, partRel(2)},
 		{"extra part", func(t *testing.T, dir string) {
 			n := len(readManifest(dir).Parts)
-			require.NoError(t, os.WriteFile(path(dir, partRel(n+1)), forgedPart(dir, n+1, shaOf(dir, partRel(n))), 0o600))
+			require.NoError(t, os.WriteFile(path(dir, partRel(n+1)), forgedPart(n+1, shaOf(dir, partRel(n))), 0o600))
 		}, partRel(nParts + 1)},
 		{"consistent rewrite with another key", func(t *testing.T, dir string) {
 			m := readManifest(dir)
-			data := forgedPart(dir, 1, "")
+			data := forgedPart(1, "")
 			require.NoError(t, os.WriteFile(path(dir, partRel(1)), data, 0o600))
 			part, err := bundle.ReadPart(strings.NewReader(string(data)))
 			require.NoError(t, err)
@@ -226,7 +226,7 @@ func TestCustodyTampering(t *testing.T) {
 		{"manifest deleted, part forged", func(t *testing.T, dir string) {
 			n := len(readManifest(dir).Parts)
 			require.NoError(t, os.Remove(path(dir, manifestRel)))
-			require.NoError(t, os.WriteFile(path(dir, partRel(n+1)), forgedPart(dir, n+1, shaOf(dir, partRel(n))), 0o600))
+			require.NoError(t, os.WriteFile(path(dir, partRel(n+1)), forgedPart(n+1, shaOf(dir, partRel(n))), 0o600))
 		}, partRel(nParts + 1)},
 		{"symbolic link in place of a part", func(t *testing.T, dir string) {
 			p := path(dir, partRel(2))
