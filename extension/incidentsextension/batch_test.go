@@ -60,7 +60,7 @@ func TestBatchIsOneStoreWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, changed, 1000)
 	assert.True(t, changed[0])
-	assert.Len(t, syncObjects(t, dir), before+1)
+	require.Eventually(t, func() bool { return len(syncObjects(t, dir)) == before+1 }, waitFor, 5*time.Millisecond)
 	assert.Len(t, a.Events(time.Time{}, time.Now().Add(time.Minute)), 1000)
 
 	require.Eventually(t, func() bool { return b.status("INC-batch") == incident.StatusOpen }, waitFor, 5*time.Millisecond)

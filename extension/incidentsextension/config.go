@@ -3,6 +3,7 @@ package incidentsextension // import "github.com/otel-evidence/otel-evidence/ext
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -21,6 +22,11 @@ type Config struct {
 	CollectorID string `mapstructure:"collector_id"`
 	// Store is the evidence store shared by the replicas.
 	Store storage.Config `mapstructure:"store"`
+	// Journal is the local journal where every change (an incident opened
+	// or resolved, a deploy, an event) is made durable before it is acted
+	// on, and from which it is published to the store, so that the
+	// registry keeps working while the store is unreachable.
+	Journal JournalConfig `mapstructure:"journal"`
 	// SyncInterval is how often the replica reads the other replicas'
 	// events from the store, expires incidents and prunes old state.
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
@@ -51,6 +57,17 @@ type WebConfig struct {
 	confighttp.ServerConfig `mapstructure:",squash"`
 }
 
+// JournalConfig configures the local journal.
+type JournalConfig struct {
+	// Directory holds the journal's segments. It must be on a local disk
+	// that survives restarts (a volume, in containers), and not be shared
+	// with another replica or with the exporter's spool or buffer.
+	Directory string `mapstructure:"directory"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
 var _ component.Config = (*Config)(nil)
 
 // ErrInvalidConfig is wrapped by every error Validate returns.
@@ -65,6 +82,9 @@ func (c *Config) Validate() error {
 	}
 	if err := incident.ValidateID(c.CollectorID); err != nil {
 		errs = append(errs, fmt.Errorf("%w: 'collector_id': %w", ErrInvalidConfig, err))
+	}
+	if strings.TrimSpace(c.Journal.Directory) == "" {
+		add("'journal.directory' is required")
 	}
 	if c.SyncInterval <= 0 {
 		add("'sync_interval' must be positive, got %s", c.SyncInterval)

@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id: component.NewIDWithName(metadata.Type, "custom"),
 			want: &Config{
-				CollectorID: "collector-a", Store: s3, SyncInterval: 5 * time.Second,
+				CollectorID: "collector-a", Store: s3, Journal: JournalConfig{Directory: "/var/lib/otel-evidence/journal"}, SyncInterval: 5 * time.Second,
 				MaxOpenDuration: 12 * time.Hour, DeployRetention: 72 * time.Hour, EventRetention: 48 * time.Hour,
 				Web: def.Web,
 			},
@@ -55,7 +55,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id: component.NewIDWithName(metadata.Type, "filesystem"),
 			want: &Config{
-				CollectorID: "collector-b", Store: fs, SyncInterval: defaultSyncInterval,
+				CollectorID: "collector-b", Store: fs, Journal: JournalConfig{Directory: defaultJournalDirectory}, SyncInterval: defaultSyncInterval,
 				MaxOpenDuration: defaultMaxOpenDuration, DeployRetention: defaultDeployRetention, EventRetention: defaultEventRetention,
 				Web: def.Web,
 			},
@@ -76,6 +76,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{id: component.NewIDWithName(metadata.Type, "bad_interval"), wantErr: "'sync_interval' must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "web_without_auth"), wantErr: "'web.auth' is required"},
+		{id: component.NewIDWithName(metadata.Type, "no_journal"), wantErr: "'journal.directory' is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

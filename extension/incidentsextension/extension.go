@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/journal"
 	"github.com/otel-evidence/otel-evidence/extension/incidentsextension/internal/metadata"
 	"github.com/otel-evidence/otel-evidence/internal/storage"
 	"github.com/otel-evidence/otel-evidence/internal/webui"
@@ -48,6 +49,8 @@ const (
 	defaultStoreProbeEvery = 15 * time.Second
 	// startCheckTimeout bounds the store checks at start.
 	startCheckTimeout = 30 * time.Second
+	// shutdownPublishTimeout bounds the last publication at shutdown.
+	shutdownPublishTimeout = 5 * time.Second
 	// shutdownSnapshotTimeout bounds the final snapshot write at shutdown.
 	shutdownSnapshotTimeout = 10 * time.Second
 )
@@ -80,6 +83,16 @@ type incidentsExtension struct {
 	syncLookback  time.Duration
 	snapshotEvery time.Duration
 	compactEvery  time.Duration
+
+	// journal makes changes durable locally; the publisher takes them to
+	// the store (local.go).
+	journal    *journal.Journal
+	pendingPub []pendingBatch // journaled, not yet published; guarded by mu
+	pubSeq     uint64         // sequence of the sync log objects written; guarded by mu
+	pubWake    chan struct{}
+	pubNotify  chan struct{} // closed (and replaced) whenever a batch is published; guarded by mu
+	stopPub    context.CancelFunc
+	pubDone    chan struct{}
 
 	raw    store.Store   // the store as opened, returned by Store()
 	st     countingStore // raw, counting failures
@@ -161,6 +174,8 @@ func newExtension(cfg *Config, set extension.Settings) (*incidentsExtension, err
 		pending:         make(map[string]pendingResolve),
 		dirty:           make(map[string]struct{}),
 		snapDirty:       make(map[string]struct{}),
+		pubWake:         make(chan struct{}, 1),
+		pubNotify:       make(chan struct{}),
 		applied:         make(map[string]time.Time),
 	}
 	e.subs = newSubscribers(e.logger)
@@ -189,8 +204,24 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 		return fmt.Errorf("incidents: the evidence store %s is not usable (check that the directory is writable or that the bucket exists and the credentials allow writing): %w", raw, err)
 	}
 	e.started, e.lastProbe = now, e.now()
+	batches, published, err := e.openJournal()
+	if err != nil {
+		return err
+	}
 	if err := e.load(ctx); err != nil {
+		_ = e.journal.Close()
 		return fmt.Errorf("incidents: rebuild the registry from %s: %w", raw, err)
+	}
+	e.mu.Lock()
+	e.rebuild = true
+	e.mu.Unlock()
+	e.replayJournal(batches, published)
+	e.mu.Lock()
+	e.rebuild = false
+	e.mu.Unlock()
+	if err := e.registerJournalGauges(); err != nil {
+		_ = e.journal.Close()
+		return fmt.Errorf("incidents: register the journal gauges: %w", err)
 	}
 	if err := e.tel.RegisterExtensionIncidentsOpenCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(int64(len(e.snap.Load().Open)))
@@ -218,6 +249,9 @@ func (e *incidentsExtension) Start(ctx context.Context, host component.Host) err
 	loopCtx, cancel := context.WithCancel(context.Background())
 	e.stopLoop, e.loopDone = cancel, make(chan struct{})
 	go e.run(loopCtx)
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	e.stopPub, e.pubDone = stopPub, make(chan struct{})
+	go e.publishLoop(pubCtx)
 	snap := e.snap.Load()
 	e.logger.Info("Incidents registry started", zap.Stringer("store", raw),
 		zap.Int("open_incidents", len(snap.Open)), zap.Int("incidents", len(snap.Incidents)),
@@ -243,6 +277,21 @@ func (e *incidentsExtension) Shutdown(ctx context.Context) error {
 				err = fmt.Errorf("incidents: waiting for the sync loop: %w", ctx.Err())
 			}
 		}
+		if e.stopPub != nil {
+			e.stopPub()
+			select {
+			case <-e.pubDone:
+				// A last publication, bounded: what is still not published
+				// stays in the journal for the next start.
+				pctx, cancel := context.WithTimeout(ctx, shutdownPublishTimeout)
+				if perr := e.publishPending(pctx); perr != nil {
+					e.logger.Warn("Changes not yet published stay in the local journal until the next start", zap.Error(perr))
+				}
+				cancel()
+			case <-ctx.Done():
+				err = errors.Join(err, fmt.Errorf("incidents: waiting for the publisher: %w", ctx.Err()))
+			}
+		}
 		if wasRunning && err == nil {
 			sctx, cancel := context.WithTimeout(ctx, shutdownSnapshotTimeout)
 			if serr := e.writeSnapshot(sctx, true); serr != nil {
@@ -251,10 +300,24 @@ func (e *incidentsExtension) Shutdown(ctx context.Context) error {
 			cancel()
 		}
 		e.subs.close()
+		if e.journal != nil && (e.pubDone == nil || isClosed(e.pubDone)) {
+			if cerr := e.journal.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
 		e.tel.Shutdown()
 		err = errors.Join(err, webErr)
 	})
 	return err
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // CollectorID implements incidentsapi.Registry.

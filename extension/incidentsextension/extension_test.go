@@ -86,11 +86,12 @@ func TestOpenExtendResolve(t *testing.T) {
 	}, waitFor, 5*time.Millisecond)
 	assert.Equal(t, []incidentsapi.ChangeKind{incidentsapi.Opened, incidentsapi.Extended, incidentsapi.Resolved}, rec.kinds("INC-1"))
 
-	// incident.json holds the record.
-	b, err := os.ReadFile(filepath.Join(dir, "incidents", "INC-1", "incident.json"))
-	require.NoError(t, err)
+	// incident.json holds the record, once the publisher has written it.
 	var stored incident.Incident
-	require.NoError(t, json.Unmarshal(b, &stored))
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "incidents", "INC-1", "incident.json"))
+		return err == nil && json.Unmarshal(b, &stored) == nil && stored.Status == incident.StatusResolved
+	}, waitFor, 5*time.Millisecond)
 	assert.Equal(t, incident.StatusResolved, stored.Status)
 	assert.Equal(t, "payments", stored.Labels["team"])
 
@@ -478,15 +479,29 @@ func TestSyncErrorsRecover(t *testing.T) {
 	require.Eventually(t, func() bool { return b.host.last() == componentstatus.StatusRecoverableError }, waitFor, 5*time.Millisecond)
 	_, err := a.OpenIncident(ctx, incident.Incident{ID: "during-outage"}, incident.Event{})
 	require.NoError(t, err)
-	_, err = b.OpenIncident(ctx, incident.Incident{ID: "rejected"}, incident.Event{})
-	require.ErrorIs(t, err, errInjected, "a change that cannot be stored is refused")
-	assert.NotContains(t, b.Snapshot().Incidents, "rejected")
+	// The registry is local-first: B records and acts on a change while the
+	// store is down, and publishes it when the store is back.
+	_, err = b.OpenIncident(ctx, incident.Incident{ID: "while-down"}, incident.Event{})
+	require.NoError(t, err)
+	assert.Equal(t, incident.StatusOpen, b.status("while-down"))
+	require.Eventually(t, func() bool {
+		got, err := tel.GetMetric("otelcol_extension_incidents_publish_failures")
+		return err == nil && got.Data.(metricdata.Sum[int64]).DataPoints[0].Value > 0
+	}, waitFor, 5*time.Millisecond, "the publisher tried and failed")
+	got, err := tel.GetMetric("otelcol_extension_incidents_journal_pending")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got.Data.(metricdata.Gauge[int64]).DataPoints[0].Value)
 
 	flaky.failing.Store(false)
 	require.Eventually(t, func() bool { return b.status("during-outage") == incident.StatusOpen }, waitFor, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return a.status("while-down") == incident.StatusOpen }, waitFor, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return b.host.last() == componentstatus.StatusOK }, waitFor, 5*time.Millisecond)
 
-	got, err := tel.GetMetric("otelcol_extension_incidents_sync_errors")
+	require.Eventually(t, func() bool {
+		got, err := tel.GetMetric("otelcol_extension_incidents_journal_pending")
+		return err == nil && got.Data.(metricdata.Gauge[int64]).DataPoints[0].Value == 0
+	}, waitFor, 5*time.Millisecond)
+	got, err = tel.GetMetric("otelcol_extension_incidents_sync_errors")
 	require.NoError(t, err)
 	assert.Positive(t, got.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
 	got, err = tel.GetMetric("otelcol_extension_incidents_store_errors")
@@ -505,6 +520,8 @@ func TestSyncErrorsRecover(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualExtensionIncidentsOpened(t, tel, []metricdata.DataPoint[int64]{{
 		Attributes: attribute.NewSet(attribute.String("origin", originReplica), attribute.String("source", "")), Value: 1,
+	}, {
+		Attributes: attribute.NewSet(attribute.String("origin", originLocal), attribute.String("source", "")), Value: 1,
 	}}, metricdatatest.IgnoreTimestamp())
 }
 
@@ -580,6 +597,7 @@ func TestCompaction(t *testing.T) {
 	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "old-a"}))
 	require.NoError(t, b.RecordEvent(ctx, incident.Event{Source: "old-b"}))
 	keys := func() []string {
+		t.Helper()
 		objs, err := a.st.List(ctx, incidentsapi.EventsPrefix, "")
 		require.NoError(t, err)
 		var out []string
@@ -588,7 +606,7 @@ func TestCompaction(t *testing.T) {
 		}
 		return out
 	}
-	require.Len(t, keys(), 2)
+	require.Eventually(t, func() bool { return len(keys()) == 2 }, waitFor, 5*time.Millisecond)
 
 	clock.Advance(10 * time.Minute)
 	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "new-a"}))
@@ -617,9 +635,11 @@ func TestRecordNote(t *testing.T) {
 
 	prefix, err := bundle.NotesPrefix("INC-42")
 	require.NoError(t, err)
-	objs, err := a.st.List(ctx, prefix, "")
-	require.NoError(t, err)
-	require.Len(t, objs, 1)
+	var objs []store.ObjectInfo
+	require.Eventually(t, func() bool { // the publishers write it
+		objs, err = a.st.List(ctx, prefix, "")
+		return err == nil && len(objs) == 1
+	}, waitFor, 5*time.Millisecond)
 	var got incident.Event
 	require.NoError(t, getJSON(ctx, a.st, objs[0].Key, &got))
 	assert.Equal(t, incident.EventNote, got.Kind)

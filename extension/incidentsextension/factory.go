@@ -17,10 +17,13 @@ import (
 
 // Defaults.
 const (
-	defaultSyncInterval    = 2 * time.Second
-	defaultMaxOpenDuration = 6 * time.Hour
-	defaultDeployRetention = 7 * 24 * time.Hour
-	defaultEventRetention  = 24 * time.Hour
+	defaultSyncInterval = 2 * time.Second
+	// defaultJournalDirectory sits beside the exporter's default spool
+	// (./var/spool) and the default filesystem store (./var/evidence).
+	defaultJournalDirectory = "./var/journal"
+	defaultMaxOpenDuration  = 6 * time.Hour
+	defaultDeployRetention  = 7 * 24 * time.Hour
+	defaultEventRetention   = 24 * time.Hour
 	// fallbackCollectorID is used when the host name has no usable character.
 	fallbackCollectorID = "collector"
 )
@@ -34,6 +37,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		CollectorID:     defaultCollectorID(),
 		Store:           storage.NewDefaultConfig(),
+		Journal:         JournalConfig{Directory: defaultJournalDirectory},
 		SyncInterval:    defaultSyncInterval,
 		MaxOpenDuration: defaultMaxOpenDuration,
 		DeployRetention: defaultDeployRetention,

@@ -101,6 +101,7 @@ func testConfig(dir, id string) *Config {
 func newTestExt(t testing.TB, dir, id string, o testOptions) *testExt {
 	t.Helper()
 	cfg := testConfig(dir, id)
+	cfg.Journal.Directory = journalDir(t, dir, id)
 	if o.cfg != nil {
 		o.cfg(cfg)
 	}
@@ -128,6 +129,20 @@ func newTestExt(t testing.TB, dir, id string, o testOptions) *testExt {
 		}
 	}
 	return &testExt{incidentsExtension: e, logs: logs, host: &statusHost{}}
+}
+
+// journalDirs keeps one journal directory per replica (store directory and
+// collector ID), so that a replica restarted in a test finds its journal.
+var journalDirs sync.Map
+
+func journalDir(t testing.TB, dir, id string) string {
+	key := t.Name() + "\x00" + dir + "\x00" + id
+	if d, ok := journalDirs.Load(key); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	journalDirs.Store(key, d)
+	return d
 }
 
 // startTestExt creates and starts a replica; it is shut down when the test

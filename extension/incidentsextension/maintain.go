@@ -10,8 +10,10 @@ import (
 )
 
 // maintain applies pending resolutions, expires incidents open too long,
-// prunes old state and rewrites incident.json files whose write failed or
-// whose content changed through another replica.
+// prunes old state, and wakes the publisher for incident.json files whose
+// write failed or whose content changed through another replica. It does
+// no store I/O while it holds e.mu: the registry's writers never wait on
+// the store.
 func (e *incidentsExtension) maintain(ctx context.Context) error {
 	now := e.now().UTC()
 	e.mu.Lock()
@@ -65,21 +67,8 @@ func (e *incidentsExtension) maintain(ctx context.Context) error {
 	e.events.pruneBefore(now.Add(-e.cfg.EventRetention))
 	e.evMu.Unlock()
 
-	for _, id := range sortedIDs(e.dirty) {
-		s := e.incidents[id]
-		if s == nil {
-			delete(e.dirty, id)
-			continue
-		}
-		key, err := incidentKey(id)
-		if err == nil {
-			err = putJSON(ctx, e.st, key, &s.rec)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		delete(e.dirty, id)
+	if len(e.dirty) > 0 {
+		e.wakePublisher() // it writes the incident.json files
 	}
 	return errors.Join(errs...)
 }

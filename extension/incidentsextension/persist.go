@@ -141,19 +141,19 @@ func putJSON(ctx context.Context, st store.Store, key string, v any) error {
 	return nil
 }
 
-// getEvents reads the sync log object at key: one event or a batch.
-// Errors wrap store.ErrNotFound for a missing object and errBadObject for
-// undecodable content.
-func getEvents(ctx context.Context, st store.Store, key string) ([]incident.Event, error) {
+// getEvents reads the sync log object at key: one event or a batch (whose
+// ID it returns). Errors wrap store.ErrNotFound for a missing object and
+// errBadObject for undecodable content.
+func getEvents(ctx context.Context, st store.Store, key string) (string, []incident.Event, error) {
 	b, err := getBytes(ctx, st, key)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	evs, err := incidentsapi.DecodeEvents(b)
+	id, evs, err := incidentsapi.DecodeEvents(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errBadObject, key, err)
+		return "", nil, fmt.Errorf("%w: %s: %w", errBadObject, key, err)
 	}
-	return evs, nil
+	return id, evs, nil
 }
 
 // getBytes reads the object at key, up to maxObjectSize.

@@ -1,18 +1,14 @@
 package incidentsextension
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // OpenIncident implements incidentsapi.Registry.
@@ -70,7 +66,7 @@ func (e *incidentsExtension) RecordBatch(ctx context.Context, ops []incidentsapi
 		case op.Deploy != nil:
 			err = e.stageDeploy(tx, *op.Deploy, op.Event, now)
 		default:
-			err = e.stageEvent(ctx, tx, op.Event, now)
+			err = e.stageEvent(tx, op.Event, now)
 		}
 		if err != nil {
 			return nil, err
@@ -79,12 +75,18 @@ func (e *incidentsExtension) RecordBatch(ctx context.Context, ops []incidentsapi
 	if err := e.commit(ctx, tx); err != nil {
 		return nil, err
 	}
+	if id := tx.batchID; id != "" && hasNotes(tx.events) {
+		e.mu.Unlock()
+		e.waitPublished(ctx, id)
+		e.mu.Lock()
+	}
 	return changed, nil
 }
 
 // txn is what a batch changes, staged until its events are recorded.
 type txn struct {
 	e         *incidentsExtension
+	batchID   string // set by commit
 	events    []incident.Event
 	changes   []incidentsapi.Change
 	incidents map[string]*incidentState // next states
@@ -123,21 +125,22 @@ func (tx *txn) setIncident(s *incidentState, changes []incidentsapi.Change) {
 	tx.published = true
 }
 
-// commit records the batch's events in the sync log, then applies its
-// changes. Called with e.mu held, so the log's order is the order of the
-// changes.
+// commit makes the batch's events durable in the local journal, then
+// applies its changes; the publisher takes them to the store. Called with
+// e.mu held, so the journal's order is the order of the changes.
 func (e *incidentsExtension) commit(ctx context.Context, tx *txn) error {
 	if len(tx.events) == 0 {
 		return nil
 	}
-	keys, err := e.appendEvents(ctx, tx.events)
+	keys, id, err := e.appendEvents(ctx, tx.events)
 	if err != nil {
 		return err
 	}
+	tx.batchID = id
 	for _, id := range tx.written {
 		e.incidents[id] = tx.incidents[id]
 		e.markIncident(id)
-		e.writeIncident(ctx, &tx.incidents[id].rec)
+		e.dirty[id] = struct{}{} // the publisher writes incident.json
 	}
 	for _, id := range tx.deployIDs {
 		e.deploys[id] = tx.deploys[id]
@@ -297,7 +300,7 @@ func (e *incidentsExtension) stageDeploy(tx *txn, d incident.Deploy, ev incident
 }
 
 // stageEvent stages an event that changes no state.
-func (e *incidentsExtension) stageEvent(ctx context.Context, tx *txn, ev incident.Event, now time.Time) error {
+func (e *incidentsExtension) stageEvent(tx *txn, ev incident.Event, now time.Time) error {
 	ev = e.fillEvent(ev, now)
 	if ev.Kind == "" {
 		ev.Kind = incident.EventAlert
@@ -306,7 +309,9 @@ func (e *incidentsExtension) stageEvent(ctx context.Context, tx *txn, ev inciden
 	// to carry: other replicas would merge them.
 	ev.Incident, ev.Deploy = nil, nil
 	if ev.Kind == incident.EventNote {
-		if err := e.writeNote(ctx, &ev); err != nil {
+		// Checked now; written to the incident's folder by the publisher,
+		// before the batch that carries it.
+		if _, err := noteKey(&ev); err != nil {
 			return fmt.Errorf("record note: %w", err)
 		}
 	}
@@ -319,17 +324,22 @@ func (e *incidentsExtension) stageEvent(ctx context.Context, tx *txn, ev inciden
 // only carry it while the incident's evidence is being frozen. The same
 // note sent twice, to any replica, is one object.
 func (e *incidentsExtension) writeNote(ctx context.Context, ev *incident.Event) error {
-	if ev.Note == nil {
-		return errors.New("a note event has no note")
-	}
-	if err := ev.Note.Validate(); err != nil {
-		return err
-	}
-	key, err := bundle.NoteKey(ev.IncidentID, incident.NoteID(ev))
+	key, err := noteKey(ev)
 	if err != nil {
 		return err
 	}
 	return putJSON(ctx, e.st, key, ev)
+}
+
+// noteKey checks a note event and returns the key of its object.
+func noteKey(ev *incident.Event) (string, error) {
+	if ev.Note == nil {
+		return "", errors.New("a note event has no note")
+	}
+	if err := ev.Note.Validate(); err != nil {
+		return "", err
+	}
+	return bundle.NoteKey(ev.IncidentID, incident.NoteID(ev))
 }
 
 // fillEvent sets the fields the registry owns.
@@ -339,46 +349,6 @@ func (e *incidentsExtension) fillEvent(ev incident.Event, now time.Time) inciden
 		ev.CollectorID = e.id
 	}
 	return ev
-}
-
-// appendEvents writes evs to the sync log as one object and returns the
-// key of each event. Called with e.mu held, so the log's order is the order
-// of the changes.
-func (e *incidentsExtension) appendEvents(ctx context.Context, evs []incident.Event) ([]string, error) {
-	e.seq++
-	key, err := incidentsapi.EventKey(e.now(), e.id, e.seq)
-	if err != nil {
-		return nil, err
-	}
-	b, err := incidentsapi.EncodeEvents(evs)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := e.st.Put(ctx, key, bytes.NewReader(b), int64(len(b)), store.PutOptions{ContentType: "application/json"}); err != nil {
-		return nil, fmt.Errorf("write %s: %w", key, err)
-	}
-	t, _, _, _ := incidentsapi.ParseEventKey(key)
-	e.applied[key] = t
-	keys := make([]string, len(evs))
-	for i := range evs {
-		keys[i] = incidentsapi.BatchEventKey(key, i, len(evs))
-	}
-	return keys, nil
-}
-
-// writeIncident (re)writes incidents/<id>/incident.json; on failure the
-// sync loop retries. Called with e.mu held.
-func (e *incidentsExtension) writeIncident(ctx context.Context, rec *incident.Incident) {
-	key, err := incidentKey(rec.ID)
-	if err == nil {
-		err = putJSON(ctx, e.st, key, rec)
-	}
-	if err != nil {
-		e.dirty[rec.ID] = struct{}{}
-		e.logger.Warn("Could not write incident.json; retrying at the next sync", zap.String("incident.id", rec.ID), zap.Error(err))
-		return
-	}
-	delete(e.dirty, rec.ID)
 }
 
 // recordEvent keeps ev in memory for Events. Called with e.mu held.

@@ -123,7 +123,7 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 		e.markApplied(key, e.now())
 		return nil
 	}
-	evs, err := getEvents(ctx, e.st, key)
+	batchID, evs, err := getEvents(ctx, e.st, key)
 	for i := range evs {
 		if err != nil {
 			break
@@ -141,7 +141,7 @@ func (e *incidentsExtension) applyKey(ctx context.Context, key string) error {
 		return fmt.Errorf("read the sync log: %w", err)
 	default:
 		for i, ev := range evs {
-			e.applyRemote(incidentsapi.BatchEventKey(key, i, len(evs)), ev)
+			e.applyRemote(incidentsapi.BatchEventKey(key, batchID, i, len(evs)), ev)
 		}
 		if writer != e.id && !e.isRebuilding() {
 			e.tel.ExtensionIncidentsSyncEventsApplied.Add(context.Background(), int64(len(evs)))

@@ -68,47 +68,50 @@ func RecordBatch(ctx context.Context, reg Registry, ops []Op) (changed []bool, e
 	return changed, nil
 }
 
-// EventBatch is a sync log object holding several events written together.
-// An object holding one event is the plain incident.Event, as tools write.
+// EventBatch is a sync log object holding the events a writer recorded
+// together. An object holding one event without a batch ID is the plain
+// incident.Event, as tools write.
 type EventBatch struct {
+	// ID identifies the batch whatever object key it is published under:
+	// a writer that publishes a batch again (after a crash, or a write
+	// whose answer it did not get) publishes the same ID, and readers
+	// recognise its events (BatchEventKey).
+	ID     string           `json:"id,omitempty"`
 	Events []incident.Event `json:"events"`
 }
 
 // syncObject decodes either form of a sync log object.
 type syncObject struct {
 	incident.Event
+	ID     string           `json:"id"`
 	Events []incident.Event `json:"events"`
 }
 
 // DecodeEvents decodes a sync log object: a single incident.Event or an
-// EventBatch.
-func DecodeEvents(b []byte) ([]incident.Event, error) {
+// EventBatch (whose ID it returns).
+func DecodeEvents(b []byte) (id string, evs []incident.Event, err error) {
 	var o syncObject
 	if err := json.Unmarshal(b, &o); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if o.Events != nil {
 		if o.Kind != "" {
-			return nil, fmt.Errorf("a sync log object is either an event or a batch of 'events', not both")
+			return "", nil, fmt.Errorf("a sync log object is either an event or a batch of 'events', not both")
 		}
-		return o.Events, nil
+		return o.ID, o.Events, nil
 	}
-	return []incident.Event{o.Event}, nil
+	return "", []incident.Event{o.Event}, nil
 }
 
-// EncodeEvents encodes events as one sync log object: the plain event when
-// there is one, else an EventBatch.
-func EncodeEvents(evs []incident.Event) ([]byte, error) {
-	if len(evs) == 1 {
-		return json.Marshal(&evs[0])
-	}
-	return json.Marshal(EventBatch{Events: evs})
-}
-
-// BatchEventKey is the key under which the registry keeps the i-th event of
-// the sync log object at key: key itself for an object of one event.
-func BatchEventKey(key string, i, n int) string {
-	if n == 1 {
+// BatchEventKey is the key under which a registry keeps the i-th of the n
+// events of the sync log object at key: for a batch with an ID, a key made
+// of the ID (the same under whichever object key it was published); else
+// key itself for an object of one event, key#i for more.
+func BatchEventKey(key, id string, i, n int) string {
+	switch {
+	case id != "":
+		return fmt.Sprintf("batch/%s#%d", id, i)
+	case n == 1:
 		return key
 	}
 	return fmt.Sprintf("%s#%d", key, i)

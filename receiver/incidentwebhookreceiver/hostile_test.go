@@ -114,6 +114,8 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	extCfg.CollectorID = "collector-a"
 	extCfg.Store.Backend = "filesystem"
 	extCfg.Store.Filesystem.Directory = storeDir
+	journalDir := t.TempDir()
+	extCfg.Journal.Directory = journalDir
 	extCfg.SyncInterval = time.Hour // no background writes during the test
 	ext, err := extFactory.Create(t.Context(), extensiontest.NewNopSettings(extFactory.Type()), extCfg)
 	require.NoError(t, err)
@@ -132,6 +134,7 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	require.Eventually(t, func() bool { return slices.Equal(testfiles.List(t, root), settled) },
 		10*time.Second, 10*time.Millisecond, "files: %v", testfiles.List(t, root))
 	before := testfiles.List(t, root)
+	journalBefore := testfiles.List(t, journalDir)
 	for _, id := range hostileIDs {
 		for path, body := range hostileRequests(id) {
 			status, b := postStatus(t, base+path, body)
@@ -141,12 +144,18 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	}
 	after := testfiles.List(t, root)
 	assert.Equal(t, before, after, "hostile IDs changed the store")
+	assert.Equal(t, journalBefore, testfiles.List(t, journalDir), "hostile IDs reached the local journal")
 
-	// The check sees writes: a valid incident adds files, inside the store
-	// and under valid names only.
+	// The check sees writes: a valid incident adds files (once the
+	// extension has published it from its journal), inside the store and
+	// under valid names only.
 	status, b := postStatus(t, base+"/v1/incidents", []byte(`{"id":"INC-1"}`))
 	require.Equal(t, http.StatusOK, status, string(b))
-	written := testfiles.List(t, root)
+	var written []string
+	require.Eventually(t, func() bool {
+		written = testfiles.List(t, root)
+		return slices.Contains(written, "store/incidents/INC-1/incident.json")
+	}, 10*time.Second, 10*time.Millisecond, "files: %v", written)
 	require.Greater(t, len(written), len(after))
 	for _, f := range written {
 		require.True(t, strings.HasPrefix(f, "store/"), f)

@@ -20,6 +20,7 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
 )
 
@@ -39,6 +40,7 @@ func startIncidents(t *testing.T) (component.Component, incidentsapi.Registry) {
 			"backend":    "filesystem",
 			"filesystem": map[string]any{"directory": t.TempDir()},
 		},
+		"journal": map[string]any{"directory": t.TempDir()},
 	}).Unmarshal(cfg))
 	require.NoError(t, confmap.Validate(cfg))
 	ext, err := f.Create(t.Context(), extensiontest.NewNopSettings(f.Type()), cfg)
@@ -119,10 +121,13 @@ func TestPipelineOpensAndResolvesAnIncident(t *testing.T) {
 		return slices.Equal(changes, []incidentsapi.ChangeKind{incidentsapi.Opened, incidentsapi.Resolved})
 	}, 10*time.Second, 10*time.Millisecond, "subscribers see the incident open and resolve")
 
-	// The sync log in the store holds both events, for the other replicas.
-	events, err := reg.Store().List(t.Context(), incidentsapi.EventsPrefix, "")
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(events), 2, "opened and resolved are published")
+	// The sync log in the store holds both events, for the other replicas,
+	// once the extension has published them from its local journal.
+	var events []store.ObjectInfo
+	require.Eventually(t, func() bool {
+		events, err = reg.Store().List(t.Context(), incidentsapi.EventsPrefix, "")
+		return err == nil && len(events) >= 2
+	}, 10*time.Second, 10*time.Millisecond, "opened and resolved are published")
 	for _, obj := range events {
 		_, writer, _, err := incidentsapi.ParseEventKey(obj.Key)
 		require.NoError(t, err)

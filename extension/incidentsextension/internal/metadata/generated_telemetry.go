@@ -30,8 +30,12 @@ type TelemetryBuilder struct {
 	registrations                       []metric.Registration
 	ExtensionIncidentsDeploysRecorded   metric.Int64Counter
 	ExtensionIncidentsExpired           metric.Int64Counter
+	ExtensionIncidentsJournalPending    metric.Int64ObservableGauge
+	ExtensionIncidentsJournalRepairs    metric.Int64Counter
+	ExtensionIncidentsJournalSize       metric.Int64ObservableGauge
 	ExtensionIncidentsOpen              metric.Int64ObservableGauge
 	ExtensionIncidentsOpened            metric.Int64Counter
+	ExtensionIncidentsPublishFailures   metric.Int64Counter
 	ExtensionIncidentsResolved          metric.Int64Counter
 	ExtensionIncidentsStoreErrors       metric.Int64Counter
 	ExtensionIncidentsStoreWritable     metric.Int64ObservableGauge
@@ -50,6 +54,36 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterExtensionIncidentsJournalPendingCallback sets callback for observable ExtensionIncidentsJournalPending metric.
+func (builder *TelemetryBuilder) RegisterExtensionIncidentsJournalPendingCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExtensionIncidentsJournalPending, obs: o})
+		return nil
+	}, builder.ExtensionIncidentsJournalPending)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterExtensionIncidentsJournalSizeCallback sets callback for observable ExtensionIncidentsJournalSize metric.
+func (builder *TelemetryBuilder) RegisterExtensionIncidentsJournalSizeCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExtensionIncidentsJournalSize, obs: o})
+		return nil
+	}, builder.ExtensionIncidentsJournalSize)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterExtensionIncidentsOpenCallback sets callback for observable ExtensionIncidentsOpen metric.
@@ -122,6 +156,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ExtensionIncidentsJournalPending, err = builder.meter.Int64ObservableGauge(
+		"otelcol_extension_incidents_journal_pending",
+		metric.WithDescription("Number of batches of changes in the local journal not yet published to the evidence store. [Development]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExtensionIncidentsJournalRepairs, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_journal_repairs",
+		metric.WithDescription("Number of damaged local journals repaired at start (the records from the damage on were dropped; the log says where). [Development]"),
+		metric.WithUnit("{repair}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExtensionIncidentsJournalSize, err = builder.meter.Int64ObservableGauge(
+		"otelcol_extension_incidents_journal_size",
+		metric.WithDescription("Size of the local journal on disk. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExtensionIncidentsOpen, err = builder.meter.Int64ObservableGauge(
 		"otelcol_extension_incidents_open",
 		metric.WithDescription("Number of incidents currently open in this replica's registry. [Development]"),
@@ -132,6 +184,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_extension_incidents_opened",
 		metric.WithDescription("Number of incidents opened (or reopened), by incident source and origin (local or replica). [Development]"),
 		metric.WithUnit("{incident}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExtensionIncidentsPublishFailures, err = builder.meter.Int64Counter(
+		"otelcol_extension_incidents_publish_failures",
+		metric.WithDescription("Number of failed attempts to publish a batch of changes from the local journal to the evidence store (retried). [Development]"),
+		metric.WithUnit("{failure}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExtensionIncidentsResolved, err = builder.meter.Int64Counter(

@@ -20,6 +20,14 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterExtensionIncidentsJournalPendingCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
+	require.NoError(t, tb.RegisterExtensionIncidentsJournalSizeCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	require.NoError(t, tb.RegisterExtensionIncidentsOpenCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
@@ -30,7 +38,9 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.ExtensionIncidentsDeploysRecorded.Add(context.Background(), 1)
 	tb.ExtensionIncidentsExpired.Add(context.Background(), 1)
+	tb.ExtensionIncidentsJournalRepairs.Add(context.Background(), 1)
 	tb.ExtensionIncidentsOpened.Add(context.Background(), 1)
+	tb.ExtensionIncidentsPublishFailures.Add(context.Background(), 1)
 	tb.ExtensionIncidentsResolved.Add(context.Background(), 1)
 	tb.ExtensionIncidentsStoreErrors.Add(context.Background(), 1)
 	tb.ExtensionIncidentsSyncErrors.Add(context.Background(), 1)
@@ -43,10 +53,22 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualExtensionIncidentsExpired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualExtensionIncidentsJournalPending(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExtensionIncidentsJournalRepairs(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExtensionIncidentsJournalSize(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExtensionIncidentsOpen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExtensionIncidentsOpened(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExtensionIncidentsPublishFailures(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExtensionIncidentsResolved(t, testTel,
