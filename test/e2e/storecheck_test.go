@@ -20,19 +20,9 @@ import (
 // the components' status: config/default.yaml's health_check needs it.
 const componentStatusGate = "--feature-gates=+extension.healthcheck.useComponentStatus"
 
-func s3StoreConfig(srv *s3server.Server) map[string]any {
-	return map[string]any{
-		"backend": "s3",
-		"s3": map[string]any{
-			"endpoint":          srv.URL(),
-			"bucket":            srv.Bucket,
-			"prefix":            "e2e",
-			"access_key_id":     srv.AccessKey,
-			"secret_access_key": srv.SecretKey,
-			"force_path_style":  true,
-			"insecure":          true,
-		},
-	}
+func s3StoreConfig(t *testing.T, srv *s3server.Server) map[string]any {
+	cfg, _ := harness.S3Store(t, srv, "e2e")
+	return cfg
 }
 
 // TestObjectLockMissingRefusesStart: the real collector configured with
@@ -42,7 +32,7 @@ func s3StoreConfig(srv *s3server.Server) map[string]any {
 func TestObjectLockMissingRefusesStart(t *testing.T) {
 	lock := map[string]any{"mode": "GOVERNANCE", "retention": "1h"}
 	plain := s3server.Start(t)
-	st := s3StoreConfig(plain)
+	st := s3StoreConfig(t, plain)
 	st["s3"].(map[string]any)["object_lock"] = lock
 	p := harness.NewPorts(t)
 	c := harness.StartCollector(t, "", harness.Config(t, p, harness.Options{Store: st}), "")
@@ -54,7 +44,7 @@ func TestObjectLockMissingRefusesStart(t *testing.T) {
 	assert.False(t, healthy200(p.Health))
 
 	locked := s3server.Start(t, s3server.WithObjectLock())
-	st = s3StoreConfig(locked)
+	st = s3StoreConfig(t, locked)
 	st["s3"].(map[string]any)["object_lock"] = lock
 	p = harness.NewPorts(t)
 	harness.StartCollector(t, "", harness.Config(t, p, harness.Options{Store: st}), p.Health)
@@ -80,7 +70,7 @@ func TestHealthReportsStoreRefusingWrites(t *testing.T) {
 	hc := def.Extensions.HealthCheck
 	require.Contains(t, hc, "component_health")
 	hc["http"].(map[string]any)["endpoint"] = p.Health
-	cfg := harness.Config(t, p, harness.Options{Store: s3StoreConfig(srv), Override: map[string]any{
+	cfg := harness.Config(t, p, harness.Options{Store: s3StoreConfig(t, srv), Override: map[string]any{
 		"extensions": map[string]any{"health_check": hc},
 	}})
 	c := harness.StartCollectorArgs(t, "", cfg, p.Health, []string{componentStatusGate})
