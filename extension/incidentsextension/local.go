@@ -40,8 +40,8 @@ const (
 
 // Publication tuning.
 const (
-	publishRetryMin = 500 * time.Millisecond
-	publishRetryMax = 30 * time.Second
+	publishRetryFirst = 500 * time.Millisecond
+	publishRetryLast  = 30 * time.Second
 	// publishTimeout bounds one publication attempt.
 	publishTimeout = 30 * time.Second
 )
@@ -175,7 +175,7 @@ func (e *incidentsExtension) publishLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			wait = min(max(2*wait, publishRetryMin), publishRetryMax)
+			wait = min(max(2*wait, publishRetryFirst), publishRetryLast)
 			e.logger.Warn("Could not publish recorded changes to the evidence store; they are safe in the local journal, retrying",
 				zap.Duration("retry_in", wait), zap.Error(err))
 			timer.Reset(wait)

@@ -185,7 +185,7 @@ func TestDamagedJournalDoesNotStopStart(t *testing.T) {
 	assert.Equal(t, incident.StatusOpen, a2.status("INC-1"))
 	assert.Equal(t, incident.StatusOpen, a2.status("INC-2"))
 	assert.Equal(t, incident.Status(""), a2.status("INC-3"), "the torn record is lost")
-	assert.True(t, a2.logs.FilterMessageSnippet("local journal was damaged").Len() == 1)
+	assert.Equal(t, 1, a2.logs.FilterMessageSnippet("local journal was damaged").Len())
 }
 
 // BenchmarkRecordBatchStoreDown measures what a webhook request waits for

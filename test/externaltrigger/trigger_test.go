@@ -20,8 +20,8 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
-	"github.com/otel-evidence/otel-evidence/pkg/store"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi/incidentsapitest"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 func TestMain(m *testing.M) {

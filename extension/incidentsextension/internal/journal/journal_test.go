@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,21 +32,21 @@ func fill(t *testing.T, dir string, n int, segmentSize int64) []Record {
 	return recs
 }
 
-func readAll(t *testing.T, dir string) ([]Record, error, *Journal) {
+func readAll(t *testing.T, dir string) ([]Record, *Journal, error) {
 	t.Helper()
 	var got []Record
 	j, err := Open(dir, 256, func(r Record) error { got = append(got, r); return nil })
 	if j != nil {
 		t.Cleanup(func() { _ = j.Close() })
 	}
-	return got, err, j
+	return got, j, err
 }
 
 func TestAppendAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	recs := fill(t, dir, 40, 256)
 	require.Greater(t, recs[len(recs)-1].Segment, 3, "records span several segments")
-	got, err, j := readAll(t, dir)
+	got, j, err := readAll(t, dir)
 	require.NoError(t, err)
 	require.Len(t, got, 40)
 	for i := range got {
@@ -58,7 +57,7 @@ func TestAppendAndReopen(t *testing.T) {
 	_, _, err = j.Append(2, []byte("after"))
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
-	got, err, _ = readAll(t, dir)
+	got, _, err = readAll(t, dir)
 	require.NoError(t, err)
 	require.Len(t, got, 41)
 	assert.Equal(t, byte(2), got[40].Type)
@@ -128,7 +127,7 @@ func TestCorruption(t *testing.T) {
 			recs := fill(t, dir, n, 256)
 			tt.damage(t, dir, recs)
 
-			got, err, j := readAll(t, dir)
+			got, j, err := readAll(t, dir)
 			want := tt.want(recs)
 			require.NotNil(t, j, "a damaged journal still opens")
 			require.Len(t, got, want)
@@ -144,7 +143,7 @@ func TestCorruption(t *testing.T) {
 			require.NoError(t, j.Close())
 
 			// Repaired: the next open is clean and holds the same records.
-			again, err, _ := readAll(t, dir)
+			again, _, err := readAll(t, dir)
 			require.NoError(t, err)
 			assert.Len(t, again, want)
 		})
@@ -163,7 +162,7 @@ func TestRemoveBefore(t *testing.T) {
 	assert.Less(t, j.Size(), before)
 	assert.Equal(t, cut, j.Segments()[0])
 	require.NoError(t, j.Close())
-	got, err, _ := readAll(t, dir)
+	got, _, err := readAll(t, dir)
 	require.NoError(t, err)
 	assert.Equal(t, recs[len(recs)-len(got)].Payload, got[0].Payload)
 	assert.Equal(t, cut, got[0].Segment)
@@ -186,7 +185,7 @@ func TestOpenFailsOnUnusableDirectory(t *testing.T) {
 	_, err := Open(filepath.Join(f, "journal"), 0, func(Record) error { return nil })
 	require.Error(t, err)
 	var ce *CorruptionError
-	require.False(t, errors.As(err, &ce))
+	require.NotErrorAs(t, err, &ce)
 }
 
 func segPath(dir string, seg int) string { return filepath.Join(dir, fmt.Sprintf("%08d", seg)) }
