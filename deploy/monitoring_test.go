@@ -241,17 +241,26 @@ func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
 		}
 		return cur
 	}
+	// Every path under the production state directory (store, ring, spool,
+	// journal and any added later) moves under the test's own: the test
+	// runs as root, and a directory it left in /var/lib/otelcol-evidence
+	// would belong to root when the deb's service user later needs it.
+	moveState(cfg, state)
 	m := &monitored{evidence: filepath.Join(state, "evidence")}
-	sub("extensions", "incidents", "store", "filesystem")["directory"] = m.evidence
+	require.Equal(t, m.evidence, sub("extensions", "incidents", "store", "filesystem")["directory"])
 	sub("exporters", "evidence", "buffer")["max_bytes"] = maxBytes
-	sub("exporters", "evidence", "buffer")["directory"] = filepath.Join(state, "ring")
-	sub("exporters", "evidence", "spool")["directory"] = filepath.Join(state, "spool")
 	sub("exporters", "evidence")["flush_interval"] = "1s"
 	b, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
 	path := filepath.Join(state, "config.yaml")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 
+	if _, err := os.Stat(prodState); os.IsNotExist(err) {
+		t.Cleanup(func() {
+			_, err := os.Stat(prodState)
+			require.Truef(t, os.IsNotExist(err), "the collector under test created %s on the host", prodState)
+		})
+	}
 	args := append(append([]string{}, wrap...), testrig.Collector(t), "--config="+path)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken")
@@ -262,4 +271,27 @@ func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
 		return err == nil && code == http.StatusOK && !proc.Exited()
 	}, 60*time.Second, 100*time.Millisecond, "collector not healthy")
 	return m
+}
+
+// prodState is the state directory of the production configuration.
+const prodState = "/var/lib/otelcol-evidence"
+
+// moveState returns cfg with every string under prodState rewritten to the
+// same path under dir; maps and lists are rewritten in place.
+func moveState(cfg any, dir string) any {
+	switch v := cfg.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = moveState(e, dir)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = moveState(e, dir)
+		}
+	case string:
+		if rest, ok := strings.CutPrefix(v, prodState+"/"); ok {
+			return filepath.Join(dir, rest)
+		}
+	}
+	return cfg
 }
