@@ -38,6 +38,10 @@ func TestDebInstallsAndRuns(t *testing.T) {
 	if out, err := testrig.RunErr(time.Minute, "dpkg-query", "-W", "-f=${Status}", "otelcol-evidence"); err == nil && strings.Contains(out, "installed") {
 		t.Fatalf("otelcol-evidence is already installed (%s): the test installs and purges its own copy; remove it first (dpkg --purge otelcol-evidence)", out)
 	}
+	if fi, err := os.Stat(stateDir); err == nil {
+		st := fi.Sys().(*syscall.Stat_t)
+		t.Fatalf("%s already exists (uid %d, mode %v) before the package is installed: something else on this machine (an earlier test run as root?) created it, and the package's service user may not be able to use what is inside; remove it first", stateDir, st.Uid, fi.Mode())
+	}
 	dir, m := artifacts(t)
 	deb := filepath.Join(dir, release.PackageName(m, "amd64", "deb"))
 
