@@ -50,9 +50,12 @@ type evidenceExporter struct {
 	opts   options
 	tb     *metadata.TelemetryBuilder
 
-	// mu keeps the ring from closing under an Append.
+	// mu keeps the ring and the ledger from closing under an Append.
 	mu   sync.RWMutex
 	ring *ring.Ring
+	// ledger records each block a memory ring accepts (nil with a disk
+	// ring).
+	ledger *ledger
 
 	startOnce sync.Once
 	startErr  error
@@ -193,21 +196,38 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		wake:        make(chan struct{}, 1),
 	}
 
+	var led *ledger
 	if cfg.Buffer.Directory == "" {
 		prev, err := sp.readRecorder()
 		if err != nil {
 			e.logger.Warn("Cannot read what the previous process's memory ring held", zap.Error(err))
 		}
-		if e.freezer.restart = newRestartGap(prev, e.opts.now()); e.freezer.restart != nil {
-			e.logger.Warn("The previous process's memory ring is lost; bundles whose window it held name a restart loss",
-				zap.Time("previous_start", prev.StartedAt), zap.Time("previous_update", prev.UpdatedAt))
+		var tail ledgerTail
+		if prev != nil {
+			if tail, err = readLedger(sp.dir, prev.StartedAt.UnixNano(), prev.Seq); err != nil {
+				e.logger.Warn("Cannot read the previous process's arrival ledger; what its ring took after its last record is named without a count",
+					zap.Error(err))
+			}
 		}
-		e.freezer.recorder = &recorderState{Ring: "memory", StartedAt: e.opts.now()}
+		boot := bootTime()
+		if e.freezer.restart = newRestartGap(prev, tail, boot, e.opts.now()); e.freezer.restart != nil {
+			e.logger.Warn("The previous process's memory ring is lost; bundles whose window it held name a restart loss",
+				zap.Time("previous_start", prev.StartedAt), zap.Time("previous_update", prev.UpdatedAt),
+				zap.Int("blocks_after_update", len(tail.blocks)), zap.Bool("count_known", !e.freezer.restart.unknownTail))
+		}
+		// The new record (a new epoch) first: the old ledger is then
+		// never read again, so emptying it cannot lose what it held.
+		e.freezer.recorder = &recorderState{Ring: "memory", StartedAt: e.opts.now(), BootTime: boot}
 		e.freezer.saveRecorder()
+		if led, err = openLedger(sp.dir, e.freezer.recorder.StartedAt.UnixNano()); err != nil {
+			return fmt.Errorf("evidence exporter: 'spool.directory': arrival ledger: %w", err)
+		}
+		e.freezer.ledger = led
 	}
 
 	e.mu.Lock()
 	e.ring = r
+	e.ledger = led
 	e.mu.Unlock()
 
 	// Subscribe first, then read the snapshot (see Registry.Subscribe).
@@ -350,6 +370,10 @@ func (e *evidenceExporter) shutdown(ctx context.Context) error {
 		e.mu.Lock()
 		errs = append(errs, e.ring.Close())
 		e.ring = nil
+		if e.ledger != nil {
+			errs = append(errs, e.ledger.close())
+			e.ledger = nil
+		}
 		e.mu.Unlock()
 		e.started = false
 	}
@@ -381,15 +405,20 @@ func (e *evidenceExporter) consumeMetrics(_ context.Context, md pmetric.Metrics)
 	return nil
 }
 
-// store marshals one batch into the ring (add), or only counts its items
-// when the ring is closed.
+// store marshals one batch into the ring (add) and records its block in
+// the arrival ledger before the batch is acknowledged, or only counts its
+// items when the ring is closed.
 func (e *evidenceExporter) store(count func() int, add func(*ring.Ring) (ring.Batch, error)) (ring.Batch, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.ring == nil {
 		return ring.Batch{Items: count()}, ring.ErrClosed
 	}
-	return add(e.ring)
+	b, err := add(e.ring)
+	if err == nil && e.ledger != nil && b.Block.Seq != 0 {
+		e.ledger.add(b.Block)
+	}
+	return b, err
 }
 
 // unusable counts the items of a batch whose time no window can hold (see

@@ -67,6 +67,8 @@ type freezer struct {
 	// ring).
 	restart  *restartGap
 	recorder *recorderState
+	// ledger is this process's arrival ledger (nil with a disk ring).
+	ledger *ledger
 
 	// jobs are the incidents with a state in the spool, by ID.
 	jobs map[string]*incidentState
@@ -157,6 +159,10 @@ func (f *freezer) saveRecorder() {
 	}
 	f.recorder.UpdatedAt = f.now()
 	recordRing(f.recorder, f.ring)
+	if f.ledger != nil && f.ledger.failed.Load() && !f.recorder.LedgerFailed {
+		f.recorder.LedgerFailed = true
+		f.logger.Warn("A write to the arrival ledger failed; after a crash, what the memory ring took since its last record is named without a count")
+	}
 	if err := f.spool.writeRecorder(f.recorder); err != nil {
 		f.logger.Warn("Cannot record what the memory ring holds; after a crash, the bundles cannot name what it lost",
 			zap.Error(err))

@@ -66,7 +66,7 @@ func (r *fakeRegistry) resolve(t *testing.T, id string, at time.Time) {
 }
 
 // lifecycleStore is a filesystem store in a temporary directory.
-func lifecycleStore(t *testing.T) store.Store {
+func lifecycleStore(t testing.TB) store.Store {
 	fs, err := storage.NewFilesystem(t.TempDir())
 	require.NoError(t, err)
 	return fs

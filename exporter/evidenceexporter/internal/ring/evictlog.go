@@ -66,8 +66,10 @@ func (r *Ring) Evicted(after, upto uint64, from, to time.Time) ([]BlockInfo, boo
 	return out, complete
 }
 
-// Held returns a summary of every block the ring holds, oldest first.
-func (r *Ring) Held() []BlockInfo {
+// Held returns a summary of every block the ring holds, oldest first, and
+// the sequence number of the newest block ever appended (LastSeq), taken
+// together.
+func (r *Ring) Held() ([]BlockInfo, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]BlockInfo, r.blocks.len())
@@ -78,5 +80,5 @@ func (r *Ring) Held() []BlockInfo {
 			MinTime: fromUnixNano(m.minT), MaxTime: fromUnixNano(m.maxT), Items: m.items,
 		}
 	}
-	return out
+	return out, r.lastSeq
 }

@@ -25,11 +25,13 @@ func LogRecordTime(lr plog.LogRecord) pcommon.Timestamp { return otlptime.LogRec
 // Batch describes a batch handed to AppendTraces, AppendLogs or
 // AppendMetrics: its item count, how many items have an unusable time (see
 // Usable), and the range of the usable item times (zero times if no item
-// has one).
+// has one). Block describes the block that holds the batch (Seq 0 when
+// none does: an empty batch, or one Append refused).
 type Batch struct {
 	Items      int
 	Unusable   int
 	MinT, MaxT time.Time
+	Block      BlockInfo
 }
 
 // Usable returns the item times a block that arrived at arrival can be
@@ -95,6 +97,12 @@ func (r *Ring) appendPayload(sig Signal, bufp *[]byte, payload []byte, b otlpwir
 	if b.Items == 0 {
 		return batch, nil
 	}
-	_, err := r.append(sig, payload, batch.MinT, batch.MaxT, b.Items, b.Unusable > 0)
+	m, err := r.append(sig, payload, batch.MinT, batch.MaxT, b.Items, b.Unusable > 0)
+	if err == nil {
+		batch.Block = BlockInfo{
+			Seq: m.seq, Signal: sig, Arrival: fromUnixNano(m.arrival),
+			MinTime: fromUnixNano(m.minT), MaxTime: fromUnixNano(m.maxT), Items: m.items,
+		}
+	}
 	return batch, err
 }

@@ -204,6 +204,13 @@ func TestAppendSignalsStoreTheBatchAsPdataMarshalsIt(t *testing.T) {
 	for range 2 {
 		b, err := r.AppendTraces(td)
 		require.NoError(t, err)
+		// The batch names its block as the ring holds it.
+		held, last := r.Held()
+		assert.Equal(t, held[len(held)-1], b.Block)
+		assert.Equal(t, last, b.Block.Seq)
+		assert.Equal(t, BlockInfo{Seq: last, Signal: SignalTraces, MinTime: t0, MaxTime: t0.Add(299 * time.Second), Items: 300, Arrival: b.Block.Arrival},
+			b.Block)
+		b.Block = BlockInfo{}
 		assert.Equal(t, Batch{Items: 300, MinT: t0, MaxT: t0.Add(299 * time.Second)}, batchUTC(b))
 		b, err = r.AppendLogs(ld)
 		require.NoError(t, err)

@@ -185,27 +185,29 @@ func fromUnixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 // backwards. In memory mode, Append waits for the payload reads in progress
 // (at most one block's decompression each) before it reuses arena bytes.
 func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items int) (uint64, error) {
-	return r.append(sig, payload, minT, maxT, items, false)
+	blk, err := r.append(sig, payload, minT, maxT, items, false)
+	return blk.seq, err
 }
 
-// append is Append; withArrival widens the block's time range to its
-// arrival time (a block holding items with unusable times, see Usable).
-func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items int, withArrival bool) (uint64, error) {
+// append is Append, returning the index entry of the new block (without
+// its payload); withArrival widens the block's time range to its arrival
+// time (a block holding items with unusable times, see Usable).
+func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items int, withArrival bool) (meta, error) {
 	if !sig.valid() {
-		return 0, fmt.Errorf("ring: unknown signal %d", sig)
+		return meta{}, fmt.Errorf("ring: unknown signal %d", sig)
 	}
 	if items < 0 || uint64(items) > math.MaxUint32 {
-		return 0, fmt.Errorf("ring: items must be in 0..%d, got %d", uint32(math.MaxUint32), items)
+		return meta{}, fmt.Errorf("ring: items must be in 0..%d, got %d", uint32(math.MaxUint32), items)
 	}
 	if len(payload) > maxRawSize {
-		return 0, fmt.Errorf("ring: payload of %d bytes exceeds the limit of %d bytes", len(payload), maxRawSize)
+		return meta{}, fmt.Errorf("ring: payload of %d bytes exceeds the limit of %d bytes", len(payload), maxRawSize)
 	}
 	lo, hi := unixNano(minT), unixNano(maxT)
 	if lo != 0 && hi != 0 && lo > hi {
-		return 0, fmt.Errorf("ring: minT %s is after maxT %s", minT, maxT)
+		return meta{}, fmt.Errorf("ring: minT %s is after maxT %s", minT, maxT)
 	}
 	if r.closed.Load() {
-		return 0, ErrClosed
+		return meta{}, ErrClosed
 	}
 
 	bufp := r.getBuf()
@@ -219,7 +221,7 @@ func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items in
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed.Load() {
-		return 0, ErrClosed
+		return meta{}, ErrClosed
 	}
 	now := r.cfg.Now().UnixNano()
 	arrival := max(now, r.lastArrival)
@@ -250,7 +252,7 @@ func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items in
 			minT: lo, maxT: hi, items: uint32(items), rawLen: uint32(len(payload)),
 		})
 		if err := r.writeLocked(&m, rec); err != nil {
-			return 0, err
+			return meta{}, err
 		}
 	} else {
 		r.storeLocked(&m, rec)
@@ -258,7 +260,7 @@ func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items in
 	r.lastSeq, r.lastArrival = m.seq, arrival
 	r.pushLocked(m)
 	r.evictLocked(now)
-	return m.seq, nil
+	return m, nil
 }
 
 func (r *Ring) getBuf() *[]byte { return r.bufs.Get().(*[]byte) }
