@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -250,13 +251,46 @@ func (r *freezeRig) waitRecorded(timeout time.Duration) {
 	}, timeout, 20*time.Millisecond, "recorder.json never listed the items sent: %v", got)
 }
 
+// waitLedgered waits until the exporter's arrival ledger lists blocks
+// holding every item sent so far, and extraLogs more log records (the
+// incident_webhook's): what its memory ring took is recorded on disk. It
+// reads the ledger's records (48 bytes: seq, epoch, min and max item time,
+// items at 32, signal at 36) of the process recorder.json describes.
+func (r *freezeRig) waitLedgered(extraLogs int64, timeout time.Duration) {
+	r.t.Helper()
+	spool := filepath.Join(r.dir, "var", "spool")
+	var got [3]int64
+	require.Eventuallyf(r.t, func() bool {
+		rec, err := os.ReadFile(filepath.Join(spool, "recorder.json"))
+		if err != nil {
+			return false
+		}
+		var st struct {
+			StartedAt time.Time `json:"started_at"`
+		}
+		data, err := os.ReadFile(filepath.Join(spool, "arrivals"))
+		if err != nil || json.Unmarshal(rec, &st) != nil {
+			return false
+		}
+		got = [3]int64{}
+		for off := 0; off+48 <= len(data); off += 48 {
+			b := data[off : off+48]
+			if binary.LittleEndian.Uint64(b[0:]) == 0 || int64(binary.LittleEndian.Uint64(b[8:])) != st.StartedAt.UnixNano() || b[36] > 2 {
+				continue
+			}
+			got[b[36]] += int64(binary.LittleEndian.Uint32(b[32:]))
+		}
+		return got[0] == int64(len(r.sent.traces)) && got[1] == int64(len(r.sent.logs))+extraLogs && got[2] == int64(len(r.sent.metrics))
+	}, timeout, 20*time.Millisecond, "the arrival ledger never listed exactly the items sent: %v", got)
+}
+
 // TestLossKill9MemoryRing kills a collector with an in-memory ring right
 // after a trigger, before the part covering the past exists (its store
 // check is held): the restarted collector cannot freeze that past, which
 // died with the ring, and its bundle names it as a restart loss, item for
-// item from the blocks the dead ring last recorded, with their item-time
-// range; what arrived after that record (the webhook's own event record) is
-// named by time range only.
+// item: the blocks the dead ring last listed in recorder.json, and those
+// it took after that (more items of the window, and the webhook's own
+// record of the opening), which only its arrival ledger lists.
 func TestLossKill9MemoryRing(t *testing.T) {
 	r := startRig(t, "INC-LOSS-RESTART", rigOptions{
 		proxy:    true,
@@ -269,7 +303,7 @@ func TestLossKill9MemoryRing(t *testing.T) {
 	// that straddles the window's start would be counted whole).
 	r.send(every(T.Add(-3*time.Minute), T.Add(-freezeBefore-time.Second), time.Second)...)
 	r.waitInRing(20 * time.Second)
-	r.send(every(T.Add(-freezeBefore), T.Add(-time.Second), time.Second)...)
+	r.send(every(T.Add(-freezeBefore), T.Add(-time.Minute), time.Second)...)
 	r.waitInRing(20 * time.Second)
 	r.waitRecorded(20 * time.Second)
 
@@ -277,6 +311,10 @@ func TestLossKill9MemoryRing(t *testing.T) {
 	r.open()
 	held := r.proxy.WaitHeld(10 * time.Second)
 	r.logf("the store check is held: %s", held)
+	// The freeze loop waits for the store: recorder.json is not rewritten,
+	// and what arrives now is only in the ledger.
+	r.send(every(T.Add(-59*time.Second), T.Add(-time.Second), time.Second)...)
+	r.waitLedgered(1, 20*time.Second)
 	r.c.Kill()
 	r.logf("killed the collector")
 	require.Nil(t, r.spoolState(), "the kill came too late: part 1 was already committed")
