@@ -645,7 +645,7 @@ func Build(in Input) (*Timeline, error) {
 	}
 	inc := ev.incident(in.Incident, in.IncidentID)
 	if inc != nil {
-		t.Incident = summarizeIncident(inc)
+		t.Incident = SummarizeIncident(inc)
 	}
 	t.Events = ev.entries(inc)
 	t.Totals = a.totals
@@ -674,7 +674,9 @@ func normalizeCompleteness(c *Completeness) *Completeness {
 	return out
 }
 
-func summarizeIncident(inc *incident.Incident) *Incident {
+// SummarizeIncident is the timeline's view of an incident record: times in
+// UTC, the scope and links as text.
+func SummarizeIncident(inc *incident.Incident) *Incident {
 	out := &Incident{
 		ID:        inc.ID,
 		Title:     inc.Title,

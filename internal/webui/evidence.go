@@ -31,6 +31,9 @@ type Evidence interface {
 	String() string
 	// List summarises every incident, newest first.
 	List(ctx context.Context) ([]*catalog.Incident, error)
+	// Summary summarises one incident as List does, from its record and
+	// its collectors' manifests, without reading a part.
+	Summary(ctx context.Context, id string) (*catalog.Incident, error)
 	// Version identifies the current state of an incident's evidence: it
 	// changes whenever an object of the incident is added or rewritten.
 	Version(ctx context.Context, id string) (string, error)
@@ -51,6 +54,22 @@ func (e storeEvidence) String() string { return e.st.String() }
 
 func (e storeEvidence) List(ctx context.Context) ([]*catalog.Incident, error) {
 	return catalog.List(ctx, e.st)
+}
+
+func (e storeEvidence) Summary(ctx context.Context, id string) (*catalog.Incident, error) {
+	prefix, err := bundle.IncidentPrefix(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	objs, err := storage.ListAll(ctx, e.st, prefix)
+	if err != nil {
+		return nil, err
+	}
+	g, ok := bundle.GroupObjects(objs)[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q in %s", ErrNotFound, id, e.st)
+	}
+	return catalog.Summarize(ctx, e.st, g)
 }
 
 func (e storeEvidence) Version(ctx context.Context, id string) (string, error) {
@@ -192,6 +211,14 @@ func summarizeDir(id, dir string) *catalog.Incident {
 		row.Problems = append(row.Problems, p.Error())
 	}
 	return row
+}
+
+func (e dirEvidence) Summary(_ context.Context, id string) (*catalog.Incident, error) {
+	dir, err := e.folder(id)
+	if err != nil {
+		return nil, err
+	}
+	return summarizeDir(id, dir), nil
 }
 
 func (e dirEvidence) Version(_ context.Context, id string) (string, error) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/otel-evidence/otel-evidence/internal/catalog"
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
@@ -284,44 +286,109 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 
 type incidentPage struct {
 	page
+	// Inc is the incident record and Labels its labels; Row is what the
+	// record and the collectors' manifests say, with its Losses and
+	// Signature as the incidents page shows them. They are shown first:
+	// reading them reads no part.
+	Inc               *timeline.Incident
+	Labels            []label
+	Row               *catalog.Incident
+	Losses, Signature string
+	// The analysis of every part.
 	TL      *timeline.Timeline
-	Inc     *timeline.Incident
-	Labels  []label
 	Entries []timeline.Entry
 	Draft   template.HTML
 	Charts  []serviceCharts
+	// Derived is the incident as the events in the evidence tell it, when
+	// it has no record.
+	Derived *incidentFacts
+	// Problem is why the analysis failed, once the first view is sent.
+	Problem string
+}
+
+// incidentFacts are the incident facts of the page.
+type incidentFacts struct {
+	Inc    *timeline.Incident
+	Labels []label
 }
 
 type label struct{ Key, Value string }
 
+// incidentPage shows an incident. What reading no part can show (the
+// record, the manifests' counts, losses and signatures) is sent first;
+// the analysis of every part, which takes seconds on a large incident,
+// follows on the same page as soon as it is done, unless the incident
+// is analysed already. The page stays usable without script: the
+// browser shows the first view while the rest arrives.
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	id := r.PathValue("id")
-	a, err := s.incident(r.Context(), id)
+	if err := incident.ValidateID(id); err != nil {
+		s.fail(w, r, notFound(id, err))
+		return
+	}
+	version, err := s.ev.Version(ctx, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	tl := a.tl
-	p := incidentPage{page: s.page(id, id, "summary"), TL: tl, Inc: tl.Incident, Entries: tl.Entries()}
-	if tl.Incident != nil && tl.Incident.Title != "" {
-		p.Title = id + ": " + tl.Incident.Title
+	row, err := s.ev.Summary(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	if a.rec != nil {
-		for _, k := range slices.Sorted(maps.Keys(a.rec.Labels)) {
-			p.Labels = append(p.Labels, label{k, a.rec.Labels[k]})
+	p := incidentPage{page: s.page(id, id, "summary"), Row: row, Losses: lossesText(row), Signature: signatureText(row)}
+	if row.Record != nil {
+		p.Inc = timeline.SummarizeIncident(row.Record)
+		if row.Record.Title != "" {
+			p.Title = id + ": " + row.Record.Title
 		}
+		for _, k := range slices.Sorted(maps.Keys(row.Record.Labels)) {
+			p.Labels = append(p.Labels, label{k, row.Record.Labels[k]})
+		}
+	}
+	if a := s.cached(id, version); a != nil {
+		if err := p.analysis(a); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, http.StatusOK, "incident", p)
+		return
+	}
+	st := s.stream(w, pages["incident"], p, "top", "first")
+	a, err := s.analyseVersion(ctx, id, version)
+	if err == nil {
+		err = p.analysis(a)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("evidence page failed", zap.String("path", r.URL.Path), zap.Error(err))
+		p.Problem = err.Error()
+		st.write(p, "failed", "bottom")
+		return
+	}
+	st.write(p, "analysis", "bottom")
+}
+
+// analysis fills the page's analysis from the incident's timeline.
+func (p *incidentPage) analysis(a *analysed) error {
+	tl := a.tl
+	p.TL, p.Entries = tl, tl.Entries()
+	if p.Inc == nil && tl.Incident != nil {
+		p.Derived = &incidentFacts{Inc: tl.Incident}
 	}
 	var md bytes.Buffer
 	if err := tl.WriteMarkdown(&md); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
+	var err error
 	if p.Draft, err = renderMarkdown(md.Bytes()); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	p.Charts = charts(tl)
-	s.render(w, http.StatusOK, "incident", p)
+	return nil
 }
 
 // incident validates the ID and analyses the incident's evidence.

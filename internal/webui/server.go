@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"sync"
@@ -186,6 +187,11 @@ func (s *Server) analyse(ctx context.Context, id string) (*analysed, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.analyseVersion(ctx, id, version)
+}
+
+// analyseVersion is analyse for the version of the evidence given.
+func (s *Server) analyseVersion(ctx context.Context, id, version string) (*analysed, error) {
 	if a := s.cached(id, version); a != nil {
 		return a, nil
 	}
@@ -261,4 +267,47 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// streamed is a page sent in parts: each part is written and flushed as
+// soon as it is rendered. Once the first part is sent the status is
+// 200: a later problem is shown in the page.
+type streamed struct {
+	s    *Server
+	w    http.ResponseWriter
+	tmpl *template.Template
+	// failed is set once a part could not be rendered or written: no
+	// more is sent.
+	failed bool
+}
+
+// stream starts a streamed page with the templates given of tmpl.
+func (s *Server) stream(w http.ResponseWriter, tmpl *template.Template, data any, templates ...string) *streamed {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	st := &streamed{s: s, w: w, tmpl: tmpl}
+	st.write(data, templates...)
+	return st
+}
+
+// write renders the templates given and sends them.
+func (st *streamed) write(data any, templates ...string) {
+	if st.failed {
+		return
+	}
+	var buf bytes.Buffer
+	for _, t := range templates {
+		if err := st.tmpl.ExecuteTemplate(&buf, t, data); err != nil {
+			st.s.log.Error("rendering a page failed", zap.String("page", st.tmpl.Name()), zap.String("part", t), zap.Error(err))
+			st.failed = true
+			return
+		}
+	}
+	if _, err := st.w.Write(buf.Bytes()); err != nil {
+		st.failed = true
+		return
+	}
+	if err := http.NewResponseController(st.w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		st.failed = true
+	}
 }

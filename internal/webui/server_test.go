@@ -1,7 +1,10 @@
 package webui
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -186,4 +189,87 @@ func TestSignatureText(t *testing.T) {
 	assert.Equal(t, "unsigned", signatureText(row(unsigned, nil)))
 	assert.Equal(t, "signed (k1)", signatureText(row(signed, signed)))
 	assert.Equal(t, "1 of 2 manifests signed", signatureText(row(signed, unsigned)))
+}
+
+// gatedEvidence holds every analysis until its gate is closed, or fails
+// it with err.
+type gatedEvidence struct {
+	Evidence
+	gate chan struct{}
+	err  error
+}
+
+func (g *gatedEvidence) Input(ctx context.Context, id string) (timeline.Input, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return timeline.Input{}, ctx.Err()
+	}
+	if g.err != nil {
+		return timeline.Input{}, g.err
+	}
+	return g.Evidence.Input(ctx, id)
+}
+
+// readUntil reads the body until it holds want, and returns what was read.
+func readUntil(t *testing.T, r *bufio.Reader, want string) string {
+	t.Helper()
+	var got strings.Builder
+	for !strings.Contains(got.String(), want) {
+		line, err := r.ReadString('\n')
+		got.WriteString(line)
+		require.NoError(t, err, "the body ended before %q: %s", want, got.String())
+	}
+	return got.String()
+}
+
+// The incident page sends what reading no part can show before the
+// analysis, which follows on the same page; from the cache, the page
+// comes whole.
+func TestIncidentPageStreams(t *testing.T) {
+	ev := &gatedEvidence{Evidence: StoreEvidence(newStore(t, small("INC-WEB-1"))), gate: make(chan struct{})}
+	s := newServer(t, ev)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	res, err := srv.Client().Get(srv.URL + "/incidents/INC-WEB-1")
+	require.NoError(t, err)
+	defer func() { _ = res.Body.Close() }()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	body := bufio.NewReader(res.Body)
+	first := readUntil(t, body, `id="pending"`)
+	// The analysis is held: all of this came from the record and the
+	// manifest.
+	assert.Contains(t, first, "INC-WEB-1: checkout errors &lt;script&gt;")
+	assert.Contains(t, first, "<dd>20,000 spans, 200 log records, 0 data points, 3 events, as the collectors' manifests count them</dd>")
+	assert.Contains(t, first, "<dd>none</dd>", "no loss recorded")
+	assert.Contains(t, first, "<dd>unsigned (")
+	assert.Contains(t, first, "<code>service.name=checkout</code>")
+	assert.NotContains(t, first, `id="analysis"`)
+	assert.NotContains(t, first, "\x1b")
+
+	close(ev.gate)
+	rest, err := io.ReadAll(body)
+	require.NoError(t, err)
+	assert.Contains(t, string(rest), `<div id="analysis">`)
+	assert.Contains(t, string(rest), `data-deploy="D-checkout-2"`, "the suspect")
+	assert.True(t, strings.HasSuffix(strings.TrimSpace(string(rest)), "</html>"))
+
+	whole, body2 := get(t, s, "/incidents/INC-WEB-1")
+	require.Equal(t, http.StatusOK, whole.Code)
+	assert.Equal(t, first+string(rest), body2, "the cached page is the streamed page")
+}
+
+// An analysis that fails once the first view is sent is shown in the
+// page.
+func TestIncidentPageAnalysisFails(t *testing.T) {
+	gate := make(chan struct{})
+	close(gate)
+	ev := &gatedEvidence{Evidence: StoreEvidence(newStore(t, small("INC-WEB-1"))), gate: gate, err: errors.New("part 3 is <corrupt>")}
+	res, body := get(t, newServer(t, ev), "/incidents/INC-WEB-1")
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.Contains(t, body, `<p class="problem" id="analysis-failed">The evidence could not be read: part 3 is &lt;corrupt&gt;</p>`)
+	assert.NotContains(t, body, `data-deploy=`)
+	assert.Contains(t, body, `id="recorded"`)
+	assert.True(t, strings.HasSuffix(strings.TrimSpace(body), "</html>"))
 }
