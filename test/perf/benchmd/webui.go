@@ -15,18 +15,27 @@ const pkgWebUI = module + "internal/webui"
 const targetPage1M = 2.0
 
 // webuiFigures is the time to open the summary page of a 1M-span
-// incident cold, against the timeline of the same bundle.
+// incident cold: until the browser shows its first view (the record and
+// the manifests), and until the page is whole, against the timeline of
+// the same bundle.
 func webuiFigures(s *perf.BenchSet) []perf.Figure {
+	var out []perf.Figure
+	if v, ok := medianOf(s.Get(pkgWebUI, "BenchmarkIncidentPage1M/page"), "s/first_view"); ok {
+		out = append(out, perf.Figure{
+			Name: "Micro: the web page of a 1M-span incident, opened cold: first view (the record and the manifests' figures, before the analysis)", Value: v, Unit: "s",
+			Target: fmt.Sprintf("< %g s", targetPage1M), Met: perf.Met(v < targetPage1M),
+		})
+	}
 	v, ok := medianOf(s.Get(pkgWebUI, "BenchmarkIncidentPage1M/page"), "s/page")
 	if !ok {
-		return nil
+		return out
 	}
 	f := perf.Figure{
-		Name: "Micro: the web page of a 1M-span incident, opened cold (read, verify, analyse, render the summary, charts and draft)", Value: v, Unit: "s",
+		Name: "Micro: the web page of a 1M-span incident, opened cold, whole (read, verify, analyse, render the summary, charts and draft)", Value: v, Unit: "s",
 		Target: fmt.Sprintf("< %g s", targetPage1M), Met: perf.Met(v < targetPage1M),
 	}
 	if peer, ok := medianOf(s.Get(pkgWebUI, "BenchmarkIncidentPage1M/timeline_peer"), "s/page"); ok && peer > 0 {
 		f.Peer, f.PeerValue, f.Ratio, f.RatioOf = "evidencectl timeline of the same bundle (timeline_peer)", peer, v/peer, "wall time"
 	}
-	return []perf.Figure{f}
+	return append(out, f)
 }
