@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,10 +128,18 @@ func (s *Server) bundlePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signatures(rep bundle.Report) string {
 	signed, unsigned := 0, 0
 	states := map[bundle.SignatureState]bool{}
+	var unknown []string
 	for _, c := range rep.Collectors {
 		signed += c.SignedParts
 		unsigned += c.UnsignedParts
 		states[c.Manifest.State] = true
+		if c.Manifest.State == bundle.SigUnknownKey {
+			for _, k := range c.Manifest.KeyIDs {
+				if !slices.Contains(unknown, Text(k)) {
+					unknown = append(unknown, Text(k))
+				}
+			}
+		}
 		if c.Manifest.State == bundle.SigUnsigned {
 			unsigned++
 		} else {
@@ -140,8 +149,10 @@ func (s *Server) signatures(rep bundle.Report) string {
 	switch {
 	case signed == 0:
 		return "unsigned: the collector had no signing key"
-	case states[bundle.SigInvalid] || states[bundle.SigUnknownKey]:
-		return "NOT VALID: see the problems below"
+	case states[bundle.SigInvalid]:
+		return "NOT VALID: a signature does not match what it signs; see the problems below"
+	case states[bundle.SigUnknownKey]:
+		return "NOT VALID: signed by a key that is not trusted (" + strings.Join(unknown, ", ") + "); see the problems below"
 	case unsigned > 0:
 		return fmt.Sprintf("%d signed, %d unsigned documents", signed, unsigned)
 	case s.keys == nil || s.keys.Len() == 0:

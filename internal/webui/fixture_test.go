@@ -33,6 +33,9 @@ type fixture struct {
 	labels map[string]string
 	// losses are what the manifest says is missing.
 	losses []bundle.Loss
+	// signer, when set, signs the manifest and every part, as the
+	// exporter's signing option does.
+	signer *bundle.Signer
 }
 
 func (f fixture) spike() time.Time { return f.start.Add(f.window * 3 / 4) }
@@ -68,6 +71,7 @@ func (f fixture) write(tb testing.TB, st store.Store) {
 				CreatedAt: win.End, Window: win,
 			})
 			require.NoError(tb, err)
+			w.SetSigner(f.signer)
 		}
 		require.NoError(tb, fn(w))
 		if w.Size() > 64<<20 {
@@ -114,6 +118,9 @@ func (f fixture) write(tb testing.TB, st store.Store) {
 	m.Complete = true
 	m.Losses = f.losses
 	data, err := m.Marshal()
+	if f.signer != nil {
+		data, err = m.MarshalSigned(f.signer)
+	}
 	require.NoError(tb, err)
 	key, err := bundle.ManifestKey(f.id, cid)
 	require.NoError(tb, err)
