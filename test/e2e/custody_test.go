@@ -32,14 +32,21 @@ func signedBundle(t *testing.T) (storeDir, pubFile, id string) {
 	require.NoError(t, err)
 	pubFile = filepath.Join(t.TempDir(), "evidence.pub")
 	require.NoError(t, os.WriteFile(pubFile, pub, 0o600))
+	return freezeSigned(t, id, map[string]any{"key_env": "EVIDENCE_SIGNING_KEY"}, "EVIDENCE_SIGNING_KEY="+string(priv)), pubFile, id
+}
 
+// freezeSigned runs the real collector with the exporter's signing
+// options given (and the extra environment), has it freeze incident id
+// into at least three parts, and returns the store directory.
+func freezeSigned(t *testing.T, id string, signing map[string]any, env ...string) (storeDir string) {
+	t.Helper()
 	p := harness.NewPorts(t)
 	cfg := harness.Config(t, p, harness.Options{Override: map[string]any{"exporters": map[string]any{"evidence": map[string]any{
 		"window":         map[string]any{"before": "1m", "after": "12s", "extend_until_resolved": false},
 		"flush_interval": "1s",
-		"signing":        map[string]any{"key_env": "EVIDENCE_SIGNING_KEY"},
+		"signing":        signing,
 	}}}})
-	c := harness.StartCollector(t, "", cfg, p.Health, "EVIDENCE_SIGNING_KEY="+string(priv))
+	c := harness.StartCollector(t, "", cfg, p.Health, env...)
 	storeDir = filepath.Join(c.Dir, "var", "evidence")
 	T := time.Now().UTC().Truncate(time.Millisecond)
 	status, body := harness.PostJSON(t, p.WebhookURL("/v1/incidents"), harness.Token,
@@ -60,7 +67,7 @@ func signedBundle(t *testing.T) (storeDir, pubFile, id string) {
 	rep := harness.WaitBundleComplete(t, st, id, 40*time.Second)
 	require.Len(t, rep.Collectors, 1)
 	require.GreaterOrEqual(t, rep.Collectors[0].Parts, 3, "parts")
-	return storeDir, pubFile, id
+	return storeDir
 }
 
 // copyTree copies the store directory (symbolic links as links).
