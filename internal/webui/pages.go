@@ -30,7 +30,13 @@ type page struct {
 	// current one.
 	IncidentID string
 	Tab        string
+	// Refresh, when set, reloads the page after so many seconds.
+	Refresh int
 }
+
+// readingRefresh is how often, in seconds, a page waiting for evidence
+// being read reloads itself.
+const readingRefresh = 3
 
 type errorPage struct {
 	page
@@ -128,37 +134,19 @@ func hasLabel(rec *incident.Incident, label string) bool {
 // the incident's scope (service.name=...) or a service with telemetry or
 // a deploy in its evidence; a deploy matches a deploy ID or version in
 // its evidence.
-func (f listFilter) keepEvidence(r *catalog.Incident, a *analysed) bool {
+func (f listFilter) keepEvidence(r *catalog.Incident, facts *filterFacts) bool {
 	if f.Service != "" {
-		found := false
+		found := facts.services[f.Service]
 		if r.Record != nil {
 			for _, m := range r.Record.Scope {
 				found = found || (m.Key == "service.name" && m.Value == f.Service)
 			}
 		}
-		for _, s := range a.tl.Services {
-			found = found || s.Name == f.Service
-		}
-		for _, e := range a.tl.Events {
-			found = found || (e.Kind == string(incident.EventDeploy) && e.Service == f.Service)
-		}
 		if !found {
 			return false
 		}
 	}
-	if f.Deploy != "" {
-		found := false
-		for _, e := range a.tl.Events {
-			found = found || (e.Kind == string(incident.EventDeploy) && e.ID == f.Deploy)
-		}
-		for _, v := range a.tl.Versions {
-			found = found || v.DeploymentID == f.Deploy
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return f.Deploy == "" || facts.deploys[f.Deploy]
 }
 
 type incidentRow struct {
@@ -241,6 +229,10 @@ type incidentsPage struct {
 	// Unread counts the incidents the service or deploy filter could not
 	// read, which are left out.
 	Unread int
+	// Reading counts the incidents the service or deploy filter has not
+	// read yet, which are left out: they are read in the background and
+	// the page reloads itself until they are.
+	Reading int
 }
 
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
@@ -252,6 +244,8 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 	}
 	p := incidentsPage{page: s.page("Incidents", "", ""), Filter: parseFilter(r.URL.Query()), Total: len(all)}
 	sev := map[string]bool{}
+	// reading are the incidents the filters need read.
+	var reading []string
 	for _, row := range all {
 		if row.Severity != "" {
 			sev[row.Severity] = true
@@ -260,15 +254,19 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if p.Filter.needsEvidence() {
-			a, err := s.analyse(ctx, row.ID)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
+			facts, err := s.factsFor(ctx, row.ID)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err == nil && facts == nil:
+				p.Reading++
+				reading = append(reading, row.ID)
+				continue
+			case err == nil && facts.err != nil, err != nil:
 				p.Unread++
 				continue
 			}
-			if !p.Filter.keepEvidence(row, a) {
+			if !p.Filter.keepEvidence(row, facts) {
 				continue
 			}
 		}
@@ -280,6 +278,10 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		ids[i] = row.ID
 	}
 	s.prefetchAll(ids)
+	if len(reading) > 0 {
+		s.readAhead(reading)
+		p.Refresh = readingRefresh
+	}
 	p.Statuses = []string{string(incident.StatusOpen), string(incident.StatusResolved), catalog.StatusUnknown}
 	s.render(w, http.StatusOK, "incidents", p)
 }

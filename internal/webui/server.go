@@ -76,6 +76,73 @@ type Server struct {
 	build sync.Mutex
 	mu    sync.Mutex
 	cache []cached
+	// facts are what the service and deploy filters match, by incident,
+	// for every incident analysed: a few names each, kept when its
+	// analysis leaves the cache.
+	facts map[string]*filterFacts
+}
+
+// filterFacts are the names the incidents page's service and deploy
+// filters match in one version of an incident's evidence, or why it
+// could not be read.
+type filterFacts struct {
+	version string
+	err     error
+	// services have telemetry or a deploy event in the evidence.
+	services map[string]bool
+	// deploys are the IDs of deploy events and the deployment IDs of
+	// versions with telemetry.
+	deploys map[string]bool
+}
+
+// maxFacts bounds the incidents whose filter facts are kept.
+const maxFacts = 10000
+
+func factsOf(version string, tl *timeline.Timeline) *filterFacts {
+	f := &filterFacts{version: version, services: map[string]bool{}, deploys: map[string]bool{}}
+	for _, sv := range tl.Services {
+		f.services[sv.Name] = true
+	}
+	for _, e := range tl.Events {
+		if e.Kind == string(incident.EventDeploy) {
+			f.services[e.Service] = true
+			f.deploys[e.ID] = true
+		}
+	}
+	for _, v := range tl.Versions {
+		if v.DeploymentID != "" {
+			f.deploys[v.DeploymentID] = true
+		}
+	}
+	return f
+}
+
+// noteFacts keeps an incident's filter facts.
+func (s *Server) noteFacts(id string, f *filterFacts) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.facts[id]; !ok && len(s.facts) >= maxFacts {
+		for k := range s.facts {
+			delete(s.facts, k)
+			break
+		}
+	}
+	s.facts[id] = f
+}
+
+// factsFor returns the filter facts of the incident's current evidence,
+// nil when it has not been analysed since it last changed.
+func (s *Server) factsFor(ctx context.Context, id string) (*filterFacts, error) {
+	version, err := s.ev.Version(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.facts[id]; f != nil && f.version == version {
+		return f, nil
+	}
+	return nil, nil
 }
 
 type cached struct {
@@ -96,7 +163,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("webui: no evidence to serve")
 	}
 	s := &Server{ev: opts.Evidence, log: opts.Logger, now: opts.Now, share: opts.Share, keys: opts.Keys, prefetch: opts.Prefetch,
-		mux: http.NewServeMux(), pending: map[string]bool{}}
+		mux: http.NewServeMux(), pending: map[string]bool{}, facts: map[string]*filterFacts{}}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -154,10 +221,15 @@ func (s *Server) Close() {
 // prefetchAll analyses, in the background, the first incidents of a list
 // that are not analysed or being analysed already.
 func (s *Server) prefetchAll(ids []string) {
-	if !s.prefetch {
-		return
+	if s.prefetch {
+		s.readAhead(ids[:min(len(ids), prefetched)])
 	}
-	for _, id := range ids[:min(len(ids), prefetched)] {
+}
+
+// readAhead analyses the incidents given in the background, one at a
+// time, but those being analysed already.
+func (s *Server) readAhead(ids []string) {
+	for _, id := range ids {
 		s.mu.Lock()
 		busy := s.pending[id] || s.bg.Err() != nil
 		if !busy {
@@ -193,11 +265,13 @@ func (s *Server) analyse(ctx context.Context, id string) (*analysed, error) {
 // analyseVersion is analyse for the version of the evidence given.
 func (s *Server) analyseVersion(ctx context.Context, id, version string) (*analysed, error) {
 	if a := s.cached(id, version); a != nil {
+		s.noteFacts(id, factsOf(version, a.tl))
 		return a, nil
 	}
 	s.build.Lock()
 	defer s.build.Unlock()
 	if a := s.cached(id, version); a != nil {
+		s.noteFacts(id, factsOf(version, a.tl))
 		return a, nil
 	}
 	in, err := s.ev.Input(ctx, id)
@@ -207,8 +281,12 @@ func (s *Server) analyseVersion(ctx context.Context, id, version string) (*analy
 	rec := in.Incident
 	tl, err := timeline.Build(in)
 	if err != nil {
+		if ctx.Err() == nil {
+			s.noteFacts(id, &filterFacts{version: version, err: err})
+		}
 		return nil, err
 	}
+	s.noteFacts(id, factsOf(version, tl))
 	a := &analysed{tl: tl, rec: rec}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -110,8 +111,15 @@ func TestIncidentFilters(t *testing.T) {
 		{"?from=2026-03-03T00:00", []string{"INC-A", "INC-B"}}, // both still open
 		{"?to=2026-03-01T00:00", []string{"INC-B"}},
 	} {
-		res, body := get(t, s, "/"+tt.query)
-		require.Equal(t, http.StatusOK, res.Code)
+		var body string
+		// The service and deploy filters leave out the incidents not
+		// read yet, which are read in the background.
+		require.Eventually(t, func() bool {
+			var res *httptest.ResponseRecorder
+			res, body = get(t, s, "/"+tt.query)
+			require.Equal(t, http.StatusOK, res.Code)
+			return !strings.Contains(body, `id="reading"`)
+		}, time.Minute, 20*time.Millisecond, tt.query)
 		var got []string
 		for _, id := range []string{"INC-A", "INC-B"} {
 			if strings.Contains(body, `data-incident="`+id+`"`) {
@@ -122,6 +130,48 @@ func TestIncidentFilters(t *testing.T) {
 	}
 	_, body := get(t, s, "/?from=yesterday")
 	assert.Contains(t, body, "must be a time such as")
+}
+
+// The service and deploy filters read an incident once per version of
+// its evidence, however many incidents there are and however often they
+// are filtered: they do not wait for the reading, and say what they
+// left out meanwhile.
+func TestIncidentFiltersReadOnce(t *testing.T) {
+	var fs []fixture
+	var ids []string
+	for i := range cachedTimelines + 2 {
+		f := small(fmt.Sprintf("INC-F%d", i))
+		f.start = f.start.Add(-time.Duration(i) * time.Hour)
+		fs = append(fs, f)
+		ids = append(ids, f.id)
+	}
+	gate := make(chan struct{})
+	ev := &countingEvidence{Evidence: &gatedEvidence{Evidence: StoreEvidence(newStore(t, fs...)), gate: gate}, inputs: map[string]int{}}
+	s := newServer(t, ev)
+
+	// Nothing read yet: every incident is left out, the page says so
+	// and reloads itself.
+	res, body := get(t, s, "/?service=checkout")
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.Contains(t, body, `0 of 6 incidents; <span id="reading">6 not read yet for the service or deploy filter`)
+	assert.Contains(t, body, `<meta http-equiv="refresh" content="3">`)
+	close(gate)
+	require.Eventually(t, func() bool {
+		_, body = get(t, s, "/?service=checkout")
+		return !strings.Contains(body, `id="reading"`)
+	}, time.Minute, 20*time.Millisecond)
+	assert.Contains(t, body, "6 of 6 incidents.")
+	assert.NotContains(t, body, `http-equiv="refresh"`)
+
+	for range 3 {
+		_, body = get(t, s, "/?deploy=D-cart-9&service=cart")
+		assert.Contains(t, body, "6 of 6 incidents.")
+		_, body = get(t, s, "/?service=nothing")
+		assert.Contains(t, body, "0 of 6 incidents.")
+	}
+	for _, id := range ids {
+		assert.Equal(t, 1, ev.count(id), "%s read once", id)
+	}
 }
 
 func TestText(t *testing.T) {
