@@ -89,6 +89,7 @@ func TestWebUI(t *testing.T) {
 		b.open("/")
 		b.run(chromedp.SendKeys(chromedp.CSS(f.field), f.value))
 		b.follow(chromedp.Click(chromedp.CSS(`.filters button[type="submit"]`)))
+		b.readAll()
 		assert.Equal(t, f.want, b.attrs(`#incidents tbody tr`, "data-incident"), "%s=%s", f.field, f.value)
 	}
 	b.open("/?status=resolved")
@@ -528,6 +529,21 @@ func (b *browser) follow(a chromedp.Action[chromedp.Void]) {
 	b.mu.Lock()
 	b.url = strings.TrimPrefix(res.URL, b.base)
 	b.mu.Unlock()
+}
+
+// readAll waits until the incidents page has read every incident its
+// service or deploy filter needs: until then it says how many it left
+// out and reloads itself.
+func (b *browser) readAll() {
+	b.t.Helper()
+	page := b.url
+	require.Eventually(b.t, func() bool {
+		if b.count("#reading") == 0 {
+			return true
+		}
+		b.open(page)
+		return false
+	}, time.Minute, 200*time.Millisecond, "%s still reading", page)
 }
 
 func (b *browser) noConsoleErrors(page string) {
