@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 	"github.com/otel-evidence/otel-evidence/internal/safetext"
 )
 
@@ -258,19 +259,7 @@ func lossWarningText(l Loss) string {
 	if l.Items > 0 {
 		n = plural64(l.Items, strings.TrimSuffix(signalItem(l.Signal), "s"))
 	}
-	s := l.Signal + ": " + n + ", " + l.Reason
-	switch {
-	case !l.From.IsZero() && !l.To.IsZero():
-		s += ", item times " + l.From.UTC().Format(time.RFC3339Nano) + " to " + l.To.UTC().Format(time.RFC3339Nano)
-	case !l.From.IsZero():
-		s += ", item times from " + l.From.UTC().Format(time.RFC3339Nano)
-	case !l.To.IsZero():
-		s += ", item times up to " + l.To.UTC().Format(time.RFC3339Nano)
-	}
-	if l.Collector != "" {
-		s += " (collector " + l.Collector + ")"
-	}
-	return s
+	return evidencedir.LossText(l.Signal+": "+n+", "+l.Reason, l.From, l.To, l.Collector)
 }
 
 // mdCompleteness says what the evidence lacks, before any conclusion.

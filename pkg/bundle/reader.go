@@ -199,14 +199,21 @@ func (p *Part) Problems() []*VerifyError {
 			out = append(out, verifyErr(name, "sha256 %s, %s says %s", h, PartInfoFile, want.SHA256))
 		}
 	}
-	files := signalFiles[p.Info.Encoding]
-	c := p.Info.Counts
+	return append(out, p.Info.countProblems()...)
+}
+
+// countProblems checks that every kind of item part.json counts has its
+// file, and that no file is listed for a kind it counts none of.
+func (p *PartInfo) countProblems() []*VerifyError {
+	var out []*VerifyError
+	files := signalFiles[p.Encoding]
+	c := p.Counts
 	for i, n := range []int64{c.Spans, c.LogRecords, c.DataPoints, c.Events} {
 		name := EventsFile
 		if i < 3 {
 			name = files[i]
 		}
-		if _, ok := p.Info.Files[name]; (n > 0) != ok {
+		if _, ok := p.Files[name]; (n > 0) != ok {
 			out = append(out, verifyErr(name, "%s counts %d items but the file is %s", PartInfoFile, n, presence(ok)))
 		}
 	}

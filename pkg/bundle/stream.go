@@ -355,17 +355,7 @@ func (s *PartStream) finish() error {
 			s.problems = append(s.problems, verifyErr(name, "listed in %s but missing from part", PartInfoFile))
 		}
 	}
-	files := signalFiles[s.info.Encoding]
-	c := s.info.Counts
-	for i, n := range []int64{c.Spans, c.LogRecords, c.DataPoints, c.Events} {
-		name := EventsFile
-		if i < 3 {
-			name = files[i]
-		}
-		if _, ok := s.info.Files[name]; (n > 0) != ok {
-			s.problems = append(s.problems, verifyErr(name, "%s counts %d items but the file is %s", PartInfoFile, n, presence(ok)))
-		}
-	}
+	s.problems = append(s.problems, s.info.countProblems()...)
 	n, err := io.Copy(io.Discard, io.LimitReader(s.zr, maxTrailing+1))
 	if err != nil {
 		return streamErr("", err)

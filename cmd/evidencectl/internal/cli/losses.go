@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/otel-evidence/otel-evidence/internal/evidencedir"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
@@ -28,19 +27,7 @@ func lossText(collector string, l bundle.Loss) string {
 	if l.Items > 0 {
 		n = plural(int(l.Items), "item")
 	}
-	s := fmt.Sprintf("%s: %s %s", l.Signal, n, why)
-	switch {
-	case !l.From.IsZero() && !l.To.IsZero():
-		s += fmt.Sprintf(", item times %s to %s", l.From.UTC().Format(time.RFC3339Nano), l.To.UTC().Format(time.RFC3339Nano))
-	case !l.From.IsZero():
-		s += ", item times from " + l.From.UTC().Format(time.RFC3339Nano)
-	case !l.To.IsZero():
-		s += ", item times up to " + l.To.UTC().Format(time.RFC3339Nano)
-	}
-	if collector != "" {
-		s += " (collector " + collector + ")"
-	}
-	return s
+	return evidencedir.LossText(fmt.Sprintf("%s: %s %s", l.Signal, n, why), l.From, l.To, collector)
 }
 
 // writeLosses prints one MISSING line per loss.

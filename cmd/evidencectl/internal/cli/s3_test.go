@@ -14,23 +14,32 @@ import (
 	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
 )
 
-// TestS3GetAndVerify runs get, verify and list against a real S3 server
-// (versitygw): a two-collector bundle under a prefix, credentials once as
-// flags and once from the standard AWS environment variables.
-func TestS3GetAndVerify(t *testing.T) {
+// newS3Store starts a real S3 server (versitygw) and returns it, a store
+// on its bucket under prefix, and the evidencectl flags that name that
+// store with its credentials.
+func newS3Store(t *testing.T, prefix string) (*s3server.Server, *storage.S3, []string) {
+	t.Helper()
 	srv := s3server.Start(t)
 	st, err := storage.NewS3(storage.S3Config{
-		Endpoint: srv.URL(), Bucket: srv.Bucket, Prefix: "prod/eu", Region: s3server.Region,
+		Endpoint: srv.URL(), Bucket: srv.Bucket, Prefix: prefix, Region: s3server.Region,
 		AccessKeyID: configopaque.String(srv.AccessKey), SecretAccessKey: configopaque.String(srv.SecretKey),
 		ForcePathStyle: true, PartSize: storage.DefaultPartSize,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	args := []string{"--store", "s3://" + srv.Bucket + "/" + prefix, "--s3-endpoint", srv.URL(), "--s3-path-style",
+		"--s3-access-key", srv.AccessKey, "--s3-secret-key", srv.SecretKey}
+	return srv, st, args
+}
+
+// TestS3GetAndVerify runs get, verify and list against a real S3 server
+// (versitygw): a two-collector bundle under a prefix, credentials once as
+// flags and once from the standard AWS environment variables.
+func TestS3GetAndVerify(t *testing.T) {
+	srv, st, storeArgs := newS3Store(t, "prod/eu")
 	f := twoCollectorFixture("INC-S3")
 	f.write(t, st)
 
-	storeArgs := []string{"--store", "s3://" + srv.Bucket + "/prod/eu", "--s3-endpoint", srv.URL(), "--s3-path-style",
-		"--s3-access-key", srv.AccessKey, "--s3-secret-key", srv.SecretKey}
 	dir := filepath.Join(t.TempDir(), "INC-S3")
 	r := run(t, append(storeArgs, "get", "INC-S3", "-o", dir, "--parallel", "3")...).requireCode(t, ExitOK)
 	assert.Contains(t, r.stdout, "from s3://"+srv.Bucket+"/prod/eu")

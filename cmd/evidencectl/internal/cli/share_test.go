@@ -8,27 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/otel-evidence/otel-evidence/internal/storage"
-	"github.com/otel-evidence/otel-evidence/internal/testutil/s3server"
 	"github.com/otel-evidence/otel-evidence/pkg/store/storetest"
 )
 
 // TestShare presigns the objects of a bundle in a real S3 server
 // (versitygw) and downloads each link without credentials.
 func TestShare(t *testing.T) {
-	srv := s3server.Start(t)
-	st, err := storage.NewS3(storage.S3Config{
-		Endpoint: srv.URL(), Bucket: srv.Bucket, Prefix: "prod", Region: s3server.Region,
-		AccessKeyID: configopaque.String(srv.AccessKey), SecretAccessKey: configopaque.String(srv.SecretKey),
-		ForcePathStyle: true, PartSize: storage.DefaultPartSize,
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	_, st, storeArgs := newS3Store(t, "prod")
 	twoCollectorFixture("INC-SHARE").write(t, st)
-	storeArgs := []string{"--store", "s3://" + srv.Bucket + "/prod", "--s3-endpoint", srv.URL(), "--s3-path-style",
-		"--s3-access-key", srv.AccessKey, "--s3-secret-key", srv.SecretKey}
 
 	now := time.Now().UTC()
 	var res shareResult
