@@ -8,7 +8,8 @@
 #    CPU per million spans by configuration, freeze latency and bundle size
 #    (filesystem and versitygw), resident memory under sustained load, and
 #    the slo connector's detection latency beside a Prometheus ->
-#    Alertmanager chain on the same traffic.
+#    Alertmanager chain on the same traffic, and the whole collector's
+#    memory per open incident (incidents opened through the webhook).
 # 3. Runs the Go micro-benchmarks (incident_context vs transformprocessor,
 #    evidence ring vs marshal floor vs fileexporter, otlpwire vs pdata,
 #    ring, bundle, the timeline of a 1M-span bundle vs reading it, the web
@@ -29,8 +30,10 @@
 #   PERF_FREEZE_SPANS [100000,1000000]  span counts of the freeze runs
 #   PERF_FREEZE_STORES [filesystem,s3]  stores of the freeze runs
 #   PERF_SLO_ROUNDS [3]     error bursts of the SLO detection run
+#   PERF_OPEN_INCIDENTS [1000]  incidents the open-incident memory run opens
 #   PERF_TIMEOUT [120m]     go test -timeout of the perf runs
-#   PERF_PROFILE_DIR        if set, CPU profiles of every CPU run (pprof extension)
+#   PERF_PROFILE_DIR        if set, CPU profiles of every CPU run and the heap
+#                           profile of the open-incident run (pprof extension)
 #   BENCH_OUT [BENCHMARKS.md]  the report
 # Raw output: bench.txt (micro-benchmarks) and var/bench/ (perf log and
 # result files).

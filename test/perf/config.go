@@ -100,6 +100,9 @@ type ConfigOptions struct {
 	// Evidence is merged over the evidence exporter's settings (default:
 	// the exporter's defaults with spool ./var/spool).
 	Evidence map[string]any
+	// Webhook is merged over the incident_webhook receiver's settings
+	// (default: the endpoint and the bearer token authenticator).
+	Webhook map[string]any
 }
 
 // CollectorConfig returns the YAML configuration of variant v.
@@ -161,10 +164,12 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 		extensions["incidents"] = map[string]any{"collector_id": CollectorID, "store": store}
 		extensions["bearertokenauth/webhook"] = map[string]any{"token": WebhookToken}
 		serviceExt = append(serviceExt, "bearertokenauth/webhook", "incidents")
-		receivers["incident_webhook"] = map[string]any{
+		webhook := map[string]any{
 			"endpoint": p.Webhook,
 			"auth":     map[string]any{"authenticator": "bearertokenauth/webhook"},
 		}
+		maps.Copy(webhook, o.Webhook)
+		receivers["incident_webhook"] = webhook
 		pipelines["logs"] = map[string]any{
 			"receivers": []any{"incident_webhook"}, "processors": []any{"batch"}, "exporters": exporters,
 		}

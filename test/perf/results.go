@@ -42,6 +42,9 @@ const (
 	// CPU profile over its measured interval into this directory as
 	// <variant>-round<N>.pprof (through the pprof extension).
 	EnvProfileDir = "PERF_PROFILE_DIR"
+	// EnvOpenIncidents is the number of incidents the open-incident memory
+	// run opens (default 1000; the issue speaks of 10000).
+	EnvOpenIncidents = "PERF_OPEN_INCIDENTS"
 )
 
 // Names of the CPU figures that test/perf/benchmd cross-checks against the

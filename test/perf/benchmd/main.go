@@ -189,7 +189,7 @@ func summary(w *bytes.Buffer, results []perf.Result, micro *perf.BenchSet) {
 	for _, r := range results {
 		have[r.Section] = true
 	}
-	for _, s := range []string{"1-cpu", "2-freeze", "3-memory", "4-slo"} {
+	for _, s := range []string{"1-cpu", "2-freeze", "3-memory", "4-slo", "5-incidents"} {
 		if !have[s] {
 			missing = append(missing, s)
 		}

@@ -1,0 +1,188 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
+)
+
+// openIncidentTarget is issue #16's bound on the collector's memory per
+// open incident.
+const openIncidentTarget = 4 << 10
+
+// openIncidentTimeout bounds each wait of the open-incident run.
+const openIncidentTimeout = 10 * time.Minute
+
+// amGroup is an Alertmanager notification of a group of one firing
+// critical alert: its own group key, so that it opens an incident of its
+// own (Alertmanager's shape, as the registry benchmark uses).
+const amGroup = `{"version":"4","groupKey":"{}/{severity=\"critical\"}:{alertname=\"HighErrorRate\",instance=\"svc-%[1]d:8080\"}","truncatedAlerts":0,"status":"firing","receiver":"otel-evidence",` +
+	`"groupLabels":{"alertname":"HighErrorRate","instance":"svc-%[1]d:8080"},"commonLabels":{"alertname":"HighErrorRate","instance":"svc-%[1]d:8080","job":"svc-%[2]d","service":"svc-%[2]d","severity":"critical"},` +
+	`"commonAnnotations":{"summary":"Error rate above 5%%"},"externalURL":"http://alertmanager.example.com:9093","alerts":[{"status":"firing",` +
+	`"labels":{"alertname":"HighErrorRate","instance":"svc-%[1]d:8080","job":"svc-%[2]d","service":"svc-%[2]d","severity":"critical"},"annotations":{"summary":"Error rate above 5%%"},` +
+	`"startsAt":%[3]q,"endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example.com:9090/graph?g0.expr=up","fingerprint":"%016[1]x"}]}`
+
+// TestPerfOpenIncidentMemory measures what an open incident costs the
+// whole collector: the full pipeline (incidents extension, incident_webhook
+// receiver, incident_context processor, evidence exporter) opens N
+// incidents through the Alertmanager webhook, each freezing its window,
+// and the Go heap after a garbage collection (pprof extension) and VmRSS
+// are compared with the same collector before the first incident.
+func TestPerfOpenIncidentMemory(t *testing.T) {
+	perfSetup(t)
+	began := time.Now()
+	loadBefore := LoadAvg()
+	n := envInt(t, EnvOpenIncidents, 1000)
+	ctx := context.Background()
+
+	p := newPorts(t)
+	p.Pprof = harness.FreeAddr(t)
+	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{Webhook: map[string]any{
+		// The run opens incidents as fast as the collector takes them.
+		"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0},
+	}})
+	require.NoError(t, err)
+	c := startCollector(t, p, cfg)
+	postFixtures(c, false)
+	// The deploys' log records reach the evidence exporter's ring before
+	// the baseline is taken.
+	c.waitMetric("otelcol_exporter_evidence_buffer_items", map[string]string{"signal": "logs"}, float64(len(fixtureVersions)*4), openIncidentTimeout)
+
+	heap0, err := HeapAfterGC(ctx, p.Pprof)
+	require.NoError(t, err)
+	rss0 := c.memory().RSS
+
+	opened := time.Now()
+	c.openAlertGroups(n)
+	openSeconds := time.Since(opened).Seconds()
+	c.waitMetric("otelcol_extension_incidents_open", nil, float64(n), openIncidentTimeout)
+	c.waitMetric("otelcol_exporter_evidence_freezes", nil, float64(n), openIncidentTimeout)
+	// Every incident's first part has reached the store.
+	c.waitMetric("otelcol_exporter_evidence_parts_uploaded", nil, float64(n), openIncidentTimeout)
+
+	heap1, err := HeapAfterGC(ctx, p.Pprof)
+	require.NoError(t, err)
+	rss1 := c.memory().RSS
+	if d := os.Getenv(EnvProfileDir); d != "" {
+		prof, err := pprofGet(ctx, "http://"+p.Pprof+"/debug/pprof/heap?gc=1")
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, fmt.Sprintf("open-incidents-%d.heap.pprof", n)), prof, 0o644))
+	}
+
+	heapPer := float64(heap1.HeapAlloc-heap0.HeapAlloc) / float64(n)
+	inusePer := float64(heap1.HeapInuse-heap0.HeapInuse) / float64(n)
+	rssPer := float64(rss1-rss0) / float64(n)
+	t.Logf("%d open incidents: heap after GC %d -> %d B (%.0f B each), heap in use %d -> %d B (%.0f B each), VmRSS %d -> %d B (%.0f B each)",
+		n, heap0.HeapAlloc, heap1.HeapAlloc, heapPer, heap0.HeapInuse, heap1.HeapInuse, inusePer, rss0, rss1, rssPer)
+
+	res := Result{
+		Section: "5-incidents",
+		Title:   "Memory per open incident, whole collector",
+		Params: map[string]string{
+			"incidents": fmt.Sprintf("%d (%s), each opened by an Alertmanager notification of its own group (one critical alert), %.1f s to open", n, EnvOpenIncidents, openSeconds),
+			"pipeline":  VariantFull.Describe() + "; incidents extension (filesystem store), incident_webhook, pprof",
+			"measured":  "after every incident is open in the registry, has its freeze job and its first part in the store",
+			"heap":      "HeapAlloc after a forced GC (pprof extension, /debug/pprof/heap?gc=1), with N open minus with 0",
+			"rss":       "VmRSS from /proc/<pid>/status at the same two moments",
+		},
+		LoadBefore: loadBefore,
+		Tables: []Table{{
+			Title:  "Collector memory with 0 and N open incidents",
+			Header: []string{"open incidents", "heap after GC", "heap in use", "VmRSS"},
+			Rows: [][]string{
+				{"0", mib(heap0.HeapAlloc), mib(heap0.HeapInuse), mib(rss0)},
+				{fmt.Sprint(n), mib(heap1.HeapAlloc), mib(heap1.HeapInuse), mib(rss1)},
+				{"per incident", fmt.Sprintf("%.0f B", heapPer), fmt.Sprintf("%.0f B", inusePer), fmt.Sprintf("%.0f B", rssPer)},
+			},
+			Notes: []string{"VmRSS also holds what the garbage collector has not given back yet (GOGC headroom), so it is noisier than the live heap."},
+		}},
+	}
+	res.Figures = append(res.Figures, Figure{
+		Name:  "Heap per open incident, whole collector",
+		Value: heapPer, Unit: "B",
+		Target: fmt.Sprintf("<= %d B", openIncidentTarget), Met: Met(heapPer <= openIncidentTarget),
+		Note: fmt.Sprintf("%d incidents, live heap after GC; VmRSS %.0f B each", n, rssPer),
+	})
+	res.LoadAfter = LoadAvg()
+	res.Seconds = time.Since(began).Seconds()
+	require.NoError(t, res.Write(outDir(t)))
+}
+
+// openAlertGroups opens n incidents through the Alertmanager endpoint, a
+// few requests at a time.
+func (c *collector) openAlertGroups(n int) {
+	c.t.Helper()
+	const workers = 4
+	url := "http://" + c.ports.Webhook + "/v1/alertmanager"
+	started := time.Now().UTC().Format(time.RFC3339)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := postWebhook(url, fmt.Sprintf(amGroup, i, i%50, started)); err != nil {
+					errs <- fmt.Errorf("alert group %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(c.t, err)
+	}
+}
+
+// postWebhook sends body to url with the webhook token and expects 200.
+// Unlike harness.PostJSON it returns its error, so it can run off the
+// test's goroutine.
+func postWebhook(url, body string) error {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+WebhookToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	return nil
+}
+
+// waitMetric waits until the collector's metric name (summed over the
+// samples whose labels include match) reaches at least want.
+func (c *collector) waitMetric(name string, match map[string]string, want float64, timeout time.Duration) {
+	c.t.Helper()
+	var got float64
+	require.Eventuallyf(c.t, func() bool {
+		got, _ = c.metric(name, match)
+		return got >= want
+	}, timeout, 200*time.Millisecond, "%s reached %v, want %v", name, got, want)
+}
