@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/otlpwire"
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
-	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
 )
 
@@ -161,17 +159,12 @@ var errCorruptBlock = errors.New("ring block does not decode")
 // add decodes a block's payload, keeps the items in r and adds them to the
 // current part. It returns the number of items added. With usable set, the
 // items whose time it does not contain are counted as an unusable_time
-// loss.
+// loss, in the same pass as the selection.
 func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *otlpwire.Range) (int, error) {
-	var unusable int64
-	count := func(t pcommon.Timestamp) {
-		if !usable.Contains(t) {
-			unusable++
-		}
-	}
+	sel := &selection{r: r, usable: usable}
 	defer func() {
-		if unusable > 0 {
-			b.pending = bundle.MergeLosses(b.pending, bundle.Loss{Signal: sig.String(), Reason: bundle.LossUnusableTime, Items: unusable})
+		if sel.unusable > 0 {
+			b.pending = bundle.MergeLosses(b.pending, bundle.Loss{Signal: sig.String(), Reason: bundle.LossUnusableTime, Items: sel.unusable})
 		}
 	}()
 	switch sig {
@@ -180,10 +173,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
 		}
-		if usable != nil {
-			otlptime.TraceTimes(td, count)
-		}
-		n := selectTraces(td, r)
+		n := selectTracesBy(td, sel)
 		if n == 0 {
 			return 0, nil
 		}
@@ -193,10 +183,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
 		}
-		if usable != nil {
-			otlptime.LogTimes(ld, count)
-		}
-		n := selectLogs(ld, r)
+		n := selectLogsBy(ld, sel)
 		if n == 0 {
 			return 0, nil
 		}
@@ -206,10 +193,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
 		}
-		if usable != nil {
-			otlptime.MetricTimes(md, count)
-		}
-		n := selectMetrics(md, r)
+		n := selectMetricsBy(md, sel)
 		if n == 0 {
 			return 0, nil
 		}
