@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -630,6 +631,46 @@ func TestEachRecord(t *testing.T) {
 			// Other errors pass through.
 			stop := errors.New("stop")
 			assert.Equal(t, stop, p.EachRecord(name, func([]byte) error { return stop }))
+		})
+	}
+}
+
+// TestPartDataAcrossChunks writes data files of several growth chunks,
+// with records that straddle chunk boundaries, and reads back each file
+// byte for byte as the writer was given it.
+func TestPartDataAcrossChunks(t *testing.T) {
+	for _, enc := range encodings {
+		t.Run(enc, func(t *testing.T) {
+			w, err := NewPartWriter(testInfo(enc, 1))
+			require.NoError(t, err)
+			var want bytes.Buffer
+			var m ptrace.JSONMarshaler
+			var pm ptrace.ProtoMarshaler
+			for i := 0; want.Len() < 3*chunkSize+chunkSize/3; i++ {
+				td := testgen.Traces(int64(i+1), 700+i, testgen.DefaultResources, testStart, time.Millisecond)
+				require.NoError(t, w.AddTraces(td))
+				if enc == EncodingProto {
+					rec, err := pm.MarshalTraces(td)
+					require.NoError(t, err)
+					var hdr [4]byte
+					binary.BigEndian.PutUint32(hdr[:], uint32(len(rec)))
+					want.Write(hdr[:])
+					want.Write(rec)
+					continue
+				}
+				rec, err := m.MarshalTraces(td)
+				require.NoError(t, err)
+				want.Write(rec)
+				want.WriteByte('\n')
+			}
+			data, info, err := w.Finish()
+			require.NoError(t, err)
+			p, err := ReadPart(bytes.NewReader(data))
+			require.NoError(t, err)
+			require.NoError(t, p.Verify())
+			name := signalFiles[enc][0]
+			assert.Equal(t, int64(want.Len()), info.Files[name].Size)
+			assert.True(t, bytes.Equal(want.Bytes(), p.Data[name]), "%s differs from what was written", name)
 		})
 	}
 }

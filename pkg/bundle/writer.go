@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -24,27 +25,82 @@ import (
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
 
-// encoderPool holds single-threaded zstd encoders: no goroutines, and the
-// same input always compresses to the same bytes.
-var encoderPool = sync.Pool{New: func() any {
+// encoders holds single-threaded zstd encoders: no goroutines, and the
+// same input always compresses to the same bytes. It is a small free list
+// rather than a sync.Pool: a pool is emptied by every other GC, and the
+// freeze path allocates enough to collect often, so each part paid for a
+// new encoder and its window buffers.
+var encoders = make(chan *zstd.Encoder, 4)
+
+func getEncoder() *zstd.Encoder {
+	select {
+	case enc := <-encoders:
+		return enc
+	default:
+	}
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
 	if err != nil {
 		panic(fmt.Sprintf("bundle: zstd encoder options: %v", err)) // static options; cannot fail
 	}
 	return enc
-}}
+}
 
-// dataFile is one data file being written: content and running SHA-256.
+func putEncoder(enc *zstd.Encoder) {
+	select {
+	case encoders <- enc:
+	default:
+	}
+}
+
+// chunkSize is the unit in which data files grow.
+const chunkSize = 1 << 20
+
+// chunks holds the chunks of finished parts for the next ones, so that a
+// part's data is neither copied as it grows nor cleared when allocated.
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// dataFile is one data file being written: content, in chunks of
+// chunkSize bytes, and running SHA-256.
 type dataFile struct {
-	buf bytes.Buffer
-	sum hash.Hash
+	chunks []*[chunkSize]byte
+	n      int64
+	sum    hash.Hash
 }
 
 func (f *dataFile) write(p ...[]byte) {
 	for _, b := range p {
-		f.buf.Write(b)
 		f.sum.Write(b)
+		for len(b) > 0 {
+			off := int(f.n % chunkSize)
+			if off == 0 && int64(len(f.chunks))*chunkSize == f.n {
+				f.chunks = append(f.chunks, chunks.Get().(*[chunkSize]byte))
+			}
+			c := copy(f.chunks[len(f.chunks)-1][off:], b)
+			b = b[c:]
+			f.n += int64(c)
+		}
 	}
+}
+
+// writeTo writes the content to w.
+func (f *dataFile) writeTo(w io.Writer) error {
+	left := f.n
+	for _, c := range f.chunks {
+		n := min(left, chunkSize)
+		if _, err := w.Write(c[:n]); err != nil {
+			return err
+		}
+		left -= n
+	}
+	return nil
+}
+
+// release hands the chunks back for the next part.
+func (f *dataFile) release() {
+	for _, c := range f.chunks {
+		chunks.Put(c)
+	}
+	f.chunks, f.n = nil, 0
 }
 
 // PartWriter builds one part in memory. Add items, then call Finish once.
@@ -150,7 +206,7 @@ func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
 		f = &dataFile{sum: sha256.New()}
 		w.files[name] = f
 	}
-	if int64(f.buf.Len())+n > w.maxFile {
+	if f.n+n > w.maxFile {
 		return fmt.Errorf("%s: adding %d bytes would exceed the %d-byte file limit; cut the part earlier", name, n, w.maxFile)
 	}
 	if proto {
@@ -263,7 +319,7 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	info.Lossless = len(info.Losses) == 0
 	info.Files = make(map[string]FileInfo, len(w.files))
 	for name, f := range w.files {
-		info.Files[name] = FileInfo{Size: int64(f.buf.Len()), SHA256: hex.EncodeToString(f.sum.Sum(nil))}
+		info.Files[name] = FileInfo{Size: f.n, SHA256: hex.EncodeToString(f.sum.Sum(nil))}
 	}
 	if w.incident != nil {
 		sum := sha256.Sum256(w.incident)
@@ -283,16 +339,16 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 
 	var out bytes.Buffer
 	out.Grow(int(w.size/4) + 4096)
-	enc := encoderPool.Get().(*zstd.Encoder)
-	defer encoderPool.Put(enc)
+	enc := getEncoder()
+	defer putEncoder(enc)
 	enc.Reset(&out)
 	tw := tar.NewWriter(enc)
 	mtime := info.CreatedAt.Truncate(time.Second)
-	add := func(name string, data []byte) error {
+	add := func(name string, size int64, write func(io.Writer) error) error {
 		hdr := &tar.Header{
 			Typeflag: tar.TypeReg,
 			Name:     name,
-			Size:     int64(len(data)),
+			Size:     size,
 			Mode:     fileMode,
 			ModTime:  mtime,
 			Format:   tar.FormatUSTAR,
@@ -300,7 +356,7 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("tar header for %s: %w", name, err)
 		}
-		if _, err := tw.Write(data); err != nil {
+		if err := write(tw); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 		return nil
@@ -314,17 +370,22 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	}{{PartInfoFile, infoJSON}, {PartSignatureFile, envelope}, {PartIncidentFile, w.incident}}
 	for _, h := range head {
 		if h.data != nil {
-			if err := add(h.name, h.data); err != nil {
+			write := func(w io.Writer) error { _, err := w.Write(h.data); return err }
+			if err := add(h.name, int64(len(h.data)), write); err != nil {
 				_ = enc.Close()
 				return nil, PartInfo{}, err
 			}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(w.files)) {
-		if err := add(name, w.files[name].buf.Bytes()); err != nil {
+		f := w.files[name]
+		if err := add(name, f.n, f.writeTo); err != nil {
 			_ = enc.Close()
 			return nil, PartInfo{}, err
 		}
+	}
+	for _, f := range w.files {
+		f.release()
 	}
 	w.files = nil
 	if err := tw.Close(); err != nil {
