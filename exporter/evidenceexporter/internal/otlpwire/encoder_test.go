@@ -191,11 +191,14 @@ func (g gen) n(upTo int) int { return g.rng.IntN(upTo + 1) }
 func (g gen) coin() bool { return g.rng.IntN(2) == 0 }
 
 func (g gen) str() string {
-	switch g.rng.IntN(6) {
+	switch g.rng.IntN(7) {
 	case 0:
 		return ""
 	case 1:
 		return string(bytes.Repeat([]byte{'x'}, 100+g.rng.IntN(200)))
+	case 2:
+		// What JSON escapes, invalid UTF-8 and separators JSON allows raw.
+		return []string{"q\"b\\s\n\t\r\x00\x01\x1f\x7f", "\xff\xfe invalid", "\u2028\u2029 <&>", "\xe2\x82"}[g.rng.IntN(4)]
 	default:
 		return []string{"a", "checkout", "ünïcode ✓", "GET /api/v1/orders/{id}"}[g.rng.IntN(4)]
 	}
@@ -214,7 +217,8 @@ func (g gen) u64() uint64 {
 }
 
 func (g gen) f64() float64 {
-	return []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.Inf(1), math.NaN(), math.SmallestNonzeroFloat64}[g.rng.IntN(7)]
+	return []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64,
+		1e21, 9.99e20, 1e-6, 9.9e-7, -1e300, 0.1, 123456789.125}[g.rng.IntN(15)]
 }
 
 func (g gen) ts() pcommon.Timestamp { return pcommon.Timestamp(g.u64()) }
