@@ -14,10 +14,8 @@ import (
 // not contain. When no span is kept, dst is returned as it was.
 //
 // A request the transcoder does not handle returns ErrNotTranscoded and dst
-// as it was. It checks the framing of the whole request and the fields of
-// every span, but the attributes, events and links only of the spans it
-// writes: ring blocks are checked by their CRC before they get here, and
-// what they hold was encoded from valid pdata batches.
+// as it was. Every message is checked as pdata's decoder checks it, kept
+// or not, so that a request pdata refuses is never transcoded.
 func TracesJSON(dst, payload []byte, keep Range, usable *Range) ([]byte, Batch, error) {
 	t := tracesJSON{jsonWriter: jsonWriter{buf: dst}, keep: keep, usable: usable}
 	it := fields{buf: payload}
@@ -97,7 +95,12 @@ func (t *tracesJSON) resourceSpans(msg []byte) {
 		t.strField(&first, "schemaUrl", schema)
 		t.buf = append(t.buf, '}')
 		t.rsOpen = false
+		return
 	}
+	// Nothing kept: the resource is checked as pdata would, not written.
+	pos := len(t.buf)
+	t.resourceMsg(t.resource)
+	t.buf = t.buf[:pos]
 }
 
 func (t *tracesJSON) scopeSpans(msg []byte) {
@@ -142,7 +145,11 @@ func (t *tracesJSON) scopeSpans(msg []byte) {
 		t.strField(&first, "schemaUrl", schema)
 		t.buf = append(t.buf, '}')
 		t.ssOpen = false
+		return
 	}
+	pos := len(t.buf)
+	t.jsonWriter.scope(t.scope)
+	t.buf = t.buf[:pos]
 }
 
 // open writes what precedes a kept item: the request, the resource and
@@ -239,11 +246,12 @@ func (t *tracesJSON) span(msg []byte) {
 	if t.usable != nil && !t.usable.Contains(ts) {
 		t.batch.Unusable++
 	}
-	if !t.keep.Contains(ts) {
-		return
+	kept := t.keep.Contains(ts)
+	pos := len(t.buf)
+	if kept {
+		t.batch.add(ts)
+		t.open()
 	}
-	t.batch.add(ts)
-	t.open()
 	first := true
 	t.buf = append(t.buf, '{')
 	t.id(&first, "traceId", s.traceID, 16)
@@ -270,6 +278,10 @@ func (t *tracesJSON) span(msg []byte) {
 	t.key(&first, "status")
 	t.statusMsg(s.status)
 	t.buf = append(t.buf, '}')
+	if !kept {
+		// Written only to be checked as pdata would check it.
+		t.buf = t.buf[:pos]
+	}
 }
 
 // idLen reports whether an ID field has the length pdata accepts: none
