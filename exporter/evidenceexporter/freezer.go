@@ -48,6 +48,9 @@ type freezer struct {
 	now      func() time.Time
 	policy   windowPolicy
 	encoding string
+	// pdataJSON makes JSON parts go through pdata (decode, filter,
+	// marshal) instead of the transcoder: the peer of the benchmarks.
+	pdataJSON bool
 	// refused are the batches the ring could not keep.
 	refused *refusedLog
 	// latePeriod is how long a complete bundle takes late parts.

@@ -52,6 +52,8 @@ type partBuilder struct {
 	tr ptrace.ProtoUnmarshaler
 	lr plog.ProtoUnmarshaler
 	mr pmetric.ProtoUnmarshaler
+	// rec is the buffer of the records transcoded from ring blocks.
+	rec []byte
 }
 
 func (b *partBuilder) writer() (*bundle.PartWriter, error) {
@@ -169,6 +171,18 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	}()
 	switch sig {
 	case ring.SignalTraces:
+		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
+			n, bad, done, err := b.addTracesJSON(payload, r, usable)
+			unusable += bad
+			if done || err != nil {
+				return n, err
+			}
+			// Not transcoded, or too large for a part: through pdata,
+			// its unusable times counted already if transcoded.
+			if n < 0 {
+				usable = nil
+			}
+		}
 		td, err := b.tr.UnmarshalTraces(payload)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
@@ -200,6 +214,51 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		return n, putBatch(b, md, (*bundle.PartWriter).AddMetrics, splitMetrics)
 	}
 	return 0, fmt.Errorf("%w: unknown signal %s", errCorruptBlock, sig)
+}
+
+// addTracesJSON adds the spans of a traces block in r to the current part
+// by transcoding the block to OTLP/JSON (otlpwire.TracesJSON), without
+// pdata, and returns how many it added and, with usable set, how many
+// spans of the block have an unusable time. It reports whether it added
+// the block; when it did not, the caller adds it through pdata: n is then
+// -1 if the block was transcoded (its unusable times are counted) but is
+// too large for a part, so that pdata splits it, and 0 if it was not
+// transcoded. The parts it cuts are the ones putBatch would: the records
+// are the same bytes.
+func (b *partBuilder) addTracesJSON(payload []byte, r timeRange, usable *otlpwire.Range) (n int, unusable int64, done bool, err error) {
+	rec, bt, err := otlpwire.TracesJSON(b.rec[:0], payload, otlpwire.Range{Lo: r.lo, Hi: r.hi}, usable)
+	if err != nil {
+		return 0, 0, false, nil
+	}
+	b.rec = rec
+	unusable = int64(bt.Unusable)
+	if bt.Items == 0 {
+		return 0, unusable, true, nil
+	}
+	tr := bundle.TimeRange{Min: bt.MinT.AsTime(), Max: bt.MaxT.AsTime()}
+	// As putBatch: a record that does not fit goes into the next part.
+	w, err := b.writer()
+	if err != nil {
+		return 0, unusable, false, err
+	}
+	err = w.AddTracesJSON(rec, int64(bt.Items), tr)
+	if errors.Is(err, bundle.ErrPartFull) && w.Size() > 0 {
+		if err := b.finish(); err != nil {
+			return 0, unusable, false, err
+		}
+		b.cut = true
+		if w, err = b.writer(); err != nil {
+			return 0, unusable, false, err
+		}
+		err = w.AddTracesJSON(rec, int64(bt.Items), tr)
+	}
+	if errors.Is(err, bundle.ErrPartFull) {
+		return -1, unusable, false, nil
+	}
+	if err != nil {
+		return 0, unusable, false, err
+	}
+	return bt.Items, unusable, true, nil
 }
 
 // addEvents adds the registry's events in [start, bound] that are not in

@@ -235,6 +235,34 @@ func (w *PartWriter) AddTraces(td ptrace.Traces) error {
 	}, halveTraces, func(n int64) { w.info.Counts.Spans += n })
 }
 
+// AddTracesJSON appends one request that the caller has already encoded
+// as OTLP/JSON, exactly as AddTraces would have (pdata's JSONMarshaler
+// output for a batch of spans spans, whose start times span tr), to the
+// traces file of a JSON part. A record that would take the part past its
+// limit, or is larger than Limits.MaxRecordSize, is refused with
+// ErrPartFull whether or not a limit is set: the caller adds the batch
+// with AddTraces instead, which splits it.
+func (w *PartWriter) AddTracesJSON(rec []byte, spans int64, tr TimeRange) error {
+	if w.finished {
+		return errFinished
+	}
+	if w.isProto() {
+		return fmt.Errorf("adding an OTLP/JSON record to a part encoded as %s", w.info.Encoding)
+	}
+	if spans == 0 {
+		return nil
+	}
+	if int64(len(rec)) > w.maxRecord {
+		return ErrPartFull
+	}
+	if err := w.appendRecord(signalFiles[w.info.Encoding][0], rec, false); err != nil {
+		return err
+	}
+	w.info.Counts.Spans += spans
+	w.info.TimeRange = w.info.TimeRange.Union(TimeRange{Min: normalizeTime(tr.Min), Max: normalizeTime(tr.Max)})
+	return nil
+}
+
 // AddLogs appends one request to the logs file, as AddTraces does.
 func (w *PartWriter) AddLogs(ld plog.Logs) error {
 	return addSplit(w, ld, 1, scanLogs, func(ld plog.Logs) ([]byte, error) {

@@ -1,0 +1,68 @@
+package evidenceexporter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
+	"github.com/otel-evidence/otel-evidence/internal/testgen"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/incident"
+)
+
+// BenchmarkFreezeTraces freezes 100 ring blocks of 1,000 testgen spans
+// (100k spans) into 64 MiB JSON parts written to a spool, as a flush does
+// after reading the blocks: through the transcoder, and, as its peer in
+// the same run, through pdata (decode, filter, marshal). Run it with
+// -count to interleave the two.
+func BenchmarkFreezeTraces(b *testing.B) {
+	const blocks, spans = 100, 1000
+	payloads := make([][]byte, blocks)
+	for i := range payloads {
+		td := testgen.Traces(int64(i+1), spans, testgen.DefaultResources, t0.Add(time.Duration(i)*time.Second), time.Millisecond)
+		p, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		require.NoError(b, err)
+		payloads[i] = p
+	}
+	window := bundle.Window{Start: t0.Add(-30 * time.Minute), End: t0.Add(10 * time.Minute)}
+	r := timeRange{lo: ts(window.Start), hi: ts(window.End)}
+	for _, peer := range []struct {
+		name  string
+		pdata bool
+	}{{"pdata", true}, {"transcode", false}} {
+		b.Run(peer.name, func(b *testing.B) {
+			sp, err := openSpool(b.TempDir())
+			require.NoError(b, err)
+			f := &freezer{
+				logger: zap.NewNop(), spool: sp, encoding: bundle.EncodingJSON, pdataJSON: peer.pdata,
+				dataLimit: 64<<20 - bundle.PartOverhead, collectorID: testCollector,
+			}
+			inc := incident.Incident{ID: "INC-1", Title: "bench", Source: incident.SourceGeneric, StartedAt: t0, UpdatedAt: t0}
+			b.ReportAllocs()
+			var stored int64
+			for b.Loop() {
+				pb := &partBuilder{
+					f: f, ctx: context.Background(), now: t0, window: window,
+					state: &incidentState{Incident: inc, StartedAt: t0, NextPart: 1},
+				}
+				for _, p := range payloads {
+					n, err := pb.add(ring.SignalTraces, p, r, nil)
+					require.NoError(b, err)
+					require.Equal(b, spans, n)
+				}
+				require.NoError(b, pb.finish())
+				stored = 0
+				for _, p := range pb.state.Parts {
+					stored += p.Size
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(blocks*spans), "ns/span")
+			b.ReportMetric(float64(stored)/(blocks*spans), "bytes/span")
+		})
+	}
+}
