@@ -76,4 +76,3 @@ func TestTranscodedPartsAreThePdataParts(t *testing.T) {
 }
 
 func keysOf(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
-

@@ -199,7 +199,7 @@ func (t *tracesJSON) span(msg []byte) {
 	it := fields{buf: msg}
 	var f field
 	for it.next(&f) {
-		ok := true
+		var ok bool
 		switch f.num {
 		case 1:
 			s.traceID, ok = f.b, f.wire == wireLen
