@@ -173,14 +173,14 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	case ring.SignalTraces:
 		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
 			n, bad, done, err := b.addTracesJSON(payload, r, usable)
-			unusable += bad
+			sel.unusable += bad
 			if done || err != nil {
 				return n, err
 			}
 			// Not transcoded, or too large for a part: through pdata,
 			// its unusable times counted already if transcoded.
 			if n < 0 {
-				usable = nil
+				sel.usable = nil
 			}
 		}
 		td, err := b.tr.UnmarshalTraces(payload)
