@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/otel-evidence/otel-evidence/deploy/internal/image"
 	"github.com/otel-evidence/otel-evidence/deploy/internal/testrig"
 )
 
@@ -167,7 +168,8 @@ func TestKustomizeBuild(t *testing.T) {
 	require.Len(t, pod.Spec.Containers, 1)
 	c := pod.Spec.Containers[0]
 	require.Equal(t, "otel-evidence/otelcol-evidence:"+version(t), c.Image, "kustomize images: the release's image and tag")
-	require.Equal(t, []string{"--config=/etc/otelcol-evidence/config.yaml"}, c.Args)
+	require.Equal(t, []string{"--config=/etc/otelcol-evidence/config.yaml", image.ComponentStatusGate}, c.Args,
+		"health_check reports the components' status only with the gate")
 	ports := map[string]int32{}
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
@@ -182,6 +184,7 @@ func TestKustomizeBuild(t *testing.T) {
 	for _, probe := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
 		require.NotNil(t, probe)
 		require.Equal(t, "health", probe.HTTPGet.Port.StrVal, "probes on health_check")
+		require.Equal(t, intakeProbePath, probe.HTTPGet.Path, "probes ask for the intake, which a store outage leaves healthy")
 	}
 	env := map[string]corev1.EnvVar{}
 	for _, e := range c.Env {
@@ -245,13 +248,21 @@ func TestConfigsValidate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			require.NoError(t, os.WriteFile(path, cfg, 0o600))
-			cmd := exec.Command(bin, "validate", "--config="+path)
+			cmd := exec.Command(bin, "validate", "--config="+path, image.ComponentStatusGate)
 			cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken", "OTEL_K8S_POD_NAME=otelcol-evidence-0")
 			out, err := cmd.CombinedOutput()
 			require.NoErrorf(t, err, "otelcol-evidence validate:\n%s", out)
 
-			// Without the token the collector refuses to start, naming it.
+			// Without the gate, health_check refuses its component
+			// status settings: every start command must set it.
 			cmd = exec.Command(bin, "validate", "--config="+path)
+			cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken", "OTEL_K8S_POD_NAME=otelcol-evidence-0")
+			out, err = cmd.CombinedOutput()
+			require.Error(t, err)
+			require.Contains(t, string(out), "extension.healthcheck.useComponentStatus")
+
+			// Without the token the collector refuses to start, naming it.
+			cmd = exec.Command(bin, "validate", "--config="+path, image.ComponentStatusGate)
 			cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=", "OTEL_K8S_POD_NAME=otelcol-evidence-0")
 			out, err = cmd.CombinedOutput()
 			require.Error(t, err)
@@ -287,6 +298,9 @@ func TestHelmValues(t *testing.T) {
 		Mode           string           `json:"mode"`
 		Image          map[string]any   `json:"image"`
 		Command        map[string]any   `json:"command"`
+		StartupProbe   helmProbe        `json:"startupProbe"`
+		LivenessProbe  helmProbe        `json:"livenessProbe"`
+		ReadinessProbe helmProbe        `json:"readinessProbe"`
 		ExtraManifests []map[string]any `json:"extraManifests"`
 	}
 	require.NoError(t, yaml.Unmarshal(read(t, "helm/values.yaml"), &values))
@@ -294,6 +308,10 @@ func TestHelmValues(t *testing.T) {
 	require.Equal(t, "otel-evidence/otelcol-evidence", values.Image["repository"])
 	require.Equal(t, version(t), values.Image["tag"])
 	require.Equal(t, "otelcol-evidence", values.Command["name"], "the chart starts /<command.name>, where the image has the binary")
+	require.Equal(t, []any{image.ComponentStatusGate}, values.Command["extraArgs"], "health_check reports the components' status only with the gate")
+	for name, p := range map[string]helmProbe{"startupProbe": values.StartupProbe, "livenessProbe": values.LivenessProbe, "readinessProbe": values.ReadinessProbe} {
+		require.Equalf(t, intakeProbePath, p.HTTPGet.Path, "%s asks for the intake", name)
+	}
 	require.Len(t, values.ExtraManifests, 1)
 	b, err := yaml.Marshal(values.ExtraManifests[0])
 	require.NoError(t, err)
@@ -306,6 +324,30 @@ func TestHelmValues(t *testing.T) {
 	helmNP := decodeStrict(t, "helm extraManifests", []byte(rendered))[0].(*networkingv1.NetworkPolicy)
 	baseNP := decodeStrict(t, "networkpolicy.yaml", read(t, "kubernetes/networkpolicy.yaml"))[0].(*networkingv1.NetworkPolicy)
 	require.True(t, reflect.DeepEqual(baseNP.Spec.Ingress, helmNP.Spec.Ingress), "the Helm NetworkPolicy admits what the kustomize base admits")
+}
+
+// helmProbe is what TestHelmValues reads of a probe in the values.
+type helmProbe struct {
+	HTTPGet struct {
+		Path string `json:"path"`
+	} `json:"httpGet"`
+}
+
+// intakeProbePath is the health_check status of the traces pipeline: the
+// intake, without the extensions (the incidents extension reports a store
+// that refuses writes), so that a store outage neither restarts the pod nor
+// takes it out of its Services while it keeps taking telemetry and webhooks.
+const intakeProbePath = "/?pipeline=traces"
+
+// TestStartCommandsSetTheHealthGate: every production start of the
+// collector (systemd unit, image, Kubernetes, Helm) sets the health_check
+// gate its configuration needs.
+func TestStartCommandsSetTheHealthGate(t *testing.T) {
+	unit := string(read(t, "packaging/otelcol-evidence.service"))
+	m := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindAllStringSubmatch(unit, -1)
+	require.Len(t, m, 1)
+	require.Equal(t, []string{"/usr/bin/otelcol-evidence", "--config=/etc/otelcol-evidence/config.yaml", image.ComponentStatusGate}, strings.Fields(m[0][1]))
+	require.Equal(t, []string{"--config=" + image.ConfigFile, image.ComponentStatusGate}, image.Cmd, "the image's default command")
 }
 
 func helmConfig(t *testing.T) []byte {

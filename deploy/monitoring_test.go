@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/otel-evidence/otel-evidence/deploy/internal/image"
 	"github.com/otel-evidence/otel-evidence/deploy/internal/testrig"
 )
 
@@ -261,7 +262,7 @@ func startMonitored(t *testing.T, maxBytes int, wrap []string) *monitored {
 			require.Truef(t, os.IsNotExist(err), "the collector under test created %s on the host", prodState)
 		})
 	}
-	args := append(append([]string{}, wrap...), testrig.Collector(t), "--config="+path)
+	args := append(append([]string{}, wrap...), testrig.Collector(t), "--config="+path, image.ComponentStatusGate)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "OTEL_EVIDENCE_WEBHOOK_TOKEN=t0ken")
 	proc, ns, _ := testrig.StartIsolated(t, cmd)

@@ -48,7 +48,7 @@ func TestImageConfig(t *testing.T) {
 	c := cf.Config
 	require.Equal(t, "10001:10001", c.User)
 	require.Equal(t, []string{"/otelcol-evidence"}, c.Entrypoint)
-	require.Equal(t, []string{"--config=/etc/otelcol-evidence/config.yaml"}, c.Cmd)
+	require.Equal(t, []string{"--config=/etc/otelcol-evidence/config.yaml", "--feature-gates=+extension.healthcheck.useComponentStatus"}, c.Cmd)
 	require.Equal(t, []string{"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}, c.Env)
 	require.Equal(t, "/var/lib/otelcol-evidence", c.WorkingDir)
 	require.Equal(t, map[string]struct{}{"/var/lib/otelcol-evidence": {}}, c.Volumes)

@@ -29,13 +29,20 @@ import (
 const (
 	Binary     = "/otelcol-evidence"
 	ConfigFile = "/etc/otelcol-evidence/config.yaml"
-	StateDir   = "/var/lib/otelcol-evidence"
-	CAFile     = "/etc/ssl/certs/ca-certificates.crt"
-	DocDir     = "/usr/share/doc/otelcol-evidence"
-	UID        = 10001
-	GID        = 10001
-	User       = "otelcol-evidence"
+	// ComponentStatusGate makes health_check (v0.161.0) report the
+	// components' status, such as an evidence store that refuses writes;
+	// the configuration's http and component_health settings need it.
+	ComponentStatusGate = "--feature-gates=+extension.healthcheck.useComponentStatus"
+	StateDir            = "/var/lib/otelcol-evidence"
+	CAFile              = "/etc/ssl/certs/ca-certificates.crt"
+	DocDir              = "/usr/share/doc/otelcol-evidence"
+	UID                 = 10001
+	GID                 = 10001
+	User                = "otelcol-evidence"
 )
+
+// Cmd is the image's default command line after the binary.
+var Cmd = []string{"--config=" + ConfigFile, ComponentStatusGate}
 
 // Ports the image declares: OTLP gRPC and HTTP, the incident webhook,
 // self-metrics and health_check.
@@ -120,7 +127,7 @@ func Build(s Spec) (v1.Image, error) {
 	cf.Config = v1.Config{
 		User:         fmt.Sprintf("%d:%d", UID, GID),
 		Entrypoint:   []string{Binary},
-		Cmd:          []string{"--config=" + ConfigFile},
+		Cmd:          Cmd,
 		Env:          []string{"SSL_CERT_FILE=" + CAFile},
 		WorkingDir:   StateDir,
 		ExposedPorts: exposed,
