@@ -83,6 +83,10 @@ func TestHealthReportsStoreRefusingWrites(t *testing.T) {
 	took := time.Since(stopped)
 	t.Logf("unhealthy %s after the store stopped", took.Round(time.Second))
 	assert.Less(t, took, time.Minute)
+	// The intake the deploy artifacts' probes ask for (the traces
+	// pipeline, without the extensions) stays healthy: a store outage
+	// must not restart the collector or take it out of its Services.
+	assert.True(t, healthy200Path(p.Health, "/?pipeline=traces"), "the traces pipeline's status during the store outage")
 	assert.Equal(t, float64(0), metricValue(t, p.Metrics, "otelcol_extension_incidents_store_writable", nil))
 	assert.True(t, strings.Contains(c.Output(), "the evidence store refuses writes") || strings.Contains(c.Output(), "Incident registry sync failed"))
 
@@ -92,8 +96,10 @@ func TestHealthReportsStoreRefusingWrites(t *testing.T) {
 	require.False(t, c.Exited())
 }
 
-func healthy200(addr string) bool {
-	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/")
+func healthy200(addr string) bool { return healthy200Path(addr, "/") }
+
+func healthy200Path(addr, path string) bool {
+	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + path)
 	if err != nil {
 		return false
 	}
