@@ -371,3 +371,37 @@ func (discard) Traces(ptrace.Traces) error    { return nil }
 func (discard) Logs(plog.Logs) error          { return nil }
 func (discard) Metrics(pmetric.Metrics) error { return nil }
 func (discard) Event(incident.Event) error    { return nil }
+
+// BenchmarkScanTraces is the JSON scan alone: the 100 batches of 1,000
+// spans of benchInput as OTLP JSON lines, scanned into an aggregator, as
+// a part's otlp_json records are.
+func BenchmarkScanTraces(b *testing.B) {
+	var (
+		lines [][]byte
+		size  int64
+	)
+	for td, err := range benchInput().Traces {
+		if err != nil {
+			b.Fatal(err)
+		}
+		line, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, line)
+		size += int64(len(line))
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := &sink{a: newAggregator(), stopped: new(atomic.Bool)}
+		for _, line := range lines {
+			if err := tracesLines.feed(s, line); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if s.a.totals.Spans != 100_000 {
+			b.Fatalf("scanned %d spans", s.a.totals.Spans)
+		}
+	}
+}
