@@ -674,3 +674,43 @@ func TestPartDataAcrossChunks(t *testing.T) {
 		})
 	}
 }
+
+// TestAddTracesJSON: a record encoded by the caller is added as AddTraces
+// adds pdata's encoding of the same batch, and refused where AddTraces
+// would split.
+func TestAddTracesJSON(t *testing.T) {
+	td := testgen.Traces(5, 50, 2, testStart, time.Second)
+	rec, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	n, tr := scanTraces(td)
+
+	viaPdata, err := NewPartWriter(testInfo(EncodingJSON, 1))
+	require.NoError(t, err)
+	require.NoError(t, viaPdata.AddTraces(td))
+	want, wantInfo, err := viaPdata.Finish()
+	require.NoError(t, err)
+
+	w, err := NewPartWriter(testInfo(EncodingJSON, 1))
+	require.NoError(t, err)
+	require.NoError(t, w.AddTracesJSON(rec, n, tr))
+	got, gotInfo, err := w.Finish()
+	require.NoError(t, err)
+	assert.Equal(t, wantInfo, gotInfo)
+	assert.True(t, bytes.Equal(want, got), "the part differs from the one AddTraces writes")
+
+	// Past the limit, or past the record limit even without one: refused.
+	w, err = NewPartWriter(testInfo(EncodingJSON, 1))
+	require.NoError(t, err)
+	w.SetLimit(int64(len(rec)))
+	require.ErrorIs(t, w.AddTracesJSON(rec, n, tr), ErrPartFull)
+	w.SetLimit(0)
+	w.maxRecord = int64(len(rec)) - 1
+	require.ErrorIs(t, w.AddTracesJSON(rec, n, tr), ErrPartFull)
+	assert.Zero(t, w.Size())
+	assert.Zero(t, w.Counts().Spans)
+
+	// Not into a protobuf part.
+	w, err = NewPartWriter(testInfo(EncodingProto, 1))
+	require.NoError(t, err)
+	require.Error(t, w.AddTracesJSON(rec, n, tr))
+}
