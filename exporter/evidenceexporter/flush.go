@@ -53,6 +53,11 @@ func (f *freezer) flush(ctx context.Context, id string) {
 // since the last commit and hands the state to the uploader.
 func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResult) error {
 	id := next.Incident.ID
+	if err := f.spool.appendEvents(id, next.EventsCount, false, next.newEvents); err != nil {
+		return err
+	}
+	next.EventsCount += len(next.newEvents)
+	next.newEvents = nil
 	if err := f.spool.saveState(next); err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 	refused, newest := f.refused.since(st.Refused, wb.start, wb.bound)
 	b.pending = bundle.MergeLosses(b.pending, refused...)
 	next.Refused = newest
-	if err := b.addEvents(wb); err != nil {
+	if err := b.addEvents(wb, st); err != nil {
 		return nil, flushResult{}, err
 	}
 	if len(b.pending) > 0 && b.w == nil {

@@ -1,7 +1,9 @@
 package evidenceexporter
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"maps"
@@ -77,6 +79,8 @@ type freezer struct {
 	jobs map[string]*incidentState
 	// skipped are incidents whose bundle the store already holds complete.
 	skipped map[string]bool
+	// events numbers the registry's events for every incident's flushes.
+	events *eventIndex
 
 	mu      sync.Mutex
 	changes []incidentsapi.Change
@@ -115,6 +119,12 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 	for _, sp := range found {
 		st := sp.state
 		id := st.Incident.ID
+		if err := f.loadTaken(st); err != nil {
+			// Without them, every event of the window is added again.
+			f.logger.Warn("Cannot read which events the incident's parts hold; its next part repeats them",
+				zap.String("incident", id), zap.Error(err))
+			st.taken = map[[sha256.Size]byte]struct{}{}
+		}
 		inc := snap.Incidents[id]
 		open := inc != nil && inc.IsOpen()
 		if sp.done || st.Final {
@@ -153,6 +163,30 @@ func (f *freezer) resume(found []spooledIncident, snap *incidentsapi.Snapshot) {
 	for _, inc := range snap.Open {
 		f.changes = append(f.changes, incidentsapi.Change{Kind: incidentsapi.Opened, Incident: *inc})
 	}
+}
+
+// loadTaken reads the hashes of the events st's parts hold, moving those an
+// earlier version listed in state.json to the events file.
+func (f *freezer) loadTaken(st *incidentState) error {
+	id := st.Incident.ID
+	if st.Events != nil {
+		taken, err := legacyEvents(st.Events)
+		if err != nil {
+			return err
+		}
+		sums := slices.SortedFunc(maps.Keys(taken), func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+		if err := f.spool.appendEvents(id, 0, true, sums); err != nil {
+			return err
+		}
+		st.Events, st.EventsCount, st.taken = nil, len(sums), taken
+		return nil
+	}
+	taken, err := f.spool.readEvents(id, st.EventsCount)
+	if err != nil {
+		return err
+	}
+	st.taken = taken
+	return nil
 }
 
 // saveRecorder rewrites recorder.json with what the memory ring holds.
@@ -221,6 +255,26 @@ func (f *freezer) step(ctx context.Context, flushAll bool) {
 			f.flush(ctx, id)
 		}
 	}
+	f.forgetEvents()
+}
+
+// forgetEvents drops from the event index the events older than every
+// active incident's window.
+func (f *freezer) forgetEvents() {
+	var oldest time.Time
+	for _, st := range f.jobs {
+		if st.Final {
+			continue
+		}
+		if start := st.StartedAt.Add(-f.policy.before); oldest.IsZero() || start.Before(oldest) {
+			oldest = start
+		}
+	}
+	if oldest.IsZero() {
+		clear(f.events.seen)
+		return
+	}
+	f.events.forget(oldest)
 }
 
 // handle applies one registry change and returns the ID of the incident it

@@ -3,7 +3,6 @@ package evidenceexporter
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -262,33 +261,35 @@ func (b *partBuilder) addTracesJSON(payload []byte, r timeRange, usable *otlpwir
 }
 
 // addEvents adds the registry's events in [start, bound] that are not in
-// the bundle yet. Events are identified by the SHA-256 of their JSON, so an
-// event recorded late (with a time already frozen) is still added, once.
-func (b *partBuilder) addEvents(wb windowBounds) error {
+// the bundle yet: those the incident's last flush had not seen, and those
+// with a time after its old bound (see eventIndex). Events are identified
+// by the SHA-256 of their JSON, so an event recorded late (with a time
+// already frozen) is still added, once.
+func (b *partBuilder) addEvents(wb windowBounds, prev *incidentState) error {
 	evs := b.f.reg.Events(wb.start, wb.bound)
-	if len(evs) == 0 {
-		return nil
-	}
-	seen := make(map[string]bool, len(b.state.Events))
-	for _, h := range b.state.Events {
-		seen[h] = true
-	}
 	for _, ev := range evs {
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encoding %s event: %w", ev.Kind, err)
 		}
 		sum := sha256.Sum256(data)
-		h := hex.EncodeToString(sum[:])
-		if seen[h] {
+		seq := b.f.events.number(sum, ev.Time)
+		var had bool
+		if prev.taken != nil {
+			_, had = prev.taken[sum]
+		} else {
+			had = seq <= prev.eventSeq && !prev.eventBound.IsZero() && !ev.Time.After(prev.eventBound)
+		}
+		if had {
 			continue
 		}
 		if err := putBatch(b, ev, (*bundle.PartWriter).AddEvent, noSplit); err != nil {
 			return err
 		}
-		seen[h] = true
-		b.state.Events = append(b.state.Events, h)
+		b.state.newEvents = append(b.state.newEvents, sum)
 	}
+	b.state.taken = nil
+	b.state.eventSeq, b.state.eventBound = b.f.events.last, wb.bound
 	return nil
 }
 

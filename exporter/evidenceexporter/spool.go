@@ -1,6 +1,7 @@
 package evidenceexporter
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,8 +62,13 @@ type incidentState struct {
 	NextPart int `json:"next_part"`
 	// Parts are the committed parts, in order.
 	Parts []bundle.PartRef `json:"parts"`
-	// Events holds the SHA-256 (hex) of every event already in a part.
+	// Events is where states of earlier versions list the SHA-256 (hex)
+	// of every event already in a part; it is read at start and then kept
+	// in the events file instead.
 	Events []string `json:"events,omitempty"`
+	// EventsCount is how many lines of the events file (eventsFile) are
+	// committed: the hashes of the events already in a part.
+	EventsCount int `json:"events_count,omitempty"`
 	// Losses are what the committed parts name as missing (the manifest's
 	// losses): each is recorded in the part written by the flush that
 	// found it.
@@ -86,6 +92,20 @@ type incidentState struct {
 	Final bool `json:"final,omitempty"`
 	// Version counts commits.
 	Version uint64 `json:"version"`
+
+	// eventSeq is the eventIndex number of the newest event this
+	// process's last flush that took events had seen (see eventIndex).
+	eventSeq uint64
+	// eventBound is the window bound of that flush's events: a commit in
+	// the middle of a flush has its new Bound, not yet its events.
+	eventBound time.Time
+	// taken are the hashes of the events already in a part, loaded at
+	// start, until the first flush of this process; nil after it, when
+	// eventSeq says the same in one number.
+	taken map[[sha256.Size]byte]struct{}
+	// newEvents are the hashes of the events a flush took, which its
+	// commit appends to the events file.
+	newEvents [][sha256.Size]byte
 }
 
 // window returns the evidence window as frozen so far.
@@ -101,7 +121,8 @@ func (s *incidentState) clone() *incidentState {
 		c.ResolvedAt = &t
 	}
 	c.Parts = append([]bundle.PartRef(nil), s.Parts...)
-	c.Events = append([]string(nil), s.Events...)
+	c.Events = nil
+	c.newEvents = nil
 	c.Losses = append([]bundle.Loss(nil), s.Losses...)
 	c.Pending = append([]bundle.Loss(nil), s.Pending...)
 	return &c
