@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // HeapStats are the Go heap figures a collector's pprof extension reports
@@ -66,6 +67,31 @@ func HeapAfterGC(ctx context.Context, addr string) (HeapStats, error) {
 		return HeapStats{}, err
 	}
 	return ParseHeapText(body)
+}
+
+// HeapAfterGCMin is the smallest of samples HeapAfterGC figures taken
+// every interval: a busy process allocates between the end of the forced
+// collection and the reading of its statistics, and the smallest reading
+// is the closest to what it keeps.
+func HeapAfterGCMin(ctx context.Context, addr string, samples int, interval time.Duration) (HeapStats, error) {
+	var low HeapStats
+	for i := range samples {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return HeapStats{}, ctx.Err()
+			case <-time.After(interval):
+			}
+		}
+		h, err := HeapAfterGC(ctx, addr)
+		if err != nil {
+			return HeapStats{}, err
+		}
+		if i == 0 || h.HeapAlloc < low.HeapAlloc {
+			low = h
+		}
+	}
+	return low, nil
 }
 
 // pprofGet returns the body of a pprof endpoint.
