@@ -171,7 +171,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	switch sig {
 	case ring.SignalTraces:
 		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
-			n, bad, done, err := b.addTracesJSON(payload, r, usable)
+			n, bad, done, err := b.addJSON(otlpwire.TracesJSON, (*bundle.PartWriter).AddTracesJSON, payload, r, usable)
 			sel.unusable += bad
 			if done || err != nil {
 				return n, err
@@ -192,6 +192,16 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		}
 		return n, putBatch(b, td, (*bundle.PartWriter).AddTraces, splitTraces)
 	case ring.SignalLogs:
+		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
+			n, bad, done, err := b.addJSON(otlpwire.LogsJSON, (*bundle.PartWriter).AddLogsJSON, payload, r, usable)
+			sel.unusable += bad
+			if done || err != nil {
+				return n, err
+			}
+			if n < 0 {
+				sel.usable = nil
+			}
+		}
 		ld, err := b.lr.UnmarshalLogs(payload)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", errCorruptBlock, err)
@@ -215,17 +225,22 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	return 0, fmt.Errorf("%w: unknown signal %s", errCorruptBlock, sig)
 }
 
-// addTracesJSON adds the spans of a traces block in r to the current part
-// by transcoding the block to OTLP/JSON (otlpwire.TracesJSON), without
-// pdata, and returns how many it added and, with usable set, how many
-// spans of the block have an unusable time. It reports whether it added
+// addJSON adds the items of a traces or logs block in r to the current
+// part by transcoding the block to OTLP/JSON (otlpwire.TracesJSON,
+// LogsJSON) and adding the record with add, without pdata, and returns how
+// many it added and, with usable set, how many items of the block have an
+// unusable time. It reports whether it added
 // the block; when it did not, the caller adds it through pdata: n is then
 // -1 if the block was transcoded (its unusable times are counted) but is
 // too large for a part, so that pdata splits it, and 0 if it was not
 // transcoded. The parts it cuts are the ones putBatch would: the records
 // are the same bytes.
-func (b *partBuilder) addTracesJSON(payload []byte, r timeRange, usable *otlpwire.Range) (n int, unusable int64, done bool, err error) {
-	rec, bt, err := otlpwire.TracesJSON(b.rec[:0], payload, otlpwire.Range{Lo: r.lo, Hi: r.hi}, usable)
+func (b *partBuilder) addJSON(
+	transcode func(dst, payload []byte, keep otlpwire.Range, usable *otlpwire.Range) ([]byte, otlpwire.Batch, error),
+	add func(w *bundle.PartWriter, rec []byte, n int64, tr bundle.TimeRange) error,
+	payload []byte, r timeRange, usable *otlpwire.Range,
+) (n int, unusable int64, done bool, err error) {
+	rec, bt, err := transcode(b.rec[:0], payload, otlpwire.Range{Lo: r.lo, Hi: r.hi}, usable)
 	if err != nil {
 		return 0, 0, false, nil
 	}
@@ -240,7 +255,7 @@ func (b *partBuilder) addTracesJSON(payload []byte, r timeRange, usable *otlpwir
 	if err != nil {
 		return 0, unusable, false, err
 	}
-	err = w.AddTracesJSON(rec, int64(bt.Items), tr)
+	err = add(w, rec, int64(bt.Items), tr)
 	if errors.Is(err, bundle.ErrPartFull) && w.Size() > 0 {
 		if err := b.finish(); err != nil {
 			return 0, unusable, false, err
@@ -249,7 +264,7 @@ func (b *partBuilder) addTracesJSON(payload []byte, r timeRange, usable *otlpwir
 		if w, err = b.writer(); err != nil {
 			return 0, unusable, false, err
 		}
-		err = w.AddTracesJSON(rec, int64(bt.Items), tr)
+		err = add(w, rec, int64(bt.Items), tr)
 	}
 	if errors.Is(err, bundle.ErrPartFull) {
 		return -1, unusable, false, nil

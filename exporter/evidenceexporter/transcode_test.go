@@ -16,7 +16,7 @@ import (
 )
 
 // TestTranscodedPartsAreThePdataParts freezes the same telemetry twice,
-// once with traces transcoded from the ring's protobuf to JSON and once
+// once with traces and logs transcoded from the ring's protobuf to JSON and once
 // through pdata (decode, filter, marshal), and requires the same objects in
 // the store byte for byte: the same parts, cut at the same places (small
 // parts, batches split because they fit no part), the same counts, time
@@ -40,12 +40,19 @@ func TestTranscodedPartsAreThePdataParts(t *testing.T) {
 			feed(int64(10+i), 5+i, t0.Add(time.Duration(-i)*time.Minute), 3*time.Second)
 		}
 		require.NoError(t, h.exp.consumeTraces(ctx, poisonTraces(span("p", t0.Add(-time.Minute)))))
+		logs := func(seed int64, n int, from time.Time, step time.Duration) {
+			require.NoError(t, h.exp.consumeLogs(ctx, testgen.Logs(seed, n, 3, from, step)))
+		}
+		logs(6, 50, t0.Add(-40*time.Minute), time.Minute)
+		logs(7, 700, t0.Add(-25*time.Minute), time.Second)
+		require.NoError(t, h.exp.consumeLogs(ctx, makeLogs("observed only", t0.Add(-3*time.Minute), true)))
 		h.reg.open(t, "INC-1", t0)
 		h.flush()
 		// Later blocks, and items of old blocks that the next bound reaches.
 		h.clock.Set(t0.Add(5 * time.Minute))
 		feed(4, 300, t0.Add(-2*time.Minute), 2*time.Second)
 		feed(5, 30, t0.Add(9*time.Minute), time.Minute)
+		logs(8, 40, t0.Add(-time.Minute), 20*time.Second)
 		h.at(t0.Add(12 * time.Minute))
 		h.waitComplete("INC-1")
 

@@ -243,22 +243,32 @@ func (w *PartWriter) AddTraces(td ptrace.Traces) error {
 // ErrPartFull whether or not a limit is set: the caller adds the batch
 // with AddTraces instead, which splits it.
 func (w *PartWriter) AddTracesJSON(rec []byte, spans int64, tr TimeRange) error {
+	return w.addJSON(0, rec, spans, tr, func(n int64) { w.info.Counts.Spans += n })
+}
+
+// AddLogsJSON is AddTracesJSON for a request of records log records (item
+// times as AddLogs takes them), added to the logs file.
+func (w *PartWriter) AddLogsJSON(rec []byte, records int64, tr TimeRange) error {
+	return w.addJSON(1, rec, records, tr, func(n int64) { w.info.Counts.LogRecords += n })
+}
+
+func (w *PartWriter) addJSON(signal int, rec []byte, n int64, tr TimeRange, count func(int64)) error {
 	if w.finished {
 		return errFinished
 	}
 	if w.isProto() {
 		return fmt.Errorf("adding an OTLP/JSON record to a part encoded as %s", w.info.Encoding)
 	}
-	if spans == 0 {
+	if n == 0 {
 		return nil
 	}
 	if int64(len(rec)) > w.maxRecord {
 		return ErrPartFull
 	}
-	if err := w.appendRecord(signalFiles[w.info.Encoding][0], rec, false); err != nil {
+	if err := w.appendRecord(signalFiles[w.info.Encoding][signal], rec, false); err != nil {
 		return err
 	}
-	w.info.Counts.Spans += spans
+	count(n)
 	w.info.TimeRange = w.info.TimeRange.Union(TimeRange{Min: normalizeTime(tr.Min), Max: normalizeTime(tr.Max)})
 	return nil
 }

@@ -17,7 +17,13 @@ import (
 // as it was. Every message is checked as pdata's decoder checks it, kept
 // or not, so that a request pdata refuses is never transcoded.
 func TracesJSON(dst, payload []byte, keep Range, usable *Range) ([]byte, Batch, error) {
-	t := tracesJSON{jsonWriter: jsonWriter{buf: dst}, keep: keep, usable: usable}
+	t := tracesJSON{jsonWriter: jsonWriter{buf: dst}, keep: keep, usable: usable, names: traceNames}
+	t.item = t.span
+	return t.request(dst, payload)
+}
+
+// request transcodes one request into t.buf, which starts as dst.
+func (t *tracesJSON) request(dst, payload []byte) ([]byte, Batch, error) {
 	it := fields{buf: payload}
 	var f field
 	for it.next(&f) {
@@ -39,8 +45,22 @@ func TracesJSON(dst, payload []byte, keep Range, usable *Range) ([]byte, Batch, 
 	return t.buf, t.batch, nil
 }
 
+// names are the JSON names of a signal's request, resource and scope
+// groups and items, with the punctuation that opens them.
+type names struct{ request, scopes, items string }
+
+var (
+	traceNames = names{`{"resourceSpans":[`, `,"scopeSpans":[`, `,"spans":[`}
+	logNames   = names{`{"resourceLogs":[`, `,"scopeLogs":[`, `,"logRecords":[`}
+)
+
+// tracesJSON transcodes a request of any signal whose resource and scope
+// groups have the shape of traces' (resource or scope = 1, items = 2,
+// schema URL = 3); item writes one item.
 type tracesJSON struct {
 	jsonWriter
+	names  names
+	item   func(msg []byte)
 	keep   Range
 	usable *Range
 	batch  Batch
@@ -83,7 +103,7 @@ func (t *tracesJSON) resourceSpans(msg []byte) {
 	it = fields{buf: msg}
 	for it.next(&f) {
 		if f.num == 2 {
-			t.scopeSpans(f.b)
+			t.scopeItems(f.b)
 			if t.bad {
 				return
 			}
@@ -103,7 +123,7 @@ func (t *tracesJSON) resourceSpans(msg []byte) {
 	t.buf = t.buf[:pos]
 }
 
-func (t *tracesJSON) scopeSpans(msg []byte) {
+func (t *tracesJSON) scopeItems(msg []byte) {
 	var schema []byte
 	seenScope := false
 	t.scope = nil
@@ -133,7 +153,7 @@ func (t *tracesJSON) scopeSpans(msg []byte) {
 	it = fields{buf: msg}
 	for it.next(&f) {
 		if f.num == 2 {
-			t.span(f.b)
+			t.item(f.b)
 			if t.bad {
 				return
 			}
@@ -157,7 +177,7 @@ func (t *tracesJSON) scopeSpans(msg []byte) {
 // item.
 func (t *tracesJSON) open() {
 	if !t.started {
-		t.buf = append(t.buf, `{"resourceSpans":[`...)
+		t.buf = append(t.buf, t.names.request...)
 		t.started = true
 	} else if !t.rsOpen {
 		t.buf = append(t.buf, ',')
@@ -165,7 +185,7 @@ func (t *tracesJSON) open() {
 	if !t.rsOpen {
 		t.buf = append(t.buf, `{"resource":`...)
 		t.resourceMsg(t.resource)
-		t.buf = append(t.buf, `,"scopeSpans":[`...)
+		t.buf = append(t.buf, t.names.scopes...)
 		t.rsOpen = true
 	}
 	if !t.ssOpen {
@@ -174,7 +194,7 @@ func (t *tracesJSON) open() {
 		}
 		t.buf = append(t.buf, `{"scope":`...)
 		t.jsonWriter.scope(t.scope)
-		t.buf = append(t.buf, `,"spans":[`...)
+		t.buf = append(t.buf, t.names.items...)
 		t.ssOpen = true
 		t.scopes++
 	}
