@@ -84,7 +84,7 @@ func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResu
 			zap.Time("window_start", next.StartedAt.Add(-f.policy.before)), zap.Time("window_end", next.Bound),
 			zap.Int("parts", len(next.Parts)))
 	}
-	f.up.submit(next.clone())
+	f.up.submit(next) // committed: never changed again (see update)
 	return nil
 }
 

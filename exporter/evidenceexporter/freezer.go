@@ -290,7 +290,7 @@ func (f *freezer) handle(ctx context.Context, c incidentsapi.Change) string {
 	switch c.Kind {
 	case incidentsapi.Opened, incidentsapi.Extended:
 		if st != nil {
-			st.Incident = inc
+			f.update(st).Incident = inc
 			return ""
 		}
 		if !inc.IsOpen() {
@@ -310,6 +310,7 @@ func (f *freezer) handle(ctx context.Context, c incidentsapi.Change) string {
 			}
 			break
 		}
+		st = f.update(st)
 		st.Incident = inc
 		if st.Final {
 			if f.spool.isDone(id) {
@@ -328,6 +329,14 @@ func (f *freezer) handle(ctx context.Context, c incidentsapi.Change) string {
 	}
 	f.flush(ctx, id)
 	return id
+}
+
+// update returns a copy of a committed state to change, in its place: the
+// uploader reads committed states, unlocked, so they are never changed.
+func (f *freezer) update(st *incidentState) *incidentState {
+	c := st.clone()
+	f.jobs[st.Incident.ID] = c
+	return c
 }
 
 // begin creates the job of an incident seen for the first time. It checks

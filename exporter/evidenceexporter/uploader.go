@@ -62,7 +62,9 @@ func newUploader(u *uploader) *uploader {
 	return u
 }
 
-// submit hands over a committed state (which the caller no longer modifies).
+// submit hands over a committed state, which nobody changes any more: the
+// freezer changes copies (freezer.update), so that the uploader and the
+// freezer can hold the same state.
 func (u *uploader) submit(st *incidentState) {
 	id := st.Incident.ID
 	u.mu.Lock()
