@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -94,19 +93,12 @@ func HeapAfterGCMin(ctx context.Context, addr string, samples int, interval time
 	return low, nil
 }
 
-// pprofGet returns the body of a pprof endpoint.
+// pprofGet returns the body of a pprof endpoint on a loopback address.
 func pprofGet(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := getLoopback(ctx, url)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
 	return io.ReadAll(resp.Body)
 }

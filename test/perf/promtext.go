@@ -26,6 +26,17 @@ const maxMetricsBody = 16 << 20
 func ScrapeMetrics(ctx context.Context, url string) ([]Sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	resp, err := getLoopback(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return ParseMetrics(io.LimitReader(resp.Body, maxMetricsBody))
+}
+
+// getLoopback GETs url, which must be on a loopback address, and returns
+// the response if its status is 200 (the caller closes its body).
+func getLoopback(ctx context.Context, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return nil, err
@@ -37,11 +48,11 @@ func ScrapeMetrics(ctx context.Context, url string) ([]Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return ParseMetrics(io.LimitReader(resp.Body, maxMetricsBody))
+	return resp, nil
 }
 
 // ParseMetrics parses the Prometheus text exposition format: comment lines
