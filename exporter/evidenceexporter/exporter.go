@@ -220,8 +220,14 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		// never read again, so emptying it cannot lose what it held.
 		e.freezer.recorder = &recorderState{Ring: "memory", StartedAt: e.opts.now(), BootTime: boot}
 		e.freezer.saveRecorder()
+		// Without a ledger (a full spool disk, say) the collector still
+		// records: recorder.json says so, and after a crash the bundles
+		// name what the ring took since its last record without a count.
 		if led, err = openLedger(sp.dir, e.freezer.recorder.StartedAt.UnixNano()); err != nil {
-			return fmt.Errorf("evidence exporter: 'spool.directory': arrival ledger: %w", err)
+			e.logger.Warn("Cannot create the arrival ledger in 'spool.directory'; after a crash, what the memory ring took since its last record is named without a count",
+				zap.Error(err))
+			e.freezer.recorder.LedgerFailed = true
+			e.freezer.saveRecorder()
 		}
 		e.freezer.ledger = led
 	}

@@ -69,7 +69,10 @@ func openLedger(dir string, epoch int64) (*ledger, error) {
 	// now, so that a store into the mapping never needs a block (on a
 	// full disk that would be a SIGBUS, not an error).
 	if _, err := f.Write(make([]byte, ledgerSlots*ledgerRecord)); err != nil {
-		_ = f.Close() // the write error is the one to report
+		// The write error is the one to report; a partial file would
+		// only take space from the spool on a disk that is short of it.
+		_ = f.Close()
+		_ = os.Remove(ledgerPath(dir))
 		return nil, err
 	}
 	l := &ledger{f: f, epoch: epoch}

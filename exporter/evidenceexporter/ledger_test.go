@@ -213,3 +213,40 @@ func TestSameBoot(t *testing.T) {
 	assert.False(t, sameBoot(early, t0.Add(3*time.Second)), "booted after the last record")
 	assert.False(t, bootTime().IsZero(), "Linux knows its boot time")
 }
+
+// TestNoLedgerStillRecords: when the arrival ledger cannot be created (a
+// full spool disk; here a directory in its place) the collector still
+// starts and records, recorder.json says the ledger failed, and after a
+// crash what arrived since the last record is named without a count.
+func TestNoLedgerStillRecords(t *testing.T) {
+	setBootTime(t, t0.Add(-time.Hour))
+	cfg := testConfig(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(ledgerPath(cfg.Spool.Directory), "in-the-way"), 0o750))
+	h := newHarness(t, cfg, newFakeClock(t0.Add(-time.Minute)), nil)
+	h.traces(span("recorded-1", t0.Add(-5*time.Minute)))
+	h.flush()
+	h.traces(span("after-1", t0.Add(-3*time.Minute)))
+	rec, err := os.ReadFile(filepath.Join(cfg.Spool.Directory, recorderFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(rec), `"ledger_failed":true`)
+	h.stop()
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.Spool.Directory, recorderFile), rec, 0o600)) // as a kill leaves it
+
+	h.start()
+	h.clock.Set(t0.Add(time.Minute))
+	h.traces(span("kept", t0))
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
+	require.NotEmpty(t, m.Losses)
+	for _, l := range m.Losses {
+		assert.Equal(t, bundle.LossRestart, l.Reason)
+		if l.Signal == "traces" {
+			assert.Equal(t, int64(1), l.Items, "only the recorded block is counted")
+		} else {
+			assert.Zerof(t, l.Items, "%s: unknown count", l.Signal)
+		}
+	}
+}
