@@ -90,6 +90,8 @@ type contextProcessor struct {
 
 	registry atomic.Pointer[registryRef]
 	plan     atomic.Pointer[plan]
+	// share says whether records may share the written values.
+	share sharer
 }
 
 type registryRef struct{ incidentsapi.Registry }
@@ -108,6 +110,7 @@ func newContextProcessor(set processor.Settings, cfg *Config) (*contextProcessor
 		sep:         cfg.DeploymentIDSeparator,
 		now:         time.Now,
 		telemetry:   tb,
+		share:       newSharer(),
 	}
 	for i, k := range cfg.Keys.named() {
 		p.keys[i] = k.key
@@ -182,11 +185,26 @@ func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *coun
 
 // writeList holds the attributes to write on one resource and its records,
 // in key order; the values are shared strings from the snapshot or config.
+// With isShared set, shared holds the same values as pdata values the
+// records can share (see shared.go).
 type writeList struct {
 	n        int
 	keys     [numKeys]string
 	vals     [numKeys]string
+	shared   [numKeys]sharedStr
+	isShared bool
 	incident bool
+}
+
+// share builds the values the records of one resource share.
+func (w *writeList) share() {
+	if w.n == 0 {
+		return
+	}
+	for i := range w.n {
+		w.shared[i] = newSharedStr(w.vals[i])
+	}
+	w.isShared = true
 }
 
 func (w *writeList) add(key, val string) {
@@ -269,14 +287,24 @@ func (p *contextProcessor) derive(attrs pcommon.Map) string {
 }
 
 // apply writes w on attrs. Existing attributes are kept unless override is
-// set. It allocates nothing itself: pdata allocates one value per attribute
-// written and, when the attribute slice is full, grows it once to the size
-// needed. Each key costs one scan of the attributes, as a plain PutStr does.
+// set. It allocates nothing itself: with w.isShared set, the attributes take
+// the shared values; otherwise pdata allocates one value per attribute
+// written. When the attribute slice is full, pdata grows it once to the
+// size needed. Each key costs one scan of the attributes, as a plain PutStr
+// does.
 func (p *contextProcessor) apply(attrs pcommon.Map, w *writeList) {
 	if w.n == 0 {
 		return
 	}
 	attrs.EnsureCapacity(attrs.Len() + w.n)
+	if w.isShared {
+		for i := range w.n {
+			if v, existed := attrs.GetOrPutEmpty(w.keys[i]); !existed || p.override {
+				w.shared[i].set(v)
+			}
+		}
+		return
+	}
 	if p.override {
 		for i := range w.n {
 			attrs.PutStr(w.keys[i], w.vals[i])
@@ -290,6 +318,13 @@ func (p *contextProcessor) apply(attrs pcommon.Map, w *writeList) {
 	}
 }
 
+// applyResource writes w on a resource's attributes with values of their
+// own: one write per resource is not worth sharing.
+func (p *contextProcessor) applyResource(attrs pcommon.Map, w writeList) {
+	w.isShared = false
+	p.apply(attrs, &w)
+}
+
 // tally adds n items of one resource to c.
 func tally(c *counts, kind matchKind, w *writeList, n int) {
 	inc := 0
@@ -301,6 +336,7 @@ func tally(c *counts, kind matchKind, w *writeList, n int) {
 
 func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	pl := p.currentPlan()
+	share := p.record && p.share.ok()
 	var c counts
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
@@ -318,7 +354,10 @@ func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 			}
 			return 0
 		})
-		p.apply(rs.Resource().Attributes(), &w)
+		p.applyResource(rs.Resource().Attributes(), w)
+		if share {
+			w.share()
+		}
 		if p.record {
 			for j := range sss.Len() {
 				spans := sss.At(j).Spans()
@@ -343,6 +382,7 @@ func logTime(lr plog.LogRecord) pcommon.Timestamp {
 
 func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	pl := p.currentPlan()
+	share := p.record && p.share.ok()
 	var c counts
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
@@ -360,7 +400,10 @@ func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 			}
 			return 0
 		})
-		p.apply(rl.Resource().Attributes(), &w)
+		p.applyResource(rl.Resource().Attributes(), w)
+		if share {
+			w.share()
+		}
 		if p.record {
 			for j := range sls.Len() {
 				lrs := sls.At(j).LogRecords()
@@ -443,6 +486,7 @@ func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 
 func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	pl := p.currentPlan()
+	share := p.record && p.share.ok()
 	var c counts
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
@@ -461,7 +505,10 @@ func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 			}
 		}
 		w, kind := p.resolve(pl, rm.Resource().Attributes(), func() pcommon.Timestamp { return first })
-		p.apply(rm.Resource().Attributes(), &w)
+		p.applyResource(rm.Resource().Attributes(), w)
+		if share {
+			w.share()
+		}
 		if p.record {
 			for j := range sms.Len() {
 				ms := sms.At(j).Metrics()
