@@ -152,7 +152,9 @@ func readLedger(dir string, epoch int64, since uint64) (ledgerTail, error) {
 		}
 		newest = max(newest, seq)
 	}
-	t := ledgerTail{complete: uint64(len(found)) == newest-since}
+	// No record after since: nothing is missing (newest-since would
+	// wrap around).
+	t := ledgerTail{complete: len(found) == 0 || uint64(len(found)) == newest-since}
 	for _, seq := range slices.Sorted(maps.Keys(found)) {
 		t.blocks = append(t.blocks, found[seq])
 	}

@@ -126,6 +126,11 @@ func TestReadLedger(t *testing.T) {
 	assert.Equal(t, [5]int64{3, int64(ring.SignalLogs), t0.UnixNano(), t0.UnixNano() + 3, 30}, tail.blocks[0])
 	assert.Equal(t, int64(5), tail.blocks[2][0])
 
+	tail, err = readLedger(dir, epoch, 5)
+	require.NoError(t, err)
+	assert.Empty(t, tail.blocks)
+	assert.True(t, tail.complete, "recorder.json listed every block: nothing after it is missing")
+
 	tail, err = readLedger(dir, epoch+1, 0)
 	require.NoError(t, err)
 	assert.Empty(t, tail.blocks, "another process's records")
