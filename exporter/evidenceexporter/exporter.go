@@ -34,10 +34,12 @@ type options struct {
 	storeCheckTimeout time.Duration
 }
 
-// defaultStoreCheckTimeout bounds the store lookup that precedes an
-// incident's first part. The part covering the past must not wait for an
-// unreachable store (the S3 client retries for seconds, and a hanging
-// connection for much longer), and the freeze loop serves every incident.
+// defaultStoreCheckTimeout bounds the store lookup that follows an
+// incident's first part (see freezer.check). The part covering the past is
+// in the spool by then, but its upload waits for the answer, and the freeze
+// loop serves every incident: an unreachable store (the S3 client retries
+// for seconds, and a hanging connection for much longer) must not hold
+// them up.
 const defaultStoreCheckTimeout = 2 * time.Second
 
 func defaultOptions() options { return options{now: time.Now} }

@@ -20,6 +20,7 @@ func (f *freezer) flushAll(ctx context.Context) {
 	for _, c := range f.takeChanges() {
 		f.handle(ctx, c)
 	}
+	f.checkAll(ctx)
 	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
 		if !f.jobs[id].Final {
 			f.flush(ctx, id)

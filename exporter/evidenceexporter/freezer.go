@@ -246,6 +246,9 @@ func (f *freezer) step(ctx context.Context, flushAll bool) {
 			flushed[id] = true
 		}
 	}
+	// New incidents have their past in the spool now: the store check
+	// comes after it.
+	f.checkAll(ctx)
 	if !flushAll {
 		return
 	}
@@ -339,50 +342,120 @@ func (f *freezer) update(st *incidentState) *incidentState {
 	return c
 }
 
-// begin creates the job of an incident seen for the first time. It checks
-// the store for a bundle this collector wrote before (its spool may have
-// been lost): a complete one is left alone, an incomplete one is continued
-// after its last part. The check gives up after storeCheckTimeout, so that
-// an unreachable store never delays the part covering the past. It reports
+// begin creates the job of an incident seen for the first time, marked
+// unchecked: its first flush, right after, freezes the past into the spool
+// before anything else, so that a crash of a memory ring from then on
+// loses none of it. Whether the store already holds this collector's
+// bundle of the incident (its spool may have been lost) is asked after
+// that flush, by check, and the uploader waits for the answer. It reports
 // whether there is a job to flush.
 func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Time) bool {
-	id := inc.ID
-	if f.skipped[id] {
+	if f.skipped[inc.ID] {
 		return false
 	}
-	st := &incidentState{
-		Incident:   inc,
-		StartedAt:  inc.StartedAt,
-		ResolvedAt: res,
-		NextPart:   1,
-		Parts:      []bundle.PartRef{},
-	}
-	checkCtx, cancel := context.WithTimeout(ctx, f.storeCheckTimeout)
-	m, err := f.storedManifest(checkCtx, id)
-	cancel()
-	switch {
-	case err != nil:
-		f.logger.Warn("Cannot check the store for an earlier bundle of this incident; freezing from part 1",
-			zap.String("incident", id), zap.Error(err))
-	case m != nil && m.Complete:
-		f.logger.Info("The store already holds this collector's complete bundle of the incident; not freezing it again",
-			zap.String("incident", id))
-		f.skipped[id] = true
-		return false
-	case m != nil:
-		f.logger.Warn("The store holds an incomplete bundle of this incident but the spool has no state for it; "+
-			"continuing after its last part (items may repeat)", zap.String("incident", id), zap.Int("parts", len(m.Parts)))
-		st.Parts = m.Parts
-		st.NextPart = m.NextSeq()
-		st.StartedAt = m.Window.Start.Add(f.policy.before)
-	}
-	wb := f.policy.bounds(st.StartedAt, res, time.Time{}, f.now())
-	st.Pending = f.restart.losses(wb.start, wb.bound, 0, time.Time{})
-	f.jobs[id] = st
+	st := f.newState(inc, res, inc.StartedAt)
+	st.Unchecked = true
+	f.jobs[inc.ID] = st
 	f.tb.ExporterEvidenceFreezes.Add(ctx, 1)
 	// Whether the ring still holds the window's past is known from what it
 	// evicted (item times, like the window), not from how far back its
 	// arrivals reach: the first flush names what is missing, if anything.
+	return true
+}
+
+// newState is the state of an incident before its first flush, its window
+// computed from startedAt.
+func (f *freezer) newState(inc incident.Incident, res *time.Time, startedAt time.Time) *incidentState {
+	st := &incidentState{
+		Incident:   inc,
+		StartedAt:  startedAt,
+		ResolvedAt: res,
+		NextPart:   1,
+		Parts:      []bundle.PartRef{},
+	}
+	wb := f.policy.bounds(st.StartedAt, res, time.Time{}, f.now())
+	st.Pending = f.restart.losses(wb.start, wb.bound, 0, time.Time{})
+	return st
+}
+
+// checkAll checks every unchecked job (see check), in order.
+func (f *freezer) checkAll(ctx context.Context) {
+	for _, id := range slices.Sorted(maps.Keys(f.jobs)) {
+		if f.jobs[id].Unchecked {
+			f.check(ctx, id)
+		}
+	}
+}
+
+// check asks the store whether it holds this collector's bundle of an
+// unchecked job's incident, which the spool does not know (the spool was
+// lost, or the state found at start was written before the check): a
+// complete one is left alone and the job's spooled parts are deleted; an
+// incomplete one is continued after its last part (the job's spooled
+// parts are deleted and the window is frozen again from the ring, so that
+// no part number is used twice; items may repeat, and the self-metrics
+// count the discarded freeze as well). Otherwise the job is
+// committed as checked and the uploader takes it. The look gives up after
+// storeCheckTimeout: an unreachable store counts as holding nothing, as the
+// parts must reach it some day. A check whose commit fails is redone at
+// the next step.
+func (f *freezer) check(ctx context.Context, id string) {
+	checkCtx, cancel := context.WithTimeout(ctx, f.storeCheckTimeout)
+	m, err := f.storedManifest(checkCtx, id)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the next start checks again
+	}
+	st := f.jobs[id]
+	switch {
+	case err != nil:
+		f.logger.Warn("Cannot check the store for an earlier bundle of this incident; uploading the spooled parts from part 1",
+			zap.String("incident", id), zap.Error(err))
+	case m != nil && m.Complete:
+		f.logger.Info("The store already holds this collector's complete bundle of the incident; not freezing it again",
+			zap.String("incident", id))
+		if !f.discard(id) {
+			return
+		}
+		f.skipped[id] = true
+		return
+	case m != nil:
+		f.logger.Warn("The store holds an incomplete bundle of this incident but the spool has no state for it; "+
+			"continuing after its last part (items may repeat)", zap.String("incident", id), zap.Int("parts", len(m.Parts)))
+		if !f.discard(id) {
+			return
+		}
+		next := f.newState(st.Incident, st.ResolvedAt, m.Window.Start.Add(f.policy.before))
+		next.Parts = m.Parts
+		next.NextPart = m.NextSeq()
+		f.jobs[id] = next
+		f.flush(ctx, id)
+		return
+	}
+	next := f.update(st)
+	next.Unchecked = false
+	if st.Version == 0 {
+		return // nothing committed yet: the next flush commits it checked
+	}
+	next.Version++
+	if err := f.commit(ctx, next, flushResult{}); err != nil {
+		f.jobs[id] = st
+		f.logger.Error("Committing the incident's state to the spool failed; checking the store again at the next flush",
+			zap.String("incident", id), zap.Error(err))
+	}
+}
+
+// discard deletes an unchecked job and what the spool holds of it, which
+// the uploader has left alone, and reports whether that worked (if not,
+// the job stays, unchecked, and is checked again at the next step).
+func (f *freezer) discard(id string) bool {
+	if err := f.spool.removeIncident(id); err != nil {
+		f.logger.Error("Cannot remove the incident's unchecked parts from the spool; checking the store again at the next flush",
+			zap.String("incident", id), zap.Error(err))
+		return false
+	}
+	f.up.forget(id)
+	delete(f.jobs, id)
 	return true
 }
 

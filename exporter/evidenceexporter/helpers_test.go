@@ -127,6 +127,9 @@ func newHarness(t *testing.T, cfg *Config, clock *fakeclock.Clock, st store.Stor
 		st = fs
 	}
 	h := &harness{t: t, cfg: cfg, clock: clock, reg: newFakeRegistry(st), fs: fs}
+	if g, ok := st.(*gatedStore); ok {
+		st = g.flakyStore
+	}
 	if f, ok := st.(*flakyStore); ok {
 		h.fs = f.Store.(*storage.Filesystem)
 	}

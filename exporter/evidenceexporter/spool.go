@@ -92,6 +92,11 @@ type incidentState struct {
 	Final bool `json:"final,omitempty"`
 	// Version counts commits.
 	Version uint64 `json:"version"`
+	// Unchecked is set from an incident's first commit until the store
+	// has been asked whether it already holds this collector's bundle of
+	// the incident (see freezer.check): the past is frozen into the spool
+	// first, and the uploader leaves an unchecked state's parts alone.
+	Unchecked bool `json:"unchecked,omitempty"`
 
 	// eventSeq is the eventIndex number of the newest event this
 	// process's last flush that took events had seen (see eventIndex).

@@ -88,6 +88,13 @@ func (u *uploader) submit(st *incidentState) {
 	}
 }
 
+// forget drops an incident whose unchecked parts the freezer discarded.
+func (u *uploader) forget(id string) {
+	u.mu.Lock()
+	delete(u.jobs, id)
+	u.mu.Unlock()
+}
+
 // spooled returns the parts and bytes waiting in the spool.
 func (u *uploader) spooled() (parts, size int64) {
 	u.mu.Lock()
@@ -160,8 +167,17 @@ func (u *uploader) pass(ctx context.Context) error {
 func (u *uploader) process(ctx context.Context, id string) error {
 	u.mu.Lock()
 	j := u.jobs[id]
+	if j == nil {
+		u.mu.Unlock()
+		return nil // forgotten: the store held the bundle already
+	}
 	st, next := j.state, j.next
 	u.mu.Unlock()
+	if st.Unchecked {
+		// The freezer has not yet asked whether the store holds this
+		// collector's bundle already; it submits the checked state.
+		return nil
+	}
 
 	for i := next; i < len(st.Parts); i++ {
 		if err := u.uploadPart(ctx, id, st.Parts[i]); err != nil {

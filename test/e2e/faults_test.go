@@ -115,12 +115,13 @@ func (r *freezeRig) restartAndCheck(before *spoolState) {
 	}
 }
 
-// TestFaultKill9BeforeFirstPart kills the collector after the incident
-// opened but before the part covering the past exists anywhere: the
-// exporter is still asking the store (held by the proxy) whether it wrote
-// a bundle of this incident before. After the restart, the incident is
-// frozen from scratch out of the on-disk ring.
-func TestFaultKill9BeforeFirstPart(t *testing.T) {
+// TestFaultKill9BeforeStoreCheck kills the collector after the incident
+// opened while the exporter is asking the store (held by the proxy)
+// whether it wrote a bundle of this incident before: the part covering the
+// past is already committed to the spool, marked unchecked, and nothing is
+// in the store. After the restart the exporter checks the store again and
+// uploads the spooled parts as they were.
+func TestFaultKill9BeforeStoreCheck(t *testing.T) {
 	r := kill9Rig(t, "INC-FAULT-KILL-A", 0)
 	r.sendWindow()
 	r.waitInRing(20 * time.Second)
@@ -134,10 +135,12 @@ func TestFaultKill9BeforeFirstPart(t *testing.T) {
 	r.c.Kill()
 	r.logf("killed the collector")
 
-	require.Nil(t, r.spoolState(), "the kill came too late: part 1 was already committed (the store check gives up after 2s)")
-	assert.Empty(t, r.spooledParts())
-	assert.False(t, harness.HasObject(r.st, r.partKey(1)))
-	r.restartAndCheck(nil)
+	before := r.spoolState()
+	require.NotNil(t, before, "the part covering the past is committed before the store check")
+	require.True(t, before.Unchecked, "the kill came too late: the store check had answered (it gives up after 2s)")
+	assert.Contains(t, r.spooledParts(), "part-000001.tar.zst")
+	assert.False(t, harness.HasObject(r.st, r.partKey(1)), "an unchecked part was uploaded")
+	r.restartAndCheck(before)
 }
 
 // TestFaultKill9FirstPartNotStored kills the collector when the part

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -284,13 +285,15 @@ func (r *freezeRig) waitLedgered(extraLogs int64, timeout time.Duration) {
 	}, timeout, 20*time.Millisecond, "the arrival ledger never listed exactly the items sent: %v", got)
 }
 
-// TestLossKill9MemoryRing kills a collector with an in-memory ring right
-// after a trigger, before the part covering the past exists (its store
-// check is held): the restarted collector cannot freeze that past, which
-// died with the ring, and its bundle names it as a restart loss, item for
-// item: the blocks the dead ring last listed in recorder.json, and those
-// it took after that (more items of the window, and the webhook's own
-// record of the opening), which only its arrival ledger lists.
+// TestLossKill9MemoryRing kills a collector with an in-memory ring shortly
+// after a trigger. The part covering the past is already in the spool,
+// frozen before the store check, which is held (the part is marked
+// unchecked and not uploaded). More items of the window arrived after that
+// part, listed only in the arrival ledger, and the webhook's own record of
+// the opening. The restarted collector checks the store and uploads the
+// spooled past: every item of the window sent before the trigger is in the
+// bundle, and what died with the ring is named as a restart loss, item for
+// item.
 func TestLossKill9MemoryRing(t *testing.T) {
 	r := startRig(t, "INC-LOSS-RESTART", rigOptions{
 		proxy:    true,
@@ -306,9 +309,14 @@ func TestLossKill9MemoryRing(t *testing.T) {
 	r.send(every(T.Add(-freezeBefore), T.Add(-time.Minute), time.Second)...)
 	r.waitInRing(20 * time.Second)
 	r.waitRecorded(20 * time.Second)
+	r.kept = r.inWindow() // the past at the trigger: none of it may be lost
 
 	r.proxy.Hold(isRead(r.manifestKey()))
 	r.open()
+	opened := time.Now()
+	require.Eventually(t, func() bool { return r.spoolState() != nil }, 10*time.Second, time.Millisecond,
+		"the part covering the past never reached the spool")
+	r.logf("the past is in the spool %s after the webhook answered", time.Since(opened).Round(time.Millisecond))
 	held := r.proxy.WaitHeld(10 * time.Second)
 	r.logf("the store check is held: %s", held)
 	// The freeze loop waits for the store: recorder.json is not rewritten,
@@ -317,13 +325,55 @@ func TestLossKill9MemoryRing(t *testing.T) {
 	r.waitLedgered(1, 20*time.Second)
 	r.c.Kill()
 	r.logf("killed the collector")
-	require.Nil(t, r.spoolState(), "the kill came too late: part 1 was already committed")
+	st := r.spoolState()
+	require.NotNil(t, st)
+	require.True(t, st.Unchecked, "the kill came too late: the store check had answered")
+	require.NotEmpty(t, st.Parts)
+	assert.False(t, harness.HasObject(r.st, r.partKey(1)), "an unchecked part was uploaded")
 
 	r.proxy.Drop()
 	r.c.RestartAfterKill()
 	r.logf("the collector is up again")
 	// While it is down nothing was sent; after the restart, the rest of
 	// the window arrives and is frozen.
+	r.send(every(T.Add(5*time.Second), T.Add(20*time.Second), time.Second)...)
+	rep := harness.WaitBundleComplete(t, r.st, r.id, time.Minute)
+	r.logf("the bundle is complete")
+	r.checkExactlyTheWindow(rep)
+}
+
+// TestLossKill9BeforeThePastIsSpooled kills a collector with an in-memory
+// ring after a trigger whose part covering the past never reached the
+// spool (a file in the place of the incident's spool directory makes its
+// write fail): the past dies with the ring, and the bundle written after
+// the restart names it as a restart loss, item for item, from
+// recorder.json and the arrival ledger.
+func TestLossKill9BeforeThePastIsSpooled(t *testing.T) {
+	r := startRig(t, "INC-LOSS-UNSPOOLED", rigOptions{
+		after:    30 * time.Second,
+		override: map[string]any{"processors": map[string]any{"batch": map[string]any{"timeout": "20ms"}}},
+	})
+	T := r.T
+	r.missingReason = bundle.LossRestart
+	r.send(every(T.Add(-3*time.Minute), T.Add(-freezeBefore-time.Second), time.Second)...)
+	r.waitInRing(20 * time.Second)
+	r.send(every(T.Add(-freezeBefore), T.Add(-time.Minute), time.Second)...)
+	r.waitInRing(20 * time.Second)
+	r.waitRecorded(20 * time.Second)
+	// More of the past, listed only in the ledger until the next flush.
+	r.send(every(T.Add(-59*time.Second), T.Add(-time.Second), time.Second)...)
+
+	blocker := r.spoolIncidentDir()
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	r.open()
+	r.waitLedgered(1, 20*time.Second)
+	require.Eventually(t, func() bool { return strings.Contains(r.c.Output(), "Freezing the incident's window failed") },
+		10*time.Second, 10*time.Millisecond, "the first freeze did not fail")
+	r.c.Kill()
+	r.logf("killed the collector")
+	require.NoError(t, os.Remove(blocker))
+	r.c.RestartAfterKill()
+	r.logf("the collector is up again")
 	r.send(every(T.Add(5*time.Second), T.Add(20*time.Second), time.Second)...)
 	rep := harness.WaitBundleComplete(t, r.st, r.id, time.Minute)
 	r.logf("the bundle is complete")

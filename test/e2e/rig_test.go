@@ -73,6 +73,8 @@ type freezeRig struct {
 	// nothing may be missing. With no loss at all, the manifest must say
 	// lossless.
 	missingReason string
+	// kept are items the bundle must hold even with missingReason set.
+	kept signalItems
 }
 
 // signalItems maps item IDs to item times, per signal.
@@ -380,9 +382,10 @@ func (r *freezeRig) spoolIncidentDir() string {
 
 // spoolState is the subset of the exporter's state.json the tests read.
 type spoolState struct {
-	Complete bool             `json:"complete"`
-	Parts    []bundle.PartRef `json:"parts"`
-	Cursor   uint64           `json:"cursor"`
+	Complete  bool             `json:"complete"`
+	Unchecked bool             `json:"unchecked"`
+	Parts     []bundle.PartRef `json:"parts"`
+	Cursor    uint64           `json:"cursor"`
 }
 
 func (s *spoolState) frozen() bundle.Counts {
@@ -492,12 +495,24 @@ func (r *freezeRig) checkExactlyTheWindow(rep bundle.Report) {
 		sent, want   map[string]time.Time
 		got          map[string][]time.Time
 		total        int64
+
+		kept map[string]time.Time
 	}{
-		{"span", bundle.SignalTraces, r.sent.traces, want.traces, got.traces, col.Totals.Spans - untagged.Spans},
-		{"log record", bundle.SignalLogs, r.sent.logs, want.logs, got.logs, col.Totals.LogRecords - untagged.LogRecords},
-		{"data point", bundle.SignalMetrics, r.sent.metrics, want.metrics, got.metrics, col.Totals.DataPoints},
+		{"span", bundle.SignalTraces, r.sent.traces, want.traces, got.traces, col.Totals.Spans - untagged.Spans, r.kept.traces},
+		{"log record", bundle.SignalLogs, r.sent.logs, want.logs, got.logs, col.Totals.LogRecords - untagged.LogRecords, r.kept.logs},
+		{"data point", bundle.SignalMetrics, r.sent.metrics, want.metrics, got.metrics, col.Totals.DataPoints, r.kept.metrics},
 	} {
-		var missing, dup, outside []string
+		var missing, dup, outside, lostKept []string
+		for id, at := range sig.kept {
+			if len(sig.got[id]) == 0 {
+				lostKept = append(lostKept, fmt.Sprintf("%s@%s", id, at.Sub(r.T)))
+			}
+		}
+		slices.Sort(lostKept)
+		assert.Emptyf(t, lostKept, "%ss that must be in the bundle are missing (times relative to T)", sig.name)
+		if len(sig.kept) > 0 {
+			t.Logf("%ss: %d of the %d that must be in the bundle are in it", sig.name, len(sig.kept)-len(lostKept), len(sig.kept))
+		}
 		var lost bundle.Loss
 		var lostRange bundle.TimeRange
 		for id, at := range sig.want {
