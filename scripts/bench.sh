@@ -15,7 +15,10 @@
 #    ring, bundle, the timeline of a 1M-span bundle vs reading it, the web
 #    page of a 1M-span incident vs its timeline, the slo
 #    connector vs a no-op connector).
-# 4. Writes BENCHMARKS.md with test/perf/benchmd.
+# 4. Writes BENCHMARKS.md with test/perf/benchmd, comparing the end-to-end
+#    CPU ratios (each configuration over the same run's baseline) with
+#    those of the BENCHMARKS.md committed at HEAD, if any (the acceptance:
+#    no regression by more than 5%).
 #
 # Settings (environment; defaults in brackets):
 #   BENCH_TIME [200x]       -benchtime of the micro-benchmarks
@@ -96,10 +99,19 @@ micro ./pkg/bundle/ . || status=1
 	./internal/webui/ | tee -a bench.txt || status=1
 micro ./connector/sloconnector/ '^BenchmarkConsumeTraces$' || status=1
 
+# The previous committed run, to compare the end-to-end CPU ratios with.
+previous=()
+if git show "HEAD:$BENCH_OUT" >"$work/previous-BENCHMARKS.md" 2>/dev/null; then
+	previous=(-previous "$work/previous-BENCHMARKS.md")
+else
+	echo "bench: no $BENCH_OUT committed at HEAD; the report compares with no previous run"
+fi
+
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)
 "$GO" run ./test/perf/benchmd -results "$results" -micro bench.txt -out "$BENCH_OUT" \
 	-command "make bench   # runs scripts/bench.sh" -settings "$settings" -commit "$commit" \
-	-load-start "$load_start" -load-end "$load_end" -seconds "$(($(date +%s) - started))"
+	-load-start "$load_start" -load-end "$load_end" -seconds "$(($(date +%s) - started))" \
+	${previous[@]+"${previous[@]}"}
 echo "bench: wrote $BENCH_OUT (load average at the end: $load_end)"
 exit "$status"
