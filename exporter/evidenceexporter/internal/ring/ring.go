@@ -82,6 +82,10 @@ type Ring struct {
 	codecs *codecs
 	disk   bool
 	bufs   sync.Pool // *[]byte scratch buffers for compression and reads
+	// spare keeps a few scratch buffers across garbage collections, which
+	// empty bufs: a batch's buffers are megabytes that append would
+	// otherwise grow again from 64 KiB, copying and clearing as it goes.
+	spare  chan *[]byte
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
@@ -134,7 +138,7 @@ func Open(cfg Config, logger *zap.Logger) (*Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Ring{cfg: cfg, logger: logger, codecs: codecs, disk: cfg.Directory != ""}
+	r := &Ring{cfg: cfg, logger: logger, codecs: codecs, disk: cfg.Directory != "", spare: make(chan *[]byte, spareBufs)}
 	r.bufs.New = func() any {
 		b := make([]byte, 0, 64<<10)
 		return &b
@@ -263,15 +267,39 @@ func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items in
 	return m, nil
 }
 
-func (r *Ring) getBuf() *[]byte { return r.bufs.Get().(*[]byte) }
+// Scratch buffers: spareBufs of at most maxSpareBuf bytes each are kept
+// for good (an append uses two at a time); buffers up to maxPooledBuf go to
+// the sync.Pool, which drops them at the next garbage collections; larger
+// ones are dropped at once.
+const (
+	spareBufs    = 4
+	maxSpareBuf  = 4 << 20
+	maxPooledBuf = 16 << 20
+)
 
-// putBuf returns a scratch buffer (grown to b) to the pool unless it grew
-// too large to be worth keeping.
+func (r *Ring) getBuf() *[]byte {
+	select {
+	case b := <-r.spare:
+		return b
+	default:
+		return r.bufs.Get().(*[]byte)
+	}
+}
+
+// putBuf returns a scratch buffer (grown to b) to the spares or the pool
+// unless it grew too large to be worth keeping.
 func (r *Ring) putBuf(bufp *[]byte, b []byte) {
-	if cap(b) > 16<<20 {
+	if cap(b) > maxPooledBuf {
 		return
 	}
 	*bufp = b[:0]
+	if cap(b) <= maxSpareBuf {
+		select {
+		case r.spare <- bufp:
+			return
+		default:
+		}
+	}
 	r.bufs.Put(bufp)
 }
 
