@@ -57,7 +57,9 @@ func parsePrevious(md []byte) (*previousRun, error) {
 		case strings.HasPrefix(line, "## "):
 			inCPU = line == "## End-to-end CPU per million spans"
 		case inCPU && strings.HasPrefix(line, "- load average:"):
-			prev.load = strings.TrimSpace(strings.TrimPrefix(line, "- load average:"))
+			load := strings.TrimSpace(strings.TrimPrefix(line, "- load average:"))
+			load, _, _ = strings.Cut(load, "; the run took")
+			prev.load = load
 		case line == "### "+cpuTableTitle:
 			var header []string
 			var rows [][]string

@@ -45,7 +45,7 @@ func TestParseCommittedBenchmarks(t *testing.T) {
 }
 
 func TestParsePrevious(t *testing.T) {
-	md := "# Benchmarks\n\n| commit | `abc1234` |\n\n## End-to-end CPU per million spans\n\n- load average: 1.00 2.00 3.00 before, 4 5 6 after\n\n" +
+	md := "# Benchmarks\n\n| commit | `abc1234` |\n\n## End-to-end CPU per million spans\n\n- load average: 1.00 2.00 3.00 before, 4 5 6 after; the run took 1m0s\n\n" +
 		"### " + cpuTableTitle + "\n\n" +
 		"| config | pipeline | median | vs baseline (median) | per-round ratios |\n| --- | --- | --- | --- | --- |\n" +
 		"| baseline | a \\| b | 2.00 | 1.000x | 1.000, 1.000 |\n" +
