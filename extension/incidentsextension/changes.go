@@ -100,12 +100,14 @@ func diffIncident(prev, next *incident.Incident, kind incident.EventKind) []inci
 	if kind == incident.EventIncidentExpired {
 		endKind = incidentsapi.Expired
 	}
+	// The changes share next's scope, labels and links, which nobody
+	// modifies (see derive).
 	opened := func() incidentsapi.Change {
-		o := cloneIncident(next)
+		o := *next
 		o.Status, o.ResolvedAt = incident.StatusOpen, nil
 		return incidentsapi.Change{Kind: incidentsapi.Opened, Incident: o}
 	}
-	ended := func() incidentsapi.Change { return incidentsapi.Change{Kind: endKind, Incident: cloneIncident(next)} }
+	ended := func() incidentsapi.Change { return incidentsapi.Change{Kind: endKind, Incident: *next} }
 	nextOpen := next.Status == incident.StatusOpen
 	switch {
 	case prev == nil || prev.Status == "":
@@ -117,7 +119,7 @@ func diffIncident(prev, next *incident.Incident, kind incident.EventKind) []inci
 		if prev.StartedAt.Equal(next.StartedAt) && sameMetaContent(metaOf(prev), metaOf(next)) {
 			return nil
 		}
-		return []incidentsapi.Change{{Kind: incidentsapi.Extended, Incident: cloneIncident(next)}}
+		return []incidentsapi.Change{{Kind: incidentsapi.Extended, Incident: *next}}
 	case prev.Status == incident.StatusOpen:
 		return []incidentsapi.Change{ended()}
 	case nextOpen:

@@ -150,16 +150,17 @@ func (s *incidentState) addResolve(t time.Time) {
 }
 
 // mergeMeta keeps the meta with the later UpdatedAt; ties are broken by
-// comparing the JSON encodings, so every replica picks the same one.
+// comparing the JSON encodings, so every replica picks the same one. m is
+// kept as it is (metas are never modified in place).
 func (s *incidentState) mergeMeta(m incidentMeta) {
 	switch c := m.UpdatedAt.Compare(s.meta.UpdatedAt); {
 	case c > 0:
-		s.meta = m.clone()
+		s.meta = m
 	case c == 0:
 		a, _ := json.Marshal(s.meta)
 		b, _ := json.Marshal(m)
 		if bytes.Compare(b, a) > 0 {
-			s.meta = m.clone()
+			s.meta = m
 		}
 	}
 }
@@ -185,7 +186,11 @@ func (s *incidentState) walk() (open bool, started time.Time, by string, resolve
 	return state == 1, started, by, resolved, state != 0
 }
 
-// derive recomputes s.rec from the marks and meta.
+// derive recomputes s.rec from the marks and meta. The record shares the
+// meta's scope, labels and links: neither is ever modified in place (a
+// changed meta is a new one, see overlayMeta), so one copy of them serves
+// the state, its published record and every change and event that carries
+// it.
 func (s *incidentState) derive() {
 	open, started, by, resolved, ok := s.walk()
 	rec := incident.Incident{
@@ -193,10 +198,10 @@ func (s *incidentState) derive() {
 		Title:     s.meta.Title,
 		Severity:  s.meta.Severity,
 		Source:    s.meta.Source,
-		Scope:     slices.Clone(s.meta.Scope),
+		Scope:     s.meta.Scope,
 		UpdatedAt: s.meta.UpdatedAt,
-		Labels:    maps.Clone(s.meta.Labels),
-		Links:     slices.Clone(s.meta.Links),
+		Labels:    s.meta.Labels,
+		Links:     s.meta.Links,
 	}
 	if ok {
 		rec.StartedAt, rec.OpenedBy = started, by

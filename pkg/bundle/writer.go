@@ -46,6 +46,9 @@ func getEncoder() *zstd.Encoder {
 }
 
 func putEncoder(enc *zstd.Encoder) {
+	// The encoder keeps the writer it was last reset to: a pooled encoder
+	// would otherwise hold the last part's whole output alive.
+	enc.Reset(nil)
 	select {
 	case encoders <- enc:
 	default:

@@ -52,7 +52,9 @@ func (k ChangeKind) String() string {
 	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }
 
-// Change is delivered to subscribers, in order, from one goroutine.
+// Change is delivered to subscribers, in order, from one goroutine. The
+// incident's scope, labels and links are shared with the registry:
+// subscribers read them and never modify them.
 type Change struct {
 	Kind     ChangeKind
 	Incident incident.Incident
