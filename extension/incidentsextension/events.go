@@ -1,8 +1,12 @@
 package incidentsextension // import "github.com/otel-evidence/otel-evidence/extension/incidentsextension"
 
 import (
+	"bytes"
+	"compress/flate"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
@@ -11,17 +15,86 @@ import (
 // eventOverhead approximates the memory of an event besides its payload.
 const eventOverhead = 512
 
+// minPackedPayload is the smallest payload kept compressed.
+const minPackedPayload = 128
+
 // eventLog holds recorded events in (Time, key) order, each once, within
-// maxEvents and maxEventBytes.
+// maxEvents and maxEventBytes. Payloads (the received bodies, kept as
+// evidence) are held deflated: they are most of an event's memory, and
+// every open incident has at least one. Readers get them back byte for
+// byte.
 type eventLog struct {
-	entries []storedEvent
+	entries []logEntry
 	keys    map[string]struct{}
 	bytes   int
+	// packer deflates the payloads of added events (add runs under the
+	// write lock).
+	packer *flate.Writer
+	buf    bytes.Buffer
 }
 
-func eventSize(e *storedEvent) int { return eventOverhead + len(e.Key) + len(e.Event.Payload) }
+// logEntry is a stored event whose payload, when it was worth it, is held
+// deflated in packed (Event.Payload is then nil).
+type logEntry struct {
+	storedEvent
+	packed     []byte
+	payloadLen int
+}
 
-func compareEntry(a storedEvent, t time.Time, key string) int {
+// eventSize is what an event counts against maxEventBytes: its payload
+// counts at its received size.
+func eventSize(e *logEntry) int { return eventOverhead + len(e.Key) + e.payloadLen }
+
+// inflaters are reused between readers (between runs under the read lock,
+// possibly from several goroutines).
+var inflaters sync.Pool
+
+// event returns the entry's event with its payload as received.
+func (e *logEntry) event() incident.Event {
+	ev := e.Event
+	if e.packed == nil {
+		return ev
+	}
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(bytes.NewReader(e.packed))
+	} else if err := r.(flate.Resetter).Reset(bytes.NewReader(e.packed), nil); err != nil {
+		panic("incidents: reset a deflate reader: " + err.Error()) // never fails without a dictionary
+	}
+	payload := make([]byte, e.payloadLen)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		// Only this process wrote packed: it cannot be damaged.
+		panic("incidents: inflate a recorded payload: " + err.Error())
+	}
+	inflaters.Put(r)
+	ev.Payload = payload
+	return ev
+}
+
+// pack returns the entry of ev, its payload deflated when that is
+// smaller.
+func (l *eventLog) pack(key string, ev incident.Event) logEntry {
+	e := logEntry{storedEvent: storedEvent{Key: key, Event: ev}, payloadLen: len(ev.Payload)}
+	if len(ev.Payload) < minPackedPayload {
+		return e
+	}
+	l.buf.Reset()
+	if l.packer == nil {
+		l.packer, _ = flate.NewWriter(&l.buf, flate.BestSpeed) // a valid level: no error
+	} else {
+		l.packer.Reset(&l.buf)
+	}
+	_, werr := l.packer.Write(ev.Payload)
+	cerr := l.packer.Close()
+	if werr != nil || cerr != nil || l.buf.Len() >= len(ev.Payload) {
+		return e
+	}
+	e.packed = bytes.Clone(l.buf.Bytes())
+	e.Event.Payload = nil
+	return e
+}
+
+func compareEntry(a logEntry, t time.Time, key string) int {
 	if c := a.Event.Time.Compare(t); c != 0 {
 		return c
 	}
@@ -38,12 +111,12 @@ func (l *eventLog) add(key string, ev incident.Event) {
 		return
 	}
 	l.keys[key] = struct{}{}
-	e := storedEvent{Key: key, Event: ev}
+	e := l.pack(key, ev)
 	n := len(l.entries)
 	if n == 0 || compareEntry(l.entries[n-1], ev.Time, key) < 0 {
 		l.entries = append(l.entries, e)
 	} else {
-		i, _ := slices.BinarySearchFunc(l.entries, e, func(a, b storedEvent) int { return compareEntry(a, b.Event.Time, b.Key) })
+		i, _ := slices.BinarySearchFunc(l.entries, e, func(a, b logEntry) int { return compareEntry(a, b.Event.Time, b.Key) })
 		l.entries = slices.Insert(l.entries, i, e)
 	}
 	l.bytes += eventSize(&e)
@@ -61,7 +134,7 @@ func (l *eventLog) add(key string, ev incident.Event) {
 
 // pruneBefore drops the events older than t.
 func (l *eventLog) pruneBefore(t time.Time) {
-	i, _ := slices.BinarySearchFunc(l.entries, t, func(a storedEvent, t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.entries, t, func(a logEntry, t time.Time) int {
 		if a.Event.Time.Before(t) {
 			return -1
 		}
@@ -83,21 +156,32 @@ func (l *eventLog) dropFirst(n int) {
 
 // between returns copies of the events with from <= Time <= to.
 func (l *eventLog) between(from, to time.Time) []incident.Event {
-	lo, _ := slices.BinarySearchFunc(l.entries, from, func(a storedEvent, t time.Time) int {
+	lo, _ := slices.BinarySearchFunc(l.entries, from, func(a logEntry, t time.Time) int {
 		if a.Event.Time.Before(t) {
 			return -1
 		}
 		return 1
 	})
 	var out []incident.Event
-	for _, e := range l.entries[lo:] {
+	for i := range l.entries[lo:] {
+		e := &l.entries[lo+i]
 		if e.Event.Time.After(to) {
 			break
 		}
-		out = append(out, e.Event)
+		out = append(out, e.event())
 	}
 	return out
 }
 
 // all returns the stored entries (shared; callers copy what they keep).
-func (l *eventLog) all() []storedEvent { return l.entries }
+func (l *eventLog) all() []logEntry { return l.entries }
+
+// stored returns the events as the snapshot stores them, payloads as
+// received.
+func (l *eventLog) stored() []storedEvent {
+	out := make([]storedEvent, len(l.entries))
+	for i := range l.entries {
+		out[i] = storedEvent{Key: l.entries[i].Key, Event: l.entries[i].event()}
+	}
+	return out
+}

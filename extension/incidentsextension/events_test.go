@@ -1,7 +1,11 @@
 package incidentsextension
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,4 +52,48 @@ func TestEventLogByteBound(t *testing.T) {
 		total += eventSize(&l.all()[i])
 	}
 	assert.Equal(t, total, l.bytes)
+}
+
+// TestEventLogPayloads: payloads are held deflated when that is smaller and
+// come back byte for byte, from between and in the stored snapshot.
+func TestEventLogPayloads(t *testing.T) {
+	var l eventLog
+	base := time.Unix(1700000000, 0).UTC()
+	body := []byte(`{"version":"4","status":"firing","alerts":[` + strings.Repeat(`{"labels":{"alertname":"HighErrorRate","severity":"critical"}},`, 20) + `{}]}`)
+	noise := make([]byte, 4096)
+	_, err := rand.Read(noise)
+	require.NoError(t, err)
+	payloads := map[string][]byte{
+		"a-json":  body,
+		"b-small": []byte(`{"a":1}`),
+		"c-noise": noise,
+		"d-none":  nil,
+	}
+	for key, p := range payloads {
+		l.add(key, incident.Event{Time: base, Source: key, Payload: bytes.Clone(p)})
+	}
+	for i := range l.all() {
+		e := &l.all()[i]
+		assert.Equal(t, eventOverhead+len(e.Key)+len(payloads[e.Key]), eventSize(e), e.Key)
+		if e.Key == "a-json" {
+			assert.Nil(t, e.Event.Payload, "a compressible payload is held deflated")
+			assert.Less(t, len(e.packed), len(body)/2)
+		} else {
+			assert.Nil(t, e.packed, "%s is held as received", e.Key)
+		}
+	}
+	for range 2 { // the second time through reused inflaters
+		evs := l.between(base, base)
+		require.Len(t, evs, len(payloads))
+		for _, ev := range evs {
+			assert.Equal(t, json.RawMessage(payloads[ev.Source]), ev.Payload, ev.Source)
+		}
+	}
+	for _, se := range l.stored() {
+		assert.Equal(t, json.RawMessage(payloads[se.Key]), se.Event.Payload, se.Key)
+	}
+	// A reader owns what it gets.
+	evs := l.between(base, base)
+	evs[0].Payload[0] = 'X'
+	assert.Equal(t, json.RawMessage(body), l.between(base, base)[0].Payload)
 }

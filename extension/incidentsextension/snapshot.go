@@ -138,7 +138,7 @@ func (e *incidentsExtension) writeSnapshot(ctx context.Context, force bool) erro
 		snap.Deploys = append(snap.Deploys, cloneDeploy(e.deploys[id]))
 	}
 	e.evMu.RLock()
-	snap.Events = slices.Clone(e.events.all())
+	snap.Events = e.events.stored()
 	e.evMu.RUnlock()
 	e.mu.Unlock()
 
