@@ -210,12 +210,17 @@ func (e *incidentsExtension) stageOpen(tx *txn, inc incident.Incident, ev incide
 	} else if ev.Kind == "" {
 		ev.Kind = incident.EventIncidentOpened
 	}
-	published := next.rec // shared: records are never modified in place (derive builds each anew)
-	ev.Incident = &published
-	tx.events = append(tx.events, ev)
 	if changed {
+		// The event and the state share the record: a state is never
+		// modified once committed (a change is a clone), and derive builds
+		// each record anew.
+		ev.Incident = &next.rec
 		tx.setIncident(next, changes)
+	} else {
+		published := next.rec // shared: records are never modified in place (derive builds each anew)
+		ev.Incident = &published
 	}
+	tx.events = append(tx.events, ev)
 	return changed, nil
 }
 

@@ -81,7 +81,10 @@ func (e *incidentsExtension) mergeSnapshot(snap *storedSnapshot) {
 		}
 		s.derive()
 		if cur := e.incidents[rec.ID]; cur != nil {
-			cur.mergeState(s)
+			// A state is never modified in place: events share its record.
+			merged := cur.clone()
+			merged.mergeState(s)
+			e.incidents[rec.ID] = merged
 		} else {
 			e.incidents[rec.ID] = s
 		}
