@@ -20,11 +20,12 @@ import (
 // (markIncident), so that publishing costs no copy of every record.
 func (e *incidentsExtension) publish(changes []incidentsapi.Change, origin string) {
 	e.version++
-	var changed []incident.Incident
+	var changed []*incident.Incident
 	var removed []string
 	for id := range e.snapDirty {
 		if s, ok := e.incidents[id]; ok {
-			changed = append(changed, s.rec)
+			// Shared: a state is never modified in place (see stageOpen).
+			changed = append(changed, &s.rec)
 		} else {
 			removed = append(removed, id)
 		}
@@ -38,7 +39,7 @@ func (e *incidentsExtension) publish(changes []incidentsapi.Change, origin strin
 		}
 		e.deploysDirty = false
 	}
-	e.snap.Store(e.snap.Load().Update(e.version, changed, removed, deps))
+	e.snap.Store(e.snap.Load().UpdateShared(e.version, changed, removed, deps))
 	if e.rebuild {
 		return
 	}

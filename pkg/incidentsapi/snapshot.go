@@ -58,6 +58,18 @@ func NewSnapshot(version uint64, incidents []incident.Incident, deploys []incide
 // O(len(s.Incidents)) pointer copies and O(len(changed)) record copies, so
 // that a registry of many incidents can publish every change.
 func (s *Snapshot) Update(version uint64, changed []incident.Incident, removed []string, deploys []incident.Deploy) *Snapshot {
+	recs := make([]*incident.Incident, len(changed))
+	for i := range changed {
+		inc := changed[i]
+		recs[i] = &inc
+	}
+	return s.UpdateShared(version, recs, removed, deploys)
+}
+
+// UpdateShared is Update with the changed records themselves put in, not
+// copies: for a registry whose records are never modified once published,
+// so that the snapshot does not hold a second copy of each.
+func (s *Snapshot) UpdateShared(version uint64, changed []*incident.Incident, removed []string, deploys []incident.Deploy) *Snapshot {
 	n := &Snapshot{Version: version, Incidents: maps.Clone(s.Incidents), deploys: s.deploys}
 	if n.Incidents == nil {
 		n.Incidents = make(map[string]*incident.Incident, len(changed))
@@ -67,9 +79,8 @@ func (s *Snapshot) Update(version uint64, changed []incident.Incident, removed [
 		delete(n.Incidents, id)
 		touched[id] = struct{}{}
 	}
-	for i := range changed {
-		inc := changed[i]
-		n.Incidents[inc.ID] = &inc // the last of an ID wins
+	for _, inc := range changed {
+		n.Incidents[inc.ID] = inc // the last of an ID wins
 		touched[inc.ID] = struct{}{}
 	}
 	var opened []*incident.Incident
