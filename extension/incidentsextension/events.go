@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +25,9 @@ const minPackedPayload = 128
 // every open incident has at least one. Readers get them back byte for
 // byte.
 type eventLog struct {
-	entries []logEntry
+	// entries point to the events, so that the list's spare capacity
+	// costs a pointer per event, not an event.
+	entries []*logEntry
 	keys    map[string]struct{}
 	bytes   int
 	// packer deflates the payloads of added events (add runs under the
@@ -34,16 +37,16 @@ type eventLog struct {
 }
 
 // logEntry is a stored event whose payload, when it was worth it, is held
-// deflated in packed (Event.Payload is then nil).
+// deflated (packed is then set and Event.Payload holds the deflated bytes).
 type logEntry struct {
 	storedEvent
-	packed     []byte
-	payloadLen int
+	payloadLen int32 // as received; a request body is far below 2 GiB
+	packed     bool
 }
 
 // eventSize is what an event counts against maxEventBytes: its payload
 // counts at its received size.
-func eventSize(e *logEntry) int { return eventOverhead + len(e.Key) + e.payloadLen }
+func eventSize(e *logEntry) int { return eventOverhead + len(e.Key) + int(e.payloadLen) }
 
 // inflaters are reused between readers (between runs under the read lock,
 // possibly from several goroutines).
@@ -52,13 +55,13 @@ var inflaters sync.Pool
 // event returns the entry's event with its payload as received.
 func (e *logEntry) event() incident.Event {
 	ev := e.Event
-	if e.packed == nil {
+	if !e.packed {
 		return ev
 	}
 	r, _ := inflaters.Get().(io.ReadCloser)
 	if r == nil {
-		r = flate.NewReader(bytes.NewReader(e.packed))
-	} else if err := r.(flate.Resetter).Reset(bytes.NewReader(e.packed), nil); err != nil {
+		r = flate.NewReader(bytes.NewReader(e.Event.Payload))
+	} else if err := r.(flate.Resetter).Reset(bytes.NewReader(e.Event.Payload), nil); err != nil {
 		panic("incidents: reset a deflate reader: " + err.Error()) // never fails without a dictionary
 	}
 	payload := make([]byte, e.payloadLen)
@@ -73,9 +76,9 @@ func (e *logEntry) event() incident.Event {
 
 // pack returns the entry of ev, its payload deflated when that is
 // smaller.
-func (l *eventLog) pack(key string, ev incident.Event) logEntry {
-	e := logEntry{storedEvent: storedEvent{Key: key, Event: ev}, payloadLen: len(ev.Payload)}
-	if len(ev.Payload) < minPackedPayload {
+func (l *eventLog) pack(key string, ev incident.Event) *logEntry {
+	e := &logEntry{storedEvent: storedEvent{Key: key, Event: ev}, payloadLen: int32(min(len(ev.Payload), math.MaxInt32))}
+	if len(ev.Payload) < minPackedPayload || len(ev.Payload) > math.MaxInt32 {
 		return e
 	}
 	l.buf.Reset()
@@ -89,12 +92,11 @@ func (l *eventLog) pack(key string, ev incident.Event) logEntry {
 	if werr != nil || cerr != nil || l.buf.Len() >= len(ev.Payload) {
 		return e
 	}
-	e.packed = bytes.Clone(l.buf.Bytes())
-	e.Event.Payload = nil
+	e.Event.Payload, e.packed = bytes.Clone(l.buf.Bytes()), true
 	return e
 }
 
-func compareEntry(a logEntry, t time.Time, key string) int {
+func compareEntry(a *logEntry, t time.Time, key string) int {
 	if c := a.Event.Time.Compare(t); c != 0 {
 		return c
 	}
@@ -116,17 +118,17 @@ func (l *eventLog) add(key string, ev incident.Event) {
 	if n == 0 || compareEntry(l.entries[n-1], ev.Time, key) < 0 {
 		l.entries = append(l.entries, e)
 	} else {
-		i, _ := slices.BinarySearchFunc(l.entries, e, func(a, b logEntry) int { return compareEntry(a, b.Event.Time, b.Key) })
+		i, _ := slices.BinarySearchFunc(l.entries, e, func(a, b *logEntry) int { return compareEntry(a, b.Event.Time, b.Key) })
 		l.entries = slices.Insert(l.entries, i, e)
 	}
-	l.bytes += eventSize(&e)
+	l.bytes += eventSize(e)
 	if over := len(l.entries) - maxEvents; over > 0 {
 		l.dropFirst(over)
 	}
 	// Over the byte budget: drop the oldest, keeping at least the newest.
 	drop, freed := 0, 0
 	for l.bytes-freed > maxEventBytes && drop < len(l.entries)-1 {
-		freed += eventSize(&l.entries[drop])
+		freed += eventSize(l.entries[drop])
 		drop++
 	}
 	l.dropFirst(drop)
@@ -134,7 +136,7 @@ func (l *eventLog) add(key string, ev incident.Event) {
 
 // pruneBefore drops the events older than t.
 func (l *eventLog) pruneBefore(t time.Time) {
-	i, _ := slices.BinarySearchFunc(l.entries, t, func(a logEntry, t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.entries, t, func(a *logEntry, t time.Time) int {
 		if a.Event.Time.Before(t) {
 			return -1
 		}
@@ -149,22 +151,21 @@ func (l *eventLog) dropFirst(n int) {
 	}
 	for i := range l.entries[:n] {
 		delete(l.keys, l.entries[i].Key)
-		l.bytes -= eventSize(&l.entries[i])
+		l.bytes -= eventSize(l.entries[i])
 	}
 	l.entries = slices.Delete(l.entries, 0, n)
 }
 
 // between returns copies of the events with from <= Time <= to.
 func (l *eventLog) between(from, to time.Time) []incident.Event {
-	lo, _ := slices.BinarySearchFunc(l.entries, from, func(a logEntry, t time.Time) int {
+	lo, _ := slices.BinarySearchFunc(l.entries, from, func(a *logEntry, t time.Time) int {
 		if a.Event.Time.Before(t) {
 			return -1
 		}
 		return 1
 	})
 	var out []incident.Event
-	for i := range l.entries[lo:] {
-		e := &l.entries[lo+i]
+	for _, e := range l.entries[lo:] {
 		if e.Event.Time.After(to) {
 			break
 		}
@@ -174,7 +175,7 @@ func (l *eventLog) between(from, to time.Time) []incident.Event {
 }
 
 // all returns the stored entries (shared; callers copy what they keep).
-func (l *eventLog) all() []logEntry { return l.entries }
+func (l *eventLog) all() []*logEntry { return l.entries }
 
 // stored returns the events as the snapshot stores them, payloads as
 // received.
