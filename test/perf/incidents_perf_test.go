@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -99,6 +100,8 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 	rss1 := c.memory().RSS
 	c.saveHeapProfile(ctx, fmt.Sprintf("open-incidents-%d.heap.pprof", n))
 
+	parts := storeParts(t, filepath.Join(c.dir, "var", "evidence"))
+
 	added := float64(n - half)
 	heapPer := float64(heap1.HeapAlloc-heap0.HeapAlloc) / added
 	inusePer := float64(heap1.HeapInuse-heap0.HeapInuse) / added
@@ -126,6 +129,14 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 				{"per incident", fmt.Sprintf("%.0f B", heapPer), fmt.Sprintf("%.0f B", inusePer), fmt.Sprintf("%.0f B", rssPer)},
 			},
 			Notes: []string{"VmRSS also holds what the garbage collector has not given back yet (GOGC headroom), so it is noisier than the live heap."},
+		}, {
+			Title:  fmt.Sprintf("Bundle parts in the store with %d open incidents (each incident's first part)", n),
+			Header: []string{"parts", "bytes", "mean per part", "largest part"},
+			Rows: [][]string{{
+				fmt.Sprint(parts.count), mib(parts.bytes),
+				fmt.Sprintf("%.0f B", float64(parts.bytes)/float64(max(parts.count, 1))), fmt.Sprintf("%d B", parts.largest),
+			}},
+			Notes: []string{"A part holds the registry's events of its window, so every open incident's opening event is in every other incident's part: store bytes grow with the square of the open incidents."},
 		}},
 	}
 	res.Figures = append(res.Figures, Figure{
@@ -137,6 +148,33 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
+}
+
+// partStats sums the bundle parts in a filesystem store.
+type partStats struct {
+	count          int
+	bytes, largest int64
+}
+
+// storeParts walks the filesystem store at dir and sums its part objects.
+func storeParts(t *testing.T, dir string) partStats {
+	t.Helper()
+	var st partStats
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "part-") || !strings.HasSuffix(d.Name(), ".tar.zst") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st.count++
+		st.bytes += info.Size()
+		st.largest = max(st.largest, info.Size())
+		return nil
+	})
+	require.NoError(t, err)
+	return st
 }
 
 // saveHeapProfile keeps the collector's heap profile (after a GC) as name
