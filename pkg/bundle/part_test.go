@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -646,7 +648,7 @@ func TestPartDataAcrossChunks(t *testing.T) {
 			var want bytes.Buffer
 			var m ptrace.JSONMarshaler
 			var pm ptrace.ProtoMarshaler
-			for i := 0; want.Len() < 3*chunkSize+chunkSize/3; i++ {
+			for i := 0; want.Len() < 2*segmentChunks*chunkSize+chunkSize/3; i++ {
 				td := testgen.Traces(int64(i+1), 700+i, testgen.DefaultResources, testStart, time.Millisecond)
 				require.NoError(t, w.AddTraces(td))
 				if enc == EncodingProto {
@@ -713,4 +715,58 @@ func TestAddTracesJSON(t *testing.T) {
 	w, err = NewPartWriter(testInfo(EncodingProto, 1))
 	require.NoError(t, err)
 	require.Error(t, w.AddTracesJSON(rec, n, tr))
+}
+
+// TestPartFramesAreOneTarArchive: a part whose data files span several
+// segments, compressed as separate zstd frames, decompresses to exactly
+// the tar archive archive/tar writes for its entries, and is the same
+// bytes whether its segments were compressed in the background or by the
+// writer itself.
+func TestPartFramesAreOneTarArchive(t *testing.T) {
+	write := func() []byte {
+		w, err := NewPartWriter(testInfo(EncodingJSON, 1))
+		require.NoError(t, err)
+		for i := 0; w.Size() < 2*segmentChunks*chunkSize+chunkSize/3; i++ {
+			td := testgen.Traces(int64(i+1), 700+i, testgen.DefaultResources, testStart, time.Millisecond)
+			require.NoError(t, w.AddTraces(td))
+			if i%3 == 0 {
+				ld := plog.NewLogs()
+				ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr(strings.Repeat("x", i))
+				require.NoError(t, w.AddLogs(ld))
+			}
+		}
+		data, _, err := w.Finish()
+		require.NoError(t, err)
+		return data
+	}
+	background := write()
+	// With the background slot taken, every segment is compressed by the
+	// writer.
+	compressSlots <- struct{}{}
+	inline := write()
+	<-compressSlots
+	require.True(t, bytes.Equal(background, inline), "the part depends on where its frames were compressed")
+
+	zr, err := zstd.NewReader(bytes.NewReader(background), zstd.WithDecoderConcurrency(1))
+	require.NoError(t, err)
+	defer zr.Close()
+	got, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	entries := untar(t, background)
+	require.Len(t, entries, 3)
+	require.Equal(t, signalFiles[EncodingJSON][0], entries[2].hdr.Name)
+	require.Greater(t, len(entries[2].data), 2*segmentChunks*chunkSize)
+	var want bytes.Buffer
+	tw := tar.NewWriter(&want)
+	for _, e := range entries {
+		require.NoError(t, tw.WriteHeader(&e.hdr))
+		_, err := tw.Write(e.data)
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	require.True(t, bytes.Equal(want.Bytes(), got), "the decompressed part is not the tar archive of its entries")
+
+	p, err := ReadPart(bytes.NewReader(background))
+	require.NoError(t, err)
+	require.NoError(t, p.Verify())
 }

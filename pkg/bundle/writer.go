@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"maps"
 	"math"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -58,52 +56,166 @@ func putEncoder(enc *zstd.Encoder) {
 // chunkSize is the unit in which data files grow.
 const chunkSize = 1 << 20
 
-// chunks holds the chunks of finished parts for the next ones, so that a
-// part's data is neither copied as it grows nor cleared when allocated.
-var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+// segmentChunks is the number of chunks compressed as one zstd frame: a
+// data file is compressed in frames of segmentChunks*chunkSize bytes, each
+// as soon as it is full, while the caller goes on adding records. A frame
+// is compressed on its own, so the part object is the same bytes whichever
+// goroutine compressed it.
+const segmentChunks = 4
 
-// dataFile is one data file being written: content, in chunks of
-// chunkSize bytes, and running SHA-256.
+// compressSlots bounds the frames compressed in the background, beside the
+// goroutine adding records: one, so that a freeze takes at most two cores
+// and the pipeline keeps its share. A frame that finds no slot free is
+// compressed by the goroutine that filled it.
+var compressSlots = make(chan struct{}, 1)
+
+// freeChunks and freeFrames hold the chunks of compressed segments and
+// the output buffers of frames for the next ones, so that a part's data is
+// neither copied as it grows nor cleared when allocated. They are small
+// free lists rather than sync.Pools, as encoders is: a segment's chunks go
+// back as soon as it is compressed, and a pool emptied by every other GC
+// would make most segments allocate (and clear) fresh ones. They hold at
+// most 12 MiB of chunks and the frames of a 64 MiB part.
+var (
+	freeChunks = make(chan *[chunkSize]byte, 3*segmentChunks)
+	freeFrames = make(chan *bytes.Buffer, 16)
+)
+
+func getChunk() *[chunkSize]byte {
+	select {
+	case c := <-freeChunks:
+		return c
+	default:
+		return new([chunkSize]byte)
+	}
+}
+
+func putChunk(c *[chunkSize]byte) {
+	select {
+	case freeChunks <- c:
+	default:
+	}
+}
+
+func getFrameBuf() *bytes.Buffer {
+	select {
+	case b := <-freeFrames:
+		b.Reset()
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+func putFrameBuf(b *bytes.Buffer) {
+	select {
+	case freeFrames <- b:
+	default:
+	}
+}
+
+// frame is one compressed zstd frame of a part object; data is set once
+// done is closed.
+type frame struct {
+	done chan struct{}
+	data *bytes.Buffer
+}
+
+// compressFrame compresses the concatenation of raw into one zstd frame.
+func compressFrame(raw ...[]byte) *bytes.Buffer {
+	out := getFrameBuf()
+	enc := getEncoder()
+	enc.Reset(out)
+	for _, b := range raw {
+		_, _ = enc.Write(b) // writes to a bytes.Buffer: cannot fail
+	}
+	_ = enc.Close()
+	putEncoder(enc)
+	return out
+}
+
+// dataFile is one data file being written: its size and running SHA-256,
+// the compressed frames of its full segments and the chunks of the
+// segment being filled.
 type dataFile struct {
-	chunks []*[chunkSize]byte
 	n      int64
 	sum    hash.Hash
+	frames []*frame
+	chunks []*[chunkSize]byte
+	// pend is the number of bytes in chunks.
+	pend int64
 }
 
 func (f *dataFile) write(p ...[]byte) {
 	for _, b := range p {
 		f.sum.Write(b)
 		for len(b) > 0 {
-			off := int(f.n % chunkSize)
-			if off == 0 && int64(len(f.chunks))*chunkSize == f.n {
-				f.chunks = append(f.chunks, chunks.Get().(*[chunkSize]byte))
+			if f.pend == int64(len(f.chunks))*chunkSize {
+				if len(f.chunks) == segmentChunks {
+					f.seal()
+				}
+				f.chunks = append(f.chunks, getChunk())
 			}
-			c := copy(f.chunks[len(f.chunks)-1][off:], b)
+			c := copy(f.chunks[len(f.chunks)-1][f.pend%chunkSize:], b)
 			b = b[c:]
 			f.n += int64(c)
+			f.pend += int64(c)
 		}
 	}
 }
 
-// writeTo writes the content to w.
-func (f *dataFile) writeTo(w io.Writer) error {
-	left := f.n
+// seal compresses the full segment in chunks as one frame, in the
+// background if a slot is free, and hands its chunks back.
+func (f *dataFile) seal() {
+	fr := &frame{done: make(chan struct{})}
+	cs := f.chunks
+	f.chunks, f.pend = nil, 0
+	f.frames = append(f.frames, fr)
+	run := func() {
+		raw := make([][]byte, len(cs))
+		for i, c := range cs {
+			raw[i] = c[:]
+		}
+		fr.data = compressFrame(raw...)
+		for _, c := range cs {
+			putChunk(c)
+		}
+		close(fr.done)
+	}
+	select {
+	case compressSlots <- struct{}{}:
+		go func() {
+			defer func() { <-compressSlots }()
+			run()
+		}()
+	default:
+		run()
+	}
+}
+
+// tail returns the bytes of the segment not compressed yet.
+func (f *dataFile) tail() [][]byte {
+	out := make([][]byte, 0, len(f.chunks))
+	left := f.pend
 	for _, c := range f.chunks {
 		n := min(left, chunkSize)
-		if _, err := w.Write(c[:n]); err != nil {
-			return err
-		}
+		out = append(out, c[:n])
 		left -= n
 	}
-	return nil
+	return out
 }
 
-// release hands the chunks back for the next part.
+// release hands the chunks and frame buffers back for the next part,
+// once the frames compressed in the background are done.
 func (f *dataFile) release() {
 	for _, c := range f.chunks {
-		chunks.Put(c)
+		putChunk(c)
 	}
-	f.chunks, f.n = nil, 0
+	for _, fr := range f.frames {
+		<-fr.done
+		putFrameBuf(fr.data)
+	}
+	f.chunks, f.frames, f.n, f.pend = nil, nil, 0, 0
 }
 
 // PartWriter builds one part in memory. Add items, then call Finish once.
@@ -378,28 +490,36 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 		}
 	}
 
-	var out bytes.Buffer
-	out.Grow(int(w.size/4) + 4096)
-	enc := getEncoder()
-	defer putEncoder(enc)
-	enc.Reset(&out)
-	tw := tar.NewWriter(enc)
+	// The object is a tar archive in zstd frames: the data files' full
+	// segments are the frames compressed while they were added; what lies
+	// between them (tar headers, padding, the small files and each data
+	// file's last segment) is compressed into frames of its own here.
 	mtime := info.CreatedAt.Truncate(time.Second)
-	add := func(name string, size int64, write func(io.Writer) error) error {
-		hdr := &tar.Header{
-			Typeflag: tar.TypeReg,
-			Name:     name,
-			Size:     size,
-			Mode:     fileMode,
-			ModTime:  mtime,
-			Format:   tar.FormatUSTAR,
+	var (
+		frames []*bytes.Buffer
+		raw    [][]byte
+	)
+	glue := func() {
+		if len(raw) > 0 {
+			frames = append(frames, compressFrame(raw...))
+			raw = raw[:0]
 		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("tar header for %s: %w", name, err)
+	}
+	defer func() {
+		for _, b := range frames {
+			putFrameBuf(b)
 		}
-		if err := write(tw); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
+		for _, f := range w.files {
+			f.release()
 		}
+		w.files = nil
+	}()
+	header := func(name string, size int64) error {
+		hdr, err := tarHeader(name, size, mtime)
+		if err != nil {
+			return err
+		}
+		raw = append(raw, hdr)
 		return nil
 	}
 	// part.json first, then its signature and the incident record, so
@@ -411,30 +531,72 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	}{{PartInfoFile, infoJSON}, {PartSignatureFile, envelope}, {PartIncidentFile, w.incident}}
 	for _, h := range head {
 		if h.data != nil {
-			write := func(w io.Writer) error { _, err := w.Write(h.data); return err }
-			if err := add(h.name, int64(len(h.data)), write); err != nil {
-				_ = enc.Close()
+			if err := header(h.name, int64(len(h.data))); err != nil {
 				return nil, PartInfo{}, err
 			}
+			raw = append(raw, h.data, tarPadding(int64(len(h.data))))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(w.files)) {
 		f := w.files[name]
-		if err := add(name, f.n, f.writeTo); err != nil {
-			_ = enc.Close()
+		if err := header(name, f.n); err != nil {
 			return nil, PartInfo{}, err
 		}
+		if len(f.frames) > 0 {
+			glue()
+			for _, fr := range f.frames {
+				<-fr.done
+				frames = append(frames, fr.data)
+			}
+			f.frames = nil
+		}
+		raw = append(raw, f.tail()...)
+		raw = append(raw, tarPadding(f.n))
 	}
-	for _, f := range w.files {
-		f.release()
+	raw = append(raw, tarEnd[:])
+	glue()
+	size := 0
+	for _, b := range frames {
+		size += b.Len()
 	}
-	w.files = nil
-	if err := tw.Close(); err != nil {
-		_ = enc.Close()
-		return nil, PartInfo{}, fmt.Errorf("closing tar: %w", err)
+	out := make([]byte, 0, size)
+	for _, b := range frames {
+		out = append(out, b.Bytes()...)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, PartInfo{}, fmt.Errorf("closing zstd stream: %w", err)
+	return out, info, nil
+}
+
+// tarBlock is the size of a tar block: headers and file content are padded
+// to it.
+const tarBlock = 512
+
+// tarEnd is the end of a tar archive: two zero blocks.
+var tarEnd [2 * tarBlock]byte
+
+// tarPadding returns the zero bytes that pad size bytes of file content to
+// a whole tar block.
+func tarPadding(size int64) []byte {
+	return tarEnd[:(tarBlock-size%tarBlock)%tarBlock]
+}
+
+// tarHeader returns the USTAR header block of a regular file, as
+// archive/tar writes it.
+func tarHeader(name string, size int64, mtime time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		Size:     size,
+		Mode:     fileMode,
+		ModTime:  mtime,
+		Format:   tar.FormatUSTAR,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tar header for %s: %w", name, err)
 	}
-	return out.Bytes(), info, nil
+	if buf.Len() != tarBlock {
+		return nil, fmt.Errorf("tar header for %s: %d bytes, want one %d-byte block", name, buf.Len(), tarBlock)
+	}
+	return buf.Bytes(), nil
 }
