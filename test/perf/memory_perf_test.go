@@ -18,11 +18,21 @@ const rssHeadroom = 150 << 20
 // baselineMemoryRun bounds the baseline's run, which only gives context.
 const baselineMemoryRun = time.Minute
 
+// Freezing memory run: the issue's case is a 256 MiB ring while an incident
+// window freezes everything it holds, within ring bytes + 128 MiB.
+const (
+	freezingRingBytes = 256 << 20
+	freezingHeadroom  = 128 << 20
+)
+
 // TestPerfMemory sends the fixed load to the full pipeline for
 // PERF_SUSTAINED (default 2m) with a small buffer.max_bytes, so that the
 // ring fills and evicts, and samples the collector's VmRSS every second.
 // The baseline configuration runs the same load for at most a minute, for
-// context.
+// context. A third run, "freezing", sends the same load for PERF_SUSTAINED
+// to the full pipeline with a 256 MiB ring while an incident window is open
+// from the start, so that the exporter freezes what arrives into parts
+// every flush while the ring fills.
 func TestPerfMemory(t *testing.T) {
 	perfSetup(t)
 	began := time.Now()
@@ -41,22 +51,28 @@ func TestPerfMemory(t *testing.T) {
 		peak, hwm, ringBytes int64
 		samples              []int64
 		evicted, held        float64
+		frozen               float64
+		frozenOK             bool
 		spans                int
 		rate                 float64
 		late                 int
 		dur                  time.Duration
 	}
-	run := func(t *testing.T, v Variant, dur time.Duration) memRun {
+	run := func(t *testing.T, v Variant, ring int64, dur time.Duration) memRun {
 		p := newPorts(t)
 		opts := ConfigOptions{}
 		if v.HasEvidence() {
-			opts.Evidence = map[string]any{"buffer": map[string]any{"max_bytes": maxBytes, "max_age": "35m"}}
+			opts.Evidence = map[string]any{"buffer": map[string]any{"max_bytes": ring, "max_age": "35m"}}
 		}
 		cfg, err := CollectorConfig(v, p, opts)
 		require.NoError(t, err)
 		c := startCollector(t, p, cfg)
 		sampler := SampleRSS(c.pid, time.Second)
 		postFixtures(c, true)
+		if v == VariantFreezing {
+			// The window [now-30m, now+10m] covers everything sent.
+			c.post("/v1/incidents", `{"id":"INC-PERF-MEMORY","title":"perf memory while freezing","severity":"critical"}`)
+		}
 		s := c.dial()
 		st, err := s.SendAtRate(context.Background(), batches, RateOptions{SpansPerSecond: rate, Duration: dur})
 		require.NoError(t, err)
@@ -69,13 +85,19 @@ func TestPerfMemory(t *testing.T) {
 			r.ringBytes = int64(b)
 			r.evicted, _ = c.metric("otelcol_exporter_evidence_buffer_evicted_items", map[string]string{"signal": "traces"})
 			r.held, _ = c.metric("otelcol_exporter_evidence_buffer_items", map[string]string{"signal": "traces"})
+			r.frozen, r.frozenOK = c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
 		}
 		return r
 	}
 
-	var full, base memRun
-	t.Run("full", func(t *testing.T) { full = run(t, VariantFull, dur) })
-	t.Run("baseline", func(t *testing.T) { base = run(t, VariantBaseline, min(dur, baselineMemoryRun)) })
+	var full, base, freezing memRun
+	t.Run("full", func(t *testing.T) { full = run(t, VariantFull, maxBytes, dur) })
+	t.Run("baseline", func(t *testing.T) { base = run(t, VariantBaseline, 0, min(dur, baselineMemoryRun)) })
+	t.Run("freezing", func(t *testing.T) {
+		freezing = run(t, VariantFreezing, freezingRingBytes, dur)
+		require.True(t, freezing.frozenOK, "the evidence exporter reports no frozen spans")
+		require.Positive(t, freezing.frozen, "the incident window froze nothing")
+	})
 
 	limit := maxBytes + rssHeadroom
 	res := Result{
@@ -88,17 +110,24 @@ func TestPerfMemory(t *testing.T) {
 			"buffer":   fmt.Sprintf("buffer.max_bytes %d (%s), memory ring, s2", maxBytes, mib(maxBytes)),
 			"sampling": "VmRSS from /proc/<pid>/status every second from start-up; VmHWM at the end",
 			"baseline": fmt.Sprintf("%s for %s at the same load", VariantBaseline.Describe(), min(dur, baselineMemoryRun)),
+			"freezing": fmt.Sprintf("%s, buffer.max_bytes %s, an incident window open from the start (everything sent is in it), for %s at the same load",
+				VariantFreezing.Describe(), mib(freezingRingBytes), dur),
 		},
 		LoadBefore: loadBefore,
 	}
 	table := Table{
 		Title:  "Resident memory",
-		Header: []string{"config", "run", "spans sent", "achieved rate", "peak VmRSS (1 s samples)", "VmHWM", "ring bytes at end", "spans in ring", "evicted spans"},
+		Header: []string{"config", "run", "spans sent", "achieved rate", "peak VmRSS (1 s samples)", "VmHWM", "ring bytes at end", "spans in ring", "evicted spans", "spans frozen"},
 		Rows: [][]string{
 			{"full", full.dur.String(), strconv.Itoa(full.spans), fmt.Sprintf("%.0f spans/s", full.rate), mib(full.peak), mib(full.hwm),
-				mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted)},
-			{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-"},
+				mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted), "-"},
+			{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-", "-"},
+			{"freezing", freezing.dur.String(), strconv.Itoa(freezing.spans), fmt.Sprintf("%.0f spans/s", freezing.rate), mib(freezing.peak), mib(freezing.hwm),
+				mib(freezing.ringBytes), fmt.Sprintf("%.0f", freezing.held), fmt.Sprintf("%.0f", freezing.evicted), fmt.Sprintf("%.0f", freezing.frozen)},
 		},
+	}
+	if freezing.evicted == 0 {
+		table.Notes = append(table.Notes, fmt.Sprintf("The freezing run's %s ring never filled (no eviction): its peak shows the freeze with a ring holding %s, not a full one; lengthen PERF_SUSTAINED to fill it.", mib(freezingRingBytes), mib(freezing.ringBytes)))
 	}
 	if full.evicted == 0 {
 		table.Notes = append(table.Notes, "The ring never filled (no eviction): the run was too short or the rate too low to show the bound; lengthen PERF_SUSTAINED or lower PERF_MAX_BYTES.")
@@ -112,6 +141,15 @@ func TestPerfMemory(t *testing.T) {
 		Peer: "buffer.max_bytes", PeerValue: float64(maxBytes) / (1 << 20), Ratio: float64(peak) / float64(maxBytes),
 		Target: fmt.Sprintf("< max_bytes + 150 MiB = %s", mib(limit)), Met: Met(peak < limit),
 		Note: fmt.Sprintf("%s run; baseline peak %s; headroom above max_bytes %s", dur, mib(max(base.peak, base.hwm)), mib(peak-maxBytes)),
+	})
+	freezePeak := max(freezing.peak, freezing.hwm)
+	freezeLimit := int64(freezingRingBytes + freezingHeadroom)
+	res.Figures = append(res.Figures, Figure{
+		Name:  "Peak RSS while freezing, 256 MiB ring",
+		Value: float64(freezePeak) / (1 << 20), Unit: "MiB",
+		Peer: "buffer.max_bytes", PeerValue: float64(freezingRingBytes) / (1 << 20), Ratio: float64(freezePeak) / float64(freezingRingBytes),
+		Target: fmt.Sprintf("<= ring + 128 MiB = %s", mib(freezeLimit)), Met: Met(freezePeak <= freezeLimit),
+		Note: fmt.Sprintf("%s run, %.0f spans frozen, ring %s at the end, %.0f spans evicted", dur, freezing.frozen, mib(freezing.ringBytes), freezing.evicted),
 	})
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
