@@ -468,10 +468,13 @@ func TestFromDirErrors(t *testing.T) {
 	t.Run("corrupt raw part", func(t *testing.T) {
 		dir := t.TempDir()
 		parts := scenarioParts(t, scenario())
-		data := bytes.Clone(parts[slices.Sorted(maps.Keys(parts))[0]])
-		data[len(data)/2] ^= 0xff
+		good := parts[slices.Sorted(maps.Keys(parts))[0]]
 		// Outside the store layout, the part is read at once to learn
-		// its incident.
+		// its incident: only as far as part.json, so the part's zstd
+		// frame header is broken, which that read finds wherever the
+		// compressor put the blocks.
+		data := bytes.Clone(good)
+		data[4] ^= 0xff
 		p := filepath.Join(dir, evidencedir.RawDir, "c", "part-000001.tar.zst")
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, data, 0o644))
@@ -479,12 +482,16 @@ func TestFromDirErrors(t *testing.T) {
 		require.ErrorIs(t, err, bundle.ErrCorrupt)
 		assert.ErrorContains(t, err, "part-000001.tar.zst")
 
-		// In the store layout, Build reads it.
+		// In the store layout, Build reads it whole and finds a flipped
+		// byte in the middle.
+		require.NoError(t, os.Remove(p))
+		data = bytes.Clone(good)
+		data[len(data)/2] ^= 0xff
 		key, err := bundle.PartKey(scenarioIncident, "c", 1)
 		require.NoError(t, err)
 		np := filepath.Join(dir, evidencedir.RawDir, filepath.FromSlash(key))
 		require.NoError(t, os.MkdirAll(filepath.Dir(np), 0o755))
-		require.NoError(t, os.Rename(p, np))
+		require.NoError(t, os.WriteFile(np, data, 0o644))
 		in, err := FromDir(dir)
 		require.NoError(t, err)
 		_, err = Build(in)
