@@ -177,14 +177,14 @@ func (e *incidentsExtension) stageOpen(tx *txn, inc incident.Incident, ev incide
 	if cur != nil {
 		next = cur.clone()
 	}
-	meta := overlayMeta(next.meta, &inc)
-	if cur == nil || !sameMetaContent(meta, cur.meta) {
+	meta := overlayMeta(next.meta(), &inc)
+	if cur == nil || !sameMetaContent(meta, cur.meta()) {
 		meta.UpdatedAt = now
-		if cur != nil && !now.After(cur.meta.UpdatedAt) {
-			meta.UpdatedAt = cur.meta.UpdatedAt.Add(time.Nanosecond)
+		if cur != nil && !now.After(cur.rec.UpdatedAt) {
+			meta.UpdatedAt = cur.rec.UpdatedAt.Add(time.Nanosecond)
 		}
 	}
-	next.meta = meta
+	next.setMeta(meta)
 	next.addOpen(openMark{At: inc.StartedAt, By: e.id})
 	next.derive()
 	// Keep only the marks the published record carries, as every other

@@ -72,7 +72,8 @@ func (e *incidentsExtension) mergeSnapshot(snap *storedSnapshot) {
 			e.logger.Warn("Skipping an invalid incident in a registry snapshot", zap.String("incident.id", rec.ID), zap.Error(err))
 			continue
 		}
-		s := &incidentState{rec: incident.Incident{ID: rec.ID}, meta: metaOf(&rec)}
+		s := &incidentState{rec: incident.Incident{ID: rec.ID}}
+		s.setMeta(metaOf(&rec))
 		for _, m := range si.Opens {
 			s.addOpen(openMark{At: m.At.UTC(), By: m.By})
 		}

@@ -48,11 +48,30 @@ type incidentMeta struct {
 // order. Every record a replica publishes is derived from its marks, and it
 // keeps only marks derivable from published records, so all replicas hold
 // the same marks once they have read the same log.
+//
+// The meta is kept in the record's own fields (see meta and setMeta), so
+// that a state holds one copy of it.
 type incidentState struct {
-	opens    []openMark  // ascending by At, distinct At
-	resolves []time.Time // ascending, distinct
-	meta     incidentMeta
-	rec      incident.Incident // derived
+	opens    []openMark        // ascending by At, distinct At
+	resolves []time.Time       // ascending, distinct
+	rec      incident.Incident // meta, and the lifecycle derived from the marks
+}
+
+// meta returns the state's meta.
+func (s *incidentState) meta() incidentMeta {
+	r := &s.rec
+	return incidentMeta{
+		UpdatedAt: r.UpdatedAt, Title: r.Title, Severity: r.Severity, Source: r.Source,
+		Scope: r.Scope, Labels: r.Labels, Links: r.Links,
+	}
+}
+
+// setMeta replaces the state's meta; derive then rebuilds the record.
+// Only for a state not yet committed: a committed record is shared.
+func (s *incidentState) setMeta(m incidentMeta) {
+	r := &s.rec
+	r.UpdatedAt, r.Title, r.Severity, r.Source = m.UpdatedAt, m.Title, m.Severity, m.Source
+	r.Scope, r.Labels, r.Links = m.Scope, m.Labels, m.Links
 }
 
 // marksOf returns the marks a record stands for.
@@ -88,7 +107,6 @@ func (s *incidentState) clone() *incidentState {
 	c := *s
 	c.opens = slices.Clone(s.opens)
 	c.resolves = slices.Clone(s.resolves)
-	c.meta = s.meta.clone()
 	c.rec = cloneIncident(&s.rec)
 	return &c
 }
@@ -119,7 +137,7 @@ func (s *incidentState) mergeState(o *incidentState) {
 	for _, r := range o.resolves {
 		s.addResolve(r)
 	}
-	s.mergeMeta(o.meta)
+	s.mergeMeta(o.meta())
 	s.derive()
 }
 
@@ -153,14 +171,14 @@ func (s *incidentState) addResolve(t time.Time) {
 // comparing the JSON encodings, so every replica picks the same one. m is
 // kept as it is (metas are never modified in place).
 func (s *incidentState) mergeMeta(m incidentMeta) {
-	switch c := m.UpdatedAt.Compare(s.meta.UpdatedAt); {
+	switch c := m.UpdatedAt.Compare(s.rec.UpdatedAt); {
 	case c > 0:
-		s.meta = m
+		s.setMeta(m)
 	case c == 0:
-		a, _ := json.Marshal(s.meta)
+		a, _ := json.Marshal(s.meta())
 		b, _ := json.Marshal(m)
 		if bytes.Compare(b, a) > 0 {
-			s.meta = m
+			s.setMeta(m)
 		}
 	}
 }
@@ -193,15 +211,16 @@ func (s *incidentState) walk() (open bool, started time.Time, by string, resolve
 // it.
 func (s *incidentState) derive() {
 	open, started, by, resolved, ok := s.walk()
+	m := s.meta()
 	rec := incident.Incident{
 		ID:        s.rec.ID,
-		Title:     s.meta.Title,
-		Severity:  s.meta.Severity,
-		Source:    s.meta.Source,
-		Scope:     s.meta.Scope,
-		UpdatedAt: s.meta.UpdatedAt,
-		Labels:    s.meta.Labels,
-		Links:     s.meta.Links,
+		Title:     m.Title,
+		Severity:  m.Severity,
+		Source:    m.Source,
+		Scope:     m.Scope,
+		UpdatedAt: m.UpdatedAt,
+		Labels:    m.Labels,
+		Links:     m.Links,
 	}
 	if ok {
 		rec.StartedAt, rec.OpenedBy = started, by
