@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/otel-evidence/otel-evidence/pkg/incident"
 )
@@ -84,14 +85,25 @@ func marksOf(rec *incident.Incident) (openMark, *time.Time) {
 	return o, nil
 }
 
+// metaOf returns the meta of rec, for a state to keep. Label names, the
+// severity and the source take few distinct values across incidents: one
+// copy of each serves them all (unique), instead of one per received
+// request.
 func metaOf(rec *incident.Incident) incidentMeta {
+	var labels map[string]string
+	if rec.Labels != nil {
+		labels = make(map[string]string, len(rec.Labels))
+		for k, v := range rec.Labels {
+			labels[unique.Make(k).Value()] = v
+		}
+	}
 	return incidentMeta{
 		UpdatedAt: rec.UpdatedAt,
 		Title:     rec.Title,
-		Severity:  rec.Severity,
-		Source:    rec.Source,
+		Severity:  unique.Make(rec.Severity).Value(),
+		Source:    unique.Make(rec.Source).Value(),
 		Scope:     slices.Clone(rec.Scope),
-		Labels:    maps.Clone(rec.Labels),
+		Labels:    labels,
 		Links:     slices.Clone(rec.Links),
 	}
 }
