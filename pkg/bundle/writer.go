@@ -32,7 +32,9 @@ import (
 // The level is zstd's fastest: on OTLP/JSON parts it compresses as well as
 // the default level (the records repeat long runs of keys and resource
 // attributes, which the fast matcher finds) in about half the time, and
-// protobuf parts grow by about 1%.
+// protobuf parts grow by about 1%. The window is a segment (see
+// segmentChunks): a segment's frame cannot use a longer one, and each
+// encoder's history buffer is twice its window.
 var encoders = make(chan *zstd.Encoder, 4)
 
 func getEncoder() *zstd.Encoder {
@@ -41,7 +43,8 @@ func getEncoder() *zstd.Encoder {
 		return enc
 	default:
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(segmentChunks*chunkSize))
 	if err != nil {
 		panic(fmt.Sprintf("bundle: zstd encoder options: %v", err)) // static options; cannot fail
 	}
