@@ -81,15 +81,17 @@ type incidentState struct {
 	Pending []bundle.Loss `json:"pending_losses,omitempty"`
 	// Complete is set by the flush that wrote the last part of the window.
 	Complete bool `json:"complete"`
+	// Final (next to Complete, so that the two bools share a word and a
+	// state fits the 512-byte allocation class) is set once the bundle is
+	// complete and its late-data period is over: the manifest is then
+	// written immutable and the incident is done. A state written before
+	// late parts existed has Complete without LateUntil, which load takes
+	// as Final.
+	Final bool `json:"final,omitempty"`
 	// LateUntil is when the late-data period of a complete bundle ends:
 	// until then, items of the window that arrive late are frozen into
 	// late parts.
 	LateUntil time.Time `json:"late_until,omitzero"`
-	// Final is set once the bundle is complete and its late-data period
-	// is over: the manifest is then written immutable and the incident is
-	// done. A state written before late parts existed has Complete
-	// without LateUntil, which load takes as Final.
-	Final bool `json:"final,omitempty"`
 	// Version counts commits.
 	Version uint64 `json:"version"`
 	// Unchecked is set from an incident's first commit until the store

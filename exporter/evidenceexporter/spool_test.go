@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,4 +166,11 @@ func FuzzSpoolState(f *testing.F) {
 			assert.Positive(t, f.state.NextPart)
 		}
 	})
+}
+
+// TestIncidentStateSize: every open incident keeps one committed state, so
+// its size is part of issue #16's memory per open incident; 512 bytes is a
+// Go allocation size class (the next is 576).
+func TestIncidentStateSize(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(incidentState{}), uintptr(512))
 }
