@@ -790,3 +790,50 @@ func TestPartFramesAreOneTarArchive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p.Verify())
 }
+
+// setFreeListIdle sets how long the free lists outlive their last use and
+// restores the setting when the test ends.
+func setFreeListIdle(t *testing.T, d time.Duration) {
+	t.Helper()
+	freeListTimer.Lock()
+	old := freeListIdle
+	freeListIdle = d
+	freeListTimer.Unlock()
+	t.Cleanup(func() {
+		freeListTimer.Lock()
+		freeListIdle = old
+		freeListTimer.Unlock()
+	})
+}
+
+func TestFreeListsEmptiedWhenIdle(t *testing.T) {
+	// While parts follow each other, the encoders and buffers of one are
+	// kept for the next.
+	setFreeListIdle(t, time.Hour)
+	w, err := NewPartWriter(testInfo(EncodingJSON, 1))
+	require.NoError(t, err)
+	for i := 0; w.Size() < segmentChunks*chunkSize+chunkSize/2; i++ {
+		require.NoError(t, w.AddTraces(testgen.Traces(int64(i+1), 700, testgen.DefaultResources, testStart, time.Millisecond)))
+	}
+	_, _, err = w.Finish()
+	require.NoError(t, err)
+	require.NotEmpty(t, encoders, "a finished part's encoder is kept for the next part")
+	require.NotEmpty(t, freeChunks, "a finished part's chunks are kept for the next part")
+	require.NotEmpty(t, freeFrames, "a finished part's frame buffers are kept for the next part")
+
+	// Once no part has used them for freeListIdle, they are given back.
+	setFreeListIdle(t, 10*time.Millisecond)
+	keepFreeLists()
+	require.Eventually(t, func() bool {
+		return len(encoders) == 0 && len(freeChunks) == 0 && len(freeFrames) == 0
+	}, 10*time.Second, 5*time.Millisecond, "idle free lists hold %d encoders, %d chunks, %d frame buffers",
+		len(encoders), len(freeChunks), len(freeFrames))
+
+	// A part written after that allocates afresh and is the same part.
+	w, err = NewPartWriter(testInfo(EncodingJSON, 1))
+	require.NoError(t, err)
+	require.NoError(t, w.AddTraces(testgen.Traces(1, 700, testgen.DefaultResources, testStart, time.Millisecond)))
+	_, info, err := w.Finish()
+	require.NoError(t, err)
+	require.EqualValues(t, 700, info.Counts.Spans)
+}

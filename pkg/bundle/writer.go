@@ -13,6 +13,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -38,6 +39,7 @@ import (
 var encoders = make(chan *zstd.Encoder, 4)
 
 func getEncoder() *zstd.Encoder {
+	keepFreeLists()
 	select {
 	case enc := <-encoders:
 		return enc
@@ -90,6 +92,7 @@ var (
 )
 
 func getChunk() *[chunkSize]byte {
+	keepFreeLists()
 	select {
 	case c := <-freeChunks:
 		return c
@@ -106,6 +109,7 @@ func putChunk(c *[chunkSize]byte) {
 }
 
 func getFrameBuf() *bytes.Buffer {
+	keepFreeLists()
 	select {
 	case b := <-freeFrames:
 		b.Reset()
@@ -119,6 +123,45 @@ func putFrameBuf(b *bytes.Buffer) {
 	select {
 	case freeFrames <- b:
 	default:
+	}
+}
+
+// freeListIdle is how long the free lists (encoders, freeChunks,
+// freeFrames) are kept after their last use. While freezes follow each
+// other (the parts of one window, the incidents of one flush) they reuse
+// the same encoders and buffers; a collector that is not freezing gives
+// them back instead of holding tens of MiB of part buffers for the next
+// incident, which then pays for one new encoder and a few chunks.
+var freeListIdle = 2 * time.Second
+
+var freeListTimer struct {
+	sync.Mutex
+	t *time.Timer
+}
+
+// keepFreeLists records a use of the free lists: they are emptied
+// freeListIdle after the last one.
+func keepFreeLists() {
+	freeListTimer.Lock()
+	defer freeListTimer.Unlock()
+	if freeListTimer.t == nil {
+		freeListTimer.t = time.AfterFunc(freeListIdle, emptyFreeLists)
+		return
+	}
+	freeListTimer.t.Reset(freeListIdle)
+}
+
+// emptyFreeLists drops what the free lists hold; a writer still running
+// is unaffected (it only finds them empty and allocates).
+func emptyFreeLists() {
+	for {
+		select {
+		case <-encoders:
+		case <-freeChunks:
+		case <-freeFrames:
+		default:
+			return
+		}
 	}
 }
 
