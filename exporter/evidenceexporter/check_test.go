@@ -3,6 +3,7 @@ package evidenceexporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -80,6 +81,10 @@ func TestPastSpooledBeforeTheStoreCheck(t *testing.T) {
 
 	require.Eventually(t, func() bool { return g.reads.Load() > 0 }, 5*time.Second, time.Millisecond,
 		"the store check never started")
+	// The check runs beside the first flush: wait for the flush's commit.
+	statePath := filepath.Join(cfg.Spool.Directory, spoolIncidentsDir, "INC-1", stateFile)
+	require.Eventually(t, func() bool { _, err := os.Stat(statePath); return err == nil }, 5*time.Second, time.Millisecond,
+		"the part covering the past was never committed")
 	st := spooledState(t, cfg, "INC-1")
 	assert.True(t, st.Unchecked, "committed before the store check answered")
 	require.Len(t, st.Parts, 1)
@@ -249,4 +254,40 @@ func readObject(t *testing.T, h *harness, key string) []byte {
 	data, err := io.ReadAll(rc)
 	require.NoError(t, err)
 	return data
+}
+
+// TestPastPartsGoUpWhileThePastIsFrozen: the store check runs beside the
+// freeze of the past, so once it has answered, each part the first flush
+// commits goes to the store at once instead of after the whole past.
+func TestPastPartsGoUpWhileThePastIsFrozen(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartMaxBytes = 1 // every batch closes its part
+	fs, err := storage.NewFilesystem(t.TempDir())
+	require.NoError(t, err)
+	st := &flakyStore{Store: fs}
+	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), st)
+	for i := range 5 {
+		h.traces(span(fmt.Sprintf("past-%d", i), t0.Add(-time.Duration(i+1)*time.Minute)))
+	}
+	f := h.exp.freezer
+	var uploadedDuringFlush atomic.Bool
+	// Set before the incident opens: the freeze loop reads it after that.
+	f.partWritten = func(id string, seq int) {
+		switch seq {
+		case 1:
+			<-f.lookups[id].done // the store has answered: nothing of this collector's
+		case 4:
+			// Part 1 was committed after the answer: it goes up while
+			// the flush is still freezing the past.
+			uploadedDuringFlush.Store(assert.Eventually(t, func() bool { return st.puts.Load() > 0 },
+				10*time.Second, time.Millisecond, "nothing was uploaded while the past was frozen"))
+		}
+	}
+	h.reg.open(t, "INC-1", t0)
+	h.flush()
+	assert.True(t, uploadedDuringFlush.Load())
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	assert.Len(t, h.read("INC-1", m).spans, 5)
+	assert.True(t, m.Lossless, "%v", m.Losses)
 }

@@ -196,6 +196,7 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		signer:      signer,
 		jobs:        make(map[string]*incidentState),
 		skipped:     make(map[string]bool),
+		lookups:     make(map[string]*storeLookup),
 		wake:        make(chan struct{}, 1),
 	}
 

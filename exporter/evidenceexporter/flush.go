@@ -54,6 +54,9 @@ func (f *freezer) flush(ctx context.Context, id string) {
 // since the last commit and hands the state to the uploader.
 func (f *freezer) commit(ctx context.Context, next *incidentState, res flushResult) error {
 	id := next.Incident.ID
+	if next.Unchecked {
+		f.settleUnchecked(ctx, next)
+	}
 	if err := f.spool.appendEvents(id, next.EventsCount, false, next.newEvents); err != nil {
 		return err
 	}

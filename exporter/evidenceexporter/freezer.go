@@ -63,8 +63,14 @@ type freezer struct {
 	collectorID string
 	// signer signs each part.json; nil leaves parts unsigned.
 	signer *bundle.Signer
-	// storeCheckTimeout bounds the store lookup in begin.
+	// storeCheckTimeout bounds the store lookup of a new incident (see
+	// lookup).
 	storeCheckTimeout time.Duration
+	// lookups are the store lookups of unchecked jobs, by ID (see lookup).
+	lookups map[string]*storeLookup
+	// partWritten, if set (tests), is called on the freeze loop after
+	// each part is written to the spool, before it is committed.
+	partWritten func(id string, seq int)
 
 	// restart is what the previous process's memory ring held (nil with a
 	// disk ring, or without a previous process); recorder is this
@@ -346,9 +352,10 @@ func (f *freezer) update(st *incidentState) *incidentState {
 // unchecked: its first flush, right after, freezes the past into the spool
 // before anything else, so that a crash of a memory ring from then on
 // loses none of it. Whether the store already holds this collector's
-// bundle of the incident (its spool may have been lost) is asked after
-// that flush, by check, and the uploader waits for the answer. It reports
-// whether there is a job to flush.
+// bundle of the incident (its spool may have been lost) is asked at the
+// same time, in the background (see lookup); the uploader leaves the
+// job's parts alone until the answer is in. It reports whether there is a
+// job to flush.
 func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Time) bool {
 	if f.skipped[inc.ID] {
 		return false
@@ -356,6 +363,7 @@ func (f *freezer) begin(ctx context.Context, inc incident.Incident, res *time.Ti
 	st := f.newState(inc, res, inc.StartedAt)
 	st.Unchecked = true
 	f.jobs[inc.ID] = st
+	f.lookup(ctx, inc.ID)
 	f.tb.ExporterEvidenceFreezes.Add(ctx, 1)
 	// Whether the ring still holds the window's past is known from what it
 	// evicted (item times, like the window), not from how far back its
@@ -395,22 +403,26 @@ func (f *freezer) checkAll(ctx context.Context) {
 // parts are deleted and the window is frozen again from the ring, so that
 // no part number is used twice; items may repeat, and the self-metrics
 // count the discarded freeze as well). Otherwise the job is
-// committed as checked and the uploader takes it. The look gives up after
-// storeCheckTimeout: an unreachable store counts as holding nothing, as the
-// parts must reach it some day. A check whose commit fails is redone at
-// the next step.
+// committed as checked and the uploader takes it (a commit of the flush
+// may have done that already: see settleUnchecked). The look gives up
+// after storeCheckTimeout: an unreachable store counts as holding nothing,
+// as the parts must reach it some day. A check whose commit fails is
+// redone at the next step.
 func (f *freezer) check(ctx context.Context, id string) {
-	checkCtx, cancel := context.WithTimeout(ctx, f.storeCheckTimeout)
-	m, err := f.storedManifest(checkCtx, id)
-	cancel()
+	l := f.lookup(ctx, id)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	delete(f.lookups, id)
 	if ctx.Err() != nil {
 		return // shutting down: the next start checks again
 	}
+	m, err := l.manifest, l.err
 	st := f.jobs[id]
 	switch {
 	case err != nil:
-		f.logger.Warn("Cannot check the store for an earlier bundle of this incident; uploading the spooled parts from part 1",
-			zap.String("incident", id), zap.Error(err))
+		f.warnUnchecked(id, err)
 	case m != nil && m.Complete:
 		f.logger.Info("The store already holds this collector's complete bundle of the incident; not freezing it again",
 			zap.String("incident", id))
@@ -443,6 +455,66 @@ func (f *freezer) check(ctx context.Context, id string) {
 		f.logger.Error("Committing the incident's state to the spool failed; checking the store again at the next flush",
 			zap.String("incident", id), zap.Error(err))
 	}
+}
+
+// storeLookup is the answer of the store to whether it holds this
+// collector's manifest of an incident: manifest and err are set once done
+// is closed.
+type storeLookup struct {
+	done     chan struct{}
+	manifest *bundle.Manifest
+	err      error
+}
+
+// lookup returns the store lookup of incident id, started now in the
+// background (for at most storeCheckTimeout) if none is under way. It runs
+// while the job's first flush freezes the past into the spool, so that on
+// a large past the parts go to the store as they are committed, not once
+// the whole past is frozen.
+func (f *freezer) lookup(ctx context.Context, id string) *storeLookup {
+	if l := f.lookups[id]; l != nil {
+		return l
+	}
+	l := &storeLookup{done: make(chan struct{})}
+	f.lookups[id] = l
+	go func() {
+		defer close(l.done)
+		lctx, cancel := context.WithTimeout(ctx, f.storeCheckTimeout)
+		defer cancel()
+		l.manifest, l.err = f.storedManifest(lctx, id)
+	}()
+	return l
+}
+
+// settleUnchecked marks next, an unchecked state about to be committed by
+// a flush, as checked when its store lookup has answered that the store
+// holds no bundle of the incident from this collector (or could not be
+// asked), so that the uploader takes its parts from this commit on. A
+// bundle found in the store is left to check, after the flush.
+func (f *freezer) settleUnchecked(ctx context.Context, next *incidentState) {
+	id := next.Incident.ID
+	l := f.lookups[id]
+	if l == nil || ctx.Err() != nil {
+		return
+	}
+	select {
+	case <-l.done:
+	default:
+		return // no answer yet: a later commit or check settles it
+	}
+	if l.manifest != nil {
+		return
+	}
+	if l.err != nil {
+		f.warnUnchecked(id, l.err)
+	}
+	next.Unchecked = false
+	delete(f.lookups, id)
+}
+
+func (f *freezer) warnUnchecked(id string, err error) {
+	f.logger.Warn("Cannot check the store for an earlier bundle of this incident; uploading the spooled parts from part 1",
+		zap.String("incident", id), zap.Error(err))
 }
 
 // discard deletes an unchecked job and what the spool holds of it, which

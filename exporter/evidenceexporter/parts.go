@@ -149,6 +149,7 @@ func (b *partBuilder) commitAt(seq uint64) error {
 	if err := b.f.commit(b.ctx, cp, flushResult{parts: b.parts, items: b.items, losses: b.lost}); err != nil {
 		return err
 	}
+	b.state.Unchecked = cp.Unchecked // the commit may have settled it
 	b.state.Version++
 	b.parts, b.items, b.lost = 0, [ring.NumSignals]int64{}, nil
 	b.commits++
@@ -334,6 +335,9 @@ func (b *partBuilder) finish() error {
 	b.state.Parts = append(b.state.Parts, ref)
 	b.state.NextPart = info.Seq + 1
 	b.parts++
+	if b.f.partWritten != nil {
+		b.f.partWritten(b.state.Incident.ID, info.Seq)
+	}
 	return nil
 }
 
