@@ -69,6 +69,18 @@ func incidentFiles(t *testing.T, cfg *Config, id string) map[string][]byte {
 	return files
 }
 
+// waitPastSpooled waits until the store check of incident id has started
+// and the first flush, which runs beside it, has committed the part
+// covering the past.
+func waitPastSpooled(t *testing.T, g *gatedStore, cfg *Config, id string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return g.reads.Load() > 0 }, 5*time.Second, time.Millisecond,
+		"the store check never started")
+	statePath := filepath.Join(cfg.Spool.Directory, spoolIncidentsDir, id, stateFile)
+	require.Eventually(t, func() bool { _, err := os.Stat(statePath); return err == nil }, 5*time.Second, time.Millisecond,
+		"the part covering the past was never committed")
+}
+
 // TestPastSpooledBeforeTheStoreCheck: on a trigger, the part covering the
 // past is committed to the spool, marked unchecked, before the store is
 // asked for an earlier bundle; nothing goes up until the answer comes.
@@ -79,12 +91,7 @@ func TestPastSpooledBeforeTheStoreCheck(t *testing.T) {
 	h.traces(span("past-1", t0.Add(-5*time.Minute)), span("past-2", t0.Add(-time.Minute)))
 	h.reg.open(t, "INC-1", t0) // the freeze loop takes it at once
 
-	require.Eventually(t, func() bool { return g.reads.Load() > 0 }, 5*time.Second, time.Millisecond,
-		"the store check never started")
-	// The check runs beside the first flush: wait for the flush's commit.
-	statePath := filepath.Join(cfg.Spool.Directory, spoolIncidentsDir, "INC-1", stateFile)
-	require.Eventually(t, func() bool { _, err := os.Stat(statePath); return err == nil }, 5*time.Second, time.Millisecond,
-		"the part covering the past was never committed")
+	waitPastSpooled(t, g, cfg, "INC-1")
 	st := spooledState(t, cfg, "INC-1")
 	assert.True(t, st.Unchecked, "committed before the store check answered")
 	require.Len(t, st.Parts, 1)
@@ -113,8 +120,7 @@ func TestUncheckedSpoolCheckedAfterACrash(t *testing.T) {
 	h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), g)
 	h.traces(span("past-1", t0.Add(-5*time.Minute)), span("past-2", t0.Add(-time.Minute)))
 	h.reg.open(t, "INC-1", t0)
-	require.Eventually(t, func() bool { return g.reads.Load() > 0 }, 5*time.Second, time.Millisecond,
-		"the store check never started")
+	waitPastSpooled(t, g, cfg, "INC-1")
 	// The "kill": the spool and the recorder's files as they are now.
 	crash := takeCrashCopy(t, cfg.Spool.Directory)
 	spooled := incidentFiles(t, cfg, "INC-1")
