@@ -483,7 +483,7 @@ func crossCheck(w *bytes.Buffer, results []perf.Result, s *perf.BenchSet) {
 		Header: []string{"level", "keys", "baseline collector CPU per span", "micro: incident_context - noop", "predicted overhead", "measured end to end (median)"},
 		Rows:   rows,
 		Notes: []string{"The prediction counts only the processor's own work on a span; end to end, the attributes it adds also make every later step (batch, export, garbage collection) handle more data. " +
-			"The end-to-end figure is a difference of two noisy measurements: compare the per-round ratios of \"plain\" and \"baseline\" in the CPU table, two configurations doing nearly the same work, to see the noise floor of this run."},
+			"The end-to-end figure is a difference of two noisy measurements: compare the per-round ratios of \"plain\" and \"baseline\" in the CPU table (the baseline's are the baseline beside a companion of the same configuration) to see the noise floor of this run."},
 	})
 }
 

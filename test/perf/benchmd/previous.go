@@ -268,7 +268,7 @@ func previousSection(w *bytes.Buffer, c comparison) {
 	}
 	p("The acceptance: the end-to-end CPU figures do not regress by more than 5%% against the previous committed BENCHMARKS.md%s (its CPU run: load average %s). ",
 		atCommit(prev.commit), orDash(prev.load))
-	p("Each figure is a configuration's median CPU per 1M spans divided by the baseline's median of the same run. Ratios to the same run's baseline are the fair comparison across runs: absolute CPU seconds move with the machine, its load and its clock, which the ratio of two configurations measured interleaved in one run largely cancels. ")
+	p("Each figure is a configuration's ratio to the baseline of the same run: the median of its per-round ratios to the baseline companion measured beside it in runs that have one (a \"baseline companion per round\" column), otherwise its median CPU per 1M spans divided by the baseline's median. Ratios to the same run's baseline are the fair comparison across runs: absolute CPU seconds move with the machine, its load and its clock, which the ratio of two configurations measured interleaved in one run largely cancels. ")
 	p("A configuration whose ratio grew by more than 5%% is marked missed. \"plain\" has no otel-evidence component: its change is the noise floor of the comparison, and so are the spreads of the per-round ratios.\n\n")
 	p("| config | previous ratio | previous per-round range | this run's ratio | this run's per-round range | change | within 5%% |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range compareCPU(prev.configs, cur) {
