@@ -91,6 +91,20 @@ func TestSLOConnectorBeforePrometheusChain(t *testing.T) {
 	assert.NotEmpty(t, inc.Labels["error_budget_consumed"])
 	assert.Equal(t, "CheckoutAvailabilityErrorBudgetBurn", inc.Labels["alertname"])
 
+	// The chain still counts the error spans while the incident is open:
+	// the incident's tags on the resources must not freeze spanmetrics'
+	// series in Prometheus.
+	errorCalls := func() float64 {
+		v := r.PromQuery(`sum(traces_span_metrics_calls_total{service_name="checkout",status_code="STATUS_CODE_ERROR"})`)
+		if len(v) == 0 {
+			return 0
+		}
+		return v[0]
+	}
+	counted := errorCalls()
+	require.Eventually(t, func() bool { return errorCalls() > counted }, 10*time.Second, 100*time.Millisecond,
+		"Prometheus stopped counting checkout's error spans once the incident opened (%v)", counted)
+
 	// 3. Errors stop: the connector resolves its incident.
 	_, _ = d.Burst.Stop(10 * time.Second)
 	require.Eventually(t, func() bool {

@@ -115,7 +115,13 @@ receivers:
 
 // StartPrometheus runs Prometheus on a free loopback port with the remote
 // write receiver on, the given rule file content, rule evaluation every
-// evalInterval, and alerts sent to alertmanagerURL. It returns its URL.
+// evalInterval, and alerts sent to alertmanagerURL. It returns its URL
+// once Prometheus knows that Alertmanager: its notifier learns its
+// Alertmanagers from service discovery, which hands over targets at most
+// every 5s, and until then drops every alert it is given; a firing alert
+// is not sent again before the resend delay (1m). An alert that fired in
+// those first seconds would reach Alertmanager a minute late, or only as
+// resolved.
 func StartPrometheus(t testing.TB, rules string, evalInterval time.Duration, alertmanagerURL string) string {
 	t.Helper()
 	bin := PrometheusBinary(t)
@@ -144,7 +150,36 @@ alerting:
 		"--log.level=info",
 	)
 	WaitHTTP(t, "http://"+addr+"/-/ready", 60*time.Second)
-	return "http://" + addr
+	promURL := "http://" + addr
+	amAPI := alertmanagerURL + "/api/v2/alerts"
+	require.Eventually(t, func() bool { return slices.Contains(activeAlertmanagers(promURL), amAPI) },
+		30*time.Second, 50*time.Millisecond, "Prometheus did not discover Alertmanager %s", amAPI)
+	return promURL
+}
+
+// activeAlertmanagers returns the Alertmanager URLs Prometheus sends alerts
+// to (GET /api/v1/alertmanagers), none on any error.
+func activeAlertmanagers(promURL string) []string {
+	resp, err := http.Get(promURL + "/api/v1/alertmanagers")
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct {
+		Data struct {
+			Active []struct {
+				URL string `json:"url"`
+			} `json:"activeAlertmanagers"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range body.Data.Active {
+		out = append(out, a.URL)
+	}
+	return out
 }
 
 // promDuration renders a scaled window for PromQL, in milliseconds.
@@ -310,7 +345,22 @@ func StartSLORig(t testing.TB, scale float64) *SLORig {
 			"traces": map[string]any{
 				"receivers":  []any{"otlp"},
 				"processors": []any{"incident_context"},
-				"exporters":  []any{"slo", "spanmetrics", "evidence", "otlp_grpc/sink"},
+				"exporters":  []any{"slo", "evidence", "otlp_grpc/sink"},
+			},
+			// spanmetrics reads the spans before incident_context: once an
+			// incident is open, incident_context writes incident.id on
+			// every matching resource, spanmetrics (which keys its series
+			// by all resource attributes) starts a second set of counters
+			// for the tagged resource, and prometheusremotewrite maps both
+			// sets to the same Prometheus series (incident.id is not a
+			// label; it goes to target_info), two samples per timestamp.
+			// Prometheus keeps one of them, the untagged counter's, which
+			// no longer grows: the chain stopped seeing spans the moment
+			// the connector's incident opened, and its alert, if it had
+			// fired at all, resolved once the scaled 30m window had passed.
+			"traces/spanmetrics": map[string]any{
+				"receivers": []any{"otlp"},
+				"exporters": []any{"spanmetrics"},
 			},
 			"metrics/spanmetrics": map[string]any{
 				"receivers": []any{"spanmetrics"},
