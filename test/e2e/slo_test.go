@@ -39,10 +39,8 @@ const sloScale = 60
 //     error spans and the connector's burn-rate series.
 func TestSLOConnectorBeforePrometheusChain(t *testing.T) {
 	r := harness.StartSLORig(t, sloScale)
-	healthy := r.Traffic(1000, false, 5*time.Minute)
+	healthy := r.StartHealthy()
 	defer func() { _, _ = healthy.Stop(10 * time.Second) }()
-
-	r.WarmUp(2000)
 
 	// 1. Ten scaled minutes (10s) with 0.05% errors: 0.5 error spans a second.
 	phase := 10 * time.Minute / sloScale
@@ -65,7 +63,7 @@ func TestSLOConnectorBeforePrometheusChain(t *testing.T) {
 	require.False(t, held, "the healthy phase must not meet the page condition")
 
 	// 2. 5% errors (50 error spans a second beside the 1000).
-	d := r.Burst(50)
+	d := r.Burst(harness.BurstRate)
 	conn, webhook, holds := d.Incident, d.Webhook, d.Holds
 	t.Logf("errors started %s; page condition first held %s later; connector opened %s after that; Alertmanager's webhook %s after that",
 		d.ErrorsStart.Format(time.RFC3339Nano), holds.Sub(d.ErrorsStart), d.Connector(), d.Chain())

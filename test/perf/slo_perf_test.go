@@ -38,10 +38,9 @@ func TestPerfSLODetection(t *testing.T) {
 	for i := range rounds {
 		t.Run(fmt.Sprintf("round%d", i+1), func(t *testing.T) {
 			r := harness.StartSLORig(t, scale)
-			healthy := r.Traffic(1000, false, 5*time.Minute)
+			healthy := r.StartHealthy()
 			defer func() { _, _ = healthy.Stop(10 * time.Second) }()
-			r.WarmUp(2000)
-			d := r.Burst(50)
+			d := r.Burst(harness.BurstRate)
 			defer func() { _, _ = d.Burst.Stop(10 * time.Second) }()
 			conn = append(conn, d.Connector())
 			chain = append(chain, d.Chain())
@@ -56,8 +55,8 @@ func TestPerfSLODetection(t *testing.T) {
 		Title:   "SLO detection: slo connector vs Prometheus -> Alertmanager",
 		Params: map[string]string{
 			"SLO":      "99.9% of checkout's spans without an error status; default page policy (14.4x over 1h/5m, 6x over 6h/30m), windows divided by time_scale 60 on both sides",
-			"traffic":  "telemetrygen: 1000 spans/s healthy (batches of 10) from the start, then 50 error spans/s",
-			"chain":    "spanmetrics (flush 1s) -> prometheusremotewrite -> Prometheus 2.42 (Debian; Sloth-style recording and page alert rules, evaluation 1s) -> Alertmanager 0.25 (Debian; group_wait 0) -> incident_webhook",
+			"traffic":  fmt.Sprintf("telemetrygen: %d spans/s healthy (batches of 10) from the start, then %d error spans/s beside them", harness.HealthyRate, harness.BurstRate),
+			"chain":    "spanmetrics (flush 1s; in a traces pipeline of its own, without incident_context) -> prometheusremotewrite -> Prometheus 2.42 (Debian; Sloth-style recording and page alert rules, evaluation 1s) -> Alertmanager 0.25 (Debian; group_wait 0) -> incident_webhook",
 			"moment":   "the first span end time at which the page condition holds, computed exactly from every span the collector received (sliding windows, no buckets)",
 			"measured": "connector: the incident's started_at; chain: arrival of the first firing webhook (a forwarder in front of the receiver)",
 			"rounds":   fmt.Sprint(rounds),

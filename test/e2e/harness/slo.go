@@ -552,12 +552,24 @@ func (d Detection) Connector() time.Duration { return d.Incident.StartedAt.Sub(d
 // Chain is how long after the condition held the webhook arrived.
 func (d Detection) Chain() time.Duration { return d.Webhook.At.Sub(d.Holds) }
 
-// WarmUp waits until healthy traffic has flowed: a first error span among
-// a handful of spans is a 100% error ratio, to both sides.
-func (r *SLORig) WarmUp(spans int) {
+// The traffic of the SLO runs: checkout's healthy spans, and the error
+// spans of a burst beside them (about 5% of all spans, a 48x burn rate of
+// the 99.9% objective).
+const (
+	HealthyRate = 1000 // spans/s
+	BurstRate   = 50   // error spans/s
+)
+
+// StartHealthy starts checkout's healthy traffic (HealthyRate spans/s for
+// up to 5m, stopped by t.Cleanup at the latest) and waits until two
+// seconds of it reached the collector: a first error span among a handful
+// of spans is a 100% error ratio, to both sides.
+func (r *SLORig) StartHealthy() *Process {
 	r.t.Helper()
-	require.Eventually(r.t, func() bool { return r.Sink.SpanCount() >= spans }, 60*time.Second, 50*time.Millisecond,
+	p := r.Traffic(HealthyRate, false, 5*time.Minute)
+	require.Eventually(r.t, func() bool { return r.Sink.SpanCount() >= 2*HealthyRate }, 60*time.Second, 50*time.Millisecond,
 		"no healthy traffic reached the collector")
+	return p
 }
 
 // Burst starts error spans at rate spans/s and waits until both the
