@@ -837,3 +837,27 @@ func TestFreeListsEmptiedWhenIdle(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 700, info.Counts.Spans)
 }
+
+// The frame encoders keep a history of one window and one block
+// (WithLowerEncoderMem) instead of two windows: a frame holds at most a
+// segment, so the frames must be the bytes the default history gives, for
+// a full segment and for one just past it.
+func TestFrameEncoderHistorySameBytes(t *testing.T) {
+	seg := segmentChunks * chunkSize
+	var data []byte
+	for i := 0; len(data) < seg+chunkSize; i++ {
+		data = fmt.Appendf(data, `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc-%d"}}]},"spanId":"%016x","n":%d}]}`+"\n", i%37, i*7919, i)
+	}
+	ref, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(seg))
+	require.NoError(t, err)
+	for _, n := range []int{seg, seg + chunkSize} {
+		var want bytes.Buffer
+		ref.Reset(&want)
+		_, err := ref.Write(data[:n])
+		require.NoError(t, err)
+		require.NoError(t, ref.Close())
+		got := compressFrame(data[:chunkSize], data[chunkSize:n])
+		assert.Truef(t, bytes.Equal(want.Bytes(), got.Bytes()), "%d bytes: frame differs from the default history's (%d vs %d bytes)", n, got.Len(), want.Len())
+	}
+}
