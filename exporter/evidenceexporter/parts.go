@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -320,16 +321,19 @@ func (b *partBuilder) finish() error {
 		b.lost = bundle.MergeLosses(b.lost, b.pending...)
 		b.pending = nil
 	}
-	data, info, err := b.w.Finish()
+	w := b.w
 	b.w = nil
-	if err != nil {
+	var (
+		ref  bundle.PartRef
+		info bundle.PartInfo
+	)
+	// Straight to the spool: the part object is never one buffer.
+	err := b.f.spool.writePartWith(b.state.Incident.ID, w.Info().Seq, func(dst io.Writer) error {
+		var err error
+		ref, info, err = w.FinishTo(dst)
 		return err
-	}
-	ref, err := bundle.NewPartRef(info, data)
+	})
 	if err != nil {
-		return err
-	}
-	if err := b.f.spool.writePart(b.state.Incident.ID, info.Seq, data); err != nil {
 		return err
 	}
 	b.state.Parts = append(b.state.Parts, ref)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -164,15 +165,54 @@ func (s *spool) partPath(id string, seq int) string {
 
 // writePart stores a finished part durably.
 func (s *spool) writePart(id string, seq int, data []byte) error {
+	return s.writePartWith(id, seq, func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		return nil
+	})
+}
+
+// writePartWith writes part seq of incident id as write produces it
+// (bundle.PartWriter.FinishTo: the object is not held in memory whole), as
+// atomically and durably as writePart: if write or the commit fails, no
+// part is left.
+func (s *spool) writePartWith(id string, seq int, write func(io.Writer) error) error {
 	if err := os.MkdirAll(s.incidentDir(id), dirPerm); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	return writeFileAtomic(s.partPath(id, seq), data)
+	f, err := atomicfile.Create(atomicfile.OS, s.partPath(id, seq), atomicfile.Options{TempPrefix: tempPrefix, Perm: filePerm})
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Abort()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
 }
 
 // readPart returns a spooled part, or an error wrapping fs.ErrNotExist.
 func (s *spool) readPart(id string, seq int) ([]byte, error) {
 	return os.ReadFile(s.partPath(id, seq))
+}
+
+// openPart opens a spooled part for reading and returns its size, or an
+// error wrapping fs.ErrNotExist. The caller closes it.
+func (s *spool) openPart(id string, seq int) (*os.File, int64, error) {
+	f, err := os.Open(s.partPath(id, seq))
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("spool: %w", err)
+	}
+	return f, fi.Size(), nil
 }
 
 // hasPart reports whether part seq of incident id waits in the spool.

@@ -217,7 +217,10 @@ func (u *uploader) process(ctx context.Context, id string) error {
 // uploadPart puts one spooled part in the store and removes it from the
 // spool. A part missing from the spool was uploaded before.
 func (u *uploader) uploadPart(ctx context.Context, id string, ref bundle.PartRef) error {
-	data, err := u.spool.readPart(id, ref.Seq)
+	// Streamed from the spool file (it is never changed once written),
+	// so that an upload does not hold the part in memory while the next
+	// part is frozen.
+	f, size, err := u.spool.openPart(id, ref.Seq)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -227,11 +230,13 @@ func (u *uploader) uploadPart(ctx context.Context, id string, ref bundle.PartRef
 	}
 	key, err := bundle.PartKey(id, u.collectorID, ref.Seq)
 	if err != nil {
+		_ = f.Close()
 		return err
 	}
 	start := time.Now()
-	err = u.store.Put(ctx, key, bytes.NewReader(data), int64(len(data)),
+	err = u.store.Put(ctx, key, f, size,
 		store.PutOptions{ContentType: bundle.PartContentType, Immutable: true})
+	_ = f.Close() // read only; closed before the part is removed
 	if err != nil {
 		u.tb.ExporterEvidencePartsFailed.Add(ctx, 1)
 		return fmt.Errorf("uploading %s: %w", key, err)

@@ -861,3 +861,63 @@ func TestFrameEncoderHistorySameBytes(t *testing.T) {
 		assert.Truef(t, bytes.Equal(want.Bytes(), got.Bytes()), "%d bytes: frame differs from the default history's (%d vs %d bytes)", n, got.Len(), want.Len())
 	}
 }
+
+// errAfter fails every write once n bytes went through.
+type errAfter struct {
+	buf bytes.Buffer
+	n   int
+}
+
+var errWriteFailed = errors.New("write failed")
+
+func (w *errAfter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > w.n {
+		k := w.n - w.buf.Len()
+		w.buf.Write(p[:k])
+		return k, errWriteFailed
+	}
+	return w.buf.Write(p)
+}
+
+// FinishTo writes the object Finish returns, frame by frame, and names it
+// as NewPartRef does; an error from the destination is returned.
+func TestPartFinishTo(t *testing.T) {
+	write := func(finish func(w *PartWriter)) {
+		info := testInfo(EncodingJSON, 3)
+		info.Late = true
+		w, err := NewPartWriter(info)
+		require.NoError(t, err)
+		for i := 0; w.Size() < segmentChunks*chunkSize+chunkSize/2; i++ {
+			require.NoError(t, w.AddTraces(testgen.Traces(int64(i+1), 500, testgen.DefaultResources, testStart, time.Millisecond)))
+		}
+		finish(w)
+	}
+	var (
+		data     []byte
+		wantInfo PartInfo
+	)
+	write(func(w *PartWriter) {
+		var err error
+		data, wantInfo, err = w.Finish()
+		require.NoError(t, err)
+	})
+	wantRef, err := NewPartRef(wantInfo, data)
+	require.NoError(t, err)
+
+	var got bytes.Buffer
+	write(func(w *PartWriter) {
+		ref, info, err := w.FinishTo(&got)
+		require.NoError(t, err)
+		assert.Equal(t, wantRef, ref)
+		assert.Equal(t, wantInfo, info)
+		_, _, err = w.FinishTo(&got)
+		require.ErrorIs(t, err, errFinished)
+	})
+	require.True(t, bytes.Equal(data, got.Bytes()), "FinishTo wrote other bytes than Finish returned")
+
+	write(func(w *PartWriter) {
+		dst := &errAfter{n: len(data) / 2}
+		_, _, err := w.FinishTo(dst)
+		require.ErrorIs(t, err, errWriteFailed)
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -518,6 +519,72 @@ func (w *PartWriter) AddEvent(ev incident.Event) error {
 // Finish writes the tar archive, compresses it and returns the part object
 // and its final PartInfo. The writer cannot be used afterwards.
 func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
+	frames, info, err := w.finish()
+	if err != nil {
+		return nil, PartInfo{}, err
+	}
+	defer frames.release()
+	size := 0
+	for _, b := range frames {
+		size += b.Len()
+	}
+	out := make([]byte, 0, size)
+	for _, b := range frames {
+		out = append(out, b.Bytes()...)
+	}
+	return out, info, nil
+}
+
+// FinishTo is Finish writing the part object to dst, frame by frame,
+// instead of returning it: the compressed frames are not copied into one
+// buffer first, so a part costs its compressed size once, not twice. It
+// returns the object's PartRef (its size and SHA-256 as written) beside
+// the final PartInfo. On an error from dst the object is incomplete; the
+// writer cannot be used afterwards either way.
+func (w *PartWriter) FinishTo(dst io.Writer) (PartRef, PartInfo, error) {
+	frames, info, err := w.finish()
+	if err != nil {
+		return PartRef{}, PartInfo{}, err
+	}
+	defer frames.release()
+	name, err := PartName(info.Seq)
+	if err != nil {
+		return PartRef{}, PartInfo{}, err
+	}
+	sum := sha256.New()
+	var size int64
+	for _, b := range frames {
+		sum.Write(b.Bytes())
+		n, err := dst.Write(b.Bytes())
+		size += int64(n)
+		if err != nil {
+			return PartRef{}, PartInfo{}, fmt.Errorf("writing part %s: %w", name, err)
+		}
+	}
+	return PartRef{
+		Name:      name,
+		Seq:       info.Seq,
+		Size:      size,
+		SHA256:    hex.EncodeToString(sum.Sum(nil)),
+		Counts:    info.Counts,
+		TimeRange: info.TimeRange,
+		Late:      info.Late,
+	}, info, nil
+}
+
+// partFrames are the zstd frames of a part object, in order.
+type partFrames []*bytes.Buffer
+
+// release hands the frames' buffers back to the free list.
+func (fs partFrames) release() {
+	for _, b := range fs {
+		putFrameBuf(b)
+	}
+}
+
+// finish builds the part object's frames and the final PartInfo (see
+// Finish). The caller releases the frames.
+func (w *PartWriter) finish() (partFrames, PartInfo, error) {
 	if w.finished {
 		return nil, PartInfo{}, errFinished
 	}
@@ -550,8 +617,9 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	// file's last segment) is compressed into frames of its own here.
 	mtime := info.CreatedAt.Truncate(time.Second)
 	var (
-		frames []*bytes.Buffer
+		frames partFrames
 		raw    [][]byte
+		done   bool
 	)
 	glue := func() {
 		if len(raw) > 0 {
@@ -560,8 +628,8 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 		}
 	}
 	defer func() {
-		for _, b := range frames {
-			putFrameBuf(b)
+		if !done {
+			frames.release()
 		}
 		for _, f := range w.files {
 			f.release()
@@ -609,15 +677,8 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 	}
 	raw = append(raw, tarEnd[:])
 	glue()
-	size := 0
-	for _, b := range frames {
-		size += b.Len()
-	}
-	out := make([]byte, 0, size)
-	for _, b := range frames {
-		out = append(out, b.Bytes()...)
-	}
-	return out, info, nil
+	done = true
+	return frames, info, nil
 }
 
 // tarBlock is the size of a tar block: headers and file content are padded
