@@ -274,10 +274,7 @@ func (w *jsonWriter) keyValue(msg []byte) {
 	}
 	first := true
 	w.buf = append(w.buf, '{')
-	if len(key) > 0 {
-		w.key(&first, "key")
-		w.str(key)
-	}
+	w.strField(&first, "key", key)
 	w.key(&first, "value")
 	w.anyValue(value)
 	w.buf = append(w.buf, '}')
@@ -459,19 +456,10 @@ func (w *jsonWriter) scope(msg []byte) {
 	}
 	first := true
 	w.buf = append(w.buf, '{')
-	if len(name) > 0 {
-		w.key(&first, "name")
-		w.str(name)
-	}
-	if len(version) > 0 {
-		w.key(&first, "version")
-		w.str(version)
-	}
+	w.strField(&first, "name", name)
+	w.strField(&first, "version", version)
 	w.keyValues(&first, "attributes", msg, 3)
-	if uint32(dropped) != 0 {
-		w.key(&first, "droppedAttributesCount")
-		w.buf = strconv.AppendUint(w.buf, uint64(uint32(dropped)), 10)
-	}
+	w.uint32Field(&first, "droppedAttributesCount", dropped)
 	w.buf = append(w.buf, '}')
 }
 

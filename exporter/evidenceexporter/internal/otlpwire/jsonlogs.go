@@ -61,15 +61,7 @@ func (t *tracesJSON) logRecord(msg []byte) {
 	if ts == 0 {
 		ts = pcommon.Timestamp(observed)
 	}
-	if t.usable != nil && !t.usable.Contains(ts) {
-		t.batch.Unusable++
-	}
-	kept := t.keep.Contains(ts)
-	pos := len(t.buf)
-	if kept {
-		t.batch.add(ts)
-		t.open()
-	}
+	pos, kept := t.begin(ts)
 	first := true
 	t.buf = append(t.buf, '{')
 	if tm != 0 {
@@ -91,7 +83,5 @@ func (t *tracesJSON) logRecord(msg []byte) {
 	t.id(&first, "spanId", spanID, 8)
 	t.strField(&first, "eventName", eventName)
 	t.buf = append(t.buf, '}')
-	if !kept {
-		t.buf = t.buf[:pos]
-	}
+	t.end(pos, kept)
 }

@@ -30,7 +30,7 @@ func (t *tracesJSON) request(dst, payload []byte) ([]byte, Batch, error) {
 		if f.num != 1 || f.wire != wireLen {
 			return dst, Batch{}, ErrNotTranscoded
 		}
-		t.resourceSpans(f.b)
+		t.group(f.b, false)
 		if t.bad {
 			return dst, Batch{}, ErrNotTranscoded
 		}
@@ -73,20 +73,22 @@ type tracesJSON struct {
 	scopes, spans int
 }
 
-func (t *tracesJSON) resourceSpans(msg []byte) {
-	var schema []byte
-	seenResource := false
-	t.resource = nil
+// group transcodes a resource group (scope false: its items are scope
+// groups) or a scope group (scope true: its items are the signal's). A
+// group left without kept items is checked as pdata would, not written.
+func (t *tracesJSON) group(msg []byte, scope bool) {
+	var head, schema []byte
+	seenHead := false
 	it := fields{buf: msg}
 	var f field
 	for it.next(&f) {
 		switch {
 		case f.num == 1 && f.wire == wireLen:
-			if seenResource {
+			if seenHead {
 				t.bad = true
 				return
 			}
-			t.resource, seenResource = f.b, true
+			head, seenHead = f.b, true
 		case f.num == 2 && f.wire == wireLen:
 		case f.num == 3 && f.wire == wireLen:
 			schema = f.b
@@ -99,76 +101,40 @@ func (t *tracesJSON) resourceSpans(msg []byte) {
 		t.bad = true
 		return
 	}
-	t.scopes = 0
+	open := &t.rsOpen
+	if scope {
+		t.scope, t.spans, open = head, 0, &t.ssOpen
+	} else {
+		t.resource, t.scopes = head, 0
+	}
 	it = fields{buf: msg}
 	for it.next(&f) {
-		if f.num == 2 {
-			t.scopeItems(f.b)
-			if t.bad {
-				return
-			}
+		if f.num != 2 {
+			continue
 		}
-	}
-	if t.rsOpen {
-		t.buf = append(t.buf, ']')
-		first := false
-		t.strField(&first, "schemaUrl", schema)
-		t.buf = append(t.buf, '}')
-		t.rsOpen = false
-		return
-	}
-	// Nothing kept: the resource is checked as pdata would, not written.
-	pos := len(t.buf)
-	t.resourceMsg(t.resource)
-	t.buf = t.buf[:pos]
-}
-
-func (t *tracesJSON) scopeItems(msg []byte) {
-	var schema []byte
-	seenScope := false
-	t.scope = nil
-	it := fields{buf: msg}
-	var f field
-	for it.next(&f) {
-		switch {
-		case f.num == 1 && f.wire == wireLen:
-			if seenScope {
-				t.bad = true
-				return
-			}
-			t.scope, seenScope = f.b, true
-		case f.num == 2 && f.wire == wireLen:
-		case f.num == 3 && f.wire == wireLen:
-			schema = f.b
-		default:
-			t.bad = true
-			return
-		}
-	}
-	if it.err {
-		t.bad = true
-		return
-	}
-	t.spans = 0
-	it = fields{buf: msg}
-	for it.next(&f) {
-		if f.num == 2 {
+		if scope {
 			t.item(f.b)
-			if t.bad {
-				return
-			}
+		} else {
+			t.group(f.b, true)
+		}
+		if t.bad {
+			return
 		}
 	}
-	if t.ssOpen {
+	if *open {
 		t.buf = append(t.buf, ']')
 		first := false
 		t.strField(&first, "schemaUrl", schema)
 		t.buf = append(t.buf, '}')
-		t.ssOpen = false
+		*open = false
 		return
 	}
 	pos := len(t.buf)
-	t.jsonWriter.scope(t.scope)
+	if scope {
+		t.jsonWriter.scope(head)
+	} else {
+		t.jsonWriter.resource(head)
+	}
 	t.buf = t.buf[:pos]
 }
 
@@ -184,7 +150,7 @@ func (t *tracesJSON) open() {
 	}
 	if !t.rsOpen {
 		t.buf = append(t.buf, `{"resource":`...)
-		t.resourceMsg(t.resource)
+		t.jsonWriter.resource(t.resource)
 		t.buf = append(t.buf, t.names.scopes...)
 		t.rsOpen = true
 	}
@@ -203,8 +169,6 @@ func (t *tracesJSON) open() {
 	}
 	t.spans++
 }
-
-func (t *tracesJSON) resourceMsg(msg []byte) { t.jsonWriter.resource(msg) }
 
 // spanFields are the singular fields of a Span message.
 type spanFields struct {
@@ -262,16 +226,7 @@ func (t *tracesJSON) span(msg []byte) {
 		t.bad = true
 		return
 	}
-	ts := pcommon.Timestamp(s.start)
-	if t.usable != nil && !t.usable.Contains(ts) {
-		t.batch.Unusable++
-	}
-	kept := t.keep.Contains(ts)
-	pos := len(t.buf)
-	if kept {
-		t.batch.add(ts)
-		t.open()
-	}
+	pos, kept := t.begin(pcommon.Timestamp(s.start))
 	first := true
 	t.buf = append(t.buf, '{')
 	t.id(&first, "traceId", s.traceID, 16)
@@ -298,8 +253,29 @@ func (t *tracesJSON) span(msg []byte) {
 	t.key(&first, "status")
 	t.statusMsg(s.status)
 	t.buf = append(t.buf, '}')
+	t.end(pos, kept)
+}
+
+// begin counts an item of time ts and, when keep holds it, opens what
+// precedes it; it returns where the item's bytes start and whether it is
+// kept.
+func (t *tracesJSON) begin(ts pcommon.Timestamp) (pos int, kept bool) {
+	if t.usable != nil && !t.usable.Contains(ts) {
+		t.batch.Unusable++
+	}
+	kept = t.keep.Contains(ts)
+	pos = len(t.buf)
+	if kept {
+		t.batch.add(ts)
+		t.open()
+	}
+	return pos, kept
+}
+
+// end drops the bytes of an item that is not kept: they were written only
+// to be checked as pdata would check them.
+func (t *tracesJSON) end(pos int, kept bool) {
 	if !kept {
-		// Written only to be checked as pdata would check it.
 		t.buf = t.buf[:pos]
 	}
 }
