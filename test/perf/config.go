@@ -35,6 +35,12 @@ const (
 	// VariantFreezing is VariantFull while an incident's window is open,
 	// so the evidence exporter freezes what arrives (flush_interval 10s).
 	VariantFreezing Variant = "freezing"
+	// VariantFreezingJSON and VariantFreezingProto are VariantFreezing with
+	// the evidence exporter's encoding set to otlp_json and otlp_proto, so
+	// one run compares the encodings interleaved. They run only when
+	// PERF_VARIANTS names them.
+	VariantFreezingJSON  Variant = "freezing_json"
+	VariantFreezingProto Variant = "freezing_proto"
 	// VariantFileZstd is VariantFull with contrib's fileexporter writing
 	// zstd-compressed OTLP protobuf in evidence's place: what a platform
 	// team would run instead to keep a copy of its telemetry.
@@ -43,6 +49,9 @@ const (
 
 // Variants lists every variant in report order.
 var Variants = []Variant{VariantPlain, VariantBaseline, VariantResource, VariantRecord, VariantRecordAll, VariantFull, VariantFreezing, VariantFileZstd}
+
+// ExtraVariants can be named in PERF_VARIANTS but do not run by default.
+var ExtraVariants = []Variant{VariantFreezingJSON, VariantFreezingProto}
 
 // Describe returns the pipeline of v in words.
 func (v Variant) Describe() string {
@@ -61,6 +70,10 @@ func (v Variant) Describe() string {
 		return "otlp -> incident_context -> batch -> evidence + nop"
 	case VariantFreezing:
 		return "full, while an incident window is open (flush_interval 10s)"
+	case VariantFreezingJSON:
+		return "freezing with encoding otlp_json"
+	case VariantFreezingProto:
+		return "freezing with encoding otlp_proto"
 	case VariantFileZstd:
 		return "otlp -> incident_context -> batch -> file (contrib fileexporter, proto, zstd) + nop"
 	}
@@ -72,7 +85,12 @@ func (v Variant) Describe() string {
 func (v Variant) HasIncidents() bool { return v != VariantPlain }
 
 // HasEvidence reports whether v runs the evidence exporter.
-func (v Variant) HasEvidence() bool { return v == VariantFull || v == VariantFreezing }
+func (v Variant) HasEvidence() bool { return v == VariantFull || v.Freezes() }
+
+// Freezes reports whether v runs with an incident window open.
+func (v Variant) Freezes() bool {
+	return v == VariantFreezing || v == VariantFreezingJSON || v == VariantFreezingProto
+}
 
 // Ports are the loopback addresses of one collector.
 type Ports struct {
@@ -126,7 +144,7 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 		processors = []any{"incident_context/record"}
 	case VariantRecordAll:
 		processors = []any{"incident_context/record_all"}
-	case VariantFull, VariantFreezing, VariantFileZstd:
+	case VariantFull, VariantFreezing, VariantFreezingJSON, VariantFreezingProto, VariantFileZstd:
 		processors = []any{"incident_context/resource"}
 	default:
 		return "", fmt.Errorf("unknown variant %q", v)
@@ -181,8 +199,14 @@ func CollectorConfig(v Variant, p Ports, o ConfigOptions) (string, error) {
 	}
 	if v.HasEvidence() {
 		ev := map[string]any{"spool": map[string]any{"directory": "./var/spool"}}
-		if v == VariantFreezing {
+		if v.Freezes() {
 			ev["flush_interval"] = "10s"
+		}
+		switch v {
+		case VariantFreezingJSON:
+			ev["encoding"] = "otlp_json"
+		case VariantFreezingProto:
+			ev["encoding"] = "otlp_proto"
 		}
 		maps.Copy(ev, o.Evidence)
 		cfgExporters["evidence"] = ev

@@ -173,6 +173,8 @@ func TestPerfCPU(t *testing.T) {
 	add(fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10), VariantRecord)
 	add(fig(FigureCPURecordAll, VariantRecordAll, "", 0), VariantRecordAll)
 	add(fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "", 0), VariantFreezing)
+	add(fig("CPU, full pipeline while an incident window freezes, encoding otlp_json", VariantFreezingJSON, "", 0), VariantFreezingJSON)
+	add(fig("CPU, full pipeline while an incident window freezes, encoding otlp_proto", VariantFreezingProto, "", 0), VariantFreezingProto)
 	add(fig("CPU, fileexporter (proto, zstd) in evidence's place", VariantFileZstd, "", 0), VariantFileZstd)
 	add(Figure{
 		Name: "CPU, full pipeline vs fileexporter (proto, zstd) in evidence's place (ratios to each one's companion)", Value: med[VariantFull], Unit: "CPU s / 1M spans",
@@ -196,11 +198,11 @@ func selectVariants(t *testing.T) []Variant {
 	}
 	want := map[Variant]bool{VariantBaseline: true}
 	for _, n := range names {
-		require.Containsf(t, Variants, Variant(n), "%s: unknown variant %q", EnvVariants, n)
+		require.Containsf(t, append(Variants[:len(Variants):len(Variants)], ExtraVariants...), Variant(n), "%s: unknown variant %q", EnvVariants, n)
 		want[Variant(n)] = true
 	}
 	var out []Variant
-	for _, v := range Variants {
+	for _, v := range append(Variants[:len(Variants):len(Variants)], ExtraVariants...) {
 		if want[v] {
 			out = append(out, v)
 		}
@@ -283,7 +285,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	comp := startSide(t, VariantBaseline, compProf)
 	sides := []*cpuSide{main, comp}
 	sendBoth(t, sides, batches, rate, cpuWarmup, false)
-	if v == VariantFreezing {
+	if v.Freezes() {
 		// The window [now-30m, now+10m] covers everything sent from now on.
 		main.c.post("/v1/incidents", `{"id":"INC-PERF-FREEZING","title":"perf freezing","severity":"critical"}`)
 	}
@@ -307,7 +309,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 
 	r := cpuRun{cpu: cpu1 - main.cpu0, spans: st[0].Spans, rate: st[0].Rate(), late: st[0].Late, peakRSS: maxOf(samples), load: load,
 		gcs: gc1 - main.gc0, liveMB: liveMB, companionCPU: compCPU, companionSpans: st[1].Spans}
-	if v == VariantFreezing {
+	if v.Freezes() {
 		var ok bool
 		r.frozen, ok = main.c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
 		require.True(t, ok, "the evidence exporter reports no frozen spans")

@@ -36,6 +36,7 @@ const (
 // freezeRun is the outcome of one freeze measurement.
 type freezeRun struct {
 	store       string
+	encoding    string // "" is the exporter's default
 	spans       int
 	loadRate    float64
 	first       time.Duration // trigger -> part-000001 in the store
@@ -62,16 +63,29 @@ func TestPerfFreeze(t *testing.T) {
 	began := time.Now()
 	loadBefore := LoadAvg()
 	var runs []freezeRun
+	encodings := envList(EnvFreezeEncodings, "")
+	if len(encodings) == 0 {
+		encodings = []string{""}
+	}
 	for _, st := range envList(EnvFreezeStores, "filesystem,s3") {
 		for _, ns := range envList(EnvFreezeSpans, "100000,1000000") {
 			n, err := strconv.Atoi(ns)
 			require.NoErrorf(t, err, "%s: %q", EnvFreezeSpans, ns)
 			require.Truef(t, n >= 1000 && n%1000 == 0, "%s: %d must be a positive multiple of 1000", EnvFreezeSpans, n)
-			t.Run(fmt.Sprintf("%s/%d", st, n), func(t *testing.T) {
-				r := runFreeze(t, st, n)
-				runs = append(runs, r)
-				t.Logf("%+v", r)
-			})
+			// Several encodings alternate per store and size, so that
+			// they are measured under the same load.
+			for _, enc := range encodings {
+				require.Containsf(t, []string{"", "otlp_json", "otlp_proto"}, enc, "%s: unknown encoding %q", EnvFreezeEncodings, enc)
+				name := fmt.Sprintf("%s/%d", st, n)
+				if enc != "" {
+					name += "/" + enc
+				}
+				t.Run(name, func(t *testing.T) {
+					r := runFreeze(t, st, n, enc)
+					runs = append(runs, r)
+					t.Logf("%+v", r)
+				})
+			}
 		}
 	}
 
@@ -90,13 +104,13 @@ func TestPerfFreeze(t *testing.T) {
 	}
 	table := Table{
 		Title: "Freeze: trigger to store",
-		Header: []string{"store", "spans", "trigger -> part-000001", "trigger -> all spans stored", "trigger -> complete manifest",
+		Header: []string{"store", "encoding", "spans", "trigger -> part-000001", "trigger -> all spans stored", "trigger -> complete manifest",
 			"parts", "part-000001", "bundle", "bytes/span", "raw write of bundle bytes", "all stored / raw", "raw write of part-000001 bytes",
 			"collector CPU", "frozen", "verify"},
 	}
 	for _, r := range runs {
 		table.Rows = append(table.Rows, []string{
-			r.store, strconv.Itoa(r.spans), secs(r.first), secs(r.all), secs(r.complete),
+			r.store, encodingName(r.encoding), strconv.Itoa(r.spans), secs(r.first), secs(r.all), secs(r.complete),
 			strconv.Itoa(r.parts), mib(r.part1Bytes), mib(r.bundleBytes), fmt.Sprintf("%.1f", float64(r.bundleBytes)/float64(r.spans)),
 			secs(r.rawBundle), fmt.Sprintf("%.1fx", r.all.Seconds()/r.rawBundle.Seconds()), secs(r.rawPart1),
 			secs(r.cpu), strconv.FormatInt(r.frozen, 10), map[bool]string{true: "ok", false: "FAILED"}[r.verified],
@@ -104,12 +118,16 @@ func TestPerfFreeze(t *testing.T) {
 	}
 	table.Notes = append(table.Notes,
 		"\"all spans stored\" is the first stored manifest whose totals count every span sent; \"complete manifest\" additionally waits for the window end (1 s after the trigger) plus one flush_interval (5 s) of grace.",
-		"\"collector CPU\" is the collector's CPU time from the trigger to the complete manifest (JSON encoding, zstd, spool, upload).",
+		"\"collector CPU\" is the collector's CPU time from the trigger to the complete manifest (encoding, zstd, spool, upload).",
 		"\"verify\" is bundle.VerifyBundle over the stored bundle: every SHA-256, every part readable, manifest complete.")
 	res.Tables = append(res.Tables, table)
 	for _, r := range runs {
+		where := r.store
+		if r.encoding != "" {
+			where += ", encoding " + r.encoding
+		}
 		f := Figure{
-			Name:  fmt.Sprintf("Freeze %s spans to %s: trigger -> part-000001", human(r.spans), r.store),
+			Name:  fmt.Sprintf("Freeze %s spans to %s: trigger -> part-000001", human(r.spans), where),
 			Value: r.first.Seconds(), Unit: "s",
 			Peer: fmt.Sprintf("raw write of part-000001's %s", mib(r.part1Bytes)), PeerValue: r.rawPart1.Seconds(),
 			Ratio: r.first.Seconds() / r.rawPart1.Seconds(),
@@ -119,7 +137,7 @@ func TestPerfFreeze(t *testing.T) {
 		}
 		res.Figures = append(res.Figures, f,
 			Figure{
-				Name:  fmt.Sprintf("Freeze %s spans to %s: trigger -> all spans stored", human(r.spans), r.store),
+				Name:  fmt.Sprintf("Freeze %s spans to %s: trigger -> all spans stored", human(r.spans), where),
 				Value: r.all.Seconds(), Unit: "s",
 				Peer: fmt.Sprintf("raw write of the bundle's %s", mib(r.bundleBytes)), PeerValue: r.rawBundle.Seconds(),
 				Ratio: r.all.Seconds() / r.rawBundle.Seconds(),
@@ -129,6 +147,14 @@ func TestPerfFreeze(t *testing.T) {
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
+}
+
+// encodingName names enc in the table ("" is the exporter's default).
+func encodingName(enc string) string {
+	if enc == "" {
+		return "default"
+	}
+	return enc
 }
 
 func secs(d time.Duration) string {
@@ -148,9 +174,9 @@ func human(n int) string {
 	return strconv.Itoa(n)
 }
 
-func runFreeze(t *testing.T, backend string, n int) freezeRun {
+func runFreeze(t *testing.T, backend string, n int, enc string) freezeRun {
 	ctx := context.Background()
-	run := freezeRun{store: backend, spans: n}
+	run := freezeRun{store: backend, encoding: enc, spans: n}
 	var (
 		storeCfg map[string]any
 		st       store.Store
@@ -188,14 +214,18 @@ func runFreeze(t *testing.T, backend string, n int) freezeRun {
 	}
 
 	p := newPorts(t)
-	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
+	opts := ConfigOptions{
 		Store: storeCfg,
 		Evidence: map[string]any{
 			"window":         map[string]any{"before": "30m", "after": "1s", "extend_until_resolved": false},
 			"buffer":         map[string]any{"max_bytes": freezeBufferBytes, "max_age": "35m"},
 			"flush_interval": "5s",
 		},
-	})
+	}
+	if enc != "" {
+		opts.Evidence["encoding"] = enc
+	}
+	cfg, err := CollectorConfig(VariantFull, p, opts)
 	require.NoError(t, err)
 	c := startCollector(t, p, cfg)
 	postFixtures(c, false)

@@ -38,6 +38,9 @@ const (
 	// EnvFreezeStores lists the stores of the freeze runs (default
 	// "filesystem,s3").
 	EnvFreezeStores = "PERF_FREEZE_STORES"
+	// EnvFreezeEncodings lists the evidence encodings the freeze runs
+	// alternate (default: the exporter's default encoding only).
+	EnvFreezeEncodings = "PERF_FREEZE_ENCODINGS"
 	// EnvProfileDir, when set, makes every CPU run record the collector's
 	// CPU profile over its measured interval into this directory as
 	// <variant>-round<N>.pprof (through the pprof extension).
