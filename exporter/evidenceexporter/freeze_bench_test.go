@@ -16,10 +16,11 @@ import (
 )
 
 // BenchmarkFreezeTraces freezes 100 ring blocks of 1,000 testgen spans
-// (100k spans) into 64 MiB JSON parts written to a spool, as a flush does
-// after reading the blocks: through the transcoder, and, as its peer in
-// the same run, through pdata (decode, filter, marshal). Run it with
-// -count to interleave the two.
+// (100k spans) into 64 MiB parts written to a spool, as a flush does
+// after reading the blocks: JSON parts through the transcoder (transcode)
+// and otlp_proto parts through the protobuf filter (proto), and, as their
+// peers in the same run, each through pdata (decode, filter, marshal:
+// pdata, proto_pdata). Run it with -count to interleave them.
 func BenchmarkFreezeTraces(b *testing.B) {
 	const blocks, spans = 100, 1000
 	payloads := make([][]byte, blocks)
@@ -33,13 +34,17 @@ func BenchmarkFreezeTraces(b *testing.B) {
 	r := timeRange{lo: ts(window.Start), hi: ts(window.End)}
 	for _, peer := range []struct {
 		name  string
+		enc   string
 		pdata bool
-	}{{"pdata", true}, {"transcode", false}} {
+	}{
+		{"pdata", bundle.EncodingJSON, true}, {"transcode", bundle.EncodingJSON, false},
+		{"proto_pdata", bundle.EncodingProto, true}, {"proto", bundle.EncodingProto, false},
+	} {
 		b.Run(peer.name, func(b *testing.B) {
 			sp, err := openSpool(b.TempDir())
 			require.NoError(b, err)
 			f := &freezer{
-				logger: zap.NewNop(), spool: sp, encoding: bundle.EncodingJSON, pdataJSON: peer.pdata,
+				logger: zap.NewNop(), spool: sp, encoding: peer.enc, viaPdata: peer.pdata,
 				dataLimit: 64<<20 - bundle.PartOverhead, collectorID: testCollector,
 			}
 			inc := incident.Incident{ID: "INC-1", Title: "bench", Source: incident.SourceGeneric, StartedAt: t0, UpdatedAt: t0}

@@ -50,9 +50,10 @@ type freezer struct {
 	now      func() time.Time
 	policy   windowPolicy
 	encoding string
-	// pdataJSON makes JSON parts go through pdata (decode, filter,
-	// marshal) instead of the transcoder: the peer of the benchmarks.
-	pdataJSON bool
+	// viaPdata makes traces and logs go into parts through pdata (decode,
+	// filter, marshal) instead of otlpwire's transcoder (otlp_json) or
+	// filter (otlp_proto): the peer of the benchmarks and tests.
+	viaPdata bool
 	// refused are the batches the ring could not keep.
 	refused *refusedLog
 	// latePeriod is how long a complete bundle takes late parts.

@@ -172,8 +172,9 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	}()
 	switch sig {
 	case ring.SignalTraces:
-		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
-			n, bad, done, err := b.addJSON(otlpwire.TracesJSON, (*bundle.PartWriter).AddTracesJSON, payload, r, usable)
+		if !b.f.viaPdata {
+			n, bad, done, err := b.addJSON(b.pick(otlpwire.TracesJSON, otlpwire.TracesProto),
+				b.pickAdd((*bundle.PartWriter).AddTracesJSON, (*bundle.PartWriter).AddTracesProto), payload, r, usable)
 			sel.unusable += bad
 			if done || err != nil {
 				return n, err
@@ -194,8 +195,9 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		}
 		return n, putBatch(b, td, (*bundle.PartWriter).AddTraces, splitTraces)
 	case ring.SignalLogs:
-		if b.f.encoding == bundle.EncodingJSON && !b.f.pdataJSON {
-			n, bad, done, err := b.addJSON(otlpwire.LogsJSON, (*bundle.PartWriter).AddLogsJSON, payload, r, usable)
+		if !b.f.viaPdata {
+			n, bad, done, err := b.addJSON(b.pick(otlpwire.LogsJSON, otlpwire.LogsProto),
+				b.pickAdd((*bundle.PartWriter).AddLogsJSON, (*bundle.PartWriter).AddLogsProto), payload, r, usable)
 			sel.unusable += bad
 			if done || err != nil {
 				return n, err
@@ -227,9 +229,31 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	return 0, fmt.Errorf("%w: unknown signal %s", errCorruptBlock, sig)
 }
 
+// transcoder writes the record of a block's items in keep (otlpwire).
+type transcoder func(dst, payload []byte, keep otlpwire.Range, usable *otlpwire.Range) ([]byte, otlpwire.Batch, error)
+
+// pick returns the transcoder of the part's encoding.
+func (b *partBuilder) pick(json, proto transcoder) transcoder {
+	if b.f.encoding == bundle.EncodingProto {
+		return proto
+	}
+	return json
+}
+
+// pickAdd returns the PartWriter method that adds a record of the part's
+// encoding.
+func (b *partBuilder) pickAdd(json, proto func(*bundle.PartWriter, []byte, int64, bundle.TimeRange) error) func(*bundle.PartWriter, []byte, int64, bundle.TimeRange) error {
+	if b.f.encoding == bundle.EncodingProto {
+		return proto
+	}
+	return json
+}
+
 // addJSON adds the items of a traces or logs block in r to the current
-// part by transcoding the block to OTLP/JSON (otlpwire.TracesJSON,
-// LogsJSON) and adding the record with add, without pdata, and returns how
+// part without pdata: it transcodes the block to OTLP/JSON
+// (otlpwire.TracesJSON, LogsJSON) or filters its protobuf
+// (otlpwire.TracesProto, LogsProto), as the part's encoding asks, adds
+// the record with add, and returns how
 // many it added and, with usable set, how many items of the block have an
 // unusable time. It reports whether it added
 // the block; when it did not, the caller adds it through pdata: n is then
@@ -238,7 +262,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 // transcoded. The parts it cuts are the ones putBatch would: the records
 // are the same bytes.
 func (b *partBuilder) addJSON(
-	transcode func(dst, payload []byte, keep otlpwire.Range, usable *otlpwire.Range) ([]byte, otlpwire.Batch, error),
+	transcode transcoder,
 	add func(w *bundle.PartWriter, rec []byte, n int64, tr bundle.TimeRange) error,
 	payload []byte, r timeRange, usable *otlpwire.Range,
 ) (n int, unusable int64, done bool, err error) {

@@ -16,17 +16,25 @@ import (
 )
 
 // TestTranscodedPartsAreThePdataParts freezes the same telemetry twice,
-// once with traces and logs transcoded from the ring's protobuf to JSON and once
-// through pdata (decode, filter, marshal), and requires the same objects in
+// once with traces and logs transcoded from the ring's protobuf to JSON (or,
+// for otlp_proto parts, filtered in their protobuf) and once through pdata
+// (decode, filter, marshal), and requires the same objects in
 // the store byte for byte: the same parts, cut at the same places (small
 // parts, batches split because they fit no part), the same counts, time
 // ranges, losses (unusable times) and manifest.
 func TestTranscodedPartsAreThePdataParts(t *testing.T) {
+	for _, enc := range []string{bundle.EncodingJSON, bundle.EncodingProto} {
+		t.Run(enc, func(t *testing.T) { testTranscodedParts(t, enc) })
+	}
+}
+
+func testTranscodedParts(t *testing.T, enc string) {
 	run := func(pdata bool) map[string][]byte {
 		cfg := testConfig(t)
+		cfg.Encoding = enc
 		cfg.PartMaxBytes = minPartMaxBytes * 3
 		h := newHarness(t, cfg, newFakeClock(t0.Add(time.Minute)), nil)
-		h.exp.freezer.pdataJSON = pdata
+		h.exp.freezer.viaPdata = pdata
 		ctx := context.Background()
 		feed := func(seed int64, n int, from time.Time, step time.Duration) {
 			require.NoError(t, h.exp.consumeTraces(ctx, testgen.Traces(seed, n, 3, from, step)))
@@ -77,6 +85,7 @@ func TestTranscodedPartsAreThePdataParts(t *testing.T) {
 		if p, err := bundle.ReadPart(bytes.NewReader(v)); err == nil {
 			parts++
 			require.NoError(t, p.Verify())
+			require.Equal(t, enc, p.Info.Encoding)
 		}
 	}
 	require.Greater(t, parts, 3, "the window must take several parts")

@@ -413,21 +413,36 @@ func (w *PartWriter) AddTraces(td ptrace.Traces) error {
 // ErrPartFull whether or not a limit is set: the caller adds the batch
 // with AddTraces instead, which splits it.
 func (w *PartWriter) AddTracesJSON(rec []byte, spans int64, tr TimeRange) error {
-	return w.addJSON(0, rec, spans, tr, func(n int64) { w.info.Counts.Spans += n })
+	return w.addEncoded(0, false, rec, spans, tr, func(n int64) { w.info.Counts.Spans += n })
 }
 
 // AddLogsJSON is AddTracesJSON for a request of records log records (item
 // times as AddLogs takes them), added to the logs file.
 func (w *PartWriter) AddLogsJSON(rec []byte, records int64, tr TimeRange) error {
-	return w.addJSON(1, rec, records, tr, func(n int64) { w.info.Counts.LogRecords += n })
+	return w.addEncoded(1, false, rec, records, tr, func(n int64) { w.info.Counts.LogRecords += n })
 }
 
-func (w *PartWriter) addJSON(signal int, rec []byte, n int64, tr TimeRange, count func(int64)) error {
+// AddTracesProto is AddTracesJSON for a part encoded as otlp_proto: rec is
+// the request as pdata's ProtoMarshaler writes it (AddTraces' record).
+func (w *PartWriter) AddTracesProto(rec []byte, spans int64, tr TimeRange) error {
+	return w.addEncoded(0, true, rec, spans, tr, func(n int64) { w.info.Counts.Spans += n })
+}
+
+// AddLogsProto is AddTracesProto for a request of records log records.
+func (w *PartWriter) AddLogsProto(rec []byte, records int64, tr TimeRange) error {
+	return w.addEncoded(1, true, rec, records, tr, func(n int64) { w.info.Counts.LogRecords += n })
+}
+
+func (w *PartWriter) addEncoded(signal int, proto bool, rec []byte, n int64, tr TimeRange, count func(int64)) error {
 	if w.finished {
 		return errFinished
 	}
-	if w.isProto() {
-		return fmt.Errorf("adding an OTLP/JSON record to a part encoded as %s", w.info.Encoding)
+	if w.isProto() != proto {
+		want := EncodingJSON
+		if proto {
+			want = EncodingProto
+		}
+		return fmt.Errorf("adding an %s record to a part encoded as %s", want, w.info.Encoding)
 	}
 	if n == 0 {
 		return nil
@@ -435,7 +450,7 @@ func (w *PartWriter) addJSON(signal int, rec []byte, n int64, tr TimeRange, coun
 	if int64(len(rec)) > w.maxRecord {
 		return ErrPartFull
 	}
-	if err := w.appendRecord(signalFiles[w.info.Encoding][signal], rec, false); err != nil {
+	if err := w.appendRecord(signalFiles[w.info.Encoding][signal], rec, proto); err != nil {
 		return err
 	}
 	count(n)
