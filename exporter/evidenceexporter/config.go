@@ -32,8 +32,8 @@ type Config struct {
 	// FlushInterval is how often the parts of open windows are written, and
 	// the grace period for late data after a window has ended.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
-	// Encoding of the signal files in a part: "otlp_json" (OTLP File
-	// format, JSON Lines) or "otlp_proto" (length-prefixed protobuf).
+	// Encoding of the signal files in a part: "otlp_proto" (length-prefixed
+	// protobuf, the default) or "otlp_json" (OTLP File format, JSON Lines).
 	Encoding string `mapstructure:"encoding"`
 	// PartMaxBytes bounds the size of a part object: a part is cut before
 	// its data would take the object past it, and a batch that does not fit

@@ -29,7 +29,7 @@ const (
 	defaultLatePeriod          = 5 * time.Minute
 	defaultItemMaxPast         = 7 * 24 * time.Hour
 	defaultItemMaxFuture       = time.Hour
-	defaultEncoding            = bundle.EncodingJSON
+	defaultEncoding            = bundle.EncodingProto
 	defaultPartMaxBytes        = 64 << 20
 	defaultSpoolDirectory      = "./var/spool"
 	defaultRetryInitial        = 5 * time.Second
