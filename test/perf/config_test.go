@@ -74,6 +74,22 @@ func TestCollectorConfig(t *testing.T) {
 	}
 }
 
+// TestCollectorConfigEncodings: the freezing variants that name an
+// encoding set it, and the others leave the exporter's default.
+func TestCollectorConfigEncodings(t *testing.T) {
+	p := Ports{OTLPGRPC: "127.0.0.1:4317", Webhook: "127.0.0.1:8088", Health: "127.0.0.1:13133", MetricsPort: 8888}
+	for v, want := range map[Variant]any{VariantFreezing: nil, VariantFull: nil, VariantFreezingJSON: "otlp_json", VariantFreezingProto: "otlp_proto"} {
+		out, err := CollectorConfig(v, p, ConfigOptions{})
+		require.NoError(t, err)
+		var cfg struct {
+			Exporters map[string]map[string]any `yaml:"exporters"`
+		}
+		require.NoError(t, yaml.Unmarshal([]byte(out), &cfg))
+		assert.Equal(t, want, cfg.Exporters["evidence"]["encoding"], string(v))
+		assert.Equal(t, v.Freezes(), cfg.Exporters["evidence"]["flush_interval"] == "10s", string(v))
+	}
+}
+
 func TestCollectorConfigErrors(t *testing.T) {
 	good := Ports{OTLPGRPC: "127.0.0.1:1", Webhook: "127.0.0.1:2", Health: "127.0.0.1:3", MetricsPort: 4}
 	_, err := CollectorConfig("nope", good, ConfigOptions{})
