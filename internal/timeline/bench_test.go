@@ -97,8 +97,8 @@ func BenchmarkWriteJSON(b *testing.B) {
 // bundle1M is an incident's evidence in a filesystem store: 1,000,000
 // spans, 100,000 log records and 20,000 data points over a 40-minute
 // window, 10 resources of 6 services in 4 versions, in parts of the
-// exporter's default size and encoding (otlp_json, 64 MiB), with deploys
-// before and after an error spike of checkout in the last ten minutes.
+// exporter's default size (64 MiB) encoded as enc, with deploys before and
+// after an error spike of checkout in the last ten minutes.
 type bundle1M struct {
 	st    store.Store
 	id    string
@@ -111,11 +111,17 @@ var (
 	bundle1MErr  error
 	// bundle1MDir is removed by TestMain.
 	bundle1MDir string
+
+	bundle1MProtoOnce sync.Once
+	bundle1MProtoData bundle1M
+	bundle1MProtoErr  error
+	// bundle1MProtoDir is removed by TestMain.
+	bundle1MProtoDir string
 )
 
 const bundle1MSpans = 1_000_000
 
-func makeBundle1M(dir string) (bundle1M, error) {
+func makeBundle1M(dir, enc string) (bundle1M, error) {
 	ctx := context.Background()
 	st, err := storage.NewFilesystem(dir)
 	if err != nil {
@@ -153,7 +159,7 @@ func makeBundle1M(dir string) (bundle1M, error) {
 			seq++
 			var err error
 			w, err = bundle.NewPartWriter(bundle.PartInfo{
-				IncidentID: id, CollectorID: "collector-0", Seq: seq, Encoding: bundle.EncodingJSON,
+				IncidentID: id, CollectorID: "collector-0", Seq: seq, Encoding: enc,
 				CreatedAt: start.Add(window), Window: bundle.Window{Start: start, End: start.Add(window)},
 			})
 			if err != nil {
@@ -224,7 +230,7 @@ func loadBundle1M(b *testing.B) bundle1M {
 	bundle1MOnce.Do(func() {
 		bundle1MDir, bundle1MErr = os.MkdirTemp("", "timeline-bench-")
 		if bundle1MErr == nil {
-			bundle1MData, bundle1MErr = makeBundle1M(bundle1MDir)
+			bundle1MData, bundle1MErr = makeBundle1M(bundle1MDir, bundle.EncodingJSON)
 		}
 	})
 	if bundle1MErr != nil {
@@ -233,46 +239,42 @@ func loadBundle1M(b *testing.B) bundle1M {
 	return bundle1MData
 }
 
+// loadBundle1MProto is loadBundle1M with otlp_proto parts.
+func loadBundle1MProto(b *testing.B) bundle1M {
+	b.Helper()
+	bundle1MProtoOnce.Do(func() {
+		bundle1MProtoDir, bundle1MProtoErr = os.MkdirTemp("", "timeline-bench-proto-")
+		if bundle1MProtoErr == nil {
+			bundle1MProtoData, bundle1MProtoErr = makeBundle1M(bundle1MProtoDir, bundle.EncodingProto)
+		}
+	})
+	if bundle1MProtoErr != nil {
+		b.Fatal(bundle1MProtoErr)
+	}
+	return bundle1MProtoData
+}
+
 // BenchmarkTimeline1M is `evidencectl timeline INCIDENT` on a 1M-span
-// bundle in a filesystem store: listing, reading and verifying the parts,
-// scanning them, analysing and writing the Markdown draft (timeline). Its
-// peers, in the same run: the same with every record decoded by pdata
-// instead of scanned (timeline_pdata), and the floor of reading and
-// verifying the same parts, as concurrently, decoding nothing
-// (read_floor).
+// bundle of otlp_json parts in a filesystem store: listing, reading and
+// verifying the parts, scanning them, analysing and writing the Markdown
+// draft (timeline). Its peers, in the same run: the same with every record
+// decoded by pdata instead of scanned (timeline_pdata), the same on the
+// bundle written as otlp_proto parts, the exporter's default
+// (timeline_proto), and the floor of reading and verifying the JSON parts,
+// as concurrently, decoding nothing (read_floor).
 func BenchmarkTimeline1M(b *testing.B) {
 	bd := loadBundle1M(b)
 	ctx := context.Background()
 	timeline := func(wrap func(Source) Source) func(b *testing.B) {
-		return func(b *testing.B) {
-			b.ReportAllocs()
-			cpu := processCPU()
-			for b.Loop() {
-				in, err := FromStore(ctx, bd.st, bd.id)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for i, src := range in.Sources {
-					in.Sources[i] = wrap(src)
-				}
-				tl, err := Build(in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if tl.Totals.Spans != bd.spans || len(tl.Suspects) == 0 {
-					b.Fatalf("read %d spans of %d, %d suspects", tl.Totals.Spans, bd.spans, len(tl.Suspects))
-				}
-				if err := tl.WriteMarkdown(io.Discard); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportPerBundle(b, bd.spans, processCPU()-cpu)
-		}
+		return timelineOf(ctx, bd, wrap)
 	}
 	b.Run("timeline", timeline(func(s Source) Source { return s }))
 	b.Run("timeline_pdata", timeline(func(src Source) Source {
 		return func(s Sink) error { return src(pdataSink{s}) }
 	}))
+	b.Run("timeline_proto", func(b *testing.B) {
+		timelineOf(ctx, loadBundle1MProto(b), func(s Source) Source { return s })(b)
+	})
 	b.Run("read_floor", func(b *testing.B) {
 		b.ReportAllocs()
 		cpu := processCPU()
@@ -283,6 +285,35 @@ func BenchmarkTimeline1M(b *testing.B) {
 		}
 		reportPerBundle(b, bd.spans, processCPU()-cpu)
 	})
+}
+
+// timelineOf returns the benchmark of the timeline of bd, its sources
+// wrapped by wrap.
+func timelineOf(ctx context.Context, bd bundle1M, wrap func(Source) Source) func(b *testing.B) {
+	return func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := processCPU()
+		for b.Loop() {
+			in, err := FromStore(ctx, bd.st, bd.id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, src := range in.Sources {
+				in.Sources[i] = wrap(src)
+			}
+			tl, err := Build(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tl.Totals.Spans != bd.spans || len(tl.Suspects) == 0 {
+				b.Fatalf("read %d spans of %d, %d suspects", tl.Totals.Spans, bd.spans, len(tl.Suspects))
+			}
+			if err := tl.WriteMarkdown(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPerBundle(b, bd.spans, processCPU()-cpu)
+	}
 }
 
 // pdataSink hides Build's sink from the sources, so that they decode every

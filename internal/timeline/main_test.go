@@ -9,8 +9,10 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bundle1MDir != "" {
-		_ = os.RemoveAll(bundle1MDir) // the benchmark's bundle
+	for _, dir := range []string{bundle1MDir, bundle1MProtoDir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir) // the benchmarks' bundles
+		}
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -12,10 +12,13 @@ import (
 
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
+	"github.com/otel-evidence/otel-evidence/pkg/bundle"
+	"github.com/otel-evidence/otel-evidence/pkg/store"
 )
 
 // BenchmarkIncidentPage1M opens an incident's summary page on a 1M-span
-// bundle (the exporter's 64 MiB otlp_json parts) in a filesystem store,
+// bundle (64 MiB otlp_json parts; page_proto: otlp_proto parts, the
+// exporter's default) in a filesystem store,
 // cold, as the first visitor does: a new server reads the incident
 // record and the manifests and sends them (s/first_view, when the
 // browser shows the page), then reads and verifies every part, analyses
@@ -29,7 +32,37 @@ import (
 func BenchmarkIncidentPage1M(b *testing.B) {
 	f := fixture{id: "INC-1M", title: "checkout errors", spans: 1_000_000, start: testgen.DefaultStart, window: 40 * time.Minute}
 	st := newStore(b, f)
-	b.Run("page", func(b *testing.B) {
+	b.Run("page", pageBench(st))
+	// The same incident in otlp_proto parts, the exporter's default.
+	b.Run("page_proto", func(b *testing.B) {
+		pf := f
+		pf.encoding = bundle.EncodingProto
+		pageBench(newStore(b, pf))(b)
+	})
+	b.Run("timeline_peer", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := processCPU()
+		for b.Loop() {
+			in, err := timeline.FromStore(context.Background(), st, f.id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tl, err := timeline.Build(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := tl.WriteMarkdown(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/page")
+		b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N), "cpu-s/page")
+	})
+}
+
+// pageBench returns the benchmark of the page of INC-1M in st.
+func pageBench(st store.Store) func(b *testing.B) {
+	return func(b *testing.B) {
 		b.ReportAllocs()
 		var first time.Duration
 		cpu := processCPU()
@@ -51,26 +84,7 @@ func BenchmarkIncidentPage1M(b *testing.B) {
 		b.ReportMetric(first.Seconds()/float64(b.N), "s/first_view")
 		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/page")
 		b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N), "cpu-s/page")
-	})
-	b.Run("timeline_peer", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu := processCPU()
-		for b.Loop() {
-			in, err := timeline.FromStore(context.Background(), st, f.id)
-			if err != nil {
-				b.Fatal(err)
-			}
-			tl, err := timeline.Build(in)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := tl.WriteMarkdown(io.Discard); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/page")
-		b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N), "cpu-s/page")
-	})
+	}
 }
 
 // processCPU is the CPU time (user and system) of this process so far:

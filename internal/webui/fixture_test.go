@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"testing"
@@ -36,6 +37,8 @@ type fixture struct {
 	// signer, when set, signs the manifest and every part, as the
 	// exporter's signing option does.
 	signer *bundle.Signer
+	// encoding of the parts (default otlp_json).
+	encoding string
 }
 
 func (f fixture) spike() time.Time { return f.start.Add(f.window * 3 / 4) }
@@ -67,7 +70,7 @@ func (f fixture) write(tb testing.TB, st store.Store) {
 	add := func(fn func(*bundle.PartWriter) error) {
 		if w == nil {
 			w, err = bundle.NewPartWriter(bundle.PartInfo{
-				IncidentID: f.id, CollectorID: cid, Seq: m.NextSeq(), Encoding: bundle.EncodingJSON,
+				IncidentID: f.id, CollectorID: cid, Seq: m.NextSeq(), Encoding: cmp.Or(f.encoding, bundle.EncodingJSON),
 				CreatedAt: win.End, Window: win,
 			})
 			require.NoError(tb, err)

@@ -36,13 +36,20 @@ func timelineFigures(s *perf.BenchSet) []perf.Figure {
 			Peer: "the same with every record decoded by pdata (timeline_pdata)", PeerValue: pd, Ratio: v / pd, RatioOf: "wall time",
 		})
 	}
+	if pv, ok := medianOf(s.Get(pkgTimeline, "BenchmarkTimeline1M/timeline_proto"), "s/bundle"); ok {
+		out = append(out, perf.Figure{
+			Name: "Micro: evidencectl timeline of a 1M-span bundle of otlp_proto parts (the exporter's default)", Value: pv, Unit: "s",
+			Peer: "the same bundle as otlp_json parts (timeline)", PeerValue: v, Ratio: pv / v, RatioOf: "wall time",
+			Target: fmt.Sprintf("< %g s", targetTimeline1M), Met: perf.Met(pv < targetTimeline1M),
+		})
+	}
 	return out
 }
 
 // timelineSection writes the timeline benchmark's table.
 func timelineSection(w *bytes.Buffer, s *perf.BenchSet) {
 	var rows [][]string
-	for _, c := range []string{"timeline", "timeline_pdata", "read_floor"} {
+	for _, c := range []string{"timeline", "timeline_pdata", "timeline_proto", "read_floor"} {
 		r := s.Get(pkgTimeline, "BenchmarkTimeline1M/"+c)
 		if r == nil {
 			continue
