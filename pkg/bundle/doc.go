@@ -26,10 +26,11 @@
 //	metrics.jsonl  OTLP File format: one ExportMetricsServiceRequest per line
 //	traces.jsonl   OTLP File format: one ExportTraceServiceRequest per line
 //
-// With the "otlp_proto" encoding the signal files are traces.binpb,
-// logs.binpb and metrics.binpb instead: a sequence of records, each a 4-byte
-// big-endian length followed by that many bytes of the protobuf-encoded
-// request. events.jsonl is JSON Lines in both encodings.
+// With the "otlp_proto" encoding (the evidence exporter's default) the
+// signal files are traces.binpb, logs.binpb and metrics.binpb instead: a
+// sequence of records, each a 4-byte big-endian length followed by that
+// many bytes of the protobuf-encoded request. events.jsonl is JSON Lines in
+// both encodings.
 //
 // A data file is present exactly when the part holds at least one item of
 // its kind: batches without items are skipped, and a part without spans has
