@@ -697,44 +697,56 @@ func TestPartDataAcrossChunks(t *testing.T) {
 	}
 }
 
-// TestAddTracesJSON: a record encoded by the caller is added as AddTraces
-// adds pdata's encoding of the same batch, and refused where AddTraces
-// would split.
-func TestAddTracesJSON(t *testing.T) {
+// TestAddTracesEncoded: a record encoded by the caller (AddTracesJSON,
+// AddTracesProto) is added as AddTraces adds pdata's encoding of the same
+// batch, and refused where AddTraces would split, or into a part of the
+// other encoding.
+func TestAddTracesEncoded(t *testing.T) {
 	td := testgen.Traces(5, 50, 2, testStart, time.Second)
-	rec, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
-	require.NoError(t, err)
 	n, tr := scanTraces(td)
+	for _, c := range []struct {
+		enc, other string
+		marshal    func(ptrace.Traces) ([]byte, error)
+		add        func(*PartWriter, []byte, int64, TimeRange) error
+	}{
+		{EncodingJSON, EncodingProto, (&ptrace.JSONMarshaler{}).MarshalTraces, (*PartWriter).AddTracesJSON},
+		{EncodingProto, EncodingJSON, (&ptrace.ProtoMarshaler{}).MarshalTraces, (*PartWriter).AddTracesProto},
+	} {
+		t.Run(c.enc, func(t *testing.T) {
+			rec, err := c.marshal(td)
+			require.NoError(t, err)
 
-	viaPdata, err := NewPartWriter(testInfo(EncodingJSON, 1))
-	require.NoError(t, err)
-	require.NoError(t, viaPdata.AddTraces(td))
-	want, wantInfo, err := viaPdata.Finish()
-	require.NoError(t, err)
+			viaPdata, err := NewPartWriter(testInfo(c.enc, 1))
+			require.NoError(t, err)
+			require.NoError(t, viaPdata.AddTraces(td))
+			want, wantInfo, err := viaPdata.Finish()
+			require.NoError(t, err)
 
-	w, err := NewPartWriter(testInfo(EncodingJSON, 1))
-	require.NoError(t, err)
-	require.NoError(t, w.AddTracesJSON(rec, n, tr))
-	got, gotInfo, err := w.Finish()
-	require.NoError(t, err)
-	assert.Equal(t, wantInfo, gotInfo)
-	assert.True(t, bytes.Equal(want, got), "the part differs from the one AddTraces writes")
+			w, err := NewPartWriter(testInfo(c.enc, 1))
+			require.NoError(t, err)
+			require.NoError(t, c.add(w, rec, n, tr))
+			got, gotInfo, err := w.Finish()
+			require.NoError(t, err)
+			assert.Equal(t, wantInfo, gotInfo)
+			assert.True(t, bytes.Equal(want, got), "the part differs from the one AddTraces writes")
 
-	// Past the limit, or past the record limit even without one: refused.
-	w, err = NewPartWriter(testInfo(EncodingJSON, 1))
-	require.NoError(t, err)
-	w.SetLimit(int64(len(rec)))
-	require.ErrorIs(t, w.AddTracesJSON(rec, n, tr), ErrPartFull)
-	w.SetLimit(0)
-	w.maxRecord = int64(len(rec)) - 1
-	require.ErrorIs(t, w.AddTracesJSON(rec, n, tr), ErrPartFull)
-	assert.Zero(t, w.Size())
-	assert.Zero(t, w.Counts().Spans)
+			// Past the limit, or past the record limit even without one: refused.
+			w, err = NewPartWriter(testInfo(c.enc, 1))
+			require.NoError(t, err)
+			w.SetLimit(int64(len(rec)))
+			require.ErrorIs(t, c.add(w, rec, n, tr), ErrPartFull)
+			w.SetLimit(0)
+			w.maxRecord = int64(len(rec)) - 1
+			require.ErrorIs(t, c.add(w, rec, n, tr), ErrPartFull)
+			assert.Zero(t, w.Size())
+			assert.Zero(t, w.Counts().Spans)
 
-	// Not into a protobuf part.
-	w, err = NewPartWriter(testInfo(EncodingProto, 1))
-	require.NoError(t, err)
-	require.Error(t, w.AddTracesJSON(rec, n, tr))
+			// Not into a part of the other encoding.
+			w, err = NewPartWriter(testInfo(c.other, 1))
+			require.NoError(t, err)
+			require.ErrorContains(t, c.add(w, rec, n, tr), "to a part encoded as "+c.other)
+		})
+	}
 }
 
 // TestPartFramesAreOneTarArchive: a part whose data files span several
