@@ -67,10 +67,8 @@ func checkTraces(t *testing.T, td ptrace.Traces, prefix []byte) {
 	want, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	require.NoError(t, err)
 	got, batch := AppendTraces(bytes.Clone(prefix), td, AnyTime)
-	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
-	sameBytes(t, want, got[len(prefix):], "AppendTraces must write what ptrace.ProtoMarshaler writes")
-	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.TraceTimes(td, fn) }), batch)
-	assert.Equal(t, td.SpanCount(), batch.Items)
+	checkEncoded(t, prefix, want, got, "AppendTraces must write what ptrace.ProtoMarshaler writes",
+		func(fn func(pcommon.Timestamp)) { otlptime.TraceTimes(td, fn) }, td.SpanCount(), batch)
 }
 
 func checkLogs(t *testing.T, ld plog.Logs, prefix []byte) {
@@ -78,10 +76,8 @@ func checkLogs(t *testing.T, ld plog.Logs, prefix []byte) {
 	want, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 	require.NoError(t, err)
 	got, batch := AppendLogs(bytes.Clone(prefix), ld, AnyTime)
-	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
-	sameBytes(t, want, got[len(prefix):], "AppendLogs must write what plog.ProtoMarshaler writes")
-	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.LogTimes(ld, fn) }), batch)
-	assert.Equal(t, ld.LogRecordCount(), batch.Items)
+	checkEncoded(t, prefix, want, got, "AppendLogs must write what plog.ProtoMarshaler writes",
+		func(fn func(pcommon.Timestamp)) { otlptime.LogTimes(ld, fn) }, ld.LogRecordCount(), batch)
 }
 
 func checkMetrics(t *testing.T, md pmetric.Metrics, prefix []byte) {
@@ -89,10 +85,19 @@ func checkMetrics(t *testing.T, md pmetric.Metrics, prefix []byte) {
 	want, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 	require.NoError(t, err)
 	got, batch := AppendMetrics(bytes.Clone(prefix), md, AnyTime)
+	checkEncoded(t, prefix, want, got, "AppendMetrics must write what pmetric.ProtoMarshaler writes",
+		func(fn func(pcommon.Timestamp)) { otlptime.MetricTimes(md, fn) }, md.DataPointCount(), batch)
+}
+
+// checkEncoded holds what an encoder appended after prefix to want, the
+// bytes of pdata's ProtoMarshaler, and the batch it returned to the one
+// the otlptime walk over the same data describes, of items items.
+func checkEncoded(t *testing.T, prefix, want, got []byte, msg string, walk func(func(pcommon.Timestamp)), items int, batch Batch) {
+	t.Helper()
 	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
-	sameBytes(t, want, got[len(prefix):], "AppendMetrics must write what pmetric.ProtoMarshaler writes")
-	assert.Equal(t, wantBatch(func(fn func(pcommon.Timestamp)) { otlptime.MetricTimes(md, fn) }), batch)
-	assert.Equal(t, md.DataPointCount(), batch.Items)
+	sameBytes(t, want, got[len(prefix):], msg)
+	assert.Equal(t, wantBatch(walk), batch)
+	assert.Equal(t, items, batch.Items)
 }
 
 // sameBytes is require.Equal for byte strings, where nil and empty agree.

@@ -1,7 +1,6 @@
 package otlpwire
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -19,47 +18,30 @@ func checkLogsJSON(t *testing.T, ld plog.Logs, keep Range, usable *Range) {
 	t.Helper()
 	payload, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 	require.NoError(t, err)
-
 	want, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(payload)
 	require.NoError(t, err)
-	unusable, kept := 0, 0
-	var minT, maxT pcommon.Timestamp
-	want.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
+	tally := keepTally{keep: keep, usable: usable}
+	keepRecords(want, &tally)
+	checkJSON(t, LogsJSON, payload, keep, usable, &tally,
+		func() ([]byte, error) { return (&plog.JSONMarshaler{}).MarshalLogs(want) }, "logs JSON")
+}
+
+// keepRecords removes from ld the log records whose time (else observed
+// time) tally drops, and the resources and scopes left without records.
+func keepRecords(ld plog.Logs, tally *keepTally) {
+	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
 		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
 			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
 				ts := lr.Timestamp()
 				if ts == 0 {
 					ts = lr.ObservedTimestamp()
 				}
-				if usable != nil && !usable.Contains(ts) {
-					unusable++
-				}
-				if !keep.Contains(ts) {
-					return true
-				}
-				kept++
-				if minT == 0 || ts < minT {
-					minT = ts
-				}
-				maxT = max(maxT, ts)
-				return false
+				return tally.drop(ts)
 			})
 			return sl.LogRecords().Len() == 0
 		})
 		return rl.ScopeLogs().Len() == 0
 	})
-
-	prefix := []byte("earlier record\n")
-	got, b, err := LogsJSON(bytes.Clone(prefix), payload, keep, usable)
-	require.NoError(t, err)
-	require.Equal(t, Batch{Items: kept, Unusable: unusable, MinT: minT, MaxT: maxT}, b)
-	if kept == 0 {
-		require.Equal(t, prefix, got)
-		return
-	}
-	wantJSON, err := (&plog.JSONMarshaler{}).MarshalLogs(want)
-	require.NoError(t, err)
-	sameBytes(t, wantJSON, got[len(prefix):], "logs JSON")
 }
 
 func TestLogsJSONTestgen(t *testing.T) {
@@ -101,32 +83,13 @@ func FuzzLogsJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b uint64, raw []byte) {
 		g := gen{rng: rand.New(rand.NewPCG(a, b))}
 		checkLogsJSON(t, g.logs(), keepRanges[a%uint64(len(keepRanges))], &keepRanges[b%uint64(len(keepRanges))])
-		got, _, err := LogsJSON(nil, raw, AnyTime, nil)
-		if err != nil {
-			require.ErrorIs(t, err, ErrNotTranscoded)
-			return
-		}
-		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(raw)
-		require.NoError(t, err, "transcoded a request pdata refuses")
-		ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
-			rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
-				sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
-					ts := lr.Timestamp()
-					if ts == 0 {
-						ts = lr.ObservedTimestamp()
-					}
-					return !AnyTime.Contains(ts)
-				})
-				return sl.LogRecords().Len() == 0
-			})
-			return rl.ScopeLogs().Len() == 0
-		})
-		if ld.LogRecordCount() == 0 {
-			require.Empty(t, got)
-			return
-		}
-		want, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
-		require.NoError(t, err)
-		sameBytes(t, want, got, "logs JSON of fuzzed bytes")
+		checkRawJSON(t, LogsJSON, raw, func(raw []byte) (int, func() ([]byte, error), error) {
+			ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(raw)
+			if err != nil {
+				return 0, nil, err
+			}
+			keepRecords(ld, &keepTally{keep: AnyTime})
+			return ld.LogRecordCount(), func() ([]byte, error) { return (&plog.JSONMarshaler{}).MarshalLogs(ld) }, nil
+		}, "logs JSON of fuzzed bytes")
 	})
 }

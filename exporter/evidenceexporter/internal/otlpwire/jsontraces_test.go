@@ -21,49 +21,18 @@ func checkTracesJSON(t *testing.T, td ptrace.Traces, keep Range, usable *Range) 
 	t.Helper()
 	payload, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	require.NoError(t, err)
-
 	want, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(payload)
 	require.NoError(t, err)
-	unusable := 0
-	kept := 0
-	var minT, maxT pcommon.Timestamp
-	want.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
-		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
-				st := s.StartTimestamp()
-				if usable != nil && !usable.Contains(st) {
-					unusable++
-				}
-				if !keep.Contains(st) {
-					return true
-				}
-				kept++
-				if minT == 0 || st < minT {
-					minT = st
-				}
-				maxT = max(maxT, st)
-				return false
-			})
-			return ss.Spans().Len() == 0
-		})
-		return rs.ScopeSpans().Len() == 0
-	})
-
-	prefix := []byte("earlier record\n")
-	got, b, err := TracesJSON(bytes.Clone(prefix), payload, keep, usable)
-	require.NoError(t, err)
-	require.Equal(t, Batch{Items: kept, Unusable: unusable, MinT: minT, MaxT: maxT}, b)
-	require.True(t, bytes.HasPrefix(got, prefix))
-	if kept == 0 {
-		require.Equal(t, prefix, got)
+	tally := keepTally{keep: keep, usable: usable}
+	keepSpans(want, &tally)
+	got := checkJSON(t, TracesJSON, payload, keep, usable, &tally,
+		func() ([]byte, error) { return (&ptrace.JSONMarshaler{}).MarshalTraces(want) }, "traces JSON")
+	if got == nil {
 		return
 	}
-	wantJSON, err := (&ptrace.JSONMarshaler{}).MarshalTraces(want)
-	require.NoError(t, err)
-	sameBytes(t, wantJSON, got[len(prefix):], "traces JSON")
 
 	// What pdata's reader gets from it is the filtered batch.
-	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(got[len(prefix):])
+	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(got)
 	require.NoError(t, err)
 	wantProto, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
 	require.NoError(t, err)
@@ -72,14 +41,16 @@ func checkTracesJSON(t *testing.T, td ptrace.Traces, keep Range, usable *Range) 
 	sameBytes(t, wantProto, backProto, "traces read back")
 }
 
-// keepRanges are the selections the JSON tests try: everything, nothing
-// before t0, a window around t0 and one that keeps nothing generated.
-var keepRanges = []Range{
-	AnyTime,
-	{Lo: pcommon.Timestamp(t0.UnixNano()), Hi: AnyTime.Hi},
-	{Lo: 2, Hi: pcommon.Timestamp(t0.UnixNano())},
-	{Lo: pcommon.Timestamp(t0.Add(-time.Minute).UnixNano()), Hi: pcommon.Timestamp(t0.Add(time.Second).UnixNano())},
-	{Lo: 5, Hi: 6},
+// keepSpans removes from td the spans whose start time tally drops, and
+// the resources and scopes left without spans.
+func keepSpans(td ptrace.Traces, tally *keepTally) {
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(s ptrace.Span) bool { return tally.drop(s.StartTimestamp()) })
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
 }
 
 func TestTracesJSONTestgen(t *testing.T) {
@@ -143,26 +114,13 @@ func FuzzTracesJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b uint64, raw []byte) {
 		g := gen{rng: rand.New(rand.NewPCG(a, b))}
 		checkTracesJSON(t, g.traces(), keepRanges[a%uint64(len(keepRanges))], &keepRanges[b%uint64(len(keepRanges))])
-		got, _, err := TracesJSON(nil, raw, AnyTime, nil)
-		if err != nil {
-			require.ErrorIs(t, err, ErrNotTranscoded)
-			return
-		}
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(raw)
-		require.NoError(t, err, "transcoded a request pdata refuses")
-		td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
-			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-				ss.Spans().RemoveIf(func(s ptrace.Span) bool { return !AnyTime.Contains(s.StartTimestamp()) })
-				return ss.Spans().Len() == 0
-			})
-			return rs.ScopeSpans().Len() == 0
-		})
-		if td.SpanCount() == 0 {
-			require.Empty(t, got)
-			return
-		}
-		want, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
-		require.NoError(t, err)
-		sameBytes(t, want, got, "traces JSON of fuzzed bytes")
+		checkRawJSON(t, TracesJSON, raw, func(raw []byte) (int, func() ([]byte, error), error) {
+			td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(raw)
+			if err != nil {
+				return 0, nil, err
+			}
+			keepSpans(td, &keepTally{keep: AnyTime})
+			return td.SpanCount(), func() ([]byte, error) { return (&ptrace.JSONMarshaler{}).MarshalTraces(td) }, nil
+		}, "traces JSON of fuzzed bytes")
 	})
 }
