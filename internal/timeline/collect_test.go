@@ -35,37 +35,8 @@ func overlappingStore(t *testing.T, e *evidence) (store.Store, int64) {
 		{"collector-b", bundle.EncodingProto, 2, func(i int) bool { return i%2 == 0 }},
 	} {
 		for seq := 1; seq <= c.parts; seq++ {
-			w, err := bundle.NewPartWriter(bundle.PartInfo{
-				IncidentID: scenarioIncident, CollectorID: c.id, Seq: seq, Encoding: c.enc,
-				CreatedAt: at(10, 20), Window: bundle.Window{Start: at(9, 35), End: at(10, 22)},
-			})
-			require.NoError(t, err)
-			mine := func(i int) bool { return c.keep(i) && i%c.parts == seq-1 }
-			for i, td := range e.traces {
-				if mine(i) {
-					require.NoError(t, w.AddTraces(td))
-					spans += int64(td.SpanCount())
-				}
-			}
-			for i, ld := range e.logs {
-				if mine(i) {
-					require.NoError(t, w.AddLogs(ld))
-				}
-			}
-			for i, md := range e.metrics {
-				if mine(i) {
-					require.NoError(t, w.AddMetrics(md))
-				}
-			}
-			if seq == 1 {
-				for _, ev := range e.events {
-					require.NoError(t, w.AddEvent(ev))
-				}
-			}
-			data, _, err := w.Finish()
-			require.NoError(t, err)
-			key, err := bundle.PartKey(scenarioIncident, c.id, seq)
-			require.NoError(t, err)
+			key, data, n := scenarioPart(t, e, c.id, c.enc, seq, func(i int) bool { return c.keep(i) && i%c.parts == seq-1 })
+			spans += n
 			require.NoError(t, st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), store.PutOptions{}))
 		}
 	}

@@ -78,41 +78,50 @@ func scenarioParts(t *testing.T, e *evidence) map[string][]byte {
 	out := map[string][]byte{}
 	for c, enc := range map[string]string{"collector-a": bundle.EncodingJSON, "collector-b": bundle.EncodingProto} {
 		for seq := 1; seq <= 2; seq++ {
-			w, err := bundle.NewPartWriter(bundle.PartInfo{
-				IncidentID: scenarioIncident, CollectorID: c, Seq: seq, Encoding: enc,
-				CreatedAt: at(10, 20), Window: bundle.Window{Start: at(9, 35), End: at(10, 22)},
-			})
-			require.NoError(t, err)
 			// Batch i goes to collector i%2, part 1 + i/2%2.
-			keep := func(i int) bool { return (i%2 == 0) == (c == "collector-a") && 1+i/2%2 == seq }
-			for i, td := range e.traces {
-				if keep(i) {
-					require.NoError(t, w.AddTraces(td))
-				}
-			}
-			for i, ld := range e.logs {
-				if keep(i) {
-					require.NoError(t, w.AddLogs(ld))
-				}
-			}
-			for i, md := range e.metrics {
-				if keep(i) {
-					require.NoError(t, w.AddMetrics(md))
-				}
-			}
-			if seq == 1 {
-				for _, ev := range e.events {
-					require.NoError(t, w.AddEvent(ev))
-				}
-			}
-			data, _, err := w.Finish()
-			require.NoError(t, err)
-			key, err := bundle.PartKey(scenarioIncident, c, seq)
-			require.NoError(t, err)
+			key, data, _ := scenarioPart(t, e, c, enc, seq, func(i int) bool { return (i%2 == 0) == (c == "collector-a") && 1+i/2%2 == seq })
 			out[key] = data
 		}
 	}
 	return out
+}
+
+// scenarioPart writes part seq of collector in encoding enc, holding the
+// scenario's batches i for which mine(i) holds and, in part 1, every
+// event. It returns the part's key, its bytes and the spans it holds.
+func scenarioPart(t *testing.T, e *evidence, collector, enc string, seq int, mine func(i int) bool) (key string, data []byte, spans int64) {
+	t.Helper()
+	w, err := bundle.NewPartWriter(bundle.PartInfo{
+		IncidentID: scenarioIncident, CollectorID: collector, Seq: seq, Encoding: enc,
+		CreatedAt: at(10, 20), Window: bundle.Window{Start: at(9, 35), End: at(10, 22)},
+	})
+	require.NoError(t, err)
+	for i, td := range e.traces {
+		if mine(i) {
+			require.NoError(t, w.AddTraces(td))
+			spans += int64(td.SpanCount())
+		}
+	}
+	for i, ld := range e.logs {
+		if mine(i) {
+			require.NoError(t, w.AddLogs(ld))
+		}
+	}
+	for i, md := range e.metrics {
+		if mine(i) {
+			require.NoError(t, w.AddMetrics(md))
+		}
+	}
+	if seq == 1 {
+		for _, ev := range e.events {
+			require.NoError(t, w.AddEvent(ev))
+		}
+	}
+	data, _, err = w.Finish()
+	require.NoError(t, err)
+	key, err = bundle.PartKey(scenarioIncident, collector, seq)
+	require.NoError(t, err)
+	return key, data, spans
 }
 
 func want(t *testing.T) *Timeline {
