@@ -479,6 +479,15 @@ func (w *jsonWriter) int32Field(first *bool, name string, v uint64) {
 	}
 }
 
+// timeField writes a fixed64 time in nanoseconds, which pdata omits when
+// zero, as a decimal string.
+func (w *jsonWriter) timeField(first *bool, name string, v uint64) {
+	if v != 0 {
+		w.key(first, name)
+		w.quotedUint(v)
+	}
+}
+
 // strField writes a string field that pdata omits when empty.
 func (w *jsonWriter) strField(first *bool, name string, s []byte) {
 	if len(s) > 0 {

@@ -64,14 +64,8 @@ func (t *tracesJSON) logRecord(msg []byte) {
 	pos, kept := t.begin(ts)
 	first := true
 	t.buf = append(t.buf, '{')
-	if tm != 0 {
-		t.key(&first, "timeUnixNano")
-		t.quotedUint(tm)
-	}
-	if observed != 0 {
-		t.key(&first, "observedTimeUnixNano")
-		t.quotedUint(observed)
-	}
+	t.timeField(&first, "timeUnixNano", tm)
+	t.timeField(&first, "observedTimeUnixNano", observed)
 	t.int32Field(&first, "severityNumber", severity)
 	t.strField(&first, "severityText", severityText)
 	t.key(&first, "body")

@@ -236,14 +236,8 @@ func (t *tracesJSON) span(msg []byte) {
 	t.uint32Field(&first, "flags", s.flags)
 	t.strField(&first, "name", s.name)
 	t.int32Field(&first, "kind", s.kind)
-	if s.start != 0 {
-		t.key(&first, "startTimeUnixNano")
-		t.quotedUint(s.start)
-	}
-	if s.end != 0 {
-		t.key(&first, "endTimeUnixNano")
-		t.quotedUint(s.end)
-	}
+	t.timeField(&first, "startTimeUnixNano", s.start)
+	t.timeField(&first, "endTimeUnixNano", s.end)
 	t.keyValues(&first, "attributes", msg, 9)
 	t.uint32Field(&first, "droppedAttributesCount", s.droppedAttrs)
 	t.repeated(&first, "events", msg, 11, t.event)
@@ -333,10 +327,7 @@ func (t *tracesJSON) event(msg []byte) {
 	}
 	first := true
 	t.buf = append(t.buf, '{')
-	if tm != 0 {
-		t.key(&first, "timeUnixNano")
-		t.quotedUint(tm)
-	}
+	t.timeField(&first, "timeUnixNano", tm)
 	t.strField(&first, "name", name)
 	t.keyValues(&first, "attributes", msg, 3)
 	t.uint32Field(&first, "droppedAttributesCount", dropped)
