@@ -165,9 +165,7 @@ func TestKillBeforeThePastIsSpooledIsCounted(t *testing.T) {
 	h.clock.Set(t0.Add(time.Second))
 	h.reg.open(t, "INC-1", t0)
 	h.flush()
-	crash := takeCrashCopy(t, cfg.Spool.Directory)
-	h.stop()
-	crash.restore(t, cfg.Spool.Directory)
+	h.kill(nil)
 	require.NoError(t, os.Remove(blocker))
 
 	h.start()

@@ -37,6 +37,44 @@ func (c crashCopy) restore(t *testing.T, dir string) {
 	}
 }
 
+// kill stops the exporter the way a kill would leave its spool:
+// recorder.json and the arrival ledger as they are now (as edit changes
+// them, when not nil) are what the next start finds.
+func (h *harness) kill(edit func(crashCopy)) {
+	h.t.Helper()
+	crash := takeCrashCopy(h.t, h.cfg.Spool.Directory)
+	if edit != nil {
+		edit(crash)
+	}
+	h.stop()
+	crash.restore(h.t, h.cfg.Spool.Directory)
+}
+
+// openAfterRestart is the incident of the restart-loss tests: a minute
+// after t0, spans of the given names arrive with the time t0, INC-1 opens
+// at t0 and the clock runs past its window and grace. It returns the
+// complete manifest, once it checked that the bundle holds those spans
+// when there are any.
+func (h *harness) openAfterRestart(spans ...string) *bundle.Manifest {
+	h.t.Helper()
+	h.clock.Set(t0.Add(time.Minute))
+	if len(spans) > 0 {
+		at := make([]spanAt, len(spans))
+		for i, name := range spans {
+			at[i] = span(name, t0)
+		}
+		h.traces(at...)
+	}
+	h.reg.open(h.t, "INC-1", t0)
+	h.flush()
+	h.at(t0.Add(12 * time.Minute))
+	m := h.waitComplete("INC-1")
+	if len(spans) > 0 {
+		assert.Equal(h.t, spans, h.read("INC-1", m).spans)
+	}
+	return m
+}
+
 // setBootTime makes the machine's boot time at for the test.
 func setBootTime(t *testing.T, at time.Time) {
 	old := bootTime
@@ -55,18 +93,10 @@ func TestRestartLossAfterACrashIsCounted(t *testing.T) {
 	h.flush() // recorder.json lists the first block
 	h.traces(span("after-1", t0.Add(-3*time.Minute)), span("after-2", t0.Add(-2*time.Minute)), span("after-3", t0.Add(-90*time.Second)))
 	require.NoError(t, h.exp.consumeLogs(t.Context(), makeLogs("after-log", t0.Add(-time.Minute), false)))
-	crash := takeCrashCopy(t, cfg.Spool.Directory)
-	h.stop()
-	crash.restore(t, cfg.Spool.Directory)
+	h.kill(nil)
 
 	h.start()
-	h.clock.Set(t0.Add(time.Minute))
-	h.traces(span("kept", t0))
-	h.reg.open(t, "INC-1", t0)
-	h.flush()
-	h.at(t0.Add(12 * time.Minute))
-	m := h.waitComplete("INC-1")
-	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
+	m := h.openAfterRestart("kept")
 	assert.Equal(t, []bundle.Loss{
 		{Signal: "logs", Reason: bundle.LossRestart, Items: 1, From: t0.Add(-time.Minute), To: t0.Add(-time.Minute)},
 		{Signal: "traces", Reason: bundle.LossRestart, Items: 5, From: t0.Add(-5 * time.Minute), To: t0.Add(-90 * time.Second)},
@@ -82,19 +112,12 @@ func TestRestartLossWithoutLedgerIsUncounted(t *testing.T) {
 	h.traces(span("recorded-1", t0.Add(-5*time.Minute)), span("recorded-2", t0.Add(-4*time.Minute)))
 	h.flush()
 	h.traces(span("after-1", t0.Add(-3*time.Minute)))
-	crash := takeCrashCopy(t, cfg.Spool.Directory)
-	delete(crash, ledgerFile)
-	h.stop()
-	crash.restore(t, cfg.Spool.Directory)
+	h.kill(func(c crashCopy) { delete(c, ledgerFile) })
 	require.NoError(t, os.Remove(ledgerPath(cfg.Spool.Directory)))
 
 	h.start()
 	restart := h.clock.Now()
-	h.clock.Set(t0.Add(time.Minute))
-	h.reg.open(t, "INC-1", t0)
-	h.flush()
-	h.at(t0.Add(12 * time.Minute))
-	m := h.waitComplete("INC-1")
+	m := h.openAfterRestart()
 	assertUncountedTail(t, m.Losses, 2, restart)
 	for _, l := range m.Losses {
 		if l.Signal == "traces" {
@@ -175,18 +198,12 @@ func TestRestartLossAfterARebootIsUncounted(t *testing.T) {
 			h.traces(span("recorded-1", t0.Add(-5*time.Minute)))
 			h.flush()
 			h.traces(span("after-1", t0.Add(-3*time.Minute)))
-			crash := takeCrashCopy(t, cfg.Spool.Directory)
-			h.stop()
-			crash.restore(t, cfg.Spool.Directory)
+			h.kill(nil)
 
 			boot = c.boot
 			h.start()
 			restart := h.clock.Now()
-			h.clock.Set(t0.Add(time.Minute))
-			h.reg.open(t, "INC-1", t0)
-			h.flush()
-			h.at(t0.Add(12 * time.Minute))
-			m := h.waitComplete("INC-1")
+			m := h.openAfterRestart()
 			assertUncountedTail(t, m.Losses, 2, restart) // the recorded block and the ledger's
 		})
 	}
@@ -226,13 +243,7 @@ func TestNoLedgerStillRecords(t *testing.T) {
 
 	h.start()
 	restart := h.clock.Now()
-	h.clock.Set(t0.Add(time.Minute))
-	h.traces(span("kept", t0))
-	h.reg.open(t, "INC-1", t0)
-	h.flush()
-	h.at(t0.Add(12 * time.Minute))
-	m := h.waitComplete("INC-1")
-	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
+	m := h.openAfterRestart("kept")
 	assertUncountedTail(t, m.Losses, 1, restart) // only the recorded block
 }
 

@@ -225,13 +225,7 @@ func TestRestartLossOfAMemoryRing(t *testing.T) {
 	h.flush() // records what the ring holds
 	h.stop()
 	h.start()
-	h.clock.Set(t0.Add(time.Minute))
-	h.traces(span("kept", t0))
-	h.reg.open(t, "INC-1", t0)
-	h.flush()
-	h.at(t0.Add(12 * time.Minute))
-	m := h.waitComplete("INC-1")
-	assert.Equal(t, []string{"kept"}, h.read("INC-1", m).spans)
+	m := h.openAfterRestart("kept")
 	assert.Equal(t, []bundle.Loss{{Signal: "traces", Reason: bundle.LossRestart, Items: 2, From: t0.Add(-5 * time.Minute), To: t0.Add(-2 * time.Minute)}}, m.Losses)
 }
 
