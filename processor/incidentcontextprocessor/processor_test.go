@@ -189,6 +189,55 @@ func (p *testProc) traces(t *testing.T, td ptrace.Traces) ptrace.Traces {
 	return out
 }
 
+// signalAttrs are the attributes of one signal's batch as the processor
+// returned it: those of each resource and of each item (span, log record,
+// data point) of each resource.
+type signalAttrs struct {
+	name      string
+	resources []pcommon.Map
+	items     [][]pcommon.Map
+}
+
+// allSignals runs the resources in through p as traces, then as logs, then
+// as metrics, and returns the attributes of each output.
+func (p *testProc) allSignals(t *testing.T, in ...res) []signalAttrs {
+	t.Helper()
+	td := p.traces(t, makeTraces(t, in...))
+	ld, err := p.processLogs(context.Background(), makeLogs(t, in...))
+	require.NoError(t, err)
+	md, err := p.processMetrics(context.Background(), makeMetrics(t, in...))
+	require.NoError(t, err)
+	out := []signalAttrs{{name: "traces"}, {name: "logs"}, {name: "metrics"}}
+	for i := range td.ResourceSpans().Len() {
+		rs := td.ResourceSpans().At(i)
+		var items []pcommon.Map
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, s := range ss.Spans().All() {
+				items = append(items, s.Attributes())
+			}
+		}
+		out[0].resources = append(out[0].resources, rs.Resource().Attributes())
+		out[0].items = append(out[0].items, items)
+	}
+	for i := range ld.ResourceLogs().Len() {
+		rl := ld.ResourceLogs().At(i)
+		var items []pcommon.Map
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				items = append(items, lr.Attributes())
+			}
+		}
+		out[1].resources = append(out[1].resources, rl.Resource().Attributes())
+		out[1].items = append(out[1].items, items)
+	}
+	for i := range md.ResourceMetrics().Len() {
+		rm := md.ResourceMetrics().At(i)
+		out[2].resources = append(out[2].resources, rm.Resource().Attributes())
+		out[2].items = append(out[2].items, testgen.PointAttrs(rm))
+	}
+	return out
+}
+
 func TestDeployMatching(t *testing.T) {
 	noVersionAttrs := map[string]any{"service.name": "checkout"}
 	tests := []struct {
@@ -657,15 +706,16 @@ func TestLevelRecord(t *testing.T) {
 	// check asserts the resource and every item of resource 0 carry
 	// wantRecord, and those of resource 1 wantOther; at level resource the
 	// items carry nothing.
-	check := func(t *testing.T, level Level, resource func(i int) pcommon.Map, items func(i int) []pcommon.Map) {
+	check := func(t *testing.T, level Level, sig signalAttrs) {
 		t.Helper()
 		wantItems := []map[string]any{wantRecord, wantOther}
 		if level == LevelResource {
 			wantItems = []map[string]any{{}, {}}
 		}
+		require.Len(t, sig.resources, 2)
 		for i, want := range []map[string]any{wantRecord, wantOther} {
-			assert.Equal(t, want, ours(resource(i)))
-			its := items(i)
+			assert.Equal(t, want, ours(sig.resources[i]))
+			its := sig.items[i]
 			require.Len(t, its, len(recordLevelInput()[i].times))
 			for _, attrs := range its {
 				assert.Equal(t, wantItems[i], ours(attrs))
@@ -678,37 +728,9 @@ func TestLevelRecord(t *testing.T) {
 	for _, level := range []Level{LevelResource, LevelRecord} {
 		t.Run(string(level), func(t *testing.T) {
 			p := newTestProc(t, snap, at(1000), func(c *Config) { c.Level = level })
-			t.Run("traces", func(t *testing.T) {
-				td := p.traces(t, makeTraces(t, recordLevelInput()...))
-				check(t, level, func(i int) pcommon.Map { return td.ResourceSpans().At(i).Resource().Attributes() },
-					func(i int) []pcommon.Map {
-						var out []pcommon.Map
-						spans := td.ResourceSpans().At(i).ScopeSpans().At(0).Spans()
-						for j := range spans.Len() {
-							out = append(out, spans.At(j).Attributes())
-						}
-						return out
-					})
-			})
-			t.Run("logs", func(t *testing.T) {
-				ld, err := p.processLogs(context.Background(), makeLogs(t, recordLevelInput()...))
-				require.NoError(t, err)
-				check(t, level, func(i int) pcommon.Map { return ld.ResourceLogs().At(i).Resource().Attributes() },
-					func(i int) []pcommon.Map {
-						var out []pcommon.Map
-						lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
-						for j := range lrs.Len() {
-							out = append(out, lrs.At(j).Attributes())
-						}
-						return out
-					})
-			})
-			t.Run("metrics", func(t *testing.T) {
-				md, err := p.processMetrics(context.Background(), makeMetrics(t, recordLevelInput()...))
-				require.NoError(t, err)
-				check(t, level, func(i int) pcommon.Map { return md.ResourceMetrics().At(i).Resource().Attributes() },
-					func(i int) []pcommon.Map { return testgen.PointAttrs(md.ResourceMetrics().At(i)) })
-			})
+			for _, sig := range p.allSignals(t, recordLevelInput()...) {
+				t.Run(sig.name, func(t *testing.T) { check(t, level, sig) })
+			}
 		})
 	}
 }
@@ -726,15 +748,10 @@ func TestItemTimeOfEachSignal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newTestProc(t, testSnapshot(), at(1000), nil)
-			in := svc("cart", "", tt.times...)
-			td := p.traces(t, makeTraces(t, in))
-			assert.Equal(t, tt.want, ours(td.ResourceSpans().At(0).Resource().Attributes())["deployment.id"])
-			ld, err := p.processLogs(context.Background(), makeLogs(t, in))
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, ours(ld.ResourceLogs().At(0).Resource().Attributes())["deployment.id"])
-			md, err := p.processMetrics(context.Background(), makeMetrics(t, in))
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, ours(md.ResourceMetrics().At(0).Resource().Attributes())["deployment.id"])
+			for _, sig := range p.allSignals(t, svc("cart", "", tt.times...)) {
+				require.Len(t, sig.resources, 1, sig.name)
+				assert.Equal(t, tt.want, ours(sig.resources[0])["deployment.id"], sig.name)
+			}
 		})
 	}
 
@@ -771,11 +788,7 @@ func TestInternalMetrics(t *testing.T) {
 		svc("cart", "", at(50), at(51)),                      // time, none
 		svc("inventory", "", at(50), at(51), at(52), at(53)), // none
 	}
-	_ = p.traces(t, makeTraces(t, in...))
-	_, err := p.processLogs(context.Background(), makeLogs(t, in...))
-	require.NoError(t, err)
-	_, err = p.processMetrics(context.Background(), makeMetrics(t, in...))
-	require.NoError(t, err)
+	p.allSignals(t, in...)
 
 	var items, unmatched []metricdata.DataPoint[int64]
 	for _, sig := range []string{"traces", "logs", "metrics"} {
