@@ -194,6 +194,9 @@ type writeList struct {
 	shared   [numKeys]sharedStr
 	isShared bool
 	incident bool
+	// arena, when set, makes apply write the shared values directly on the
+	// records' attribute slices (see applyDirect).
+	arena *kvArena
 }
 
 // share builds the values the records of one resource share.
@@ -287,13 +290,19 @@ func (p *contextProcessor) derive(attrs pcommon.Map) string {
 }
 
 // apply writes w on attrs. Existing attributes are kept unless override is
-// set. It allocates nothing itself: with w.isShared set, the attributes take
-// the shared values; otherwise pdata allocates one value per attribute
-// written. When the attribute slice is full, pdata grows it once to the
-// size needed. Each key costs one scan of the attributes, as a plain PutStr
-// does.
+// set. With w.arena set (shared values, see applyDirect), one scan of the
+// attributes finds the keys present and a full slice moves to a slot of the
+// batch's arena. Otherwise it allocates nothing itself: with w.isShared set,
+// the attributes take the shared values; otherwise pdata allocates one value
+// per attribute written. When the attribute slice is full, pdata grows it
+// once to the size needed. Each key costs one scan of the attributes, as a
+// plain PutStr does.
 func (p *contextProcessor) apply(attrs pcommon.Map, w *writeList) {
 	if w.n == 0 {
+		return
+	}
+	if w.isShared && w.arena != nil {
+		p.applyDirect(attrs, w, w.arena)
 		return
 	}
 	attrs.EnsureCapacity(attrs.Len() + w.n)
@@ -321,7 +330,7 @@ func (p *contextProcessor) apply(attrs pcommon.Map, w *writeList) {
 // applyResource writes w on a resource's attributes with values of their
 // own: one write per resource is not worth sharing.
 func (p *contextProcessor) applyResource(attrs pcommon.Map, w writeList) {
-	w.isShared = false
+	w.isShared, w.arena = false, nil
 	p.apply(attrs, &w)
 }
 
@@ -337,6 +346,10 @@ func tally(c *counts, kind matchKind, w *writeList, n int) {
 func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
+	var arena *kvArena
+	if share && directOK {
+		arena = &kvArena{}
+	}
 	var c counts
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
@@ -357,6 +370,7 @@ func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 		p.applyResource(rs.Resource().Attributes(), w)
 		if share {
 			w.share()
+			w.arena = arena
 		}
 		if p.record {
 			for j := range sss.Len() {
@@ -383,6 +397,10 @@ func logTime(lr plog.LogRecord) pcommon.Timestamp {
 func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
+	var arena *kvArena
+	if share && directOK {
+		arena = &kvArena{}
+	}
 	var c counts
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
@@ -403,6 +421,7 @@ func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 		p.applyResource(rl.Resource().Attributes(), w)
 		if share {
 			w.share()
+			w.arena = arena
 		}
 		if p.record {
 			for j := range sls.Len() {
@@ -487,6 +506,10 @@ func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
+	var arena *kvArena
+	if share && directOK {
+		arena = &kvArena{}
+	}
 	var c counts
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
@@ -508,6 +531,7 @@ func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 		p.applyResource(rm.Resource().Attributes(), w)
 		if share {
 			w.share()
+			w.arena = arena
 		}
 		if p.record {
 			for j := range sms.Len() {

@@ -111,3 +111,141 @@ func newSharer() sharer {
 func (s sharer) ok() bool {
 	return s.gate != nil && !s.gate.IsEnabled()
 }
+
+// At level record, most of what is left of the processor's cost is pdata's
+// Map API: each key written is one scan of the record's attributes
+// (GetOrPutEmpty), and a record whose attribute slice is full is grown by
+// a fresh allocation of its own (EnsureCapacity), copied, and dropped for
+// the collector to sweep. While values are shared, a record's attributes
+// are instead written directly on the slice behind the Map: one scan finds
+// the keys the record already has, and a full slice moves to a slot carved
+// from a chunk shared by the records of the batch.
+//
+// This relies on the layout of pdata's Map: a pointer to the slice of its
+// KeyValue protos, each a string key, an AnyValue (whose only field is the
+// interface of the value, see above) and the key's index in a profiles
+// dictionary, unused here and left 0 as pdata leaves it. kv mirrors that
+// element: same size, same fields at the same offsets, so the same pointer
+// map for the garbage collector; kvLayoutOK checks it by reflection and by
+// a round trip. Proto pooling, which recycles slices too, turns it off
+// with sharing (sharer.ok).
+
+// kv mirrors pdata's KeyValue proto.
+type kv struct {
+	key      string
+	val      any
+	strindex int32
+}
+
+// kvSlice returns the slice behind m.
+func kvSlice(m pcommon.Map) *[]kv {
+	return *(**[]kv)(unsafe.Pointer(&m)) //nolint:gosec // layout checked by kvLayoutOK before any use
+}
+
+// kvLayoutOK reports whether pcommon.Map has the layout kvSlice assumes.
+func kvLayoutOK() bool {
+	if !layoutOK {
+		return false
+	}
+	mt := reflect.TypeFor[pcommon.Map]()
+	if mt.Kind() != reflect.Struct || mt.NumField() < 1 {
+		return false
+	}
+	orig := mt.Field(0)
+	if orig.Offset != 0 || orig.Type.Kind() != reflect.Pointer || orig.Type.Elem().Kind() != reflect.Slice {
+		return false
+	}
+	et := orig.Type.Elem().Elem()
+	mirror := reflect.TypeFor[kv]()
+	if et.Kind() != reflect.Struct || et.NumField() != 3 || et.Size() != mirror.Size() || et.Align() != mirror.Align() {
+		return false
+	}
+	key, val, idx := et.Field(0), et.Field(1), et.Field(2)
+	if idx.Offset != mirror.Field(2).Offset || idx.Type.Kind() != reflect.Int32 {
+		return false
+	}
+	if key.Offset != mirror.Field(0).Offset || key.Type.Kind() != reflect.String ||
+		val.Offset != mirror.Field(1).Offset || val.Type.Kind() != reflect.Struct || val.Type.NumField() != 1 ||
+		val.Type.Size() != mirror.Field(1).Type.Size() {
+		return false
+	}
+	iface := val.Type.Field(0)
+	if iface.Offset != 0 || iface.Type.Kind() != reflect.Interface || iface.Type.NumMethod() != 0 {
+		return false
+	}
+	const probe = "incident_context probe"
+	m := pcommon.NewMap()
+	m.PutInt("a", 1)
+	s := kvSlice(m)
+	if len(*s) != 1 || (*s)[0].key != "a" {
+		return false
+	}
+	*s = append(*s, kv{key: "k", val: newSharedStr(probe).v})
+	got, ok := m.Get("k")
+	a, okA := m.Get("a")
+	return m.Len() == 2 && ok && got.Type() == pcommon.ValueTypeStr && got.Str() == probe &&
+		okA && a.Type() == pcommon.ValueTypeInt && a.Int() == 1
+}
+
+// directOK is kvLayoutOK's result, taken once.
+var directOK = kvLayoutOK()
+
+// kvChunk is the number of attributes in one chunk the grown slices of a
+// batch's records are carved from (40 bytes each).
+const kvChunk = 512
+
+// kvArena hands out the slices of the records of one batch whose
+// attributes are full.
+type kvArena struct{ free []kv }
+
+// grow returns an empty slice with capacity n. Each slice's capacity ends
+// where the next one's begins, so an append past it reallocates, as it
+// would on a slice of its own.
+func (a *kvArena) grow(n int) []kv {
+	if n > kvChunk/4 {
+		return make([]kv, 0, n)
+	}
+	if cap(a.free) < n {
+		a.free = make([]kv, 0, kvChunk)
+	}
+	s := a.free[:0:n]
+	a.free = a.free[n:n:cap(a.free)]
+	return s
+}
+
+// applyDirect writes the shared values of w on the slice behind attrs, with
+// the result of apply: keys the record has are left alone (or, with
+// override, take the value in place), the others are appended in key
+// order.
+func (p *contextProcessor) applyDirect(attrs pcommon.Map, w *writeList, arena *kvArena) {
+	ps := kvSlice(attrs)
+	s := *ps
+	var at [numKeys]int
+	missing := w.n
+	for i := range w.n {
+		at[i] = -1
+	}
+	for j := range s {
+		k := s[j].key
+		for i := range w.n {
+			if at[i] < 0 && len(k) == len(w.keys[i]) && k == w.keys[i] {
+				at[i] = j
+				missing--
+				break
+			}
+		}
+	}
+	if missing > 0 && len(s)+missing > cap(s) {
+		ns := arena.grow(len(s) + missing)
+		s = append(ns, s...)
+	}
+	for i := range w.n {
+		switch {
+		case at[i] < 0:
+			s = append(s, kv{key: w.keys[i], val: w.shared[i].v})
+		case p.override:
+			s[at[i]].val = w.shared[i].v
+		}
+	}
+	*ps = s
+}

@@ -42,9 +42,8 @@ func TestLevelRecordAllocationsDoNotGrowWithItems(t *testing.T) {
 	})
 	allocs := func(spans int) float64 {
 		td := recordBatch(t, spans)
-		// The first two runs add the keys and then grow the attribute
-		// slices once more (apply reserves room for every key it writes,
-		// present or not); AllocsPerRun makes one of them.
+		// The first run adds the keys; AllocsPerRun makes another before
+		// it counts.
 		_, _ = p.processTraces(context.Background(), td)
 		return testing.AllocsPerRun(20, func() {
 			_, _ = p.processTraces(context.Background(), td)
@@ -108,4 +107,135 @@ func TestProtoPoolingWritesOwnValues(t *testing.T) {
 	}
 	assert.Equal(t, wantRecord, ours(spans.At(1).Attributes()))
 	assert.Equal(t, wantRecord, ours(td.ResourceSpans().At(0).Resource().Attributes()))
+}
+
+// TestDirectWritesAreOnWithThisPdata fails when a pdata upgrade changes the
+// Map layout the direct writes rely on: the processor would still be correct
+// (it falls back to pdata's Map API) but lose the saving silently.
+func TestDirectWritesAreOnWithThisPdata(t *testing.T) {
+	require.True(t, directOK, "pcommon.Map no longer has the layout direct writes need")
+}
+
+// attrList is a Map's attributes in order, values as strings.
+func attrList(m pcommon.Map) [][2]string {
+	var out [][2]string
+	for k, v := range m.All() {
+		out = append(out, [2]string{k, v.AsString()})
+	}
+	return out
+}
+
+// TestDirectWritesMatchMapAPI: writing a resource's shared values directly
+// on the attribute slices gives the same attributes, in the same order, as
+// writing them through pdata's Map API, whether a record's slice is full or
+// has room and whatever keys it already has.
+func TestDirectWritesMatchMapAPI(t *testing.T) {
+	require.True(t, directOK)
+	var w writeList
+	w.add("deployment.id", "checkout-1.4.2")
+	w.add("incident.id", "INC-1")
+	w.add("deployment.environment.name", "prod")
+	w.share()
+
+	// Each case builds the attributes a record has before the write.
+	cases := map[string]func() pcommon.Map{
+		"empty": pcommon.NewMap,
+		"full": func() pcommon.Map {
+			m := pcommon.NewMap()
+			m.EnsureCapacity(3)
+			m.PutStr("http.route", "/cart")
+			m.PutInt("http.status_code", 200)
+			m.PutStr("peer.service", "db")
+			return m
+		},
+		"room": func() pcommon.Map {
+			m := pcommon.NewMap()
+			m.EnsureCapacity(8)
+			m.PutStr("http.route", "/cart")
+			return m
+		},
+		"has one key": func() pcommon.Map {
+			m := pcommon.NewMap()
+			m.PutStr("http.route", "/cart")
+			m.PutStr("incident.id", "INC-OTHER")
+			m.PutBool("sampled", true)
+			return m
+		},
+		"has every key": func() pcommon.Map {
+			m := pcommon.NewMap()
+			m.PutStr("deployment.environment.name", "staging")
+			m.PutStr("deployment.id", "mine")
+			m.PutStr("incident.id", "INC-OTHER")
+			return m
+		},
+		"same length, other key": func() pcommon.Map {
+			m := pcommon.NewMap()
+			m.PutStr("incident.ix", "x")
+			return m
+		},
+	}
+	for _, override := range []bool{false, true} {
+		p := &contextProcessor{override: override}
+		arena := &kvArena{}
+		for name, build := range cases {
+			viaAPI, direct := build(), build()
+			wAPI := w
+			p.apply(viaAPI, &wAPI)
+			wDirect := w
+			wDirect.arena = arena
+			p.apply(direct, &wDirect)
+			assert.Equal(t, attrList(viaAPI), attrList(direct), "%s, override %v", name, override)
+		}
+	}
+}
+
+// TestDirectWritesKeepRecordsApart: records whose slices were carved one
+// after the other from the same chunk stay independent: adding to or
+// removing from one leaves its neighbours as written.
+func TestDirectWritesKeepRecordsApart(t *testing.T) {
+	require.True(t, directOK)
+	p := &contextProcessor{}
+	var w writeList
+	w.add("deployment.id", "checkout-1.4.2")
+	w.add("incident.id", "INC-1")
+	w.share()
+	w.arena = &kvArena{}
+	recs := make([]pcommon.Map, 4)
+	for i := range recs {
+		recs[i] = pcommon.NewMap()
+		recs[i].PutStr("http.route", "/cart")
+		p.apply(recs[i], &w)
+	}
+	want := [][2]string{{"http.route", "/cart"}, {"deployment.id", "checkout-1.4.2"}, {"incident.id", "INC-1"}}
+	recs[0].PutStr("extra", "x")
+	recs[0].PutStr("extra2", "y")
+	recs[2].Remove("http.route")
+	v, ok := recs[1].Get("deployment.id")
+	require.True(t, ok)
+	v.SetStr("changed")
+
+	assert.Equal(t, append(append([][2]string{}, want...), [2]string{"extra", "x"}, [2]string{"extra2", "y"}), attrList(recs[0]))
+	assert.Equal(t, [][2]string{{"http.route", "/cart"}, {"deployment.id", "changed"}, {"incident.id", "INC-1"}}, attrList(recs[1]))
+	assert.ElementsMatch(t, want[1:], attrList(recs[2])) // Remove moves the last attribute into the gap
+	assert.Equal(t, want, attrList(recs[3]))
+}
+
+// TestLevelRecordGrowsNoSliceEach: at level record, records whose attribute
+// slices are full are not grown one allocation each.
+func TestLevelRecordGrowsNoSliceEach(t *testing.T) {
+	snap := incidentsapi.NewSnapshot(1, testIncidents(), testDeploys())
+	p := newTestProc(t, snap, at(1000), func(c *Config) { c.Level = LevelRecord })
+	const spans, runs = 500, 10
+	batches := make([]ptrace.Traces, runs+1) // AllocsPerRun runs once more to warm up
+	for i := range batches {
+		batches[i] = recordBatch(t, spans)
+	}
+	sp := batches[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
+	require.Equal(t, sp.Len(), cap(*kvSlice(sp)), "the records' attribute slices must be full for this test")
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		_, _ = p.processTraces(context.Background(), batches[i])
+		i++
+	})
+	assert.Less(t, allocs, float64(spans)/10, "allocations per batch of %d spans whose attributes are full", spans)
 }
