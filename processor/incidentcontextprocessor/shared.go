@@ -134,7 +134,7 @@ func (s sharer) ok() bool {
 type kv struct {
 	key      string
 	val      any
-	strindex int32
+	strindex int32 //nolint:unused // mirrors KeyValue's KeyStrindex, which keeps its size
 }
 
 // kvSlice returns the slice behind m.
