@@ -26,10 +26,12 @@ type cpuConfig struct {
 	name string
 	// median is the median CPU seconds per 1M spans.
 	median float64
-	// ratio is median over the same run's baseline median.
+	// ratio is the configuration's ratio to the same run's baseline: the
+	// median of its per-round ratios in a run with baseline companions,
+	// otherwise its median over the baseline's median.
 	ratio float64
-	// rounds are the per-round ratios (each round against its own
-	// baseline run).
+	// rounds are the per-round ratios (each round against its baseline
+	// companion, or in an older run against the round's baseline run).
 	rounds []float64
 }
 
