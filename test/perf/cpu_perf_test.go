@@ -168,9 +168,9 @@ func TestPerfCPU(t *testing.T) {
 		}
 		res.Figures = append(res.Figures, f)
 	}
-	add(fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.3x", 1.3), VariantFull)
+	add(fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.15x", 1.15), VariantFull)
 	add(fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01), VariantResource)
-	add(fig(FigureCPURecord, VariantRecord, "< 1.10x (adds < 10%)", 1.10), VariantRecord)
+	add(fig(FigureCPURecord, VariantRecord, "< 1.05x (adds < 5%)", 1.05), VariantRecord)
 	add(fig(FigureCPURecordAll, VariantRecordAll, "", 0), VariantRecordAll)
 	add(fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "<= 1.5x", 1.5), VariantFreezing)
 	add(fig("CPU, full pipeline while an incident window freezes, encoding otlp_json", VariantFreezingJSON, "<= 1.5x", 1.5), VariantFreezingJSON)
