@@ -173,7 +173,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	switch sig {
 	case ring.SignalTraces:
 		if !b.f.viaPdata {
-			n, bad, done, err := b.addJSON(b.pick(otlpwire.TracesJSON, otlpwire.TracesProto),
+			n, bad, done, err := b.addEncoded(b.pick(otlpwire.TracesJSON, otlpwire.TracesProto),
 				b.pickAdd((*bundle.PartWriter).AddTracesJSON, (*bundle.PartWriter).AddTracesProto), payload, r, usable)
 			sel.unusable += bad
 			if done || err != nil {
@@ -196,7 +196,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 		return n, putBatch(b, td, (*bundle.PartWriter).AddTraces, splitTraces)
 	case ring.SignalLogs:
 		if !b.f.viaPdata {
-			n, bad, done, err := b.addJSON(b.pick(otlpwire.LogsJSON, otlpwire.LogsProto),
+			n, bad, done, err := b.addEncoded(b.pick(otlpwire.LogsJSON, otlpwire.LogsProto),
 				b.pickAdd((*bundle.PartWriter).AddLogsJSON, (*bundle.PartWriter).AddLogsProto), payload, r, usable)
 			sel.unusable += bad
 			if done || err != nil {
@@ -249,7 +249,7 @@ func (b *partBuilder) pickAdd(json, proto func(*bundle.PartWriter, []byte, int64
 	return json
 }
 
-// addJSON adds the items of a traces or logs block in r to the current
+// addEncoded adds the items of a traces or logs block in r to the current
 // part without pdata: it transcodes the block to OTLP/JSON
 // (otlpwire.TracesJSON, LogsJSON) or filters its protobuf
 // (otlpwire.TracesProto, LogsProto), as the part's encoding asks, adds
@@ -261,7 +261,7 @@ func (b *partBuilder) pickAdd(json, proto func(*bundle.PartWriter, []byte, int64
 // too large for a part, so that pdata splits it, and 0 if it was not
 // transcoded. The parts it cuts are the ones putBatch would: the records
 // are the same bytes.
-func (b *partBuilder) addJSON(
+func (b *partBuilder) addEncoded(
 	transcode transcoder,
 	add func(w *bundle.PartWriter, rec []byte, n int64, tr bundle.TimeRange) error,
 	payload []byte, r timeRange, usable *otlpwire.Range,

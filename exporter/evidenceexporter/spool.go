@@ -163,20 +163,9 @@ func (s *spool) partPath(id string, seq int) string {
 	return filepath.Join(s.incidentDir(id), name)
 }
 
-// writePart stores a finished part durably.
-func (s *spool) writePart(id string, seq int, data []byte) error {
-	return s.writePartWith(id, seq, func(w io.Writer) error {
-		if _, err := w.Write(data); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		return nil
-	})
-}
-
 // writePartWith writes part seq of incident id as write produces it
-// (bundle.PartWriter.FinishTo: the object is not held in memory whole), as
-// atomically and durably as writePart: if write or the commit fails, no
-// part is left.
+// (bundle.PartWriter.FinishTo: the object is not held in memory whole),
+// atomically and durably: if write or the commit fails, no part is left.
 func (s *spool) writePartWith(id string, seq int, write func(io.Writer) error) error {
 	if err := os.MkdirAll(s.incidentDir(id), dirPerm); err != nil {
 		return fmt.Errorf("spool: %w", err)
@@ -193,11 +182,6 @@ func (s *spool) writePartWith(id string, seq int, write func(io.Writer) error) e
 		return fmt.Errorf("spool: %w", err)
 	}
 	return nil
-}
-
-// readPart returns a spooled part, or an error wrapping fs.ErrNotExist.
-func (s *spool) readPart(id string, seq int) ([]byte, error) {
-	return os.ReadFile(s.partPath(id, seq))
 }
 
 // openPart opens a spooled part for reading and returns its size, or an

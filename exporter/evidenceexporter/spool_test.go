@@ -2,6 +2,7 @@ package evidenceexporter
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,20 @@ func testState(id string, nextPart int) *incidentState {
 		st.Parts = append(st.Parts, bundle.PartRef{Name: name, Seq: seq, Size: 10, SHA256: string(make([]byte, 0))})
 	}
 	return st
+}
+
+// writePart spools a part whose bytes are data, as the freezer's
+// writePartWith does.
+func (s *spool) writePart(id string, seq int, data []byte) error {
+	return s.writePartWith(id, seq, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// readPart returns a spooled part's bytes.
+func (s *spool) readPart(id string, seq int) ([]byte, error) {
+	return os.ReadFile(s.partPath(id, seq))
 }
 
 func TestSpoolLoad(t *testing.T) {
