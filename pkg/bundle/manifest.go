@@ -35,15 +35,21 @@ func NewPartRef(info PartInfo, data []byte) (PartRef, error) {
 		return PartRef{}, err
 	}
 	sum := sha256.Sum256(data)
+	return partRef(name, info, int64(len(data)), sum[:]), nil
+}
+
+// partRef is the PartRef of the part object called name, of size bytes
+// with SHA-256 sum, whose final PartInfo is info.
+func partRef(name string, info PartInfo, size int64, sum []byte) PartRef {
 	return PartRef{
 		Name:      name,
 		Seq:       info.Seq,
-		Size:      int64(len(data)),
-		SHA256:    hex.EncodeToString(sum[:]),
+		Size:      size,
+		SHA256:    hex.EncodeToString(sum),
 		Counts:    info.Counts,
 		TimeRange: info.TimeRange,
 		Late:      info.Late,
-	}, nil
+	}
 }
 
 // Manifest is a collector's manifest.json for one incident.

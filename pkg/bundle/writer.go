@@ -584,15 +584,7 @@ func (w *PartWriter) FinishTo(dst io.Writer) (PartRef, PartInfo, error) {
 			return PartRef{}, PartInfo{}, fmt.Errorf("writing part %s: %w", name, err)
 		}
 	}
-	return PartRef{
-		Name:      name,
-		Seq:       info.Seq,
-		Size:      size,
-		SHA256:    hex.EncodeToString(sum.Sum(nil)),
-		Counts:    info.Counts,
-		TimeRange: info.TimeRange,
-		Late:      info.Late,
-	}, info, nil
+	return partRef(name, info, size, sum.Sum(nil)), info, nil
 }
 
 // partFrames are the zstd frames of a part object, in order.
