@@ -62,6 +62,13 @@ type PolicyConfig struct {
 	// Ticket is the slow-burn level (defaults: 3x over 1d and 2h, 1x over
 	// 3d and 6h); by default it emits series but opens no incident.
 	Ticket LevelConfig `mapstructure:"ticket"`
+	// ResolveAfter is how long no incident-opening level may hold before
+	// the incident resolves (default 5m, divided by time_scale like the
+	// windows). A burn rate hovering at a threshold then keeps one incident
+	// open instead of resolving and reopening it, which would split one
+	// outage into several incidents and evidence bundles. 0 resolves at
+	// the first evaluation where no level holds.
+	ResolveAfter time.Duration `mapstructure:"resolve_after"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -218,6 +225,9 @@ func (cfg *Config) Validate() error {
 
 func (p *PolicyConfig) validate() []error {
 	var errs []error
+	if p.ResolveAfter < 0 {
+		errs = append(errs, fmt.Errorf("%w: 'policy.resolve_after' must not be negative, got %s", errInvalidPolicy, p.ResolveAfter))
+	}
 	for _, l := range []struct {
 		key string
 		lv  *LevelConfig

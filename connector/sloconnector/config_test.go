@@ -35,8 +35,9 @@ func TestLoadConfig(t *testing.T) {
 	full.StateInterval = 30 * time.Second
 	full.MaxGroups = 20
 	full.Policy = PolicyConfig{
-		Page:   LevelConfig{Severity: "page", OpenIncident: true, Windows: []WindowConfig{{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}}},
-		Ticket: LevelConfig{Severity: "ticket", OpenIncident: true, Windows: []WindowConfig{{Long: 24 * time.Hour, Short: 2 * time.Hour, BurnRate: 3}}},
+		ResolveAfter: 2 * time.Minute,
+		Page:         LevelConfig{Severity: "page", OpenIncident: true, Windows: []WindowConfig{{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}}},
+		Ticket:       LevelConfig{Severity: "ticket", OpenIncident: true, Windows: []WindowConfig{{Long: 24 * time.Hour, Short: 2 * time.Hour, BurnRate: 3}}},
 	}
 	full.SLOs = []SLOConfig{
 		{
@@ -97,6 +98,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "intervals", mutate: func(c *Config) { c.MetricsInterval = 0 }, wantErr: errInvalidOption, wantMsg: "'metrics_interval'"},
 		{name: "max groups", mutate: func(c *Config) { c.MaxGroups = 0 }, wantErr: errInvalidOption, wantMsg: "'max_groups'"},
 		{name: "short not shorter", mutate: func(c *Config) { c.Policy.Page.Windows[0].Short = 2 * time.Hour }, wantErr: errInvalidPolicy, wantMsg: "'policy.page.windows[0].short'"},
+		{name: "resolve after", mutate: func(c *Config) { c.Policy.ResolveAfter = -time.Second }, wantErr: errInvalidPolicy, wantMsg: "'policy.resolve_after'"},
 		{name: "burn rate", mutate: func(c *Config) { c.Policy.Ticket.Windows[1].BurnRate = 0 }, wantErr: errInvalidPolicy, wantMsg: "'policy.ticket.windows[1].burn_rate'"},
 		{name: "open without windows", mutate: func(c *Config) { c.Policy.Ticket = LevelConfig{OpenIncident: true} }, wantErr: errInvalidPolicy, wantMsg: "'policy.ticket.open_incident'"},
 		{name: "no name", mutate: func(c *Config) { c.SLOs[0].Name = "" }, wantErr: errInvalidSLO, wantMsg: "'slos[0].name' is required"},

@@ -97,7 +97,8 @@ func TestPageOpensAndResolves(t *testing.T) {
 	// Errors stop: the 5m window clears within 6 minutes, but the 6h/30m
 	// pair holds while the 30m window's errors exceed 0.6%, that is while
 	// it still holds more than 3.6 of the 30 error minutes: until about 26
-	// minutes after the errors stopped.
+	// minutes after the errors stopped. The incident resolves
+	// resolve_after (5m) later.
 	for range 20 {
 		r.send(t, rng, "checkout", 2000, 0)
 		r.clock.Advance(time.Minute)
@@ -106,6 +107,13 @@ func TestPageOpensAndResolves(t *testing.T) {
 	r.waitWriter(t)
 	require.Len(t, r.openIncidents(), 1)
 	for range 11 {
+		r.send(t, rng, "checkout", 2000, 0)
+		r.clock.Advance(time.Minute)
+	}
+	r.c.evaluateAll()
+	r.waitWriter(t)
+	require.Len(t, r.openIncidents(), 1, "resolved before resolve_after passed")
+	for range 5 {
 		r.send(t, rng, "checkout", 2000, 0)
 		r.clock.Advance(time.Minute)
 	}
@@ -138,6 +146,62 @@ func TestPageOpensAndResolves(t *testing.T) {
 		names = append(names, w.Window)
 	}
 	assert.Equal(t, []string{"1h", "5m", "6h", "30m", "1d", "2h", "3d", "30d"}, names)
+}
+
+// TestResolveAfterKeepsOneIncident drives a burn rate that crosses its
+// threshold back and forth: a short clear spell continues the incident
+// (same ID, one opening event, no resolve), and it resolves exactly
+// resolve_after after the condition last stopped holding. With
+// resolve_after 0 the same traffic resolves at the first clear
+// evaluation and reopens a second incident.
+func TestResolveAfterKeepsOneIncident(t *testing.T) {
+	run := func(t *testing.T, resolveAfter time.Duration) (r *rig, resolvedAfter int) {
+		cfg := testConfig()
+		// One pair: 10x over 10m and 1m. 1000 spans a minute; 5% errors
+		// burn at 50x.
+		cfg.Policy.Page.Windows = []WindowConfig{{Long: 10 * time.Minute, Short: time.Minute, BurnRate: 10}}
+		cfg.Policy.ResolveAfter = resolveAfter
+		r = newRig(t, cfg, nil)
+		rng := rand.New(rand.NewPCG(5, 6))
+		step := func(bad int) {
+			r.send(t, rng, "checkout", 1000, bad)
+			r.waitWriter(t)
+			r.clock.Advance(time.Minute)
+		}
+		step(50)
+		require.Len(t, r.openIncidents(), 1)
+		// Two clear minutes: the 1m window holds none of the errors.
+		step(0)
+		step(0)
+		step(50)
+		// Then healthy until resolved.
+		for resolvedAfter = 1; resolvedAfter <= 20; resolvedAfter++ {
+			step(0)
+			if len(r.openIncidents()) == 0 {
+				break
+			}
+		}
+		return r, resolvedAfter
+	}
+	opens := func(r *rig) (ids []string) {
+		for _, ev := range r.reg.Events(time.Time{}, r.clock.Now()) {
+			if ev.Kind == incident.EventIncidentOpened {
+				ids = append(ids, ev.IncidentID)
+			}
+		}
+		return ids
+	}
+
+	r, immediate := run(t, 0)
+	assert.Len(t, opens(r), 2, "without resolve_after the clear spell resolves and reopens")
+	// The 1m window still reaches the error minute's batch at the first
+	// healthy minute (a window is up to one bucket longer than its
+	// duration), so the condition stops holding at the second.
+	assert.Equal(t, 2, immediate)
+
+	r, held := run(t, 3*time.Minute)
+	assert.Len(t, opens(r), 1, "a clear spell shorter than resolve_after opened a second incident")
+	assert.Equal(t, immediate+3, held, "the incident must resolve resolve_after after the condition stopped holding")
 }
 
 // TestHealthyTrafficNeverFires: 0.05% errors against 99.9% (a burn rate

@@ -24,6 +24,7 @@ const (
 	defaultMaxGroups          = 100
 	defaultPageSeverity       = "critical"
 	defaultTicketSeverity     = "warning"
+	defaultResolveAfter       = 5 * time.Minute
 
 	// maxBucketsPerWindow bounds the memory of one window (16 bytes a bucket).
 	maxBucketsPerWindow = 3600
@@ -53,6 +54,7 @@ func createDefaultConfig() component.Config {
 		StateInterval:      defaultStateInterval,
 		MaxGroups:          defaultMaxGroups,
 		Policy: PolicyConfig{
+			ResolveAfter: defaultResolveAfter,
 			Page: LevelConfig{
 				Severity:     defaultPageSeverity,
 				OpenIncident: true,

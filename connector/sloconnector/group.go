@@ -131,12 +131,16 @@ type group struct {
 }
 
 // episode is one firing episode of a group: from the moment an
-// incident-opening level first holds until none does.
+// incident-opening level first holds until none has held for the policy's
+// resolve_after.
 type episode struct {
 	ID    string    `json:"id"`
 	Start time.Time `json:"start"`
 	// Level is the level the registry was last told about (-1: none yet).
 	Level int `json:"level"`
+	// ClearSince is the first evaluation since which no incident-opening
+	// level holds (zero while one does).
+	ClearSince time.Time `json:"clear_since,omitzero"`
 	// BurnRate, Windows and Consumed describe the level when reached.
 	BurnRate string `json:"burn_rate"`
 	Windows  string `json:"windows"`

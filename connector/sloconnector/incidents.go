@@ -57,7 +57,8 @@ type action struct {
 // write it calls for. g.mu is held.
 //
 // An episode starts when a level that opens incidents first holds and ends
-// when none does. Its incident ID is "slo-<name>[-<group>]-<start ms>":
+// when none has held for resolve_after; a level that holds again before
+// then continues the episode (and its incident). Its incident ID is "slo-<name>[-<group>]-<start ms>":
 // stable for the episode, across restarts (the episode is saved with the
 // state) and across replicas (a replica that finds another's open incident
 // for the same SLO and group in the registry adopts it instead of opening
@@ -71,6 +72,12 @@ func (g *group) decide(ev *evaluation, now time.Time, snap func() *incidentsapi.
 	case li < 0 && ep == nil:
 		return action{}, false
 	case li < 0:
+		if ep.ClearSince.IsZero() {
+			ep.ClearSince = now
+		}
+		if now.Sub(ep.ClearSince) < sp.resolveAfter {
+			return action{}, false
+		}
 		g.episode = nil
 		return action{kind: actResolve, slo: g.slo.cfg.Name, id: ep.ID, at: now, ev: incident.Event{
 			Kind: incident.EventIncidentResolved, Time: now, Source: incident.SourceSLO,
@@ -79,8 +86,11 @@ func (g *group) decide(ev *evaluation, now time.Time, snap func() *incidentsapi.
 	case ep == nil:
 		ep = g.startEpisode(now, snap)
 		g.episode = ep
-	case ep.Level == li:
-		return action{}, false
+	default:
+		ep.ClearSince = time.Time{}
+		if ep.Level == li {
+			return action{}, false
+		}
 	}
 	c := ev.cond[li]
 	update := ep.Level >= 0

@@ -41,6 +41,8 @@ type sloSpec struct {
 	objective float64         // as a ratio, 0.999
 	buckets   int             // ring length
 	levels    [numLevels]level
+	// resolveAfter is policy.resolve_after, scaled.
+	resolveAfter time.Duration
 }
 
 func newSpec(cfg *Config, s *SLOConfig) *sloSpec {
@@ -48,6 +50,8 @@ func newSpec(cfg *Config, s *SLOConfig) *sloSpec {
 		budget:    1 - s.Objective/100,
 		objective: s.Objective / 100,
 		buckets:   cfg.BucketsPerWindow + 1,
+
+		resolveAfter: time.Duration(float64(cfg.Policy.ResolveAfter) / cfg.TimeScale),
 	}
 	index := func(d time.Duration) int {
 		if i := slices.Index(sp.durations, d); i >= 0 {

@@ -23,8 +23,9 @@ import (
 // changed configuration starts that window afresh instead of misreading
 // it; buckets that have left the window during the downtime are dropped by
 // the window itself. An episode restored open keeps its incident ID: if
-// the condition still holds the incident stays open, else the first
-// evaluation resolves it.
+// the condition still holds the incident stays open, else it resolves once
+// resolve_after has passed since the condition stopped holding (the
+// downtime counts).
 const (
 	stateKeyPrefix = "slo/"
 	stateVersion   = 1
