@@ -193,6 +193,10 @@ type writeList struct {
 	vals     [numKeys]string
 	shared   [numKeys]sharedStr
 	isShared bool
+	// keyLens has the lenBit of every key (see plan.keyLens), set with
+	// shared: an attribute whose key length is not in it is none of the
+	// keys, found without reading the key's bytes.
+	keyLens  uint64
 	incident bool
 	// arena, when set, makes apply write the shared values directly on the
 	// records' attribute slices (see applyDirect).
@@ -206,6 +210,7 @@ func (w *writeList) share() {
 	}
 	for i := range w.n {
 		w.shared[i] = newSharedStr(w.vals[i])
+		w.keyLens |= lenBit(w.keys[i])
 	}
 	w.isShared = true
 }

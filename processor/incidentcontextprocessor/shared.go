@@ -227,12 +227,18 @@ func (p *contextProcessor) applyDirect(attrs pcommon.Map, w *writeList, arena *k
 	}
 	for j := range s {
 		k := s[j].key
+		if w.keyLens&lenBit(k) == 0 {
+			continue // no key of ours has this length
+		}
 		for i := range w.n {
 			if at[i] < 0 && len(k) == len(w.keys[i]) && k == w.keys[i] {
 				at[i] = j
 				missing--
 				break
 			}
+		}
+		if missing == 0 {
+			break
 		}
 	}
 	if missing > 0 && len(s)+missing > cap(s) {
