@@ -33,6 +33,7 @@ type cpuRun struct {
 	// measured beside this run over the same interval.
 	companionCPU   time.Duration
 	companionSpans int
+	companionGCs   int // the companion's garbage collections during the run
 }
 
 func (r cpuRun) perMillion() float64 { return r.cpu.Seconds() / float64(r.spans) * 1e6 }
@@ -82,9 +83,9 @@ func TestPerfCPU(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
 				r := runCPU(t, v, round, batches, rate, dur)
 				runs[v] = append(runs[v], r)
-				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, %d GC cycles, live heap %d MB; baseline companion %.3f CPU s for %d spans = %.3f per 1M spans; ratio %.3f; load %s",
+				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, %d GC cycles, live heap %d MB; baseline companion %.3f CPU s for %d spans = %.3f per 1M spans, %d GC cycles; ratio %.3f; load %s",
 					v, round, r.cpu.Seconds(), r.spans, r.perMillion(), r.rate, r.late, mib(r.peakRSS), r.gcs, r.liveMB,
-					r.companionCPU.Seconds(), r.companionSpans, r.companionPerMillion(), r.paired(), r.load)
+					r.companionCPU.Seconds(), r.companionSpans, r.companionPerMillion(), r.companionGCs, r.paired(), r.load)
 			})
 		}
 	}
@@ -117,10 +118,10 @@ func TestPerfCPU(t *testing.T) {
 	}
 	table := Table{
 		Title:  "CPU seconds per 1M spans, by configuration",
-		Header: []string{"config", "pipeline", "per round", "median", "baseline companion per round", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS", "GC cycles/s", "live heap after GC"},
+		Header: []string{"config", "pipeline", "per round", "median", "baseline companion per round", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS", "GC cycles/s", "companion GC cycles/s", "live heap after GC"},
 	}
 	for _, v := range variants {
-		var per, comp, ratios, rates, gcRates, live []string
+		var per, comp, ratios, rates, gcRates, compGCRates, live []string
 		var peak int64
 		for _, r := range runs[v] {
 			per = append(per, fmt.Sprintf("%.2f", r.perMillion()))
@@ -129,19 +130,20 @@ func TestPerfCPU(t *testing.T) {
 			rates = append(rates, fmt.Sprintf("%.0f", r.rate))
 			peak = max(peak, r.peakRSS)
 			gcRates = append(gcRates, fmt.Sprintf("%.1f", float64(r.gcs)/dur.Seconds()))
+			compGCRates = append(compGCRates, fmt.Sprintf("%.1f", float64(r.companionGCs)/dur.Seconds()))
 			live = append(live, fmt.Sprintf("%d", r.liveMB))
 		}
 		table.Rows = append(table.Rows, []string{
 			string(v), v.Describe(), strings.Join(per, ", "), fmt.Sprintf("%.2f", med[v]), strings.Join(comp, ", "),
 			fmt.Sprintf("%.3fx", ratio[v]), strings.Join(ratios, ", "),
 			strings.Join(rates, ", ") + " spans/s", mib(peak),
-			strings.Join(gcRates, ", "), strings.Join(live, ", ") + " MB",
+			strings.Join(gcRates, ", "), strings.Join(compGCRates, ", "), strings.Join(live, ", ") + " MB",
 		})
 	}
 	table.Notes = append(table.Notes,
 		"Each run is measured beside a baseline companion: a second collector running the baseline configuration, sent the same batches at the same rate over the same interval. A run's ratio is its CPU per span over its companion's, and the headline is the median of those ratios. The machine's other work, its clock and the state of its caches change from one round to the next by more than the effects measured here; the two collectors of a run share them, so the ratio cancels most of that. Every configuration gets the same treatment, and the collectors are not pinned to CPUs. The baseline's own ratios (the baseline beside its companion, the same configuration twice) are the noise floor.",
 		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
-		"GC cycles/s and live heap come from the collector's GODEBUG=gctrace=1 output (given to every configuration alike): the Go runtime collects whenever the heap has grown by GOGC=100% of what the last collection left live, so a component that keeps more live heap makes every collection of the whole process rarer. evidence keeps its ring outside the Go heap (an mmap'd arena), so it lowers RSS but does not make collections rarer; compare the live heap of \"file_zstd\".",
+		"GC cycles/s and live heap come from the collector's GODEBUG=gctrace=1 output (given to every configuration alike): the Go runtime collects whenever the heap has grown by GOGC=100% of what the last collection left live, so a component that keeps more live heap makes every collection of the whole process rarer, and one that allocates more makes them more frequent. \"companion GC cycles/s\" is the baseline companion's rate over the same interval: a configuration that collects more often than its companion pays for those collections in its ratio, whatever the cause. evidence keeps its ring outside the Go heap (an mmap'd arena), so it lowers RSS but does not make collections rarer; compare the live heap of \"file_zstd\".",
 		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.")
 	if frozen := runs[VariantFreezing]; len(frozen) > 0 {
 		table.Notes = append(table.Notes, fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(frozen)))
@@ -302,13 +304,14 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	cpu1 := main.c.cpu()
 	compCPU := comp.c.cpu() - comp.cpu0
 	gc1, liveMB := main.c.gc()
+	compGC1, _ := comp.c.gc()
 	samples, err := main.sampler.Stop()
 	require.NoError(t, err)
 	_, err = comp.sampler.Stop()
 	require.NoError(t, err)
 
 	r := cpuRun{cpu: cpu1 - main.cpu0, spans: st[0].Spans, rate: st[0].Rate(), late: st[0].Late, peakRSS: maxOf(samples), load: load,
-		gcs: gc1 - main.gc0, liveMB: liveMB, companionCPU: compCPU, companionSpans: st[1].Spans}
+		gcs: gc1 - main.gc0, liveMB: liveMB, companionCPU: compCPU, companionSpans: st[1].Spans, companionGCs: compGC1 - comp.gc0}
 	if v.Freezes() {
 		var ok bool
 		r.frozen, ok = main.c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
