@@ -129,6 +129,11 @@ func (f *freezer) freeze(ctx context.Context, st *incidentState) (*incidentState
 		pending: bundle.MergeLosses(nil, st.Pending...),
 		late:    late,
 	}
+	defer func() {
+		if b.w != nil { // a part the flush gave up on
+			b.w.Discard()
+		}
+	}()
 
 	// Blocks already scanned: the items between the old and the new bound.
 	if !st.Bound.IsZero() && wb.bound.After(st.Bound) && st.Cursor > 0 {

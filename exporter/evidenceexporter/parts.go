@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -83,6 +84,9 @@ func (b *partBuilder) writer() (*bundle.PartWriter, error) {
 	}
 	w.SetSigner(b.f.signer)
 	w.SetLimit(b.f.dataLimit)
+	// The part's compressed frames wait in the spool, not in memory.
+	id := b.state.Incident.ID
+	w.SetSpill(func() (*os.File, error) { return b.f.spool.scratchFile(id) })
 	b.w = w
 	return w, nil
 }

@@ -184,6 +184,26 @@ func (s *spool) writePartWith(id string, seq int, write func(io.Writer) error) e
 	return nil
 }
 
+// scratchFile creates an empty file for a part of incident id being
+// written to keep its compressed frames in (bundle.PartWriter.SetSpill),
+// and unlinks it at once: it is gone when closed, or if the collector
+// dies first. Should the unlink fail, it is a temporary file, which load
+// removes.
+func (s *spool) scratchFile(id string) (*os.File, error) {
+	if err := os.MkdirAll(s.incidentDir(id), dirPerm); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.CreateTemp(s.incidentDir(id), tempPrefix+"frames-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return f, nil
+}
+
 // openPart opens a spooled part for reading and returns its size, or an
 // error wrapping fs.ErrNotExist. The caller closes it.
 func (s *spool) openPart(id string, seq int) (*os.File, int64, error) {

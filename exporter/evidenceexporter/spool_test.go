@@ -189,3 +189,24 @@ func FuzzSpoolState(f *testing.F) {
 func TestIncidentStateSize(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(incidentState{}), uintptr(512))
 }
+
+// TestSpoolScratchFile: a part's scratch file is in no directory (a crash
+// leaves nothing), and reads back what was written at an offset.
+func TestSpoolScratchFile(t *testing.T) {
+	sp, err := openSpool(t.TempDir())
+	require.NoError(t, err)
+	f, err := sp.scratchFile("INC-1")
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	entries, err := os.ReadDir(sp.incidentDir("INC-1"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the scratch file is still linked")
+	_, err = f.WriteAt([]byte("frame two"), 9)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("frame one"), 0)
+	require.NoError(t, err)
+	got := make([]byte, 18)
+	_, err = f.ReadAt(got, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "frame oneframe two", string(got))
+}

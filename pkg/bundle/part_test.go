@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -932,4 +933,102 @@ func TestPartFinishTo(t *testing.T) {
 		_, _, err := w.FinishTo(dst)
 		require.ErrorIs(t, err, errWriteFailed)
 	})
+}
+
+// TestPartSpill: a part whose frames wait in a spill file is the same
+// bytes, from Finish and FinishTo, as one whose frames stay in memory;
+// the frames of its full segments are in the file (so not in memory), and
+// the writer closes it. When the file cannot be created or written, the
+// frames stay in memory and the part is still the same bytes.
+func TestPartSpill(t *testing.T) {
+	// Two data files of several segments each, in two parts.
+	write := func(spill func() (*os.File, error), finish func(w *PartWriter)) {
+		w, err := NewPartWriter(testInfo(EncodingProto, 1))
+		require.NoError(t, err)
+		if spill != nil {
+			w.SetSpill(spill)
+		}
+		for i := 0; w.Size() < 3*segmentChunks*chunkSize+chunkSize/3; i++ {
+			require.NoError(t, w.AddTraces(testgen.Traces(int64(i+1), 700+i, testgen.DefaultResources, testStart, time.Millisecond)))
+			ld := plog.NewLogs()
+			ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr(strings.Repeat(fmt.Sprint(i), 100000))
+			require.NoError(t, w.AddLogs(ld))
+		}
+		finish(w)
+	}
+	finishBytes := func(out *[]byte) func(w *PartWriter) {
+		return func(w *PartWriter) {
+			data, _, err := w.Finish()
+			require.NoError(t, err)
+			*out = data
+		}
+	}
+	var want []byte
+	write(nil, finishBytes(&want))
+	entries := untar(t, want)
+	require.Len(t, entries, 3, "part.json and two data files")
+	for _, e := range entries[1:] {
+		require.Greater(t, len(e.data), segmentChunks*chunkSize, "%s fits in one segment", e.hdr.Name)
+	}
+
+	var files []*os.File
+	create := func() (*os.File, error) {
+		f, err := os.CreateTemp(t.TempDir(), "frames-")
+		files = append(files, f)
+		return f, err
+	}
+	// spilled checks that the last file created holds frames, and that
+	// the writer closed it.
+	spilled := func() {
+		require.NotEmpty(t, files)
+		f := files[len(files)-1]
+		fi, err := os.Stat(f.Name())
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size(), "no frame was moved to the spill file")
+		_, err = f.Write([]byte{0})
+		require.ErrorIs(t, err, os.ErrClosed, "the writer did not close the spill file")
+	}
+
+	var got []byte
+	write(create, finishBytes(&got))
+	require.True(t, bytes.Equal(want, got), "Finish with a spill file wrote other bytes")
+	spilled()
+	require.Len(t, files, 1, "one spill file per part")
+
+	var to bytes.Buffer
+	write(create, func(w *PartWriter) {
+		ref, _, err := w.FinishTo(&to)
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(want)), ref.Size)
+	})
+	require.True(t, bytes.Equal(want, to.Bytes()), "FinishTo with a spill file wrote other bytes")
+	spilled()
+
+	// With the background slot taken, every frame is compressed by the
+	// writer, and moved as soon as it is.
+	compressSlots <- struct{}{}
+	write(create, finishBytes(&got))
+	<-compressSlots
+	require.True(t, bytes.Equal(want, got), "inline compression with a spill file wrote other bytes")
+	spilled()
+
+	// A part given up on closes its spill file too.
+	write(create, func(w *PartWriter) {
+		w.Discard()
+		_, _, err := w.Finish()
+		require.ErrorIs(t, err, errFinished)
+	})
+	spilled()
+
+	write(func() (*os.File, error) { return nil, errWriteFailed }, finishBytes(&got))
+	require.True(t, bytes.Equal(want, got), "a spill file that cannot be created changed the part")
+
+	// A file open for reading only: every write to it fails.
+	write(func() (*os.File, error) {
+		f, err := os.CreateTemp(t.TempDir(), "frames-")
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		return os.Open(f.Name())
+	}, finishBytes(&got))
+	require.True(t, bytes.Equal(want, got), "a spill file that cannot be written changed the part")
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -78,10 +79,11 @@ const chunkSize = 1 << 20
 //
 // Two chunks (2 MiB frames): while a part is written, the segment being
 // filled, the one compressed beside it and each encoder's history are live
-// at once, so the segment is what a freeze keeps in memory beyond the
+// at once, so the segment is what a freeze keeps in memory besides the
 // part's compressed frames (about 9 MiB at 2 MiB, 17 MiB at 4 MiB, in a
-// heap that the garbage collector's headroom doubles). OTLP/JSON parts
-// grow by about 1% against 4 MiB frames (56.58 -> 57.13 bytes per span in
+// heap that the garbage collector's headroom doubles); with a spill file
+// (SetSpill) those frames wait in the file instead. OTLP/JSON parts grow
+// by about 1% against 4 MiB frames (56.58 -> 57.13 bytes per span in
 // BenchmarkFreezeTraces).
 const segmentChunks = 2
 
@@ -97,7 +99,8 @@ var compressSlots = make(chan struct{}, 1)
 // free lists rather than sync.Pools, as encoders is: a segment's chunks go
 // back as soon as it is compressed, and a pool emptied by every other GC
 // would make most segments allocate (and clear) fresh ones. They hold at
-// most 6 MiB of chunks and the frames of a 64 MiB part.
+// most 6 MiB of chunks and the frames of a 64 MiB part kept in memory (a
+// part with a spill file hands each frame back once it is in the file).
 var (
 	freeChunks = make(chan *[chunkSize]byte, 3*segmentChunks)
 	freeFrames = make(chan *bytes.Buffer, 64/segmentChunks)
@@ -178,10 +181,70 @@ func emptyFreeLists() {
 }
 
 // frame is one compressed zstd frame of a part object; data is set once
-// done is closed.
+// done is closed. A frame moved to the part's spill file has no data: its
+// bytes are n bytes at off in the file.
 type frame struct {
-	done chan struct{}
-	data *bytes.Buffer
+	done   chan struct{}
+	data   *bytes.Buffer
+	off, n int64
+}
+
+// spill is the scratch file that holds a part's compressed frames until
+// the part object is written (see PartWriter.SetSpill).
+type spill struct {
+	create func() (*os.File, error)
+	file   *os.File
+	off    int64
+	// failed is set once the file could not be created or written: the
+	// frames from then on stay in memory.
+	failed bool
+}
+
+// move writes done frames to the spill file, in order, and hands their
+// buffers back. It stops at the first frame still being compressed.
+func (s *spill) move(frames []*frame) {
+	if s == nil {
+		return
+	}
+	for _, fr := range frames {
+		if s.failed {
+			return
+		}
+		select {
+		case <-fr.done:
+		default:
+			return // still being compressed
+		}
+		if fr.data == nil {
+			continue // moved already
+		}
+		if s.file == nil {
+			f, err := s.create()
+			if err != nil {
+				s.failed = true
+				return
+			}
+			s.file = f
+		}
+		n, err := s.file.WriteAt(fr.data.Bytes(), s.off)
+		if err != nil {
+			// The frame stays in memory; the spill file may hold part of
+			// it, which no frame points at.
+			s.failed = true
+			return
+		}
+		putFrameBuf(fr.data)
+		fr.data, fr.off, fr.n = nil, s.off, int64(n)
+		s.off += int64(n)
+	}
+}
+
+// close closes and forgets the spill file (its creator unlinked it).
+func (s *spill) close() {
+	if s != nil && s.file != nil {
+		_ = s.file.Close()
+		s.file, s.off = nil, 0
+	}
 }
 
 // compressFrame compresses the concatenation of raw into one zstd frame.
@@ -207,6 +270,8 @@ type dataFile struct {
 	chunks []*[chunkSize]byte
 	// pend is the number of bytes in chunks.
 	pend int64
+	// spill is the part's spill file, if it has one.
+	spill *spill
 }
 
 func (f *dataFile) write(p ...[]byte) {
@@ -254,6 +319,7 @@ func (f *dataFile) seal() {
 	default:
 		run()
 	}
+	f.spill.move(f.frames)
 }
 
 // tail returns the bytes of the segment not compressed yet.
@@ -276,7 +342,9 @@ func (f *dataFile) release() {
 	}
 	for _, fr := range f.frames {
 		<-fr.done
-		putFrameBuf(fr.data)
+		if fr.data != nil {
+			putFrameBuf(fr.data)
+		}
 	}
 	f.chunks, f.frames, f.n, f.pend = nil, nil, 0, 0
 }
@@ -295,6 +363,7 @@ type PartWriter struct {
 	// incident is the frozen incident record (incident.json), if set.
 	incident []byte
 	signer   *Signer
+	spill    *spill // see SetSpill
 
 	traceJSON  ptrace.JSONMarshaler
 	traceProto ptrace.ProtoMarshaler
@@ -346,6 +415,39 @@ func (w *PartWriter) SetIncident(inc *incident.Incident) error {
 // SetSigner makes Finish sign part.json with s (nil: unsigned).
 func (w *PartWriter) SetSigner(s *Signer) { w.signer = s }
 
+// SetSpill makes the writer keep the compressed frames of its data files
+// in a scratch file rather than in memory until Finish or FinishTo writes
+// them, so that a part being written holds only the segments it is
+// compressing: the part object's frames are otherwise its whole
+// compressed size, kept until the end because part.json, which comes
+// first, lists every file's size and hash. create is called for the first
+// frame; it returns a new empty file, read and written at offsets only,
+// that nothing else uses and nobody needs to remove (created and unlinked
+// at once, for example), and the writer closes it. If create or a write
+// fails, the frames from then on stay in memory: the part is the same
+// bytes either way. Call it before the first Add.
+func (w *PartWriter) SetSpill(create func() (*os.File, error)) {
+	if w.finished || w.size > 0 {
+		return
+	}
+	w.spill = &spill{create: create}
+}
+
+// Discard drops a part that will not be finished: its buffers go back for
+// the next part and its spill file is closed. The writer cannot be used
+// afterwards.
+func (w *PartWriter) Discard() {
+	if w.finished {
+		return
+	}
+	w.finished = true
+	for _, f := range w.files {
+		f.release()
+	}
+	w.files = nil
+	w.spill.close()
+}
+
 // Size is the number of uncompressed bytes of data added so far.
 func (w *PartWriter) Size() int64 { return w.size }
 
@@ -381,7 +483,7 @@ func (w *PartWriter) appendRecord(name string, rec []byte, proto bool) error {
 	}
 	f := w.files[name]
 	if f == nil {
-		f = &dataFile{sum: sha256.New()}
+		f = &dataFile{sum: sha256.New(), spill: w.spill}
 		w.files[name] = f
 	}
 	if f.n+n > w.maxFile {
@@ -547,15 +649,13 @@ func (w *PartWriter) Finish() ([]byte, PartInfo, error) {
 		return nil, PartInfo{}, err
 	}
 	defer frames.release()
-	size := 0
-	for _, b := range frames {
-		size += b.Len()
+	defer w.spill.close()
+	var out bytes.Buffer
+	out.Grow(int(frames.size()))
+	if _, err := frames.writeTo(&out, w.spill); err != nil {
+		return nil, PartInfo{}, err
 	}
-	out := make([]byte, 0, size)
-	for _, b := range frames {
-		out = append(out, b.Bytes()...)
-	}
-	return out, info, nil
+	return out.Bytes(), info, nil
 }
 
 // FinishTo is Finish writing the part object to dst, frame by frame,
@@ -570,30 +670,68 @@ func (w *PartWriter) FinishTo(dst io.Writer) (PartRef, PartInfo, error) {
 		return PartRef{}, PartInfo{}, err
 	}
 	defer frames.release()
+	defer w.spill.close()
 	name, err := PartName(info.Seq)
 	if err != nil {
 		return PartRef{}, PartInfo{}, err
 	}
 	sum := sha256.New()
-	var size int64
-	for _, b := range frames {
-		sum.Write(b.Bytes())
-		n, err := dst.Write(b.Bytes())
-		size += int64(n)
-		if err != nil {
-			return PartRef{}, PartInfo{}, fmt.Errorf("writing part %s: %w", name, err)
-		}
+	size, err := frames.writeTo(io.MultiWriter(sum, dst), w.spill)
+	if err != nil {
+		return PartRef{}, PartInfo{}, fmt.Errorf("writing part %s: %w", name, err)
 	}
 	return partRef(name, info, size, sum.Sum(nil)), info, nil
 }
 
-// partFrames are the zstd frames of a part object, in order.
-type partFrames []*bytes.Buffer
+// partFrames are the zstd frames of a part object, in order, each done.
+type partFrames []*frame
+
+// size is the object's size.
+func (fs partFrames) size() int64 {
+	var n int64
+	for _, fr := range fs {
+		if fr.data != nil {
+			n += int64(fr.data.Len())
+		} else {
+			n += fr.n
+		}
+	}
+	return n
+}
+
+// writeTo writes the frames to dst, those in the spill file from it, and
+// returns the bytes written.
+func (fs partFrames) writeTo(dst io.Writer, sp *spill) (int64, error) {
+	var size int64
+	for _, fr := range fs {
+		var (
+			n   int64
+			err error
+		)
+		if fr.data != nil {
+			var m int
+			m, err = dst.Write(fr.data.Bytes())
+			n = int64(m)
+		} else {
+			n, err = io.Copy(dst, io.NewSectionReader(sp.file, fr.off, fr.n))
+			if err == nil && n < fr.n {
+				err = io.ErrUnexpectedEOF
+			}
+		}
+		size += n
+		if err != nil {
+			return size, err
+		}
+	}
+	return size, nil
+}
 
 // release hands the frames' buffers back to the free list.
 func (fs partFrames) release() {
-	for _, b := range fs {
-		putFrameBuf(b)
+	for _, fr := range fs {
+		if fr.data != nil {
+			putFrameBuf(fr.data)
+		}
 	}
 }
 
@@ -638,13 +776,14 @@ func (w *PartWriter) finish() (partFrames, PartInfo, error) {
 	)
 	glue := func() {
 		if len(raw) > 0 {
-			frames = append(frames, compressFrame(raw...))
+			frames = append(frames, &frame{data: compressFrame(raw...)})
 			raw = raw[:0]
 		}
 	}
 	defer func() {
 		if !done {
 			frames.release()
+			w.spill.close()
 		}
 		for _, f := range w.files {
 			f.release()
@@ -683,7 +822,7 @@ func (w *PartWriter) finish() (partFrames, PartInfo, error) {
 			glue()
 			for _, fr := range f.frames {
 				<-fr.done
-				frames = append(frames, fr.data)
+				frames = append(frames, fr)
 			}
 			f.frames = nil
 		}
