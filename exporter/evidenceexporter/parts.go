@@ -55,6 +55,12 @@ type partBuilder struct {
 	mr pmetric.ProtoUnmarshaler
 	// rec is the buffer of the records transcoded from ring blocks.
 	rec []byte
+	// payload is the buffer of the ring block being added: nothing holds
+	// a block's bytes once it is added (the part writer copies its
+	// records), so one buffer serves the whole flush instead of one
+	// allocation of each block's size, which made a flush allocate about
+	// as much as the data it read.
+	payload []byte
 }
 
 func (b *partBuilder) writer() (*bundle.PartWriter, error) {
@@ -101,10 +107,11 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 		if err := b.ctx.Err(); err != nil {
 			return err
 		}
-		payload, err := blk.Payload()
+		payload, err := blk.AppendPayload(b.payload[:0])
 		if err != nil {
 			return fmt.Errorf("reading ring block %d: %w", blk.Seq, err)
 		}
+		b.payload = payload
 		b.seen = append(b.seen, blk.Seq)
 		u := b.f.ring.Usable(blk.Arrival)
 		rr := timeRange{lo: max(r.lo, u.Lo), hi: min(r.hi, u.Hi)}
