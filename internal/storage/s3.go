@@ -350,18 +350,18 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectIn
 	if err := store.ValidateKey(key); err != nil {
 		return nil, store.ObjectInfo{}, err
 	}
+	// One GET whose body is the reader. minio.Client.GetObject would send a
+	// HEAD for the size and then a GET with If-Match on the HEAD's ETag, so
+	// an object replaced in between (a manifest being extended while it is
+	// polled) failed with "At least one of the pre-conditions you
+	// specified did not hold" instead of reading the version opened.
 	// Checksum: a download of a single-PUT object is verified against its
 	// full-object CRC32C; reading to EOF then fails on a mismatch.
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{Checksum: true})
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{Checksum: true})
 	if err != nil {
-		return nil, store.ObjectInfo{}, s.mapErr("get", key, err)
-	}
-	info, err := obj.Stat() // sends the GET and reads the response headers
-	if err != nil {
-		_ = obj.Close()
 		return nil, store.ObjectInfo{}, s.lookupErr(ctx, "get", key, err)
 	}
-	return obj, store.ObjectInfo{Key: key, Size: info.Size, Modified: info.LastModified}, nil
+	return body, store.ObjectInfo{Key: key, Size: info.Size, Modified: info.LastModified}, nil
 }
 
 // MaxPresignExpiry is the longest validity of a presigned URL: S3's limit

@@ -42,7 +42,10 @@ type Store interface {
 	// Put writes the object atomically: readers see the whole object or
 	// nothing. size must be the exact length of r's content.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error
-	// Get opens the object. Callers close the reader.
+	// Get opens the object. Callers close the reader. The reader gives the
+	// object as it was when Get returned, even if a Put replaces it before
+	// the read ends (an exporter rewrites a bundle's manifest while readers
+	// poll it).
 	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 	// Stat returns the object's info or ErrNotFound.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)

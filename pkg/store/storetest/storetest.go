@@ -28,6 +28,7 @@ type NewStoreFunc func(t *testing.T) store.Store
 func Run(t *testing.T, newStore NewStoreFunc) {
 	t.Run("PutGetStat", func(t *testing.T) { testPutGetStat(t, newStore(t)) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newStore(t)) })
+	t.Run("OverwriteWhileReading", func(t *testing.T) { testOverwriteWhileReading(t, newStore(t)) })
 	t.Run("EmptyObject", func(t *testing.T) { testEmptyObject(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
@@ -101,6 +102,22 @@ func testOverwrite(t *testing.T, s store.Store) {
 	got, info := Get(t, s, "manifest.json")
 	require.JSONEq(t, `{"complete":true,"parts":3}`, string(got))
 	require.Equal(t, int64(len(got)), info.Size)
+}
+
+// testOverwriteWhileReading replaces an object between Get and the read:
+// the reader still gives the version Get opened, whole.
+func testOverwriteWhileReading(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first := bytes.Repeat([]byte(`{"complete":false}`), 1000)
+	Put(t, s, "manifest.json", first)
+	rc, info, err := s.Get(ctx, "manifest.json")
+	require.NoError(t, err)
+	defer func() { _ = rc.Close() }()
+	require.Equal(t, int64(len(first)), info.Size)
+	Put(t, s, "manifest.json", []byte(`{"complete":true,"parts":3}`))
+	got, err := io.ReadAll(rc)
+	require.NoError(t, err, "an object replaced after Get must still read as it was opened")
+	require.Equal(t, first, got)
 }
 
 func testEmptyObject(t *testing.T, s store.Store) {
