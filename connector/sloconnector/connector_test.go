@@ -38,11 +38,6 @@ func (r *rig) openIncidents() []*incident.Incident { return r.reg.Snapshot().Ope
 func (r *rig) waitWriter(t *testing.T) {
 	t.Helper()
 	require.Eventually(t, r.c.writer.idle, 5*time.Second, time.Millisecond)
-	// flush runs on the loop's goroutine; one more kick makes sure the last
-	// dequeued batch has been applied.
-	done := make(chan struct{})
-	go func() { r.c.writer.flush(context.Background()); close(done) }()
-	<-done
 }
 
 // TestPageOpensAndResolves drives the default policy on a fake clock: an

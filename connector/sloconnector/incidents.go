@@ -193,7 +193,9 @@ type incidentWriter struct {
 	mu      sync.Mutex
 	pending map[*group][]action
 	order   []*group
-	kick    chan struct{}
+	// applying is set while a flush applies what it took from the queue.
+	applying bool
+	kick     chan struct{}
 }
 
 func newIncidentWriter(reg incidentsapi.Registry, tel *metadata.TelemetryBuilder, logger *zap.Logger) *incidentWriter {
@@ -218,11 +220,12 @@ func (w *incidentWriter) wake() {
 	}
 }
 
-// idle reports whether nothing is queued.
+// idle reports whether nothing is queued or being applied: every action
+// enqueued before has reached the registry (or failed and is queued).
 func (w *incidentWriter) idle() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.order) == 0
+	return len(w.order) == 0 && !w.applying
 }
 
 // flush applies what is queued, group by group, and keeps what failed.
@@ -230,7 +233,13 @@ func (w *incidentWriter) flush(ctx context.Context) {
 	w.mu.Lock()
 	order, pending := w.order, w.pending
 	w.order, w.pending = nil, map[*group][]action{}
+	w.applying = true
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.applying = false
+		w.mu.Unlock()
+	}()
 	for _, g := range order {
 		acts := pending[g]
 		for i, a := range acts {
