@@ -256,6 +256,20 @@ func (c *collector) dial() *Sender {
 	return s
 }
 
+// cases runs a perf test's cases and keeps the names of those that fail,
+// for Result.Failed: a failed case has no row or figure, and the report
+// names it instead.
+type cases struct{ failed []string }
+
+// run runs f as t's subtest name and reports whether it passed.
+func (c *cases) run(t *testing.T, name string, f func(t *testing.T)) bool {
+	if t.Run(name, f) {
+		return true
+	}
+	c.failed = append(c.failed, name)
+	return false
+}
+
 // perfSetup registers what every perf test needs at its end.
 func perfSetup(t *testing.T) {
 	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)

@@ -78,9 +78,10 @@ func TestPerfCPU(t *testing.T) {
 	require.NoError(t, err)
 
 	runs := map[Variant][]cpuRun{}
+	var cs cases
 	for round := 1; round <= rounds; round++ {
 		for _, v := range variants {
-			t.Run(fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
+			cs.run(t, fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
 				r := runCPU(t, v, round, batches, rate, dur)
 				runs[v] = append(runs[v], r)
 				t.Logf("%s round %d: %.3f CPU s for %d spans = %.3f CPU s per 1M spans at %.0f spans/s (late %d), peak RSS %s, %d GC cycles, live heap %d MB; baseline companion %.3f CPU s for %d spans = %.3f per 1M spans, %d GC cycles; ratio %.3f; load %s",
@@ -102,6 +103,7 @@ func TestPerfCPU(t *testing.T) {
 			"evidence config": "exporter defaults (256 MiB s2 memory ring, flush 1m) with a filesystem store",
 		},
 		LoadBefore: loadBefore,
+		Failed:     cs.failed,
 	}
 	// med is a variant's median CPU per 1M spans, compMed its companions',
 	// ratio the median of its runs' ratios to their companions: the
@@ -121,6 +123,9 @@ func TestPerfCPU(t *testing.T) {
 		Header: []string{"config", "pipeline", "per round", "median", "baseline companion per round", "vs baseline (median)", "per-round ratios", "achieved rate", "peak RSS", "GC cycles/s", "companion GC cycles/s", "live heap after GC"},
 	}
 	for _, v := range variants {
+		if len(runs[v]) == 0 {
+			continue // every round failed: named in Failed
+		}
 		var per, comp, ratios, rates, gcRates, compGCRates, live []string
 		var peak int64
 		for _, r := range runs[v] {
@@ -161,10 +166,10 @@ func TestPerfCPU(t *testing.T) {
 		return f
 	}
 	// A figure is reported only when every variant it compares ran (see
-	// PERF_VARIANTS).
+	// PERF_VARIANTS) and passed at least one round (Failed names the rest).
 	add := func(f Figure, vs ...Variant) {
 		for _, v := range vs {
-			if _, ok := med[v]; !ok {
+			if len(runs[v]) == 0 {
 				return
 			}
 		}

@@ -63,6 +63,7 @@ func TestPerfFreeze(t *testing.T) {
 	began := time.Now()
 	loadBefore := LoadAvg()
 	var runs []freezeRun
+	var cs cases
 	encodings := envList(EnvFreezeEncodings, "")
 	if len(encodings) == 0 {
 		encodings = []string{""}
@@ -80,7 +81,7 @@ func TestPerfFreeze(t *testing.T) {
 				if enc != "" {
 					name += "/" + enc
 				}
-				t.Run(name, func(t *testing.T) {
+				cs.run(t, name, func(t *testing.T) {
 					r := runFreeze(t, st, n, enc)
 					runs = append(runs, r)
 					t.Logf("%+v", r)
@@ -101,6 +102,7 @@ func TestPerfFreeze(t *testing.T) {
 			"peer":       "a raw write of the same number of random bytes to the same store: os.WriteFile-like write + fsync on the filesystem, one minio-go PutObject to versitygw",
 		},
 		LoadBefore: loadBefore,
+		Failed:     cs.failed,
 	}
 	table := Table{
 		Title: "Freeze: trigger to store",

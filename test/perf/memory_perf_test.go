@@ -110,9 +110,10 @@ func TestPerfMemory(t *testing.T) {
 	}
 
 	var full, base, freezing memRun
-	t.Run("full", func(t *testing.T) { full = run(t, VariantFull, maxBytes, dur) })
-	t.Run("baseline", func(t *testing.T) { base = run(t, VariantBaseline, 0, min(dur, baselineMemoryRun)) })
-	t.Run("freezing", func(t *testing.T) {
+	var cs cases
+	fullOK := cs.run(t, "full", func(t *testing.T) { full = run(t, VariantFull, maxBytes, dur) })
+	baseOK := cs.run(t, "baseline", func(t *testing.T) { base = run(t, VariantBaseline, 0, min(dur, baselineMemoryRun)) })
+	freezingOK := cs.run(t, "freezing", func(t *testing.T) {
 		freezing = run(t, VariantFreezing, freezingRingBytes, dur)
 		require.True(t, freezing.frozenOK, "the evidence exporter reports no frozen spans")
 		require.Positive(t, freezing.frozen, "the incident window froze nothing")
@@ -133,43 +134,60 @@ func TestPerfMemory(t *testing.T) {
 				VariantFreezing.Describe(), mib(freezingRingBytes), dur),
 		},
 		LoadBefore: loadBefore,
+		Failed:     cs.failed,
 	}
+	// A failed case's figures would be those of a half-run collector (or
+	// zero): its row and figure are left out, and Failed names it.
 	table := Table{
 		Title:  "Resident memory",
 		Header: []string{"config", "run", "spans sent", "achieved rate", "peak VmRSS (1 s samples)", "VmHWM", "ring bytes at end", "spans in ring", "evicted spans", "spans frozen"},
-		Rows: [][]string{
-			{"full", full.dur.String(), strconv.Itoa(full.spans), fmt.Sprintf("%.0f spans/s", full.rate), mib(full.peak), mib(full.hwm),
-				mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted), "-"},
-			{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-", "-"},
-			{"freezing", (freezing.fill + freezing.dur).Round(time.Second).String(), strconv.Itoa(freezing.spans), fmt.Sprintf("%.0f spans/s", freezing.rate), mib(freezing.peak), mib(freezing.hwm),
-				mib(freezing.ringBytes), fmt.Sprintf("%.0f", freezing.held), fmt.Sprintf("%.0f", freezing.evicted), fmt.Sprintf("%.0f", freezing.frozen)},
-		},
 	}
-	table.Notes = append(table.Notes, fmt.Sprintf("The freezing run sent for %s until its %s ring evicted, then for %s; spans sent and the rate are those of the second phase.",
-		freezing.fill.Round(time.Second), mib(freezingRingBytes), dur))
-	if full.evicted == 0 {
-		table.Notes = append(table.Notes, "The ring never filled (no eviction): the run was too short or the rate too low to show the bound; lengthen PERF_SUSTAINED or lower PERF_MAX_BYTES.")
+	if fullOK {
+		table.Rows = append(table.Rows, []string{"full", full.dur.String(), strconv.Itoa(full.spans), fmt.Sprintf("%.0f spans/s", full.rate), mib(full.peak), mib(full.hwm),
+			mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted), "-"})
 	}
-	table.Notes = append(table.Notes, "VmRSS every 10 s of the full run: "+everyTenth(full.samples))
+	if baseOK {
+		table.Rows = append(table.Rows, []string{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-", "-"})
+	}
+	if freezingOK {
+		table.Rows = append(table.Rows, []string{"freezing", (freezing.fill + freezing.dur).Round(time.Second).String(), strconv.Itoa(freezing.spans), fmt.Sprintf("%.0f spans/s", freezing.rate), mib(freezing.peak), mib(freezing.hwm),
+			mib(freezing.ringBytes), fmt.Sprintf("%.0f", freezing.held), fmt.Sprintf("%.0f", freezing.evicted), fmt.Sprintf("%.0f", freezing.frozen)})
+		table.Notes = append(table.Notes, fmt.Sprintf("The freezing run sent for %s until its %s ring evicted, then for %s; spans sent and the rate are those of the second phase.",
+			freezing.fill.Round(time.Second), mib(freezingRingBytes), dur))
+	}
+	if fullOK {
+		if full.evicted == 0 {
+			table.Notes = append(table.Notes, "The ring never filled (no eviction): the run was too short or the rate too low to show the bound; lengthen PERF_SUSTAINED or lower PERF_MAX_BYTES.")
+		}
+		table.Notes = append(table.Notes, "VmRSS every 10 s of the full run: "+everyTenth(full.samples))
+	}
 	res.Tables = append(res.Tables, table)
-	peak := max(full.peak, full.hwm)
-	res.Figures = append(res.Figures, Figure{
-		Name:  "Peak RSS, full pipeline, sustained load",
-		Value: float64(peak) / (1 << 20), Unit: "MiB",
-		Peer: "buffer.max_bytes", PeerValue: float64(maxBytes) / (1 << 20), Ratio: float64(peak) / float64(maxBytes),
-		Target: fmt.Sprintf("< max_bytes + 150 MiB = %s", mib(limit)), Met: Met(peak < limit),
-		Note: fmt.Sprintf("%s run; baseline peak %s; headroom above max_bytes %s", dur, mib(max(base.peak, base.hwm)), mib(peak-maxBytes)),
-	})
-	freezePeak := max(freezing.peak, freezing.hwm)
-	freezeLimit := int64(freezingRingBytes + freezingHeadroom)
-	res.Figures = append(res.Figures, Figure{
-		Name:  "Peak RSS while freezing, 256 MiB ring",
-		Value: float64(freezePeak) / (1 << 20), Unit: "MiB",
-		Peer: "buffer.max_bytes", PeerValue: float64(freezingRingBytes) / (1 << 20), Ratio: float64(freezePeak) / float64(freezingRingBytes),
-		Target: fmt.Sprintf("<= ring + 128 MiB = %s", mib(freezeLimit)), Met: Met(freezePeak <= freezeLimit),
-		Note: fmt.Sprintf("%s to fill the ring, then %s; %.0f spans frozen, ring %s at the end, %.0f spans evicted",
-			freezing.fill.Round(time.Second), dur, freezing.frozen, mib(freezing.ringBytes), freezing.evicted),
-	})
+	if fullOK {
+		peak := max(full.peak, full.hwm)
+		basePeak := "failed"
+		if baseOK {
+			basePeak = mib(max(base.peak, base.hwm))
+		}
+		res.Figures = append(res.Figures, Figure{
+			Name:  "Peak RSS, full pipeline, sustained load",
+			Value: float64(peak) / (1 << 20), Unit: "MiB",
+			Peer: "buffer.max_bytes", PeerValue: float64(maxBytes) / (1 << 20), Ratio: float64(peak) / float64(maxBytes),
+			Target: fmt.Sprintf("< max_bytes + 150 MiB = %s", mib(limit)), Met: Met(peak < limit),
+			Note: fmt.Sprintf("%s run; baseline peak %s; headroom above max_bytes %s", dur, basePeak, mib(peak-maxBytes)),
+		})
+	}
+	if freezingOK {
+		freezePeak := max(freezing.peak, freezing.hwm)
+		freezeLimit := int64(freezingRingBytes + freezingHeadroom)
+		res.Figures = append(res.Figures, Figure{
+			Name:  "Peak RSS while freezing, 256 MiB ring",
+			Value: float64(freezePeak) / (1 << 20), Unit: "MiB",
+			Peer: "buffer.max_bytes", PeerValue: float64(freezingRingBytes) / (1 << 20), Ratio: float64(freezePeak) / float64(freezingRingBytes),
+			Target: fmt.Sprintf("<= ring + 128 MiB = %s", mib(freezeLimit)), Met: Met(freezePeak <= freezeLimit),
+			Note: fmt.Sprintf("%s to fill the ring, then %s; %.0f spans frozen, ring %s at the end, %.0f spans evicted",
+				freezing.fill.Round(time.Second), dur, freezing.frozen, mib(freezing.ringBytes), freezing.evicted),
+		})
+	}
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))

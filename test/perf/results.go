@@ -96,6 +96,9 @@ type Result struct {
 	Figures []Figure          `json:"figures"`
 	Tables  []Table           `json:"tables"`
 	Notes   []string          `json:"notes,omitempty"`
+	// Failed names the run's cases that failed: their rows and figures are
+	// left out, and the report says so rather than showing a gap.
+	Failed []string `json:"failed,omitempty"`
 	// LoadBefore and LoadAfter are /proc/loadavg around the run.
 	LoadBefore string `json:"load_before"`
 	LoadAfter  string `json:"load_after"`

@@ -223,6 +223,15 @@ func summary(w *bytes.Buffer, results []perf.Result, micro *perf.BenchSet, cmp c
 	if len(missing) > 0 {
 		fmt.Fprintf(w, "\n**Missing results** (the run failed or was skipped): %s. See the run's output.\n", strings.Join(missing, ", "))
 	}
+	var failed []string
+	for _, r := range results {
+		if len(r.Failed) > 0 {
+			failed = append(failed, r.Section+": "+strings.Join(r.Failed, ", "))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "\n**Failed cases** (left out of their section's tables and figures): %s. See the run's output.\n", cell(strings.Join(failed, "; ")))
+	}
 	fmt.Fprintln(w)
 }
 
@@ -277,6 +286,9 @@ func section(w *bytes.Buffer, r perf.Result) {
 		}
 		fmt.Fprintf(w, "- load average: %s before, %s after; the run took %s\n\n",
 			orDash(r.LoadBefore), orDash(r.LoadAfter), (time.Duration(r.Seconds) * time.Second).String())
+	}
+	if len(r.Failed) > 0 {
+		fmt.Fprintf(w, "**Failed cases, left out below:** %s. See the run's output.\n\n", strings.Join(r.Failed, ", "))
 	}
 	for _, t := range r.Tables {
 		table(w, t)

@@ -56,6 +56,7 @@ func TestWrite(t *testing.T) {
 			{Name: perf.FigureCPUResource, Value: 1.005, Unit: "CPU s / 1M spans", Peer: "baseline", PeerValue: 1, Ratio: 1.005, Target: "< 1.01x", Met: perf.Met(true)},
 		},
 		Tables: []perf.Table{{Title: "CPU | detail", Header: []string{"config", "median"}, Rows: [][]string{{"full", "1.40"}}}},
+		Failed: []string{"record/round2", "full/round3"},
 	}
 	require.NoError(t, r.Write(results))
 	micro := filepath.Join(dir, "bench.txt")
@@ -75,6 +76,8 @@ func TestWrite(t *testing.T) {
 		"| CPU, incident_context level resource (all 5 keys) | 1.005 CPU s / 1M spans | baseline | 1 CPU s / 1M spans | 1.005x | < 1.01x | yes |",
 		"### CPU | detail",
 		"**Missing results** (the run failed or was skipped): 2-freeze, 3-memory",
+		"**Failed cases** (left out of their section's tables and figures): 1-cpu: record/round2, full/round3. See the run's output.",
+		"**Failed cases, left out below:** record/round2, full/round3. See the run's output.",
 		"| Micro: incident_context, traces, level resource, 2 keys | 40 cpu-ns/span | transformprocessor setting the same values per resource (transform_where) | 800 cpu-ns/span | 0.050x | <= 0.5x (2x faster) | yes |",
 		"| traces | 2 | resource | 40.0 (0.01 allocs) | 8.0 (0.00 allocs) | - | - | 800.0 (9.00 allocs) | 0.05x | - | - |",
 		"| evidence_ring_s2 | 500.0 | 120.0 | 0 | 2.50x | 0.50x |",

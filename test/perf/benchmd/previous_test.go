@@ -153,6 +153,7 @@ func TestCompareWithPrevious(t *testing.T) {
 		assert.Contains(t, second, want)
 	}
 	assert.NotContains(t, second, "Problem reading results")
+	assert.NotContains(t, second, "Failed cases", "no case failed")
 
 	// A previous page without the table is reported, not fatal.
 	require.NoError(t, os.WriteFile(prevFile, []byte("# Benchmarks\n"), 0o644))
