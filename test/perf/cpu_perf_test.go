@@ -116,7 +116,7 @@ func TestPerfCPU(t *testing.T) {
 			comp = append(comp, r.companionPerMillion())
 			ratios = append(ratios, r.paired())
 		}
-		med[v], compMed[v], ratio[v] = median(per), median(comp), median(ratios)
+		med[v], compMed[v], ratio[v] = Median(per), Median(comp), Median(ratios)
 	}
 	table := Table{
 		Title:  "CPU seconds per 1M spans, by configuration",
@@ -155,13 +155,14 @@ func TestPerfCPU(t *testing.T) {
 	}
 	res.Tables = append(res.Tables, table)
 
-	fig := func(name string, v Variant, target string, limit float64) Figure {
+	fig := func(v Variant) Figure {
+		cf := CPUFigures[v]
 		f := Figure{
-			Name: name, Value: med[v], Unit: "CPU s / 1M spans",
+			Name: cf.Name, Value: med[v], Unit: "CPU s / 1M spans",
 			Peer: "baseline companion, measured beside each run: " + VariantBaseline.Describe(), PeerValue: compMed[v], Ratio: ratio[v],
 		}
-		if target != "" {
-			f.Target, f.Met = target, Met(ratio[v] <= limit)
+		if cf.Limit > 0 {
+			f.Target, f.Met = cf.Target, Met(ratio[v] <= cf.Limit)
 		}
 		return f
 	}
@@ -175,14 +176,14 @@ func TestPerfCPU(t *testing.T) {
 		}
 		res.Figures = append(res.Figures, f)
 	}
-	add(fig("CPU, full pipeline (incident_context + evidence)", VariantFull, "<= 1.15x", 1.15), VariantFull)
-	add(fig(FigureCPUResource, VariantResource, "< 1.01x (adds < 1%)", 1.01), VariantResource)
-	add(fig(FigureCPURecord, VariantRecord, "< 1.05x (adds < 5%)", 1.05), VariantRecord)
-	add(fig(FigureCPURecordAll, VariantRecordAll, "", 0), VariantRecordAll)
-	add(fig("CPU, full pipeline while an incident window freezes", VariantFreezing, "<= 1.5x", 1.5), VariantFreezing)
-	add(fig("CPU, full pipeline while an incident window freezes, encoding otlp_json", VariantFreezingJSON, "<= 1.5x", 1.5), VariantFreezingJSON)
-	add(fig("CPU, full pipeline while an incident window freezes, encoding otlp_proto", VariantFreezingProto, "<= 1.5x", 1.5), VariantFreezingProto)
-	add(fig("CPU, fileexporter (proto, zstd) in evidence's place", VariantFileZstd, "", 0), VariantFileZstd)
+	add(fig(VariantFull), VariantFull)
+	add(fig(VariantResource), VariantResource)
+	add(fig(VariantRecord), VariantRecord)
+	add(fig(VariantRecordAll), VariantRecordAll)
+	add(fig(VariantFreezing), VariantFreezing)
+	add(fig(VariantFreezingJSON), VariantFreezingJSON)
+	add(fig(VariantFreezingProto), VariantFreezingProto)
+	add(fig(VariantFileZstd), VariantFileZstd)
 	add(Figure{
 		Name: "CPU, full pipeline vs fileexporter (proto, zstd) in evidence's place (ratios to each one's companion)", Value: med[VariantFull], Unit: "CPU s / 1M spans",
 		Peer: VariantFileZstd.Describe(), PeerValue: med[VariantFileZstd], Ratio: ratio[VariantFull] / ratio[VariantFileZstd],

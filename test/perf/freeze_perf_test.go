@@ -330,7 +330,7 @@ func medianTime(n int, f func() time.Duration) time.Duration {
 	for range n {
 		v = append(v, float64(f()))
 	}
-	return time.Duration(median(v))
+	return time.Duration(Median(v))
 }
 
 // waitFor polls cond every interval until it holds, failing the test with

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,6 +59,28 @@ const (
 	FigureCPURecordAll = "CPU, incident_context level record (all 5 keys)"
 )
 
+// CPUFigure is the headline figure of a CPU configuration: its name in
+// the report and the target its ratio to the baseline is held to (Limit 0:
+// none; otherwise the ratio must be at most Limit).
+type CPUFigure struct {
+	Name   string
+	Target string
+	Limit  float64
+}
+
+// CPUFigures are the configurations' figures, shared by the CPU run and
+// test/perf/benchmd.
+var CPUFigures = map[Variant]CPUFigure{
+	VariantFull:          {"CPU, full pipeline (incident_context + evidence)", "<= 1.15x", 1.15},
+	VariantResource:      {FigureCPUResource, "< 1.01x (adds < 1%)", 1.01},
+	VariantRecord:        {FigureCPURecord, "< 1.05x (adds < 5%)", 1.05},
+	VariantRecordAll:     {FigureCPURecordAll, "", 0},
+	VariantFreezing:      {"CPU, full pipeline while an incident window freezes", "<= 1.5x", 1.5},
+	VariantFreezingJSON:  {"CPU, full pipeline while an incident window freezes, encoding otlp_json", "<= 1.5x", 1.5},
+	VariantFreezingProto: {"CPU, full pipeline while an incident window freezes, encoding otlp_proto", "<= 1.5x", 1.5},
+	VariantFileZstd:      {"CPU, fileexporter (proto, zstd) in evidence's place", "", 0},
+}
+
 // Figure is one headline number: a value, the peer it is compared with in
 // the same run, their ratio, and the target it is held to.
 type Figure struct {
@@ -104,6 +127,19 @@ type Result struct {
 	LoadAfter  string `json:"load_after"`
 	// Seconds is the run's wall time.
 	Seconds float64 `json:"seconds"`
+}
+
+// Median returns the median of v, NaN if v is empty.
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // Met returns a pointer to ok, for Figure.Met.

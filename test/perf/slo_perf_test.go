@@ -91,7 +91,7 @@ func medianDuration(ds []time.Duration) time.Duration {
 	for i, d := range ds {
 		v[i] = float64(d)
 	}
-	return time.Duration(median(v))
+	return time.Duration(Median(v))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }

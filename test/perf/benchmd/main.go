@@ -86,6 +86,11 @@ func run(o options) error {
 	if cmp.cur, err = currentCPU(results); err != nil {
 		problems = append(problems, fmt.Sprintf("this run's table %q: %v", cpuTableTitle, err))
 	}
+	for _, r := range results {
+		if r.Section == "1-cpu" {
+			cmp.same, cmp.sameErr = sameRounds(cmp.cur, r.Failed)
+		}
+	}
 	var buf bytes.Buffer
 	write(&buf, o, machine(), results, micro, problems, cmp)
 	return os.WriteFile(o.out, buf.Bytes(), 0o644)
@@ -168,6 +173,7 @@ func write(w *bytes.Buffer, o options, m machineInfo, results []perf.Result, mic
 	for _, r := range results {
 		section(w, r)
 		if r.Section == "1-cpu" && cmp.cur != nil {
+			sameRoundSection(w, cmp.same, cmp.sameErr)
 			previousSection(w, cmp)
 		}
 	}
@@ -194,6 +200,10 @@ func summary(w *bytes.Buffer, results []perf.Result, micro *perf.BenchSet, cmp c
 			figureRow(w, f)
 			rows++
 		}
+	}
+	for _, f := range sameRoundFigures(cmp.same, cmp.cur) {
+		figureRow(w, f)
+		rows++
 	}
 	if cmp.prev != nil {
 		for _, f := range previousFigures(cmp.prev, compareCPU(cmp.prev.configs, cmp.cur)) {

@@ -252,6 +252,10 @@ type comparison struct {
 	prev    *previousRun
 	prevErr error
 	cur     []cpuConfig
+	// same is this run's ratios over the baseline's in the same round
+	// (sameErr if they could not be matched).
+	same    []sameRound
+	sameErr error
 }
 
 // previousSection writes the comparison of this run's CPU ratios with the

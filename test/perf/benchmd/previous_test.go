@@ -48,23 +48,13 @@ func TestParseCommittedBenchmarks(t *testing.T) {
 		assert.Lenf(t, c.rounds, len(base.rounds), "%s: one ratio per round", c.name)
 		if companions {
 			// Ratios are printed with 3 decimals.
-			assert.InDeltaf(t, medianRatio(c.rounds), c.ratio, 0.0005+1e-9, "%s: ratio %.3f, rounds %v", c.name, c.ratio, c.rounds)
+			assert.InDeltaf(t, perf.Median(c.rounds), c.ratio, 0.0005+1e-9, "%s: ratio %.3f, rounds %v", c.name, c.ratio, c.rounds)
 			continue
 		}
 		// Medians are printed with 2 decimals, the ratio with 3.
 		tol := c.ratio*(0.005/c.median+0.005/base.median) + 0.0005
 		assert.InDeltaf(t, c.median/base.median, c.ratio, tol, "%s: ratio %.3f, medians %.2f / %.2f", c.name, c.ratio, c.median, base.median)
 	}
-}
-
-// medianRatio is the median of per-round ratios.
-func medianRatio(rounds []float64) float64 {
-	s := slices.Sorted(slices.Values(rounds))
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func TestParsePrevious(t *testing.T) {
