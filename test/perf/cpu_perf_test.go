@@ -71,15 +71,18 @@ func TestPerfCPU(t *testing.T) {
 	rounds := envInt(t, EnvCPURepeat, 3)
 	variants := selectVariants(t)
 
-	now := time.Now()
-	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
-		return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
-	})
-	require.NoError(t, err)
-
 	runs := map[Variant][]cpuRun{}
 	var cs cases
 	for round := 1; round <= rounds; round++ {
+		// Each round sends the same spans, stamped from its own start: a
+		// freezing run's incident window reaches 30 minutes back from the
+		// run, and spans stamped once for the whole test fell out of it
+		// after the 30th minute (such a run froze nothing).
+		now := time.Now()
+		batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
+			return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
+		})
+		require.NoError(t, err)
 		for _, v := range variants {
 			cs.run(t, fmt.Sprintf("%s/round%d", v, round), func(t *testing.T) {
 				r := runCPU(t, v, round, batches, rate, dur)
