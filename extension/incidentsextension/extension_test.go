@@ -690,3 +690,39 @@ func TestStoreRefusingWrites(t *testing.T) {
 	require.Eventually(t, func() bool { return e.host.last() == componentstatus.StatusOK }, waitFor, 5*time.Millisecond)
 	assert.Equal(t, int64(1), writable())
 }
+
+// TestChangeFollowsItsEvent: a subscriber told of a change finds the event
+// that made it in Events, so it can read the payload behind it.
+func TestChangeFollowsItsEvent(t *testing.T) {
+	ctx := context.Background()
+	e := startTestExt(t, t.TempDir(), "a", testOptions{})
+	var mu sync.Mutex
+	var missing []string
+	seen := 0
+	defer e.Subscribe(func(c incidentsapi.Change) {
+		found := false
+		for _, ev := range e.Events(time.Time{}, time.Now().Add(time.Hour)) {
+			if ev.IncidentID == c.Incident.ID && (c.Kind == incidentsapi.Opened) == (ev.Kind == incident.EventIncidentOpened) {
+				found = true
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		if !found {
+			missing = append(missing, fmt.Sprintf("%s %s", c.Kind, c.Incident.ID))
+		}
+	})()
+	const n = 300
+	for i := range n {
+		id := fmt.Sprintf("inc-%d", i)
+		_, err := e.OpenIncident(ctx, incident.Incident{ID: id}, incident.Event{})
+		require.NoError(t, err)
+		_, err = e.ResolveIncident(ctx, id, time.Now(), incident.Event{})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return seen == 2*n }, waitFor, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, missing, "changes delivered before their event was in the log")
+}

@@ -150,11 +150,13 @@ func (e *incidentsExtension) commit(ctx context.Context, tx *txn) error {
 	for id, p := range tx.pending {
 		e.pending[id] = p
 	}
-	if tx.published {
-		e.publish(tx.changes, originLocal)
-	}
+	// The events go into the log before the changes are published, so a
+	// subscriber told of a change finds its event in Events.
 	for i, ev := range tx.events {
 		e.recordEvent(keys[i], ev)
+	}
+	if tx.published {
+		e.publish(tx.changes, originLocal)
 	}
 	return nil
 }

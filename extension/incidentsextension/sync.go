@@ -240,8 +240,8 @@ func (e *incidentsExtension) applyRemote(key string, ev incident.Event) {
 			}
 		}
 	}
+	e.recordEvent(key, ev) // before the change is published, as in commit
 	if changed {
 		e.publish(changes, originReplica)
 	}
-	e.recordEvent(key, ev)
 }
