@@ -33,7 +33,8 @@ type cpuRun struct {
 	// measured beside this run over the same interval.
 	companionCPU   time.Duration
 	companionSpans int
-	companionGCs   int // the companion's garbage collections during the run
+	companionGCs   int  // the companion's garbage collections during the run
+	companionFirst bool // the companion went first (see runCPU)
 }
 
 func (r cpuRun) perMillion() float64 { return r.cpu.Seconds() / float64(r.spans) * 1e6 }
@@ -100,7 +101,7 @@ func TestPerfCPU(t *testing.T) {
 		Params: map[string]string{
 			"offered load":    fmt.Sprintf("%.0f spans/s (%d-span pre-built batches over OTLP/gRPC, 4 concurrent calls)", rate, 1000),
 			"measured":        fmt.Sprintf("%s per run after %s warm-up, %d interleaved rounds, medians reported", dur, cpuWarmup, rounds),
-			"peer":            "every run (the baseline's too) has a baseline companion: a second collector running the baseline configuration, started with it and sent the same batches at the same rate at the same time by the same test process; a run's ratio is its CPU per span over its companion's in the same interval",
+			"peer":            "every run (the baseline's too) has a baseline companion: a second collector running the baseline configuration, started with it and sent the same batches at the same rate at the same time by the same test process (which of the two goes first alternates by round); a run's ratio is its CPU per span over its companion's in the same interval",
 			"CPU source":      "utime+stime of the collector process from /proc/<pid>/stat (10 ms ticks), read before and after",
 			"registry":        "24 deploys (6 services x 4 versions) and 3 open incidents posted to incident_webhook before the warm-up",
 			"evidence config": "exporter defaults (256 MiB s2 memory ring, flush 1m) with a filesystem store",
@@ -153,6 +154,9 @@ func TestPerfCPU(t *testing.T) {
 		"\"plain\" has no otel-evidence component at all; \"baseline\" (the peer of every ratio) adds the idle incidents extension and incident_webhook receiver holding the same deploys and incidents as the others, so the ratios isolate incident_context and evidence.",
 		"GC cycles/s and live heap come from the collector's GODEBUG=gctrace=1 output (given to every configuration alike): the Go runtime collects whenever the heap has grown by GOGC=100% of what the last collection left live, so a component that keeps more live heap makes every collection of the whole process rarer, and one that allocates more makes them more frequent. \"companion GC cycles/s\" is the baseline companion's rate over the same interval: a configuration that collects more often than its companion pays for those collections in its ratio, whatever the cause. evidence keeps its ring outside the Go heap (an mmap'd arena), so it lowers RSS but does not make collections rarer; compare the live heap of \"file_zstd\".",
 		"\"file_zstd\" puts contrib's fileexporter (zstd, proto) where evidence is: the peer a platform team would run instead to keep a copy of its telemetry.")
+	if n := orderNote(runs[VariantBaseline]); n != "" {
+		table.Notes = append(table.Notes, n)
+	}
 	if frozen := runs[VariantFreezing]; len(frozen) > 0 {
 		table.Notes = append(table.Notes, fmt.Sprintf("\"freezing\" is informational: it shows what an open incident window costs while the evidence exporter freezes everything that arrives into parts every 10 s (spans frozen by the end of each round, warm-up included: %s).", frozenList(frozen)))
 	}
@@ -221,6 +225,25 @@ func selectVariants(t *testing.T) []Variant {
 	return out
 }
 
+// orderNote says how the baseline's own ratios split by which collector
+// went first (see runCPU): if going first were an advantage, the rounds
+// with the measured one first would read below 1 and the others above.
+func orderNote(base []cpuRun) string {
+	var first, second []float64
+	for _, r := range base {
+		if r.companionFirst {
+			second = append(second, r.paired())
+		} else {
+			first = append(first, r.paired())
+		}
+	}
+	if len(first) == 0 || len(second) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("The measured collector is started, sent its batches and read first in odd rounds, its companion in even rounds, so that an advantage of going first does not fall on the same side in every round. The baseline's own ratios split by that order: median %.3fx over %d rounds with the measured one first, %.3fx over %d with the companion first.",
+		Median(first), len(first), Median(second), len(second))
+}
+
 func frozenList(runs []cpuRun) string {
 	var out []string
 	for _, r := range runs {
@@ -234,10 +257,17 @@ type cpuSide struct {
 	c       *collector
 	s       *Sender
 	prof    string // CPU profile path, if profiled
-	cpu0    time.Duration
-	gc0     int
 	sampler *RSSSampler
+	// the readings at the start and the end of the measured interval
+	cpu0, cpu1 time.Duration
+	gc0, gc1   int
+	liveMB     int
+	samples    []int64 // RSS
 }
+
+// companionFirst reports whether the companion goes first in round (see
+// runCPU): in even rounds.
+func companionFirst(round int) bool { return round%2 == 0 }
 
 // startSide starts a collector running variant v with its fixtures.
 func startSide(t *testing.T, v Variant, prof string) *cpuSide {
@@ -286,15 +316,29 @@ func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur
 // batches are sent to both at the same rate at the same time, so that the
 // machine's other work, its clock and its caches touch both alike, and
 // the round's ratio (v over its companion) cancels them.
+//
+// Whatever one of the two goes through first (its start, its batches'
+// sending, its readings), the measured collector goes through first in
+// odd rounds and the companion in even rounds (companionFirst), so that
+// an advantage of going first is not the measured configuration's in
+// every round.
 func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, dur time.Duration) cpuRun {
 	var prof, compProf string
 	if dir := os.Getenv(EnvProfileDir); dir != "" {
 		prof = filepath.Join(dir, fmt.Sprintf("%s-round%d.pprof", v, round))
 		compProf = filepath.Join(dir, fmt.Sprintf("%s-round%d-companion.pprof", v, round))
 	}
-	main := startSide(t, v, prof)
-	comp := startSide(t, VariantBaseline, compProf)
-	sides := []*cpuSide{main, comp}
+	var main, comp *cpuSide
+	sides := make([]*cpuSide, 2)
+	if companionFirst(round) {
+		comp = startSide(t, VariantBaseline, compProf)
+		main = startSide(t, v, prof)
+		sides[0], sides[1] = comp, main
+	} else {
+		main = startSide(t, v, prof)
+		comp = startSide(t, VariantBaseline, compProf)
+		sides[0], sides[1] = main, comp
+	}
 	sendBoth(t, sides, batches, rate, cpuWarmup, false)
 	if v.Freezes() {
 		// The window [now-30m, now+10m] covers everything sent from now on.
@@ -310,17 +354,23 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	load := LoadAvg()
 	st := sendBoth(t, sides, batches, rate, dur, true)
 	time.Sleep(cpuSettle) // the pipelines finish the last batches
-	cpu1 := main.c.cpu()
-	compCPU := comp.c.cpu() - comp.cpu0
-	gc1, liveMB := main.c.gc()
-	compGC1, _ := comp.c.gc()
-	samples, err := main.sampler.Stop()
-	require.NoError(t, err)
-	_, err = comp.sampler.Stop()
-	require.NoError(t, err)
+	for _, sd := range sides {
+		sd.cpu1 = sd.c.cpu()
+		sd.gc1, sd.liveMB = sd.c.gc()
+	}
+	for _, sd := range sides {
+		var err error
+		sd.samples, err = sd.sampler.Stop()
+		require.NoError(t, err)
+	}
+	ms, cs := st[0], st[1]
+	if sides[0] == comp {
+		ms, cs = st[1], st[0]
+	}
 
-	r := cpuRun{cpu: cpu1 - main.cpu0, spans: st[0].Spans, rate: st[0].Rate(), late: st[0].Late, peakRSS: maxOf(samples), load: load,
-		gcs: gc1 - main.gc0, liveMB: liveMB, companionCPU: compCPU, companionSpans: st[1].Spans, companionGCs: compGC1 - comp.gc0}
+	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: ms.Spans, rate: ms.Rate(), late: ms.Late, peakRSS: maxOf(main.samples), load: load,
+		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: cs.Spans, companionGCs: comp.gc1 - comp.gc0,
+		companionFirst: companionFirst(round)}
 	if v.Freezes() {
 		var ok bool
 		r.frozen, ok = main.c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
