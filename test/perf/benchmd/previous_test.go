@@ -51,10 +51,7 @@ func TestParseCommittedBenchmarks(t *testing.T) {
 			failed = append(failed, strings.Split(rest, ", ")...)
 		}
 	}
-	rounds := 0
-	for _, c := range prev.configs {
-		rounds = max(rounds, len(c.rounds)+failedRounds(c.name, failed))
-	}
+	rounds := totalRounds(prev.configs, failed)
 	for _, c := range prev.configs {
 		assert.Containsf(t, perf.Variants, perf.Variant(c.name), "%s is a configuration of the CPU run", c.name)
 		assert.Lenf(t, c.rounds, rounds-failedRounds(c.name, failed), "%s: one ratio per round passed", c.name)

@@ -51,6 +51,16 @@ func failedRounds(name string, failed []string) int {
 	return n
 }
 
+// totalRounds is the number of rounds the CPU run had: passed and failed
+// rounds of the configuration that has the most.
+func totalRounds(cur []cpuConfig, failed []string) int {
+	total := 0
+	for _, c := range cur {
+		total = max(total, len(c.rounds)+failedRounds(c.name, failed))
+	}
+	return total
+}
+
 // sameRounds divides every configuration's per-round ratios by the
 // baseline's in the same round. It returns nil without a baseline, and an
 // error if a configuration's rounds cannot be matched to the baseline's.
@@ -59,10 +69,7 @@ func sameRounds(cur []cpuConfig, failed []string) ([]sameRound, error) {
 	if bi < 0 {
 		return nil, nil
 	}
-	total := 0
-	for _, c := range cur {
-		total = max(total, len(c.rounds)+failedRounds(c.name, failed))
-	}
+	total := totalRounds(cur, failed)
 	numbered := func(c cpuConfig) (map[int]float64, error) {
 		ns := roundNumbers(c.name, total, failed)
 		if len(ns) != len(c.rounds) {
