@@ -262,7 +262,8 @@ type cpuSide struct {
 	cpu0, cpu1 time.Duration
 	gc0, gc1   int
 	liveMB     int
-	samples    []int64 // RSS
+	samples    []int64   // RSS
+	sent       SendStats // of the measured interval
 }
 
 // companionFirst reports whether the companion goes first in round (see
@@ -354,22 +355,19 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	load := LoadAvg()
 	st := sendBoth(t, sides, batches, rate, dur, true)
 	time.Sleep(cpuSettle) // the pipelines finish the last batches
-	for _, sd := range sides {
+	for i, sd := range sides {
 		sd.cpu1 = sd.c.cpu()
 		sd.gc1, sd.liveMB = sd.c.gc()
+		sd.sent = st[i]
 	}
 	for _, sd := range sides {
 		var err error
 		sd.samples, err = sd.sampler.Stop()
 		require.NoError(t, err)
 	}
-	ms, cs := st[0], st[1]
-	if sides[0] == comp {
-		ms, cs = st[1], st[0]
-	}
 
-	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: ms.Spans, rate: ms.Rate(), late: ms.Late, peakRSS: maxOf(main.samples), load: load,
-		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: cs.Spans, companionGCs: comp.gc1 - comp.gc0,
+	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: main.sent.Spans, rate: main.sent.Rate(), late: main.sent.Late, peakRSS: maxOf(main.samples), load: load,
+		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: comp.sent.Spans, companionGCs: comp.gc1 - comp.gc0,
 		companionFirst: companionFirst(round)}
 	if v.Freezes() {
 		var ok bool
