@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -608,15 +609,22 @@ func TestCompaction(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return len(keys()) == 2 }, waitFor, 5*time.Millisecond)
 
+	oldKeys := keys()
 	clock.Advance(10 * time.Minute)
 	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "new-a"}))
-	require.Eventually(t, func() bool { return len(keys()) == 2 }, waitFor, 5*time.Millisecond)
+	// The log holds two keys before new-a is published and three until the
+	// compaction deletes old-a: wait for new-a's key and old-a's deletion.
 	var writers []string
-	for _, k := range keys() {
-		_, w, _, err := incidentsapi.ParseEventKey(k)
-		require.NoError(t, err)
-		writers = append(writers, w)
-	}
+	require.Eventually(t, func() bool {
+		writers = writers[:0]
+		now := keys()
+		for _, k := range now {
+			_, w, _, err := incidentsapi.ParseEventKey(k)
+			require.NoError(t, err)
+			writers = append(writers, w)
+		}
+		return len(now) == 2 && !slices.Equal(now, oldKeys)
+	}, waitFor, 5*time.Millisecond, "new-a is published and old-a compacted away")
 	assert.ElementsMatch(t, []string{"a", "b"}, writers, "a's old event is gone, b's is not a's to delete")
 }
 
