@@ -229,7 +229,9 @@ func TestReplicasSync(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return b.status("INC-7") == incident.StatusOpen }, waitFor, 5*time.Millisecond)
 	assert.Equal(t, "replica-a", b.Snapshot().Incidents["INC-7"].OpenedBy)
-	assert.True(t, b.logged("Incident opened", "INC-7"))
+	// B's sync loop stores the new snapshot before it logs the change: the
+	// status above can be seen before the log line is written.
+	require.Eventually(t, func() bool { return b.logged("Incident opened", "INC-7") }, waitFor, 5*time.Millisecond)
 
 	_, err = a.ResolveIncident(ctx, "INC-7", time.Now(), genericEvent(incident.EventIncidentResolved))
 	require.NoError(t, err)
