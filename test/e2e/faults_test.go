@@ -263,15 +263,17 @@ func TestFaultFlakyStore(t *testing.T) {
 	r.logf("the store answers 503 to everything")
 	r.send(append(every(T.Add(5*time.Second), T.Add(20*time.Second), time.Second),
 		T.Add(freezeAfter), T.Add(freezeAfter+time.Nanosecond), T.Add(10*time.Minute))...)
+	// The uploader counts a failed upload before it logs it: the log line
+	// is part of the condition, not checked once the counter has moved.
 	var st *spoolState
 	require.Eventually(t, func() bool {
 		st = r.spoolState()
 		return st != nil && st.Complete && len(r.spooledParts()) > 0 &&
-			metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_parts_failed", nil) > failedBefore
-	}, 30*time.Second, 100*time.Millisecond, "the complete window never waited in the spool with failed uploads counted")
+			metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_parts_failed", nil) > failedBefore &&
+			strings.Contains(r.c.Output(), "Uploading evidence to the store failed")
+	}, 30*time.Second, 100*time.Millisecond, "the complete window never waited in the spool with failed uploads counted and logged")
 	r.logf("the spool holds %v; uploads failed %v times", r.spooledParts(),
 		metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_parts_failed", nil))
-	require.Contains(t, r.c.Output(), "Uploading evidence to the store failed")
 
 	r.proxy.SetFaults(flaky)
 	r.logf("the store is back (still flaky)")
