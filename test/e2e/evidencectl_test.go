@@ -185,7 +185,9 @@ func TestEvidencectlTwoReplicas(t *testing.T) {
 	require.Equalf(t, 0, r.code, "trigger: %s%s", r.stdout, r.stderr)
 	require.Contains(t, r.stdout, "Opened: "+id)
 
-	rep := harness.WaitBundleComplete(t, st, id, 40*time.Second)
+	// Replica B stores its first part only after it has read the incident
+	// from the bucket: wait for both bundles, not for the first complete.
+	rep := harness.WaitBundleCompleteFrom(t, st, id, 2, 40*time.Second)
 	require.Len(t, rep.Collectors, 2, "both replicas froze the incident")
 
 	storeEnv := []string{

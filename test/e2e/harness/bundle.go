@@ -74,6 +74,26 @@ func WaitBundleComplete(t testing.TB, st store.Store, id string, timeout time.Du
 	return rep
 }
 
+// WaitBundleCompleteFrom is WaitBundleComplete for the bundles of
+// collectors collectors. A report is complete as soon as every collector
+// found in the store is: a replica that learns of the incident through the
+// store, and so stores its first part later, is not in it yet when the
+// others complete.
+func WaitBundleCompleteFrom(t testing.TB, st store.Store, id string, collectors int, timeout time.Duration) bundle.Report {
+	t.Helper()
+	var (
+		rep bundle.Report
+		err error
+	)
+	ctx := context.Background()
+	require.Eventuallyf(t, func() bool {
+		rep, err = bundle.VerifyBundle(ctx, st, id)
+		return err == nil && rep.Complete() && len(rep.Collectors) == collectors
+	}, timeout, 200*time.Millisecond, "the bundles of %s by %d collectors were not complete within %s: err %v, problems %v, report %+v",
+		id, collectors, timeout, err, rep.AllProblems(), rep.Collectors)
+	return rep
+}
+
 // HasObject reports whether key exists in st (a store error counts as no).
 func HasObject(st store.Store, key string) bool {
 	_, err := st.Stat(context.Background(), key)
