@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -61,36 +63,38 @@ func S3Store(t testing.TB, srv *s3server.Server, prefix string) (map[string]any,
 // and returns the report.
 func WaitBundleComplete(t testing.TB, st store.Store, id string, timeout time.Duration) bundle.Report {
 	t.Helper()
-	var (
-		rep bundle.Report
-		err error
-	)
-	ctx := context.Background()
-	require.Eventuallyf(t, func() bool {
-		rep, err = bundle.VerifyBundle(ctx, st, id)
-		return err == nil && rep.Complete()
-	}, timeout, 200*time.Millisecond, "the bundle of %s was not complete within %s: err %v, problems %v, report %+v",
-		id, timeout, err, rep.AllProblems(), rep.Collectors)
-	return rep
+	return WaitBundleCompleteFrom(t, st, id, 0, timeout)
 }
 
 // WaitBundleCompleteFrom is WaitBundleComplete for the bundles of
-// collectors collectors. A report is complete as soon as every collector
-// found in the store is: a replica that learns of the incident through the
-// store, and so stores its first part later, is not in it yet when the
-// others complete.
+// collectors collectors (0: any number). A report is complete as soon as
+// every collector found in the store is: a replica that learns of the
+// incident through the store, and so stores its first part later, is not
+// in it yet when the others complete.
 func WaitBundleCompleteFrom(t testing.TB, st store.Store, id string, collectors int, timeout time.Duration) bundle.Report {
 	t.Helper()
 	var (
+		mu  sync.Mutex // the condition may still run when the wait gives up
 		rep bundle.Report
 		err error
 	)
 	ctx := context.Background()
-	require.Eventuallyf(t, func() bool {
-		rep, err = bundle.VerifyBundle(ctx, st, id)
-		return err == nil && rep.Complete() && len(rep.Collectors) == collectors
-	}, timeout, 200*time.Millisecond, "the bundles of %s by %d collectors were not complete within %s: err %v, problems %v, report %+v",
-		id, collectors, timeout, err, rep.AllProblems(), rep.Collectors)
+	if !assert.Eventually(t, func() bool {
+		r, e := bundle.VerifyBundle(ctx, st, id)
+		ok := e == nil && r.Complete() && (collectors == 0 || len(r.Collectors) == collectors)
+		mu.Lock()
+		defer mu.Unlock()
+		rep, err = r, e
+		return ok
+	}, timeout, 200*time.Millisecond) {
+		mu.Lock()
+		defer mu.Unlock()
+		// The last reading, not the one before the wait.
+		t.Fatalf("the bundles of %s (collectors wanted: %d, 0 = any) were not complete within %s: err %v, problems %v, report %+v",
+			id, collectors, timeout, err, rep.AllProblems(), rep.Collectors)
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return rep
 }
 
