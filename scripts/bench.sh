@@ -35,8 +35,12 @@
 #   PERF_SLO_ROUNDS [3]     error bursts of the SLO detection run
 #   PERF_OPEN_INCIDENTS [1000]  incidents the open-incident memory run opens
 #   PERF_TIMEOUT [120m]     go test -timeout of the perf runs
-#   PERF_PROFILE_DIR        if set, CPU profiles of every CPU run and the heap
-#                           profile of the open-incident run (pprof extension)
+#   PERF_PROFILE_DIR [var/bench/profiles]  CPU profiles of every CPU run
+#                           (both collectors) and the heap profile of the
+#                           open-incident run (pprof extension); the report
+#                           compares the profiles of a configuration that
+#                           misses its CPU target with its companions'
+#                           ("none": no profiles)
 #   BENCH_OUT [BENCHMARKS.md]  the report
 # Raw output: bench.txt (micro-benchmarks) and var/bench/ (perf log and
 # result files).
@@ -60,6 +64,15 @@ raw="$PWD/var/bench"
 results="$raw/results"
 rm -rf "$results"
 mkdir -p "$results"
+# The profiles of this run only: the default directory starts empty (one
+# given in PERF_PROFILE_DIR is the user's, and is left as it is).
+if [[ -z "${PERF_PROFILE_DIR:-}" ]]; then
+	export PERF_PROFILE_DIR="$raw/profiles"
+	rm -rf "$PERF_PROFILE_DIR"
+elif [[ "$PERF_PROFILE_DIR" == none ]]; then
+	unset PERF_PROFILE_DIR
+fi
+[[ -z "${PERF_PROFILE_DIR:-}" ]] || mkdir -p "$PERF_PROFILE_DIR"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -113,7 +126,7 @@ else
 fi
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v '^PERF_OUT=' | sort)
+settings=$(env | grep -E '^(BENCH_TIME|BENCH_COUNT|PERF_[A-Z_]+)=' | grep -v -e '^PERF_OUT=' -e "^PERF_PROFILE_DIR=$raw/profiles\$" | sort)
 "$GO" run ./test/perf/benchmd -results "$results" -micro bench.txt -out "$BENCH_OUT" \
 	-command "make bench   # runs scripts/bench.sh" -settings "$settings" -commit "$commit" \
 	-load-start "$load_start" -load-end "$load_end" -seconds "$(($(date +%s) - started))" \

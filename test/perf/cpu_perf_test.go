@@ -35,6 +35,10 @@ type cpuRun struct {
 	companionSpans int
 	companionGCs   int  // the companion's garbage collections during the run
 	companionFirst bool // the companion went first (see runCPU)
+	round          int
+	// prof and compProf are the CPU profiles of the run and its companion
+	// (PERF_PROFILE_DIR), or "".
+	prof, compProf string
 }
 
 func (r cpuRun) perMillion() float64 { return r.cpu.Seconds() / float64(r.spans) * 1e6 }
@@ -108,6 +112,9 @@ func TestPerfCPU(t *testing.T) {
 		},
 		LoadBefore: loadBefore,
 		Failed:     cs.failed,
+	}
+	if os.Getenv(EnvProfileDir) != "" {
+		res.Params["CPU profiles"] = "both collectors of every run, over its measured interval (pprof extension, 100 Hz sampling): the same for every configuration and its companion"
 	}
 	// med is a variant's median CPU per 1M spans, compMed its companions',
 	// ratio the median of its runs' ratios to their companions: the
@@ -199,9 +206,54 @@ func TestPerfCPU(t *testing.T) {
 		Name: "CPU, baseline (idle incidents extension + webhook) (ratios to each one's companion)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
 		Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: ratio[VariantBaseline] / ratio[VariantPlain],
 	}, VariantBaseline, VariantPlain)
+	res.Tables = append(res.Tables, missProfiles(t, variants, runs, ratio)...)
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
+}
+
+// missProfiles returns, for every variant that misses its CPU target by
+// either reading of the report (its own ratio, or the median of its
+// ratios over the baseline's in the same round), the comparison of its CPU
+// profiles with its companions': the profile that explains the miss.
+// Without PERF_PROFILE_DIR there are none.
+func missProfiles(t *testing.T, variants []Variant, runs map[Variant][]cpuRun, ratio map[Variant]float64) []Table {
+	base := map[int]float64{}
+	for _, r := range runs[VariantBaseline] {
+		base[r.round] = r.paired()
+	}
+	var out []Table
+	for _, v := range variants {
+		cf := CPUFigures[v]
+		var same []float64
+		for _, r := range runs[v] {
+			if b := base[r.round]; b > 0 {
+				same = append(same, r.paired()/b)
+			}
+		}
+		missed := ratio[v] > cf.Limit || (len(same) > 0 && Median(same) > cf.Limit)
+		if cf.Limit == 0 || len(runs[v]) == 0 || !missed {
+			continue
+		}
+		var prof, comp []string
+		for _, r := range runs[v] {
+			if r.prof != "" {
+				prof, comp = append(prof, r.prof), append(comp, r.compProf)
+			}
+		}
+		if len(prof) == 0 {
+			continue
+		}
+		d, err := CompareProfiles(prof, comp, 10)
+		if err != nil {
+			// The run's figures stand without it: say so on the page.
+			out = append(out, Table{Title: fmt.Sprintf("Profile behind a missed target: %s (%s)", v, cf.Name),
+				Notes: []string{fmt.Sprintf("The profiles could not be compared: %v.", err)}})
+			continue
+		}
+		out = append(out, ProfileTable(v, cf.Name, d, len(prof)))
+	}
+	return out
 }
 
 // selectVariants returns the variants named by PERF_VARIANTS (default:
@@ -368,7 +420,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 
 	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: main.sent.Spans, rate: main.sent.Rate(), late: main.sent.Late, peakRSS: maxOf(main.samples), load: load,
 		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: comp.sent.Spans, companionGCs: comp.gc1 - comp.gc0,
-		companionFirst: companionFirst(round)}
+		companionFirst: companionFirst(round), round: round, prof: prof, compProf: compProf}
 	if v.Freezes() {
 		var ok bool
 		r.frozen, ok = main.c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})
