@@ -206,7 +206,7 @@ func TestPerfCPU(t *testing.T) {
 		Name: "CPU, baseline (idle incidents extension + webhook) (ratios to each one's companion)", Value: med[VariantBaseline], Unit: "CPU s / 1M spans",
 		Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: ratio[VariantBaseline] / ratio[VariantPlain],
 	}, VariantBaseline, VariantPlain)
-	res.Tables = append(res.Tables, missProfiles(t, variants, runs, ratio)...)
+	res.Tables = append(res.Tables, missProfiles(variants, runs, ratio)...)
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
@@ -217,7 +217,7 @@ func TestPerfCPU(t *testing.T) {
 // ratios over the baseline's in the same round), the comparison of its CPU
 // profiles with its companions': the profile that explains the miss.
 // Without PERF_PROFILE_DIR there are none.
-func missProfiles(t *testing.T, variants []Variant, runs map[Variant][]cpuRun, ratio map[Variant]float64) []Table {
+func missProfiles(variants []Variant, runs map[Variant][]cpuRun, ratio map[Variant]float64) []Table {
 	base := map[int]float64{}
 	for _, r := range runs[VariantBaseline] {
 		base[r.round] = r.paired()
@@ -338,9 +338,8 @@ func startSide(t *testing.T, v Variant, prof string) *cpuSide {
 }
 
 // sendBoth sends the same batches at the same rate to every side at once
-// and returns each side's statistics; while it sends, each profiled side
-// records its CPU profile.
-func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur time.Duration, profile bool) []SendStats {
+// and returns each side's statistics.
+func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur time.Duration) []SendStats {
 	stats := make([]SendStats, len(sides))
 	errs := make([]error, len(sides))
 	var wg sync.WaitGroup
@@ -348,13 +347,6 @@ func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur
 		wg.Go(func() {
 			stats[i], errs[i] = sd.s.SendAtRate(context.Background(), batches, RateOptions{SpansPerSecond: rate, Duration: dur})
 		})
-		if profile && sd.prof != "" {
-			wg.Go(func() {
-				if err := sd.c.profile(sd.prof, dur); err != nil {
-					t.Errorf("profile %s: %v", sd.prof, err)
-				}
-			})
-		}
 	}
 	wg.Wait()
 	for i := range sides {
@@ -362,6 +354,27 @@ func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur
 		require.Zerof(t, stats[i].Errors, "export errors: %v", stats[i].FirstError)
 	}
 	return stats
+}
+
+// profileTail is how long the CPU profiles run past the measured
+// interval's last reading.
+const profileTail = 2 * time.Second
+
+// startProfiles starts the CPU profile of every profiled side for d and
+// returns a function that waits for them.
+func startProfiles(t *testing.T, sides []*cpuSide, d time.Duration) (wait func()) {
+	var wg sync.WaitGroup
+	for _, sd := range sides {
+		if sd.prof == "" {
+			continue
+		}
+		wg.Go(func() {
+			if err := sd.c.profile(sd.prof, d); err != nil {
+				t.Errorf("profile %s: %v", sd.prof, err)
+			}
+		})
+	}
+	return wg.Wait
 }
 
 // runCPU starts variant v beside a baseline companion, records the
@@ -392,7 +405,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 		comp = startSide(t, VariantBaseline, compProf)
 		sides[0], sides[1] = main, comp
 	}
-	sendBoth(t, sides, batches, rate, cpuWarmup, false)
+	sendBoth(t, sides, batches, rate, cpuWarmup)
 	if v.Freezes() {
 		// The window [now-30m, now+10m] covers everything sent from now on.
 		main.c.post("/v1/incidents", `{"id":"INC-PERF-FREEZING","title":"perf freezing","severity":"critical"}`)
@@ -404,14 +417,20 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 		sd.cpu0 = sd.c.cpu()
 		sd.gc0, _ = sd.c.gc()
 	}
+	// A collector writes its profile when the profile ends, at a cost that
+	// grows with the number of distinct stacks, so with the pipeline: the
+	// profiles end after the last reading, so that writing them is not
+	// measured. Only the sampling (alike on both sides) is.
+	waitProfiles := startProfiles(t, sides, dur+cpuSettle+profileTail)
 	load := LoadAvg()
-	st := sendBoth(t, sides, batches, rate, dur, true)
+	st := sendBoth(t, sides, batches, rate, dur)
 	time.Sleep(cpuSettle) // the pipelines finish the last batches
 	for i, sd := range sides {
 		sd.cpu1 = sd.c.cpu()
 		sd.gc1, sd.liveMB = sd.c.gc()
 		sd.sent = st[i]
 	}
+	waitProfiles()
 	for _, sd := range sides {
 		var err error
 		sd.samples, err = sd.sampler.Stop()

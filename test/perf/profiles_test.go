@@ -3,6 +3,7 @@ package perf
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -34,7 +35,7 @@ func writeCPUProfile(t *testing.T, name string, samples map[string][]string, ms 
 		for _, frame := range stack {
 			// "a+b": b inlined into a's location, innermost first.
 			loc := &profile.Location{ID: uint64(len(p.Location) + 1)}
-			for _, n := range splitInlined(frame) {
+			for _, n := range strings.Split(frame, "+") {
 				loc.Line = append(loc.Line, profile.Line{Function: fn(n)})
 			}
 			p.Location = append(p.Location, loc)
@@ -48,18 +49,6 @@ func writeCPUProfile(t *testing.T, name string, samples map[string][]string, ms 
 	require.NoError(t, p.Write(f))
 	require.NoError(t, f.Close())
 	return path
-}
-
-func splitInlined(frame string) []string {
-	var out []string
-	start := 0
-	for i := range len(frame) {
-		if frame[i] == '+' {
-			out = append(out, frame[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, frame[start:])
 }
 
 const (
