@@ -114,7 +114,7 @@ func TestPerfCPU(t *testing.T) {
 		Failed:     cs.failed,
 	}
 	if os.Getenv(EnvProfileDir) != "" {
-		res.Params["CPU profiles"] = "both collectors of every run, over its measured interval (pprof extension, 100 Hz sampling): the same for every configuration and its companion"
+		res.Params["CPU profiles"] = "both collectors of every run, from the interval's first CPU reading to 2 s past its last (pprof extension, 100 Hz sampling), alike for every configuration and its companion; the collectors write their profiles after the last reading, so only the sampling is measured"
 	}
 	// med is a variant's median CPU per 1M spans, compMed its companions',
 	// ratio the median of its runs' ratios to their companions: the
@@ -430,12 +430,12 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 		sd.gc1, sd.liveMB = sd.c.gc()
 		sd.sent = st[i]
 	}
-	waitProfiles()
 	for _, sd := range sides {
 		var err error
 		sd.samples, err = sd.sampler.Stop()
 		require.NoError(t, err)
 	}
+	waitProfiles()
 
 	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: main.sent.Spans, rate: main.sent.Rate(), late: main.sent.Late, peakRSS: maxOf(main.samples), load: load,
 		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: comp.sent.Spans, companionGCs: comp.gc1 - comp.gc0,

@@ -185,6 +185,6 @@ func ProfileTable(v Variant, figure string, d ProfileDiff, rounds int) Table {
 	for _, r := range d.Top {
 		t.Rows = append(t.Rows, row("own CPU of "+r.Name, r))
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("CPU profiles of both collectors, taken through the pprof extension over the measured interval of each of %d rounds and merged per side. An area counts every sample with one of its functions on the stack (areas overlap: allocation happens inside decoding and inside the components); \"own CPU\" counts only the samples a function was running itself, and the functions are those whose own CPU differs most. Work both sides do alike (OTLP decoding, gRPC) shows the noise between the two collectors. The profiles are kept in var/bench/profiles; `go tool pprof -top -diff_base <companion profile> <profile>` compares one round.", rounds))
+	t.Notes = append(t.Notes, fmt.Sprintf("CPU profiles of both collectors, taken through the pprof extension over the measured interval of each of %d rounds (and 2 s past it) and merged per side. An area counts every sample with one of its functions on the stack (areas overlap: allocation happens inside decoding and inside the components); \"own CPU\" counts only the samples a function was running itself, and the functions are those whose own CPU differs most. Work both sides do alike (OTLP decoding, gRPC) shows the noise between the two collectors. The profiles are kept in var/bench/profiles; `go tool pprof -top -diff_base <companion profile> <profile>` compares one round.", rounds))
 	return t
 }
