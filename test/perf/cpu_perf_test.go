@@ -33,9 +33,8 @@ type cpuRun struct {
 	// measured beside this run over the same interval.
 	companionCPU   time.Duration
 	companionSpans int
-	companionGCs   int  // the companion's garbage collections during the run
-	companionFirst bool // the companion went first (see runCPU)
-	round          int
+	companionGCs   int // the companion's garbage collections during the run
+	round          int // which of the two went first follows from it (companionFirst)
 	// prof and compProf are the CPU profiles of the run and its companion
 	// (PERF_PROFILE_DIR), or "".
 	prof, compProf string
@@ -247,7 +246,7 @@ func missProfiles(variants []Variant, runs map[Variant][]cpuRun, ratio map[Varia
 		d, err := CompareProfiles(prof, comp, 10)
 		if err != nil {
 			// The run's figures stand without it: say so on the page.
-			out = append(out, Table{Title: fmt.Sprintf("Profile behind a missed target: %s (%s)", v, cf.Name),
+			out = append(out, Table{Title: profileTitle(v, cf.Name),
 				Notes: []string{fmt.Sprintf("The profiles could not be compared: %v.", err)}})
 			continue
 		}
@@ -283,7 +282,7 @@ func selectVariants(t *testing.T) []Variant {
 func orderNote(base []cpuRun) string {
 	var first, second []float64
 	for _, r := range base {
-		if r.companionFirst {
+		if companionFirst(r.round) {
 			second = append(second, r.paired())
 		} else {
 			first = append(first, r.paired())
@@ -439,7 +438,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 
 	r := cpuRun{cpu: main.cpu1 - main.cpu0, spans: main.sent.Spans, rate: main.sent.Rate(), late: main.sent.Late, peakRSS: maxOf(main.samples), load: load,
 		gcs: main.gc1 - main.gc0, liveMB: main.liveMB, companionCPU: comp.cpu1 - comp.cpu0, companionSpans: comp.sent.Spans, companionGCs: comp.gc1 - comp.gc0,
-		companionFirst: companionFirst(round), round: round, prof: prof, compProf: compProf}
+		round: round, prof: prof, compProf: compProf}
 	if v.Freezes() {
 		var ok bool
 		r.frozen, ok = main.c.metric("otelcol_exporter_evidence_items_frozen", map[string]string{"signal": "traces"})

@@ -168,7 +168,7 @@ func readCPU(paths []string) (cpuSums, error) {
 // of variant v, from the profiles of rounds rounds.
 func ProfileTable(v Variant, figure string, d ProfileDiff, rounds int) Table {
 	t := Table{
-		Title:  fmt.Sprintf("Profile behind a missed target: %s (%s)", v, figure),
+		Title:  profileTitle(v, figure),
 		Header: []string{"where", fmt.Sprintf("%s, CPU s sampled", v), "baseline companions, CPU s sampled", "difference", "difference / companions' total"},
 	}
 	row := func(name string, r ProfileRow) []string {
@@ -187,4 +187,9 @@ func ProfileTable(v Variant, figure string, d ProfileDiff, rounds int) Table {
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("CPU profiles of both collectors, taken through the pprof extension over the measured interval of each of %d rounds (and 2 s past it) and merged per side. An area counts every sample with one of its functions on the stack (areas overlap: allocation happens inside decoding and inside the components); \"own CPU\" counts only the samples a function was running itself, and the functions are those whose own CPU differs most. Work both sides do alike (OTLP decoding, gRPC) shows the noise between the two collectors. The profiles are kept in var/bench/profiles; `go tool pprof -top -diff_base <companion profile> <profile>` compares one round.", rounds))
 	return t
+}
+
+// profileTitle is the title of the profile table of variant v's figure.
+func profileTitle(v Variant, figure string) string {
+	return fmt.Sprintf("Profile behind a missed target: %s (%s)", v, figure)
 }
