@@ -164,7 +164,7 @@ func write(w *bytes.Buffer, o options, m machineInfo, results []perf.Result, mic
 	if o.seconds > 0 {
 		p("| wall time of the run | %s |\n", (time.Duration(o.seconds) * time.Second).String())
 	}
-	p("\nThe machine was shared: other work (compilers, tests) ran during the measurement, as the load averages show. CPU seconds of one process (from /proc) are far less sensitive to that than wall time, but not immune; the interleaved rounds and the per-round ratios show the spread.\n\n")
+	p("\nThe load averages count the run's own work (building the benchmarks, both collectors of every CPU run and the load generator) and anything else the machine ran meanwhile. CPU seconds of one process (from /proc) are far less sensitive to other work than wall time, but not immune; the interleaved rounds and the per-round ratios show the spread.\n\n")
 	for _, pr := range problems {
 		p("**Problem reading results:** %s\n\n", pr)
 	}
