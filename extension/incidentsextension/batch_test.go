@@ -33,8 +33,10 @@ func alertOps(id string, alerts int) []incidentsapi.Op {
 }
 
 // syncObjects lists the sync log objects in the filesystem store at dir.
-func syncObjects(t *testing.T, dir string) []string {
-	t.Helper()
+func syncObjects(t require.TestingT, dir string) []string {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(incidentsapi.EventsPrefix)))
 	if os.IsNotExist(err) {
 		return nil
@@ -60,7 +62,7 @@ func TestBatchIsOneStoreWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, changed, 1000)
 	assert.True(t, changed[0])
-	require.Eventually(t, func() bool { return len(syncObjects(t, dir)) == before+1 }, waitFor, 5*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Len(c, syncObjects(c, dir), before+1) }, waitFor, 5*time.Millisecond)
 	assert.Len(t, a.Events(time.Time{}, time.Now().Add(time.Minute)), 1000)
 
 	require.Eventually(t, func() bool { return b.status("INC-batch") == incident.StatusOpen }, waitFor, 5*time.Millisecond)

@@ -599,34 +599,46 @@ func TestCompaction(t *testing.T) {
 
 	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "old-a"}))
 	require.NoError(t, b.RecordEvent(ctx, incident.Event{Source: "old-b"}))
-	keys := func() []string {
-		t.Helper()
+	// keys lists the sync log. It runs inside Eventually's condition too,
+	// on another goroutine, so it reports a failed listing instead of
+	// failing the test there.
+	keys := func() ([]string, error) {
 		objs, err := a.st.List(ctx, incidentsapi.EventsPrefix, "")
-		require.NoError(t, err)
-		var out []string
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, 0, len(objs))
 		for _, o := range objs {
 			out = append(out, o.Key)
 		}
-		return out
+		return out, nil
 	}
-	require.Eventually(t, func() bool { return len(keys()) == 2 }, waitFor, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		now, err := keys()
+		return err == nil && len(now) == 2
+	}, waitFor, 5*time.Millisecond)
 
-	oldKeys := keys()
+	oldKeys, err := keys()
+	require.NoError(t, err)
 	clock.Advance(10 * time.Minute)
 	require.NoError(t, a.RecordEvent(ctx, incident.Event{Source: "new-a"}))
 	// The log holds two keys before new-a is published and three until the
 	// compaction deletes old-a: wait for new-a's key and old-a's deletion.
-	var writers []string
+	var final []string
 	require.Eventually(t, func() bool {
-		writers = writers[:0]
-		now := keys()
-		for _, k := range now {
-			_, w, _, err := incidentsapi.ParseEventKey(k)
-			require.NoError(t, err)
-			writers = append(writers, w)
+		now, err := keys()
+		if err != nil || len(now) != 2 || slices.Equal(now, oldKeys) {
+			return false
 		}
-		return len(now) == 2 && !slices.Equal(now, oldKeys)
+		final = now
+		return true
 	}, waitFor, 5*time.Millisecond, "new-a is published and old-a compacted away")
+	var writers []string
+	for _, k := range final {
+		_, w, _, err := incidentsapi.ParseEventKey(k)
+		require.NoError(t, err)
+		writers = append(writers, w)
+	}
 	assert.ElementsMatch(t, []string{"a", "b"}, writers, "a's old event is gone, b's is not a's to delete")
 }
 

@@ -131,19 +131,17 @@ func TestRepublishedBatchIsAppliedOnce(t *testing.T) {
 	require.NoError(t, j.Close())
 
 	a2 := startTestExt(t, dir, "a", testOptions{})
-	require.Eventually(t, func() bool { return len(syncObjects(t, dir)) == objects+len(batches) }, waitFor, 5*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Len(c, syncObjects(c, dir), objects+len(batches)) }, waitFor, 5*time.Millisecond)
 	// b has read the second copies and kept one event.
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		objs, err := b.st.List(ctx, incidentsapi.EventsPrefix, "")
-		require.NoError(t, err)
+		require.NoError(c, err)
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		for _, o := range objs {
-			if _, ok := b.applied[o.Key]; !ok {
-				return false
-			}
+			_, ok := b.applied[o.Key]
+			assert.True(c, ok, "b has not applied %s", o.Key)
 		}
-		return true
 	}, waitFor, 5*time.Millisecond)
 	assert.Equal(t, 1, eventsByPayload(b)[`"open"`])
 	assert.Equal(t, 1, eventsByPayload(a2)[`"open"`])

@@ -114,11 +114,11 @@ func TestIncidentFilters(t *testing.T) {
 		var body string
 		// The service and deploy filters leave out the incidents not
 		// read yet, which are read in the background.
-		require.Eventually(t, func() bool {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			var res *httptest.ResponseRecorder
 			res, body = get(t, s, "/"+tt.query)
-			require.Equal(t, http.StatusOK, res.Code)
-			return !strings.Contains(body, `id="reading"`)
+			require.Equal(c, http.StatusOK, res.Code)
+			assert.NotContains(c, body, `id="reading"`)
 		}, time.Minute, 20*time.Millisecond, tt.query)
 		var got []string
 		for _, id := range []string{"INC-A", "INC-B"} {

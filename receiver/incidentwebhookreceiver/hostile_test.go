@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,8 +130,8 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	// The extension writes its presence record and first snapshot at start
 	// (through temporary files); wait until both are in place.
 	settled := []string{"store/control/collectors/collector-a.json", "store/control/snapshots/collector-a.json"}
-	require.Eventually(t, func() bool { return slices.Equal(testfiles.List(t, root), settled) },
-		10*time.Second, 10*time.Millisecond, "files: %v", testfiles.List(t, root))
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, settled, testfiles.List(c, root)) },
+		10*time.Second, 10*time.Millisecond)
 	before := testfiles.List(t, root)
 	journalBefore := testfiles.List(t, journalDir)
 	for _, id := range hostileIDs {
@@ -152,10 +151,10 @@ func TestHostileIDsWriteNothingToTheStore(t *testing.T) {
 	status, b := postStatus(t, base+"/v1/incidents", []byte(`{"id":"INC-1"}`))
 	require.Equal(t, http.StatusOK, status, string(b))
 	var written []string
-	require.Eventually(t, func() bool {
-		written = testfiles.List(t, root)
-		return slices.Contains(written, "store/incidents/INC-1/incident.json")
-	}, 10*time.Second, 10*time.Millisecond, "files: %v", written)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		written = testfiles.List(c, root)
+		assert.Contains(c, written, "store/incidents/INC-1/incident.json")
+	}, 10*time.Second, 10*time.Millisecond)
 	require.Greater(t, len(written), len(after))
 	for _, f := range written {
 		require.True(t, strings.HasPrefix(f, "store/"), f)

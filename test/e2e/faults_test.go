@@ -268,8 +268,8 @@ func TestFaultFlakyStore(t *testing.T) {
 	var st *spoolState
 	require.Eventually(t, func() bool {
 		st = r.spoolState()
-		return st != nil && st.Complete && len(r.spooledParts()) > 0 &&
-			metricValue(t, r.ports.Metrics, "otelcol_exporter_evidence_parts_failed", nil) > failedBefore &&
+		failed, err := scrapeMetric(r.ports.Metrics, "otelcol_exporter_evidence_parts_failed", nil)
+		return st != nil && st.Complete && len(r.spooledParts()) > 0 && err == nil && failed > failedBefore &&
 			strings.Contains(r.c.Output(), "Uploading evidence to the store failed")
 	}, 30*time.Second, 100*time.Millisecond, "the complete window never waited in the spool with failed uploads counted and logged")
 	r.logf("the spool holds %v; uploads failed %v times", r.spooledParts(),
