@@ -224,12 +224,11 @@ func missProfiles(variants []Variant, runs map[Variant][]cpuRun, ratio map[Varia
 	var out []Table
 	for _, v := range variants {
 		cf := CPUFigures[v]
-		var same []float64
+		ratios := map[int]float64{}
 		for _, r := range runs[v] {
-			if b := base[r.round]; b > 0 {
-				same = append(same, r.paired()/b)
-			}
+			ratios[r.round] = r.paired()
 		}
+		same := SameRoundRatios(ratios, base)
 		missed := ratio[v] > cf.Limit || (len(same) > 0 && Median(same) > cf.Limit)
 		if cf.Limit == 0 || len(runs[v]) == 0 || !missed {
 			continue

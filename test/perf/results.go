@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -140,6 +141,21 @@ func Median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// SameRoundRatios divides a configuration's ratio to its companion in each
+// round by the baseline's ratio to its own companion in the same round,
+// in round order. Rounds missing from either, or where the baseline's
+// ratio is not positive, are left out. Their median is the page's
+// "same round" reading, beside the median of the ratios themselves.
+func SameRoundRatios(ratios, baseline map[int]float64) []float64 {
+	var out []float64
+	for _, n := range slices.Sorted(maps.Keys(ratios)) {
+		if b := baseline[n]; b > 0 {
+			out = append(out, ratios[n]/b)
+		}
+	}
+	return out
 }
 
 // Met returns a pointer to ok, for Figure.Met.

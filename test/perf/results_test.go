@@ -33,3 +33,14 @@ func TestResultsRoundTrip(t *testing.T) {
 		require.Error(t, (&Result{Section: bad}).Write(dir), "section %q", bad)
 	}
 }
+
+func TestSameRoundRatios(t *testing.T) {
+	ratios := map[int]float64{3: 1.2, 1: 1.1, 2: 1.05, 4: 1.3}
+	// Round 2 has no baseline figure and round 4's is not positive.
+	baseline := map[int]float64{1: 1.1, 3: 0.96, 4: 0, 5: 1}
+	got := SameRoundRatios(ratios, baseline)
+	require.Len(t, got, 2)
+	assert.InDelta(t, 1.0, got[0], 1e-12, "round 1 first")
+	assert.InDelta(t, 1.25, got[1], 1e-12, "then round 3")
+	assert.Empty(t, SameRoundRatios(ratios, nil))
+}

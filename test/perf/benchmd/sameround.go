@@ -91,14 +91,7 @@ func sameRounds(cur []cpuConfig, failed []string) ([]sameRound, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := sameRound{name: c.name}
-		for n := 1; n <= total; n++ {
-			r, ok := rounds[n]
-			b, okB := base[n]
-			if ok && okB && b > 0 {
-				s.rounds = append(s.rounds, r/b)
-			}
-		}
+		s := sameRound{name: c.name, rounds: perf.SameRoundRatios(rounds, base)}
 		if len(s.rounds) == 0 {
 			continue
 		}
