@@ -35,6 +35,12 @@ type cpuConfig struct {
 	rounds []float64
 }
 
+// isBaseline reports whether c is the baseline, the peer of every ratio.
+func (c cpuConfig) isBaseline() bool { return c.name == string(perf.VariantBaseline) }
+
+// baselineIndex returns the index of the baseline in cs, or -1.
+func baselineIndex(cs []cpuConfig) int { return slices.IndexFunc(cs, cpuConfig.isBaseline) }
+
 // previousRun is what the previous BENCHMARKS.md says about the CPU run.
 type previousRun struct {
 	// commit is the commit that run measured; load is the load average
@@ -199,7 +205,7 @@ type regression struct {
 func compareCPU(prev, cur []cpuConfig) []regression {
 	var out []regression
 	for _, c := range cur {
-		if c.name == string(perf.VariantBaseline) {
+		if c.isBaseline() {
 			continue
 		}
 		r := regression{name: c.name, cur: c, target: c.name != string(perf.VariantPlain)}
@@ -294,7 +300,7 @@ func previousSection(w *bytes.Buffer, c comparison) {
 	}
 	var gone []string
 	for _, c := range prev.configs {
-		if c.name != string(perf.VariantBaseline) && !slices.ContainsFunc(cur, func(x cpuConfig) bool { return x.name == c.name }) {
+		if !c.isBaseline() && !slices.ContainsFunc(cur, func(x cpuConfig) bool { return x.name == c.name }) {
 			gone = append(gone, c.name)
 		}
 	}

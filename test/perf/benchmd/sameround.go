@@ -65,7 +65,7 @@ func totalRounds(cur []cpuConfig, failed []string) int {
 // baseline's in the same round. It returns nil without a baseline, and an
 // error if a configuration's rounds cannot be matched to the baseline's.
 func sameRounds(cur []cpuConfig, failed []string) ([]sameRound, error) {
-	bi := slices.IndexFunc(cur, func(c cpuConfig) bool { return c.name == string(perf.VariantBaseline) })
+	bi := baselineIndex(cur)
 	if bi < 0 {
 		return nil, nil
 	}
@@ -105,7 +105,7 @@ func sameRounds(cur []cpuConfig, failed []string) ([]sameRound, error) {
 // target.
 func sameRoundFigures(rs []sameRound, cur []cpuConfig) []perf.Figure {
 	var baseRatio float64
-	if i := slices.IndexFunc(cur, func(c cpuConfig) bool { return c.name == string(perf.VariantBaseline) }); i >= 0 {
+	if i := baselineIndex(cur); i >= 0 {
 		baseRatio = cur[i].ratio
 	}
 	var out []perf.Figure
