@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The ports of deploy/config.yaml, the configuration the image and the
@@ -53,8 +55,9 @@ type Part struct {
 		Size   int64  `json:"size"`
 		SHA256 string `json:"sha256"`
 	} `json:"files"`
-	// LogScopes counts the log records of logs.jsonl by instrumentation
-	// scope name; it is read from the data, not from part.json.
+	// LogScopes counts the log records of the part's logs file by
+	// instrumentation scope name; it is read from the data, not from
+	// part.json.
 	LogScopes map[string]int64 `json:"-"`
 }
 
@@ -62,9 +65,14 @@ type Part struct {
 // receiver writes for the incidents and deploys it takes.
 const webhookScope = "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver"
 
-// logsFile is an otlp_json part's log records, one
-// ExportLogsServiceRequest in OTLP JSON per line.
-const logsFile = "logs.jsonl"
+// The log records of a part: with the otlp_proto encoding (the
+// exporter's default) a sequence of ExportLogsServiceRequest protobufs,
+// each after its 4-byte big-endian length; with otlp_json one request in
+// OTLP JSON per line.
+const (
+	logsProtoFile = "logs.binpb"
+	logsJSONFile  = "logs.jsonl"
+)
 
 // Exercise drives a collector running deploy/config.yaml in namespace ns:
 // it waits until health_check answers (failing fast when alive reports the
@@ -138,7 +146,7 @@ func Exercise(t testing.TB, ns Netns, alive func() error, token, evidenceDir str
 	}
 	require.EqualValues(t, logRecords, sent, "telemetrygen's log records in the part covering the past (by scope: %v)", part.LogScopes)
 	require.LessOrEqual(t, own, int64(1), "the webhook's records of INC-deploy-1 in part 1")
-	require.Equal(t, part.Counts.LogRecords, own+sent, "part.json counts the log records %s holds", logsFile)
+	require.Equal(t, part.Counts.LogRecords, own+sent, "part.json counts the log records its logs file holds")
 	require.EqualValues(t, dataPoints, part.Counts.DataPoints, "data points in the part covering the past")
 	return part
 }
@@ -177,10 +185,14 @@ func ReadPart(path string) (Part, error) {
 			partJSON = b
 			continue
 		}
-		if h.Name == logsFile {
-			if scopes, err = logScopes(b); err != nil {
-				return Part{}, fmt.Errorf("%s: %w", logsFile, err)
-			}
+		switch h.Name {
+		case logsProtoFile:
+			scopes, err = logScopesProto(b)
+		case logsJSONFile:
+			scopes, err = logScopes(b)
+		}
+		if err != nil {
+			return Part{}, fmt.Errorf("%s: %w", h.Name, err)
 		}
 		s := sha256.Sum256(b)
 		sums[h.Name] = hex.EncodeToString(s[:])
@@ -229,6 +241,87 @@ func logScopes(data []byte) (map[string]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// logScopesProto counts the log records of an otlp_proto logs file by
+// scope name.
+func logScopesProto(data []byte) (map[string]int64, error) {
+	out := map[string]int64{}
+	for len(data) > 0 {
+		if len(data) < 4 {
+			return nil, errors.New("torn record length")
+		}
+		n := int(binary.BigEndian.Uint32(data))
+		if len(data)-4 < n {
+			return nil, errors.New("torn record")
+		}
+		req := data[4 : 4+n]
+		data = data[4+n:]
+		// ExportLogsServiceRequest.resource_logs = 1,
+		// ResourceLogs.scope_logs = 2, ScopeLogs.scope = 1 and
+		// log_records = 2, InstrumentationScope.name = 1.
+		err := protoFields(req, func(num protowire.Number, rl []byte) error {
+			if num != 1 {
+				return nil
+			}
+			return protoFields(rl, func(num protowire.Number, sl []byte) error {
+				if num != 2 {
+					return nil
+				}
+				var name string
+				var records int64
+				err := protoFields(sl, func(num protowire.Number, b []byte) error {
+					switch num {
+					case 1:
+						return protoFields(b, func(num protowire.Number, v []byte) error {
+							if num == 1 {
+								name = string(v)
+							}
+							return nil
+						})
+					case 2:
+						records++
+					}
+					return nil
+				})
+				out[name] += records
+				return err
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// protoFields calls f with the number and bytes of every length-delimited
+// field of msg, skipping the others.
+func protoFields(msg []byte, f func(protowire.Number, []byte) error) error {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+		if typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, msg)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			msg = msg[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+		if err := f(num, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitFor polls cond until it holds, failing the test after timeout or as
