@@ -2,7 +2,6 @@ package testrig
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -65,14 +64,11 @@ type Part struct {
 // receiver writes for the incidents and deploys it takes.
 const webhookScope = "github.com/otel-evidence/otel-evidence/receiver/incidentwebhookreceiver"
 
-// The log records of a part: with the otlp_proto encoding (the
-// exporter's default) a sequence of ExportLogsServiceRequest protobufs,
-// each after its 4-byte big-endian length; with otlp_json one request in
-// OTLP JSON per line.
-const (
-	logsProtoFile = "logs.binpb"
-	logsJSONFile  = "logs.jsonl"
-)
+// logsFile holds the log records of a part in the otlp_proto encoding,
+// which deploy/config.yaml keeps (the exporter's default): a sequence of
+// ExportLogsServiceRequest protobufs, each after its 4-byte big-endian
+// length.
+const logsFile = "logs.binpb"
 
 // Exercise drives a collector running deploy/config.yaml in namespace ns:
 // it waits until health_check answers (failing fast when alive reports the
@@ -146,7 +142,7 @@ func Exercise(t testing.TB, ns Netns, alive func() error, token, evidenceDir str
 	}
 	require.EqualValues(t, logRecords, sent, "telemetrygen's log records in the part covering the past (by scope: %v)", part.LogScopes)
 	require.LessOrEqual(t, own, int64(1), "the webhook's records of INC-deploy-1 in part 1")
-	require.Equal(t, part.Counts.LogRecords, own+sent, "part.json counts the log records its logs file holds")
+	require.Equal(t, part.Counts.LogRecords, own+sent, "part.json counts the log records %s holds", logsFile)
 	require.EqualValues(t, dataPoints, part.Counts.DataPoints, "data points in the part covering the past")
 	return part
 }
@@ -185,14 +181,10 @@ func ReadPart(path string) (Part, error) {
 			partJSON = b
 			continue
 		}
-		switch h.Name {
-		case logsProtoFile:
-			scopes, err = logScopesProto(b)
-		case logsJSONFile:
-			scopes, err = logScopes(b)
-		}
-		if err != nil {
-			return Part{}, fmt.Errorf("%s: %w", h.Name, err)
+		if h.Name == logsFile {
+			if scopes, err = logScopes(b); err != nil {
+				return Part{}, fmt.Errorf("%s: %w", h.Name, err)
+			}
 		}
 		s := sha256.Sum256(b)
 		sums[h.Name] = hex.EncodeToString(s[:])
@@ -212,40 +204,9 @@ func ReadPart(path string) (Part, error) {
 	return part, nil
 }
 
-// logScopes counts the log records of an OTLP JSON lines file by scope
+// logScopes counts the log records of an otlp_proto logs file by scope
 // name.
 func logScopes(data []byte) (map[string]int64, error) {
-	var req struct {
-		ResourceLogs []struct {
-			ScopeLogs []struct {
-				Scope struct {
-					Name string `json:"name"`
-				} `json:"scope"`
-				LogRecords []json.RawMessage `json:"logRecords"`
-			} `json:"scopeLogs"`
-		} `json:"resourceLogs"`
-	}
-	out := map[string]int64{}
-	for line := range bytes.Lines(data) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		req.ResourceLogs = nil
-		if err := json.Unmarshal(line, &req); err != nil {
-			return nil, err
-		}
-		for _, rl := range req.ResourceLogs {
-			for _, sl := range rl.ScopeLogs {
-				out[sl.Scope.Name] += int64(len(sl.LogRecords))
-			}
-		}
-	}
-	return out, nil
-}
-
-// logScopesProto counts the log records of an otlp_proto logs file by
-// scope name.
-func logScopesProto(data []byte) (map[string]int64, error) {
 	out := map[string]int64{}
 	for len(data) > 0 {
 		if len(data) < 4 {

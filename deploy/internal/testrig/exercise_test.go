@@ -8,19 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLogScopes(t *testing.T) {
-	data := []byte(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"telemetrygen"}}]},"scopeLogs":[{"scope":{"name":"telemetrygen"},"logRecords":[{"body":{"stringValue":"a"}},{"body":{"stringValue":"b"}}]}]}]}
-
-{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"` + webhookScope + `"},"logRecords":[{}]},{"logRecords":[{}]}]},{"scopeLogs":[{"scope":{"name":"telemetrygen"},"logRecords":[{}]}]}]}
-`)
-	got, err := logScopes(data)
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int64{"telemetrygen": 3, webhookScope: 1, "": 1}, got)
-
-	_, err = logScopes([]byte("{\"resourceLogs\":[\n"))
-	assert.Error(t, err, "a torn line is an error, not zero records")
-}
-
 // logsBinpb is an otlp_proto logs file of two requests, written by pdata's
 // ProtoMarshaler with a 4-byte big-endian length before each: two
 // telemetrygen records (with a resource, a scope version, bodies, times
@@ -33,15 +20,15 @@ const logsBinpb = "000000810a7f125b122252004a003207120218000a016e2a0a0a087265636
 	"63652f6f74656c2d65766964656e63652f72656365697665722f696e636964656e74776562686f6f6b72656365697665" +
 	"72120a120652004a002a000a000a000a1e121a120852004a002a0010090a0e0a0c74656c656d6574727967656e0a00"
 
-func TestLogScopesProto(t *testing.T) {
+func TestLogScopes(t *testing.T) {
 	data, err := hex.DecodeString(logsBinpb)
 	require.NoError(t, err)
-	got, err := logScopesProto(data)
+	got, err := logScopes(data)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int64{"telemetrygen": 3, webhookScope: 1, "": 1}, got)
 
-	_, err = logScopesProto(data[:len(data)-1])
+	_, err = logScopes(data[:len(data)-1])
 	assert.Error(t, err, "a torn record is an error, not fewer records")
-	_, err = logScopesProto(data[:2])
+	_, err = logScopes(data[:2])
 	assert.Error(t, err, "a torn length is an error")
 }
