@@ -113,7 +113,7 @@ func TestPerfCPU(t *testing.T) {
 		Failed:     cs.failed,
 	}
 	if os.Getenv(EnvProfileDir) != "" {
-		res.Params["CPU profiles"] = "both collectors of every run, from the interval's first CPU reading to 2 s past its last (pprof extension, 100 Hz sampling), alike for every configuration and its companion; the collectors write their profiles after the last reading, so only the sampling is measured"
+		res.Params["CPU profiles"] = "both collectors of every run, from the interval's first CPU reading to " + profileTailText + " past its last (pprof extension, 100 Hz sampling), alike for every configuration and its companion; the collectors write their profiles after the last reading, so only the sampling is measured"
 	}
 	// med is a variant's median CPU per 1M spans, compMed its companions',
 	// ratio the median of its runs' ratios to their companions: the
@@ -217,18 +217,11 @@ func TestPerfCPU(t *testing.T) {
 // profiles with its companions': the profile that explains the miss.
 // Without PERF_PROFILE_DIR there are none.
 func missProfiles(variants []Variant, runs map[Variant][]cpuRun, ratio map[Variant]float64) []Table {
-	base := map[int]float64{}
-	for _, r := range runs[VariantBaseline] {
-		base[r.round] = r.paired()
-	}
+	base := pairedByRound(runs[VariantBaseline])
 	var out []Table
 	for _, v := range variants {
 		cf := CPUFigures[v]
-		ratios := map[int]float64{}
-		for _, r := range runs[v] {
-			ratios[r.round] = r.paired()
-		}
-		same := SameRoundRatios(ratios, base)
+		same := SameRoundRatios(pairedByRound(runs[v]), base)
 		missed := ratio[v] > cf.Limit || (len(same) > 0 && Median(same) > cf.Limit)
 		if cf.Limit == 0 || len(runs[v]) == 0 || !missed {
 			continue
@@ -252,6 +245,15 @@ func missProfiles(variants []Variant, runs map[Variant][]cpuRun, ratio map[Varia
 		out = append(out, ProfileTable(v, cf.Name, d, len(prof)))
 	}
 	return out
+}
+
+// pairedByRound maps each run's round to its ratio to its companion.
+func pairedByRound(runs []cpuRun) map[int]float64 {
+	m := make(map[int]float64, len(runs))
+	for _, r := range runs {
+		m[r.round] = r.paired()
+	}
+	return m
 }
 
 // selectVariants returns the variants named by PERF_VARIANTS (default:
@@ -353,10 +355,6 @@ func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur
 	}
 	return stats
 }
-
-// profileTail is how long the CPU profiles run past the measured
-// interval's last reading.
-const profileTail = 2 * time.Second
 
 // startProfiles starts the CPU profile of every profiled side for d and
 // returns a function that waits for them.
