@@ -196,8 +196,14 @@ func (c *collector) metricsURL() string {
 // labels include match.
 func (c *collector) metric(name string, match map[string]string) (float64, bool) {
 	c.t.Helper()
+	return c.metricFor(c.t, name, match)
+}
+
+// metricFor is metric reporting a failed scrape to t, which may be the
+// collector of an EventuallyWithT condition.
+func (c *collector) metricFor(t require.TestingT, name string, match map[string]string) (float64, bool) {
 	samples, err := ScrapeMetrics(context.Background(), c.metricsURL())
-	require.NoError(c.t, err)
+	require.NoError(t, err)
 	if v, ok := Sum(samples, name, match); ok {
 		return v, true
 	}

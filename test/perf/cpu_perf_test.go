@@ -59,9 +59,15 @@ const cpuBatches = 64
 // cpuWarmup is the unmeasured load sent after start-up and fixtures.
 const cpuWarmup = 5 * time.Second
 
-// cpuSettle is the wait after the last answer before CPU time is read:
-// the batch processor's 200ms timeout and the exporters finish.
-const cpuSettle = time.Second
+// cpuDrainBudget is how long the pipelines are expected to take, after the
+// load generator's last answer, to deliver what they accepted (the batch
+// processor's 200ms timeout and the exporters): the CPU profiles are made
+// that much longer than the load. cpuDrainTimeout fails the run when a
+// pipeline holds on to items far longer.
+const (
+	cpuDrainBudget  = time.Second
+	cpuDrainTimeout = 30 * time.Second
+)
 
 // TestPerfCPU measures the collector's CPU seconds per million spans at a
 // fixed offered load for every Variant, in interleaved rounds so that a
@@ -356,6 +362,16 @@ func sendBoth(t *testing.T, sides []*cpuSide, batches []Batch, rate float64, dur
 	return stats
 }
 
+// drainAll waits until every side's batch processor has sent on every span
+// and log record its receivers accepted: then the exporters, which the
+// batch processor calls synchronously, have consumed them too.
+func drainAll(t *testing.T, sides []*cpuSide) {
+	t.Helper()
+	for _, sd := range sides { // in turn: the others drain meanwhile
+		sd.c.drain(cpuDrainTimeout)
+	}
+}
+
 // startProfiles starts the CPU profile of every profiled side for d and
 // returns a function that waits for them.
 func startProfiles(t *testing.T, sides []*cpuSide, d time.Duration) (wait func()) {
@@ -406,7 +422,7 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 		// The window [now-30m, now+10m] covers everything sent from now on.
 		main.c.post("/v1/incidents", `{"id":"INC-PERF-FREEZING","title":"perf freezing","severity":"critical"}`)
 	}
-	time.Sleep(cpuSettle) // let the warm-up drain before the first reading
+	drainAll(t, sides) // the warm-up is delivered before the first reading
 
 	for _, sd := range sides {
 		sd.sampler = SampleRSS(sd.c.pid, time.Second)
@@ -417,10 +433,10 @@ func runCPU(t *testing.T, v Variant, round int, batches []Batch, rate float64, d
 	// grows with the number of distinct stacks, so with the pipeline: the
 	// profiles end after the last reading, so that writing them is not
 	// measured. Only the sampling (alike on both sides) is.
-	waitProfiles := startProfiles(t, sides, dur+cpuSettle+profileTail)
+	waitProfiles := startProfiles(t, sides, dur+cpuDrainBudget+profileTail)
 	load := LoadAvg()
 	st := sendBoth(t, sides, batches, rate, dur)
-	time.Sleep(cpuSettle) // the pipelines finish the last batches
+	drainAll(t, sides) // the pipelines deliver the last batches
 	for i, sd := range sides {
 		sd.cpu1 = sd.c.cpu()
 		sd.gc1, sd.liveMB = sd.c.gc()

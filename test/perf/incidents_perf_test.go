@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otel-evidence/otel-evidence/test/e2e/harness"
@@ -255,13 +256,24 @@ func postWebhook(url, body string) error {
 	return nil
 }
 
+// drain waits until the batch processor has sent on every item the
+// receivers accepted (spans from OTLP, log records from incident_webhook).
+func (c *collector) drain(timeout time.Duration) {
+	c.t.Helper()
+	require.EventuallyWithT(c.t, func(ct *assert.CollectT) {
+		spans, _ := c.metricFor(ct, "otelcol_receiver_accepted_spans", nil)
+		logs, _ := c.metricFor(ct, "otelcol_receiver_accepted_log_records", nil)
+		sent, _ := c.metricFor(ct, "otelcol_processor_batch_batch_send_size_sum", map[string]string{"processor": "batch"})
+		assert.GreaterOrEqualf(ct, sent, spans+logs, "the batch processor sent %v of the %v items accepted", sent, spans+logs)
+	}, timeout, 50*time.Millisecond)
+}
+
 // waitMetric waits until the collector's metric name (summed over the
 // samples whose labels include match) reaches at least want.
 func (c *collector) waitMetric(name string, match map[string]string, want float64, timeout time.Duration) {
 	c.t.Helper()
-	var got float64
-	require.Eventuallyf(c.t, func() bool {
-		got, _ = c.metric(name, match)
-		return got >= want
-	}, timeout, 200*time.Millisecond, "%s reached %v, want %v", name, got, want)
+	require.EventuallyWithT(c.t, func(ct *assert.CollectT) {
+		got, _ := c.metricFor(ct, name, match)
+		assert.GreaterOrEqualf(ct, got, want, "%s reached %v, want %v", name, got, want)
+	}, timeout, 200*time.Millisecond)
 }
