@@ -178,8 +178,10 @@ type spanFields struct {
 	hasStatus                                           bool
 }
 
-func (t *tracesJSON) span(msg []byte) {
-	var s spanFields
+// parse reads a Span message's singular fields, checking the wire type
+// of every field, that status appears once and the IDs' lengths: what both
+// encodings of a part require of a span.
+func (s *spanFields) parse(msg []byte) bool {
 	it := fields{buf: msg}
 	var f field
 	for it.next(&f) {
@@ -214,15 +216,17 @@ func (t *tracesJSON) span(msg []byte) {
 			s.status, s.hasStatus = f.b, true
 		case 16:
 			s.flags, ok = f.v, f.wire == wireFixed32
-		default:
-			ok = false
 		}
 		if !ok {
-			t.bad = true
-			return
+			return false
 		}
 	}
-	if it.err || !idLen(s.traceID, 16) || !idLen(s.spanID, 8) || !idLen(s.parentID, 8) {
+	return !it.err && idLen(s.traceID, 16) && idLen(s.spanID, 8) && idLen(s.parentID, 8)
+}
+
+func (t *tracesJSON) span(msg []byte) {
+	var s spanFields
+	if !s.parse(msg) {
 		t.bad = true
 		return
 	}

@@ -155,86 +155,19 @@ func appendLenField(out []byte, num uint64, b []byte) []byte {
 // spanTime returns a span's start time, checking its fields as
 // TracesJSON does.
 func spanTime(msg []byte) (pcommon.Timestamp, bool) {
-	var (
-		start                     uint64
-		traceID, spanID, parentID []byte
-		hasStatus                 bool
-	)
-	it := fields{buf: msg}
-	var f field
-	for it.next(&f) {
-		var ok bool
-		switch f.num {
-		case 1:
-			traceID, ok = f.b, f.wire == wireLen
-		case 2:
-			spanID, ok = f.b, f.wire == wireLen
-		case 4:
-			parentID, ok = f.b, f.wire == wireLen
-		case 3, 5, 9, 11, 13:
-			ok = f.wire == wireLen
-		case 6, 10, 12, 14:
-			ok = f.wire == wireVarint
-		case 7:
-			start, ok = f.v, f.wire == wireFixed64
-		case 8:
-			ok = f.wire == wireFixed64
-		case 15:
-			ok = f.wire == wireLen && !hasStatus
-			hasStatus = true
-		case 16:
-			ok = f.wire == wireFixed32
-		}
-		if !ok {
-			return 0, false
-		}
-	}
-	if it.err || !idLen(traceID, 16) || !idLen(spanID, 8) || !idLen(parentID, 8) {
+	var s spanFields
+	if !s.parse(msg) {
 		return 0, false
 	}
-	return pcommon.Timestamp(start), true
+	return pcommon.Timestamp(s.start), true
 }
 
 // logTime returns a log record's item time, checking its fields as
 // LogsJSON does.
 func logTime(msg []byte) (pcommon.Timestamp, bool) {
-	var (
-		tm, observed    uint64
-		traceID, spanID []byte
-		hasBody         bool
-	)
-	it := fields{buf: msg}
-	var f field
-	for it.next(&f) {
-		var ok bool
-		switch f.num {
-		case 1:
-			tm, ok = f.v, f.wire == wireFixed64
-		case 11:
-			observed, ok = f.v, f.wire == wireFixed64
-		case 2, 7:
-			ok = f.wire == wireVarint
-		case 3, 6, 12:
-			ok = f.wire == wireLen
-		case 5:
-			ok = f.wire == wireLen && !hasBody
-			hasBody = true
-		case 8:
-			ok = f.wire == wireFixed32
-		case 9:
-			traceID, ok = f.b, f.wire == wireLen
-		case 10:
-			spanID, ok = f.b, f.wire == wireLen
-		}
-		if !ok {
-			return 0, false
-		}
-	}
-	if it.err || !idLen(traceID, 16) || !idLen(spanID, 8) {
+	var l logFields
+	if !l.parse(msg) {
 		return 0, false
 	}
-	if tm == 0 {
-		return pcommon.Timestamp(observed), true
-	}
-	return pcommon.Timestamp(tm), true
+	return l.time(), true
 }
