@@ -145,24 +145,10 @@ func TestPerfMemory(t *testing.T) {
 	if fullOK {
 		table.Rows = append(table.Rows, []string{"full", full.dur.String(), strconv.Itoa(full.spans), fmt.Sprintf("%.0f spans/s", full.rate), mib(full.peak), mib(full.hwm),
 			mib(full.ringBytes), fmt.Sprintf("%.0f", full.held), fmt.Sprintf("%.0f", full.evicted), "-"})
-	}
-	if baseOK {
-		table.Rows = append(table.Rows, []string{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-", "-"})
-	}
-	if freezingOK {
-		table.Rows = append(table.Rows, []string{"freezing", (freezing.fill + freezing.dur).Round(time.Second).String(), strconv.Itoa(freezing.spans), fmt.Sprintf("%.0f spans/s", freezing.rate), mib(freezing.peak), mib(freezing.hwm),
-			mib(freezing.ringBytes), fmt.Sprintf("%.0f", freezing.held), fmt.Sprintf("%.0f", freezing.evicted), fmt.Sprintf("%.0f", freezing.frozen)})
-		table.Notes = append(table.Notes, fmt.Sprintf("The freezing run sent for %s until its %s ring evicted, then for %s; spans sent and the rate are those of the second phase.",
-			freezing.fill.Round(time.Second), mib(freezingRingBytes), dur))
-	}
-	if fullOK {
 		if full.evicted == 0 {
 			table.Notes = append(table.Notes, "The ring never filled (no eviction): the run was too short or the rate too low to show the bound; lengthen PERF_SUSTAINED or lower PERF_MAX_BYTES.")
 		}
 		table.Notes = append(table.Notes, "VmRSS every 10 s of the full run: "+everyTenth(full.samples))
-	}
-	res.Tables = append(res.Tables, table)
-	if fullOK {
 		peak := max(full.peak, full.hwm)
 		basePeak := "failed"
 		if baseOK {
@@ -176,7 +162,14 @@ func TestPerfMemory(t *testing.T) {
 			Note: fmt.Sprintf("%s run; baseline peak %s; headroom above max_bytes %s", dur, basePeak, mib(peak-maxBytes)),
 		})
 	}
+	if baseOK {
+		table.Rows = append(table.Rows, []string{"baseline", base.dur.String(), strconv.Itoa(base.spans), fmt.Sprintf("%.0f spans/s", base.rate), mib(base.peak), mib(base.hwm), "-", "-", "-", "-"})
+	}
 	if freezingOK {
+		table.Rows = append(table.Rows, []string{"freezing", (freezing.fill + freezing.dur).Round(time.Second).String(), strconv.Itoa(freezing.spans), fmt.Sprintf("%.0f spans/s", freezing.rate), mib(freezing.peak), mib(freezing.hwm),
+			mib(freezing.ringBytes), fmt.Sprintf("%.0f", freezing.held), fmt.Sprintf("%.0f", freezing.evicted), fmt.Sprintf("%.0f", freezing.frozen)})
+		table.Notes = append(table.Notes, fmt.Sprintf("The freezing run sent for %s until its %s ring evicted, then for %s; spans sent and the rate are those of the second phase.",
+			freezing.fill.Round(time.Second), mib(freezingRingBytes), dur))
 		freezePeak := max(freezing.peak, freezing.hwm)
 		freezeLimit := int64(freezingRingBytes + freezingHeadroom)
 		res.Figures = append(res.Figures, Figure{
@@ -188,6 +181,7 @@ func TestPerfMemory(t *testing.T) {
 				freezing.fill.Round(time.Second), dur, freezing.frozen, mib(freezing.ringBytes), freezing.evicted),
 		})
 	}
+	res.Tables = append(res.Tables, table)
 	res.LoadAfter = LoadAvg()
 	res.Seconds = time.Since(began).Seconds()
 	require.NoError(t, res.Write(outDir(t)))
