@@ -186,15 +186,16 @@ func ProfileTable(v Variant, figure string, d ProfileDiff, rounds int) Table {
 	for _, r := range d.Top {
 		t.Rows = append(t.Rows, row("own CPU of "+r.Name, r))
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("CPU profiles of both collectors, taken through the pprof extension over the measured interval of each of %d rounds (and %s past it) and merged per side. An area counts every sample with one of its functions on the stack (areas overlap: allocation happens inside decoding and inside the components); \"own CPU\" counts only the samples a function was running itself, and the functions are those whose own CPU differs most. Work both sides do alike (OTLP decoding, gRPC) shows the noise between the two collectors. The profiles are kept in var/bench/profiles; `go tool pprof -top -diff_base <companion profile> <profile>` compares one round.", rounds, profileTailText))
+	t.Notes = append(t.Notes, fmt.Sprintf("CPU profiles of both collectors, taken through the pprof extension from the first CPU reading of each of %d rounds to %s, and merged per side. An area counts every sample with one of its functions on the stack (areas overlap: allocation happens inside decoding and inside the components); \"own CPU\" counts only the samples a function was running itself, and the functions are those whose own CPU differs most. Work both sides do alike (OTLP decoding, gRPC) shows the noise between the two collectors. The profiles are kept in var/bench/profiles; `go tool pprof -top -diff_base <companion profile> <profile>` compares one round.", rounds, profileTailText))
 	return t
 }
 
-// profileTail is how long the CPU profiles of a CPU run go on past its
-// last CPU reading; profileTailText says it on the page.
-const profileTail = 2 * time.Second
+// profileTail is how long the CPU profiles of a CPU run go on past the end
+// of its load: the last CPU reading, taken once the pipelines have drained,
+// falls inside it. profileTailText says it on the page.
+const profileTail = 3 * time.Second
 
-var profileTailText = fmt.Sprintf("%.0f s", profileTail.Seconds())
+var profileTailText = fmt.Sprintf("%.0f s after the load ends (the last reading comes once the pipelines have drained)", profileTail.Seconds())
 
 // profileTitle is the title of the profile table of variant v's figure.
 func profileTitle(v Variant, figure string) string {
