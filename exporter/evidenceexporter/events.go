@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // eventsFile is the spool file of an incident's taken events: the
@@ -21,51 +19,6 @@ const eventsFile = "events.sha256"
 
 // eventLine is the length of one line of eventsFile.
 const eventLine = 2*sha256.Size + 1
-
-// eventIndex numbers the registry's events in the order the freeze loop
-// first sees them, for every incident at once, so that an incident keeps
-// one number instead of the hash of every event its bundle holds (with
-// many incidents open, each incident's window holds every other one's
-// events: a set per incident grows with their square).
-//
-// An incident's flush takes, from the registry's events in [start, L'],
-// those numbered after the incident's last flush of events (eventSeq)
-// and those with a time after that flush's bound L (eventBound). An event
-// numbered before was in the registry when that flush asked for
-// [start, L], so it was taken then if its time was within L, and is taken
-// now if it was not. After a restart the first flush goes by the hashes
-// in the events file instead.
-type eventIndex struct {
-	seen map[[sha256.Size]byte]eventSeen
-	last uint64
-}
-
-type eventSeen struct {
-	seq  uint64
-	time time.Time
-}
-
-func newEventIndex() *eventIndex {
-	return &eventIndex{seen: make(map[[sha256.Size]byte]eventSeen)}
-}
-
-// number returns the number of the event with this hash and time,
-// numbering it if it is new.
-func (x *eventIndex) number(sum [sha256.Size]byte, t time.Time) uint64 {
-	if e, ok := x.seen[sum]; ok {
-		return e.seq
-	}
-	x.last++
-	x.seen[sum] = eventSeen{seq: x.last, time: t}
-	return x.last
-}
-
-// forget drops the events older than before, which no incident's window
-// reaches: a new incident whose window does reach them numbers them anew,
-// after its own (zero) mark, and so takes them.
-func (x *eventIndex) forget(before time.Time) {
-	maps.DeleteFunc(x.seen, func(_ [sha256.Size]byte, e eventSeen) bool { return e.time.Before(before) })
-}
 
 // appendEvents commits the hashes of newly taken events after the first
 // have lines of incident id's events file (a crash may have left

@@ -3,6 +3,7 @@ package evidenceexporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,16 +104,34 @@ func asLegacyState(t *testing.T, dir string) {
 	require.NoError(t, os.Remove(filepath.Join(dir, eventsFile)))
 }
 
-// TestEventIndexForgets: the index drops what no active window reaches,
-// and keeps numbering after the last number it gave.
-func TestEventIndexForgets(t *testing.T) {
-	x := newEventIndex()
-	old, recent := [32]byte{1}, [32]byte{2}
-	assert.Equal(t, uint64(1), x.number(old, t0.Add(-time.Hour)))
-	assert.Equal(t, uint64(2), x.number(recent, t0))
-	assert.Equal(t, uint64(1), x.number(old, t0.Add(-time.Hour)), "numbered once")
-	x.forget(t0.Add(-time.Minute))
-	assert.Len(t, x.seen, 1)
-	assert.Equal(t, uint64(2), x.number(recent, t0))
-	assert.Equal(t, uint64(3), x.number(old, t0.Add(-time.Hour)), "numbered anew, after the others")
+// TestFlushReadsOnlyNewEvents: with many incidents open, every window holds
+// every other incident's events; a flush reads from the registry only what
+// is new to its incident, not the whole window again. Reading the window
+// whole made an idle collector with 1000 open incidents spend more than a
+// core re-reading, re-encoding and re-hashing the same events.
+func TestFlushReadsOnlyNewEvents(t *testing.T) {
+	const n = 40
+	cfg := testConfig(t)
+	h := newHarness(t, cfg, newFakeClock(t0), nil)
+	for i := range n {
+		h.reg.open(t, fmt.Sprintf("INC-%02d", i), t0)
+	}
+	h.flush()
+	require.Equal(t, int64(n*n), h.reg.copied.Load(), "each first flush reads the window's events once")
+
+	h.reg.copied.Store(0)
+	h.at(t0.Add(time.Minute))
+	h.at(t0.Add(2 * time.Minute))
+	assert.Zero(t, h.reg.copied.Load(), "flushes with nothing new read no event")
+
+	h.reg.note(t, "INC-00", "new", t0.Add(2*time.Minute))
+	h.reg.note(t, "INC-01", "late", t0.Add(-time.Minute)) // a time every window has frozen
+	h.at(t0.Add(3 * time.Minute))
+	assert.Equal(t, int64(2*n), h.reg.copied.Load(), "each flush reads the two new events")
+
+	h.at(t0.Add(40 * time.Minute))
+	texts := eventTexts(t, h.read("INC-07", h.waitComplete("INC-07")))
+	assert.Len(t, texts, n+2, "every event once")
+	assert.Contains(t, texts, "note INC-00 new")
+	assert.Contains(t, texts, "note INC-01 late")
 }

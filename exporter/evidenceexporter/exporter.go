@@ -170,7 +170,6 @@ func (e *evidenceExporter) doStart(_ context.Context, host component.Host) (err 
 		signer:      signer,
 	})
 	e.freezer = &freezer{
-		events:            newEventIndex(),
 		logger:            e.logger,
 		ring:              r,
 		reg:               reg,

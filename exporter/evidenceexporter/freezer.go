@@ -86,8 +86,6 @@ type freezer struct {
 	jobs map[string]*incidentState
 	// skipped are incidents whose bundle the store already holds complete.
 	skipped map[string]bool
-	// events numbers the registry's events for every incident's flushes.
-	events *eventIndex
 
 	mu      sync.Mutex
 	changes []incidentsapi.Change
@@ -265,26 +263,6 @@ func (f *freezer) step(ctx context.Context, flushAll bool) {
 			f.flush(ctx, id)
 		}
 	}
-	f.forgetEvents()
-}
-
-// forgetEvents drops from the event index the events older than every
-// active incident's window.
-func (f *freezer) forgetEvents() {
-	var oldest time.Time
-	for _, st := range f.jobs {
-		if st.Final {
-			continue
-		}
-		if start := st.StartedAt.Add(-f.policy.before); oldest.IsZero() || start.Before(oldest) {
-			oldest = start
-		}
-	}
-	if oldest.IsZero() {
-		clear(f.events.seen)
-		return
-	}
-	f.events.forget(oldest)
 }
 
 // handle applies one registry change and returns the ID of the incident it

@@ -41,10 +41,26 @@ func newFakeClock(t time.Time) *fakeclock.Clock { return fakeclock.New(t) }
 // fakeRegistry is incidentsapitest's in-memory registry, whose changes
 // reach the subscribers before the write returns, with helpers that open
 // and resolve incidents.
-type fakeRegistry struct{ *incidentsapitest.Registry }
+// copied counts the events the exporter has read from it.
+type fakeRegistry struct {
+	*incidentsapitest.Registry
+	copied atomic.Int64
+}
 
 func newFakeRegistry(st store.Store) *fakeRegistry {
-	return &fakeRegistry{incidentsapitest.NewRegistry(testCollector, st)}
+	return &fakeRegistry{Registry: incidentsapitest.NewRegistry(testCollector, st)}
+}
+
+func (r *fakeRegistry) Events(from, to time.Time) []incident.Event {
+	evs := r.Registry.Events(from, to)
+	r.copied.Add(int64(len(evs)))
+	return evs
+}
+
+func (r *fakeRegistry) EventsSince(from, to time.Time, mark uint64, had time.Time) ([]incident.Event, uint64) {
+	evs, next := r.Registry.EventsSince(from, to, mark, had)
+	r.copied.Add(int64(len(evs)))
+	return evs, next
 }
 
 // open opens an incident started at start, with its event at start.

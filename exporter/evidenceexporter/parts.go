@@ -313,26 +313,28 @@ func (b *partBuilder) addEncoded(
 }
 
 // addEvents adds the registry's events in [start, bound] that are not in
-// the bundle yet: those the incident's last flush had not seen, and those
-// with a time after its old bound (see eventIndex). Events are identified
-// by the SHA-256 of their JSON, so an event recorded late (with a time
-// already frozen) is still added, once.
+// the bundle yet. The registry leaves out those the incident's last flush
+// in this process took: recorded up to that flush's mark, with a time
+// within its bound. So an event recorded late (with a time already frozen)
+// is still added, once, and a flush costs what is new, not every event of
+// the window: with many incidents open, each window holds every other
+// one's events. The first flush after a restart goes by the hashes of the
+// events the parts hold (prev.taken) instead: the SHA-256 of each event's
+// JSON, which the spool keeps for that.
 func (b *partBuilder) addEvents(wb windowBounds, prev *incidentState) error {
-	evs := b.f.reg.Events(wb.start, wb.bound)
+	var mark uint64
+	var had time.Time
+	if prev.taken == nil {
+		mark, had = prev.eventMark, prev.eventBound
+	}
+	evs, next := b.f.reg.EventsSince(wb.start, wb.bound, mark, had)
 	for _, ev := range evs {
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encoding %s event: %w", ev.Kind, err)
 		}
 		sum := sha256.Sum256(data)
-		seq := b.f.events.number(sum, ev.Time)
-		var had bool
-		if prev.taken != nil {
-			_, had = prev.taken[sum]
-		} else {
-			had = seq <= prev.eventSeq && !prev.eventBound.IsZero() && !ev.Time.After(prev.eventBound)
-		}
-		if had {
+		if _, ok := prev.taken[sum]; ok {
 			continue
 		}
 		if err := putBatch(b, ev, (*bundle.PartWriter).AddEvent, noSplit); err != nil {
@@ -341,7 +343,7 @@ func (b *partBuilder) addEvents(wb windowBounds, prev *incidentState) error {
 		b.state.newEvents = append(b.state.newEvents, sum)
 	}
 	b.state.taken = nil
-	b.state.eventSeq, b.state.eventBound = b.f.events.last, wb.bound
+	b.state.eventMark, b.state.eventBound = next, wb.bound
 	return nil
 }
 

@@ -101,15 +101,15 @@ type incidentState struct {
 	// first, and the uploader leaves an unchecked state's parts alone.
 	Unchecked bool `json:"unchecked,omitempty"`
 
-	// eventSeq is the eventIndex number of the newest event this
-	// process's last flush that took events had seen (see eventIndex).
-	eventSeq uint64
+	// eventMark is the registry's mark after the events this process's
+	// last flush took (see incidentsapi.Registry.EventsSince).
+	eventMark uint64
 	// eventBound is the window bound of that flush's events: a commit in
 	// the middle of a flush has its new Bound, not yet its events.
 	eventBound time.Time
 	// taken are the hashes of the events already in a part, loaded at
 	// start, until the first flush of this process; nil after it, when
-	// eventSeq says the same in one number.
+	// eventMark and eventBound say the same.
 	taken map[[sha256.Size]byte]struct{}
 	// newEvents are the hashes of the events a flush took, which its
 	// commit appends to the events file.

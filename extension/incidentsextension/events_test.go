@@ -24,7 +24,7 @@ func TestEventLog(t *testing.T) {
 		l.add(c.key, incident.Event{Time: base.Add(time.Duration(c.min) * time.Minute), Source: c.key})
 	}
 	var got []string
-	for _, ev := range l.between(base, base.Add(time.Hour)) {
+	for _, ev := range l.window(base, base.Add(time.Hour)) {
 		got = append(got, ev.Source)
 	}
 	assert.Equal(t, []string{"k1", "k2", "k0", "k3"}, got, "time order, then key order; duplicates dropped")
@@ -32,7 +32,47 @@ func TestEventLog(t *testing.T) {
 	l.pruneBefore(base.Add(2 * time.Minute))
 	assert.Len(t, l.all(), 3)
 	assert.Len(t, l.keys, 3)
-	assert.Empty(t, l.between(base.Add(4*time.Minute), base.Add(time.Hour)))
+	assert.Empty(t, l.window(base.Add(4*time.Minute), base.Add(time.Hour)))
+}
+
+// window is between with nothing left out.
+func (l *eventLog) window(from, to time.Time) []incident.Event {
+	evs, _ := l.between(from, to, 0, time.Time{})
+	return evs
+}
+
+// TestEventLogSince: a reader that reads a window again gets only what it
+// has not had: events added after its mark, and those with a time after
+// the bound it read up to.
+func TestEventLogSince(t *testing.T) {
+	var l eventLog
+	base := time.Unix(1700000000, 0).UTC()
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	sources := func(evs []incident.Event) []string {
+		var out []string
+		for _, ev := range evs {
+			out = append(out, ev.Source)
+		}
+		return out
+	}
+	l.add("a", incident.Event{Time: at(1), Source: "a"})
+	l.add("b", incident.Event{Time: at(2), Source: "b"})
+	l.add("c", incident.Event{Time: at(8), Source: "c"}) // after the first read's bound
+	evs, mark := l.between(at(0), at(5), 0, time.Time{})
+	assert.Equal(t, []string{"a", "b"}, sources(evs))
+	assert.Equal(t, uint64(3), mark)
+
+	l.add("late", incident.Event{Time: at(1), Source: "late"}) // a time already read
+	l.add("b", incident.Event{Time: at(2), Source: "b"})       // a duplicate adds nothing
+	l.add("d", incident.Event{Time: at(9), Source: "d"})
+	evs, next := l.between(at(0), at(10), mark, at(5))
+	assert.Equal(t, []string{"late", "c", "d"}, sources(evs), "new events, and the old ones after the bound read")
+	assert.Equal(t, uint64(5), next)
+
+	evs, _ = l.between(at(0), at(10), next, at(10))
+	assert.Empty(t, evs, "nothing new")
+	evs, _ = l.between(at(0), at(10), next, time.Time{})
+	assert.Len(t, evs, 5, "a zero bound leaves nothing out")
 }
 
 func TestEventLogByteBound(t *testing.T) {
@@ -82,7 +122,7 @@ func TestEventLogPayloads(t *testing.T) {
 		}
 	}
 	for range 2 { // the second time through reused inflaters
-		evs := l.between(base, base)
+		evs := l.window(base, base)
 		require.Len(t, evs, len(payloads))
 		for _, ev := range evs {
 			assert.Equal(t, payloads[ev.Source], []byte(ev.Payload), ev.Source)
@@ -92,7 +132,7 @@ func TestEventLogPayloads(t *testing.T) {
 		assert.Equal(t, payloads[se.Key], []byte(se.Event.Payload), se.Key)
 	}
 	// A reader owns what it gets.
-	evs := l.between(base, base)
+	evs := l.window(base, base)
 	evs[0].Payload[0] = 'X'
-	assert.Equal(t, body, []byte(l.between(base, base)[0].Payload))
+	assert.Equal(t, body, []byte(l.window(base, base)[0].Payload))
 }

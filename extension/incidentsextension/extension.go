@@ -340,7 +340,14 @@ func (e *incidentsExtension) Store() store.Store { return e.raw }
 // Events implements incidentsapi.Registry. The returned events share their
 // Incident, Deploy and Payload with the registry: treat them as read-only.
 func (e *incidentsExtension) Events(from, to time.Time) []incident.Event {
+	evs, _ := e.EventsSince(from, to, 0, time.Time{})
+	return evs
+}
+
+// EventsSince implements incidentsapi.Registry, with the same sharing as
+// Events.
+func (e *incidentsExtension) EventsSince(from, to time.Time, mark uint64, had time.Time) ([]incident.Event, uint64) {
 	e.evMu.RLock()
 	defer e.evMu.RUnlock()
-	return e.events.between(from, to)
+	return e.events.between(from, to, mark, had)
 }

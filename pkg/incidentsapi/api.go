@@ -87,6 +87,14 @@ type Registry interface {
 	RecordEvent(ctx context.Context, ev incident.Event) error
 	// Events returns the recorded events with from <= Time <= to, in time order.
 	Events(from, to time.Time) []incident.Event
+	// EventsSince is Events without what a caller that reads the same
+	// window again already has: the events recorded up to mark whose Time
+	// is at most had (had zero: none left out). next is the mark of the
+	// newest event recorded so far, for the caller's next call. Marks grow
+	// with every event recorded and mean nothing to another registry or
+	// process. Events left out are never copied, so a caller that reads a
+	// window over and over pays for the new events only.
+	EventsSince(from, to time.Time, mark uint64, had time.Time) (evs []incident.Event, next uint64)
 	// Store is the evidence store shared by the replicas.
 	Store() store.Store
 }

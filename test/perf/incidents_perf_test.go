@@ -152,6 +152,111 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 	require.NoError(t, res.Write(outDir(t)))
 }
 
+// flushRunInterval is the evidence exporter's flush_interval in the
+// open-incident flush run, and flushRunWindow the time over which its CPU
+// is read: three flushes of every open incident.
+const (
+	flushRunInterval = 10 * time.Second
+	flushRunWindow   = 3 * flushRunInterval
+)
+
+// TestPerfOpenIncidentFlushCPU measures what open incidents cost an idle
+// collector: every flush_interval each incident's job looks for what is new
+// in its window, and every window holds every other incident's events. The
+// collector's CPU over three flushes of every job, with nothing arriving, is
+// read with no incident open, then twice with N open: the first window
+// holds the flush in which each incident's bundle takes the opening events
+// of the incidents opened after its first part (written once), the second
+// what open incidents cost from then on.
+func TestPerfOpenIncidentFlushCPU(t *testing.T) {
+	perfSetup(t)
+	began := time.Now()
+	loadBefore := LoadAvg()
+	n := envInt(t, EnvOpenIncidents, 1000)
+
+	p := newPorts(t)
+	p.Pprof = harness.FreeAddr(t)
+	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
+		Webhook:  map[string]any{"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0}},
+		Evidence: map[string]any{"flush_interval": flushRunInterval.String()},
+	})
+	require.NoError(t, err)
+	c := startCollector(t, p, cfg)
+	postFixtures(c, false)
+	c.waitMetric("otelcol_exporter_evidence_buffer_items", map[string]string{"signal": "logs"}, float64(len(fixtureVersions)*4), openIncidentTimeout)
+
+	// Each window is a CPU profile of flushRunWindow (kept in
+	// PERF_PROFILE_DIR when set): the profile is the measurement window and
+	// shows where the time goes.
+	profDir := os.Getenv(EnvProfileDir)
+	if profDir == "" {
+		profDir = t.TempDir()
+	}
+	type window struct {
+		cpu   time.Duration
+		parts float64
+	}
+	read := func(name string) window {
+		cpu0 := c.cpu()
+		parts0, _ := c.metric("otelcol_exporter_evidence_parts_written", nil)
+		require.NoError(t, c.profile(filepath.Join(profDir, name), flushRunWindow))
+		parts1, _ := c.metric("otelcol_exporter_evidence_parts_written", nil)
+		return window{cpu: c.cpu() - cpu0, parts: parts1 - parts0}
+	}
+	none := read("open-incidents-flush-0.pprof")
+	opened := time.Now()
+	c.openAlertGroups(0, n)
+	c.waitOpenIncidents(n)
+	openSeconds := time.Since(opened).Seconds()
+	first := read(fmt.Sprintf("open-incidents-flush-%d-first.pprof", n))
+	steady := read(fmt.Sprintf("open-incidents-flush-%d.pprof", n))
+	t.Logf("idle collector CPU over %s: %s with no incident open; with %d open, %s (%.0f parts) then %s (%.0f parts)",
+		flushRunWindow, none.cpu, n, first.cpu, first.parts, steady.cpu, steady.parts)
+
+	flushes := float64(flushRunWindow / flushRunInterval)
+	perSecond := func(w window) float64 { return w.cpu.Seconds() / flushRunWindow.Seconds() }
+	perJob := (steady.cpu - none.cpu).Seconds() / float64(n) / flushes
+	row := func(label string, w window) []string {
+		return []string{label, fmt.Sprintf("%.2f s", w.cpu.Seconds()), fmt.Sprintf("%.4f s", perSecond(w)), fmt.Sprintf("%.0f", w.parts)}
+	}
+	res := Result{
+		Section: "6-flush",
+		Title:   "CPU of an idle collector with open incidents",
+		Params: map[string]string{
+			"incidents": fmt.Sprintf("%d (%s), opened as in the memory run, %.1f s to open", n, EnvOpenIncidents, openSeconds),
+			"pipeline":  VariantFull.Describe() + "; incidents extension (filesystem store), incident_webhook, pprof",
+			"measured":  fmt.Sprintf("the collector's CPU (utime+stime) over windows of %s with nothing arriving: evidence flush_interval %s, so every open incident's job flushes %.0f times in each; one window before the first incident, two once every incident is open with its first part in the store", flushRunWindow, flushRunInterval, flushes),
+		},
+		LoadBefore: loadBefore,
+		Tables: []Table{{
+			Title:  "Idle collector CPU over three flushes, no incident open and N open",
+			Header: []string{"window", "CPU", "CPU per second", "parts written"},
+			Rows: [][]string{
+				row("no incident open", none),
+				row(fmt.Sprintf("%d open, first window", n), first),
+				row(fmt.Sprintf("%d open, next window", n), steady),
+			},
+			Notes: []string{
+				"Every window holds every other open incident's events. An incident's first part holds those recorded before it opened; in the first window each incident's next flush writes a part with the opening events of the incidents opened after it, n(n-1)/2 events in all, once. A flush reads from the registry only the events new to its incident.",
+				fmt.Sprintf("From then on a flush with nothing new costs about %.0f us per open incident (the next window's CPU less the window with none open, over %d incidents and %.0f flushes).", perJob*1e6, n, flushes),
+			},
+		}},
+	}
+	fig := Figure{
+		Name:  fmt.Sprintf("Idle collector CPU per second, %d open incidents, flush_interval %s", n, flushRunInterval),
+		Value: perSecond(steady), Unit: "CPU s/s",
+		Peer: "the same collector before the first incident", PeerValue: perSecond(none),
+		Note: fmt.Sprintf("about %.0f us per open incident per flush; the window before, with each bundle's catch-up part: %.4f CPU s/s", perJob*1e6, perSecond(first)),
+	}
+	if none.cpu > 0 {
+		fig.Ratio = perSecond(steady) / perSecond(none)
+	}
+	res.Figures = append(res.Figures, fig)
+	res.LoadAfter = LoadAvg()
+	res.Seconds = time.Since(began).Seconds()
+	require.NoError(t, res.Write(outDir(t)))
+}
+
 // partStats sums the bundle parts in a filesystem store.
 type partStats struct {
 	count          int

@@ -263,16 +263,27 @@ func (r *Registry) RecordEvent(_ context.Context, ev incident.Event) error {
 // Events implements incidentsapi.Registry: the recorded events with
 // from <= Time <= to, in time order (recording order among equal times).
 func (r *Registry) Events(from, to time.Time) []incident.Event {
+	evs, _ := r.EventsSince(from, to, 0, time.Time{})
+	return evs
+}
+
+// EventsSince implements incidentsapi.Registry. The mark of an event is its
+// place in recording order, from 1.
+func (r *Registry) EventsSince(from, to time.Time, mark uint64, had time.Time) ([]incident.Event, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []incident.Event
-	for _, ev := range r.events {
-		if !ev.Time.Before(from) && !ev.Time.After(to) {
-			out = append(out, ev)
+	for i, ev := range r.events {
+		if ev.Time.Before(from) || ev.Time.After(to) {
+			continue
 		}
+		if uint64(i+1) <= mark && !had.IsZero() && !ev.Time.After(had) {
+			continue
+		}
+		out = append(out, ev)
 	}
 	slices.SortStableFunc(out, func(a, b incident.Event) int { return a.Time.Compare(b.Time) })
-	return out
+	return out, uint64(len(r.events))
 }
 
 // Calls returns the writes so far, as "open:<id>", "resolve:<id>",
