@@ -257,6 +257,113 @@ func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 	require.NoError(t, res.Write(outDir(t)))
 }
 
+// stormRate is the offered load of the storm run, in spans/s: low enough
+// that this 2-core machine keeps up with every open incident's bundle.
+const stormRate = 5000
+
+// TestPerfOpenIncidentsUnderLoad measures what open incidents cost a
+// collector under load, as in an alert storm: every open incident's window
+// holds the telemetry arriving now, and each bundle freezes its own copy.
+// The same load is sent for flushRunWindow with no incident open and with N
+// open; the collector's CPU over each, and what the recorder counts as
+// lost, are read.
+func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
+	perfSetup(t)
+	began := time.Now()
+	loadBefore := LoadAvg()
+	n := envInt(t, EnvStormIncidents, 100)
+
+	p := newPorts(t)
+	p.Pprof = harness.FreeAddr(t)
+	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
+		Webhook:  map[string]any{"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0}},
+		Evidence: map[string]any{"flush_interval": flushRunInterval.String()},
+	})
+	require.NoError(t, err)
+	c := startCollector(t, p, cfg)
+	postFixtures(c, false)
+	now := time.Now()
+	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
+		return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
+	})
+	require.NoError(t, err)
+	s := c.dial()
+	t.Cleanup(func() { _ = s.Close() })
+
+	profDir := os.Getenv(EnvProfileDir)
+	if profDir == "" {
+		profDir = t.TempDir()
+	}
+	type window struct {
+		cpu          time.Duration
+		spans        int
+		frozen, lost float64
+	}
+	// A window runs from the start of the load until every span sent is in
+	// every open incident's bundle.
+	run := func(name string, open int) window {
+		cpu0 := c.cpu()
+		frozen0, _ := c.metric("otelcol_exporter_evidence_items_frozen", nil)
+		prof := make(chan error, 1)
+		go func() { prof <- c.profile(filepath.Join(profDir, name), flushRunWindow) }()
+		st, err := s.SendAtRate(context.Background(), batches, RateOptions{SpansPerSecond: stormRate, Duration: flushRunWindow})
+		require.NoError(t, err)
+		require.NoError(t, <-prof)
+		c.drain(cpuDrainTimeout)
+		var frozen float64
+		require.EventuallyWithT(t, func(ct *assert.CollectT) {
+			f, _ := c.metricFor(ct, "otelcol_exporter_evidence_items_frozen", nil)
+			frozen = f - frozen0
+			assert.GreaterOrEqualf(ct, frozen, float64(st.Spans*open), "%v items frozen, want the %d spans in each of %d bundles", frozen, st.Spans, open)
+		}, openIncidentTimeout, 200*time.Millisecond)
+		lost, _ := c.metric("otelcol_exporter_evidence_items_lost", nil)
+		return window{cpu: c.cpu() - cpu0, spans: st.Spans, frozen: frozen, lost: lost}
+	}
+	none := run("storm-0.pprof", 0)
+	c.openAlertGroups(0, n)
+	c.waitOpenIncidents(n)
+	storm := run(fmt.Sprintf("storm-%d.pprof", n), n)
+	t.Logf("collector CPU under %d spans/s for %s: %s with no incident open, %s with %d open (%.0f items frozen, %.0f lost)",
+		stormRate, flushRunWindow, none.cpu, storm.cpu, n, storm.frozen, storm.lost)
+	require.Zero(t, storm.lost, "the recorder kept up with every open incident")
+
+	perSecond := func(w window) float64 { return w.cpu.Seconds() / flushRunWindow.Seconds() }
+	perIncident := (storm.cpu - none.cpu).Seconds() / float64(storm.spans) / float64(n)
+	row := func(label string, w window) []string {
+		return []string{label, fmt.Sprint(w.spans), fmt.Sprintf("%.2f s", w.cpu.Seconds()), fmt.Sprintf("%.3f s", perSecond(w)), fmt.Sprintf("%.0f", w.frozen), fmt.Sprintf("%.0f", w.lost)}
+	}
+	res := Result{
+		Section: "7-storm",
+		Title:   "CPU of a collector under load with many open incidents",
+		Params: map[string]string{
+			"incidents": fmt.Sprintf("%d (%s), opened as in the memory run, after the first window", n, EnvStormIncidents),
+			"load":      fmt.Sprintf("%d spans/s (1000-span pre-built batches over OTLP/gRPC, 4 concurrent calls) for %s in each window", stormRate, flushRunWindow),
+			"pipeline":  VariantFull.Describe() + "; evidence flush_interval " + flushRunInterval.String(),
+			"measured":  "the collector's CPU (utime+stime) from the start of the load until every span sent is in every open incident's bundle (items_frozen); items frozen and lost from the evidence exporter's metrics",
+		},
+		LoadBefore: loadBefore,
+		Tables: []Table{{
+			Title:  "The same load with no incident open and with N open",
+			Header: []string{"window", "spans sent", "CPU", "CPU per second", "items frozen", "items lost (total)"},
+			Rows:   [][]string{row("no incident open", none), row(fmt.Sprintf("%d open", n), storm)},
+			Notes: []string{fmt.Sprintf("Each bundle is self-contained, so every open incident freezes its own copy of what arrives in its window: about %.2f us of CPU per span per open incident here (zstd, SHA-256, the time filter and the ring's decompression, once per bundle; the profiles are in the profile directory as storm-*.pprof). The cost grows with the number of incidents open together; limits.max_open_incidents of incident_webhook bounds it.", perIncident*1e6)},
+		}},
+	}
+	fig := Figure{
+		Name:  fmt.Sprintf("CPU per second under %d spans/s, %d open incidents", stormRate, n),
+		Value: perSecond(storm), Unit: "CPU s/s",
+		Peer: "the same load with no incident open", PeerValue: perSecond(none),
+		Note: fmt.Sprintf("about %.2f us per span per open incident; nothing lost", perIncident*1e6),
+	}
+	if none.cpu > 0 {
+		fig.Ratio = perSecond(storm) / perSecond(none)
+	}
+	res.Figures = append(res.Figures, fig)
+	res.LoadAfter = LoadAvg()
+	res.Seconds = time.Since(began).Seconds()
+	require.NoError(t, res.Write(outDir(t)))
+}
+
 // partStats sums the bundle parts in a filesystem store.
 type partStats struct {
 	count          int

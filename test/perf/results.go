@@ -50,6 +50,9 @@ const (
 	// EnvOpenIncidents is the number of incidents the open-incident memory
 	// run opens (default 1000; the issue speaks of 10000).
 	EnvOpenIncidents = "PERF_OPEN_INCIDENTS"
+	// EnvStormIncidents is the number of incidents open in the storm run
+	// (default 100).
+	EnvStormIncidents = "PERF_STORM_INCIDENTS"
 )
 
 // Names of the CPU figures that test/perf/benchmd cross-checks against the

@@ -225,7 +225,7 @@ func summary(w *bytes.Buffer, results []perf.Result, micro *perf.BenchSet, cmp c
 	for _, r := range results {
 		have[r.Section] = true
 	}
-	for _, s := range []string{"1-cpu", "2-freeze", "3-memory", "4-slo", "5-incidents", "6-flush"} {
+	for _, s := range []string{"1-cpu", "2-freeze", "3-memory", "4-slo", "5-incidents", "6-flush", "7-storm"} {
 		if !have[s] {
 			missing = append(missing, s)
 		}
