@@ -346,7 +346,7 @@ func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
 			Title:  "The same load with no incident open and with N open",
 			Header: []string{"window", "spans sent", "CPU", "CPU per second", "items frozen", "items lost (total)"},
 			Rows:   [][]string{row("no incident open", none), row(fmt.Sprintf("%d open", n), storm)},
-			Notes: []string{fmt.Sprintf("Each bundle is self-contained, so every open incident freezes its own copy of what arrives in its window: about %.2f us of CPU per span per open incident here (zstd, SHA-256, the time filter and the ring's decompression, once per bundle; the profiles are in the profile directory as storm-*.pprof). The cost grows with the number of incidents open together; limits.max_open_incidents of incident_webhook bounds it.", perIncident*1e6)},
+			Notes:  []string{fmt.Sprintf("Each bundle is self-contained, so every open incident freezes its own copy of what arrives in its window: about %.2f us of CPU per span per open incident here (zstd, SHA-256, the time filter and the ring's decompression, once per bundle; the profiles are in the profile directory as storm-*.pprof). The cost grows with the number of incidents open together; limits.max_open_incidents of incident_webhook bounds it.", perIncident*1e6)},
 		}},
 	}
 	fig := Figure{
