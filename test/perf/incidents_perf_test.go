@@ -165,33 +165,21 @@ const (
 // in its window, and every window holds every other incident's events. The
 // collector's CPU over three flushes of every job, with nothing arriving, is
 // read with no incident open, then twice with N open: the first window
-// holds the flush in which each incident's bundle takes the opening events
-// of the incidents opened after its first part (written once), the second
-// what open incidents cost from then on.
+// holds what is left of the flushes in which each incident's bundle takes
+// the opening events of the incidents opened after its first part (written
+// once), the second what open incidents cost from then on.
 func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 	perfSetup(t)
 	began := time.Now()
 	loadBefore := LoadAvg()
 	n := envInt(t, EnvOpenIncidents, 1000)
 
-	p := newPorts(t)
-	p.Pprof = harness.FreeAddr(t)
-	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
-		Webhook:  map[string]any{"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0}},
-		Evidence: map[string]any{"flush_interval": flushRunInterval.String()},
-	})
-	require.NoError(t, err)
-	c := startCollector(t, p, cfg)
-	postFixtures(c, false)
+	c := startStormCollector(t)
 	c.waitMetric("otelcol_exporter_evidence_buffer_items", map[string]string{"signal": "logs"}, float64(len(fixtureVersions)*4), openIncidentTimeout)
 
-	// Each window is a CPU profile of flushRunWindow (kept in
-	// PERF_PROFILE_DIR when set): the profile is the measurement window and
-	// shows where the time goes.
-	profDir := os.Getenv(EnvProfileDir)
-	if profDir == "" {
-		profDir = t.TempDir()
-	}
+	// Each window is a CPU profile of flushRunWindow: the profile is the
+	// measurement window and shows where the time goes.
+	profDir := windowProfileDir(t)
 	type window struct {
 		cpu   time.Duration
 		parts float64
@@ -237,7 +225,7 @@ func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 				row(fmt.Sprintf("%d open, next window", n), steady),
 			},
 			Notes: []string{
-				"Every window holds every other open incident's events. An incident's first part holds those recorded before it opened; in the first window each incident's next flush writes a part with the opening events of the incidents opened after it, n(n-1)/2 events in all, once. A flush reads from the registry only the events new to its incident.",
+				"Every window holds every other open incident's events. An incident's first part holds those recorded before it opened; its next flush writes a part with the opening events of the incidents opened after it, n(n-1)/2 events in all, once. Those flushes run while the incidents open and just after: the first window holds what is left of them (its parts written). A flush reads from the registry only the events new to its incident.",
 				fmt.Sprintf("From then on a flush with nothing new costs about %.0f us per open incident (the next window's CPU less the window with none open, over %d incidents and %.0f flushes).", perJob*1e6, n, flushes),
 			},
 		}},
@@ -257,6 +245,32 @@ func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 	require.NoError(t, res.Write(outDir(t)))
 }
 
+// startStormCollector starts the full pipeline with a pprof endpoint,
+// incident_webhook without limits, the evidence exporter flushing every
+// flushRunInterval, and the registry's fixtures.
+func startStormCollector(t *testing.T) *collector {
+	t.Helper()
+	p := newPorts(t)
+	p.Pprof = harness.FreeAddr(t)
+	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
+		Webhook:  map[string]any{"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0}},
+		Evidence: map[string]any{"flush_interval": flushRunInterval.String()},
+	})
+	require.NoError(t, err)
+	c := startCollector(t, p, cfg)
+	postFixtures(c, false)
+	return c
+}
+
+// windowProfileDir is where the runs' window profiles go: PERF_PROFILE_DIR,
+// else a directory removed after the test.
+func windowProfileDir(t *testing.T) string {
+	if d := os.Getenv(EnvProfileDir); d != "" {
+		return d
+	}
+	return t.TempDir()
+}
+
 // stormRate is the offered load of the storm run, in spans/s: low enough
 // that this 2-core machine keeps up with every open incident's bundle.
 const stormRate = 5000
@@ -273,27 +287,15 @@ func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
 	loadBefore := LoadAvg()
 	n := envInt(t, EnvStormIncidents, 100)
 
-	p := newPorts(t)
-	p.Pprof = harness.FreeAddr(t)
-	cfg, err := CollectorConfig(VariantFull, p, ConfigOptions{
-		Webhook:  map[string]any{"limits": map[string]any{"events_per_second": 0, "max_open_incidents": 0}},
-		Evidence: map[string]any{"flush_interval": flushRunInterval.String()},
-	})
-	require.NoError(t, err)
-	c := startCollector(t, p, cfg)
-	postFixtures(c, false)
+	c := startStormCollector(t)
 	now := time.Now()
 	batches, err := BuildBatches(cpuBatches, 1000, 1, func(b, i int) time.Time {
 		return now.Add(time.Duration(b*1000+i) * time.Millisecond / 20)
 	})
 	require.NoError(t, err)
 	s := c.dial()
-	t.Cleanup(func() { _ = s.Close() })
 
-	profDir := os.Getenv(EnvProfileDir)
-	if profDir == "" {
-		profDir = t.TempDir()
-	}
+	profDir := windowProfileDir(t)
 	type window struct {
 		cpu          time.Duration
 		spans        int
