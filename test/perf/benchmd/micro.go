@@ -304,7 +304,8 @@ func ingestFigures(s *perf.BenchSet) []perf.Figure {
 func microSection(w *bytes.Buffer, s *perf.BenchSet) {
 	p := func(s string) { w.WriteString(s) }
 	p("## Go micro-benchmarks\n\n")
-	p("From `go test -run '^$' -bench ... -benchmem` on the packages below (raw output in bench.txt); with -count > 1 the median of the runs is shown.\n\n")
+	p("From `go test -run '^$' -bench ... -benchmem` on the packages below (raw output in bench.txt); with -count > 1 the median of the runs is shown. " +
+		"-benchtime is BENCH_TIME (see the settings above) except where scripts/bench.sh gives an operation too short for it its own: incident_context and its peers at level resource 2000x, the SLO connector 20000x; the timeline and the incident page one run each.\n\n")
 
 	// incident_context against its peers.
 	impls := slices.Clone(processorImpls)
