@@ -2,6 +2,7 @@ package incidentcontextprocessor // import "github.com/otel-evidence/otel-eviden
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,10 +84,17 @@ type contextProcessor struct {
 	now         func() time.Time
 
 	telemetry *metadata.TelemetryBuilder
+	// items and unmatched count what the processor has seen since it was
+	// built; the internal metrics are observed from them when the
+	// collector's telemetry is read. A batch adds its counts with a few
+	// atomic additions: a synchronous counter's Add per batch costs more
+	// than the tagging of a small batch.
+	items     [numSignals][numMatchKinds][2]atomic.Int64
+	unmatched [numSignals]atomic.Int64
 	// itemsOpts and unmatchedOpts hold the precomputed attribute sets of the
-	// internal metrics, so recording them allocates nothing.
-	itemsOpts     [numSignals][numMatchKinds][2]metric.AddOption
-	unmatchedOpts [numSignals]metric.AddOption
+	// internal metrics, so observing them allocates nothing.
+	itemsOpts     [numSignals][numMatchKinds][2]metric.ObserveOption
+	unmatchedOpts [numSignals]metric.ObserveOption
 
 	registry atomic.Pointer[registryRef]
 	plan     atomic.Pointer[plan]
@@ -127,7 +135,40 @@ func newContextProcessor(set processor.Settings, cfg *Config) (*contextProcessor
 		}
 		p.unmatchedOpts[s] = metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", signalNames[s])))
 	}
+	if err := errors.Join(
+		tb.RegisterProcessorIncidentContextItemsCallback(p.observeItems),
+		tb.RegisterProcessorIncidentContextItemsUnmatchedCallback(p.observeUnmatched),
+	); err != nil {
+		tb.Shutdown()
+		return nil, err
+	}
 	return p, nil
+}
+
+// observeItems reports the items counted so far, per kind of match and
+// incident match; a combination not seen yet has no series, as before the
+// first item of it.
+func (p *contextProcessor) observeItems(_ context.Context, o metric.Int64Observer) error {
+	for s := range numSignals {
+		for m := range numMatchKinds {
+			for inc := range 2 {
+				if n := p.items[s][m][inc].Load(); n > 0 {
+					o.Observe(n, p.itemsOpts[s][m][inc])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// observeUnmatched reports the items counted so far with no deploy found.
+func (p *contextProcessor) observeUnmatched(_ context.Context, o metric.Int64Observer) error {
+	for s := range numSignals {
+		if n := p.unmatched[s].Load(); n > 0 {
+			o.Observe(n, p.unmatchedOpts[s])
+		}
+	}
+	return nil
 }
 
 func (p *contextProcessor) start(_ context.Context, host component.Host) error {
@@ -166,12 +207,12 @@ func (p *contextProcessor) currentPlan() *plan {
 // incident matched.
 type counts [numMatchKinds][2]int64
 
-func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *counts) {
+func (p *contextProcessor) recordCounts(sig signal, c *counts) {
 	var unmatched int64
 	for m := range numMatchKinds {
 		for inc := range 2 {
 			if n := c[m][inc]; n > 0 {
-				p.telemetry.ProcessorIncidentContextItems.Add(ctx, n, p.itemsOpts[sig][m][inc])
+				p.items[sig][m][inc].Add(n)
 				if m == matchNone {
 					unmatched += n
 				}
@@ -179,7 +220,7 @@ func (p *contextProcessor) recordCounts(ctx context.Context, sig signal, c *coun
 		}
 	}
 	if unmatched > 0 {
-		p.telemetry.ProcessorIncidentContextItemsUnmatched.Add(ctx, unmatched, p.unmatchedOpts[sig])
+		p.unmatched[sig].Add(unmatched)
 	}
 }
 
@@ -348,7 +389,7 @@ func tally(c *counts, kind matchKind, w *writeList, n int) {
 	c[kind][inc] += int64(n)
 }
 
-func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+func (p *contextProcessor) processTraces(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
 	var arena *kvArena
@@ -387,7 +428,7 @@ func (p *contextProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 		}
 		tally(&c, kind, &w, n)
 	}
-	p.recordCounts(ctx, signalTraces, &c)
+	p.recordCounts(signalTraces, &c)
 	return td, nil
 }
 
@@ -399,7 +440,7 @@ func logTime(lr plog.LogRecord) pcommon.Timestamp {
 	return lr.ObservedTimestamp()
 }
 
-func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+func (p *contextProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Logs, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
 	var arena *kvArena
@@ -438,7 +479,7 @@ func (p *contextProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 		}
 		tally(&c, kind, &w, n)
 	}
-	p.recordCounts(ctx, signalLogs, &c)
+	p.recordCounts(signalLogs, &c)
 	return ld, nil
 }
 
@@ -508,7 +549,7 @@ func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 	}
 }
 
-func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+func (p *contextProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
 	var arena *kvArena
@@ -548,6 +589,6 @@ func (p *contextProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 		}
 		tally(&c, kind, &w, n)
 	}
-	p.recordCounts(ctx, signalMetrics, &c)
+	p.recordCounts(signalMetrics, &c)
 	return md, nil
 }

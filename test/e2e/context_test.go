@@ -181,6 +181,17 @@ func TestIncidentContext(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"traces": 18, "logs": 9, "metrics": 9}, perSignal)
 
+	// The processor counts the spans it tagged in its own metrics, read when
+	// the collector's Prometheus endpoint is scraped: every span has passed
+	// the processor before it reaches the sink, so the counts are final.
+	const items = "otelcol_processor_incident_context_items"
+	spans := func(match, incident string) float64 {
+		return metricValue(t, p.Metrics, items, map[string]string{"signal": "traces", "match": match, "incident": incident})
+	}
+	assert.Equal(t, 12.0, spans("version", "yes"), "checkout's spans")
+	assert.Equal(t, 6.0, spans("none", "no"), "cart's spans")
+	assert.Equal(t, 6.0, metricValue(t, p.Metrics, items+"_unmatched", map[string]string{"signal": "traces"}), "cart's spans, without a deploy")
+
 	// Resolving the incidents takes incident.id off the next batches.
 	post("/v1/incidents/resolve", `{"id":"INC-CTX-1"}`)
 	post("/v1/incidents/resolve", `{"id":"INC-CTX-2"}`)
@@ -201,6 +212,8 @@ func TestIncidentContext(t *testing.T) {
 		assert.Equal(t, want, it.resource, "%s resource of %s %s after resolve", it.signal, it.service, it.version)
 		assert.Equal(t, want, it.item, "%s item of %s %s after resolve", it.signal, it.service, it.version)
 	}
+	assert.Equal(t, 12.0, spans("version", "no"), "checkout's spans after resolve")
+	assert.Equal(t, 12.0, spans("version", "yes"), "checkout's spans while the incidents were open")
 
 	_, err := c.Stop(5 * time.Second)
 	require.NoError(t, err, "collector must exit 0 within 5 s of SIGTERM")

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -26,8 +28,8 @@ type TelemetryBuilder struct {
 	meter                                  metric.Meter
 	mu                                     sync.Mutex
 	registrations                          []metric.Registration
-	ProcessorIncidentContextItems          metric.Int64Counter
-	ProcessorIncidentContextItemsUnmatched metric.Int64Counter
+	ProcessorIncidentContextItems          metric.Int64ObservableCounter
+	ProcessorIncidentContextItemsUnmatched metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -39,6 +41,46 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorIncidentContextItemsCallback sets callback for observable ProcessorIncidentContextItems metric.
+func (builder *TelemetryBuilder) RegisterProcessorIncidentContextItemsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorIncidentContextItems, obs: o})
+		return nil
+	}, builder.ProcessorIncidentContextItems)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorIncidentContextItemsUnmatchedCallback sets callback for observable ProcessorIncidentContextItemsUnmatched metric.
+func (builder *TelemetryBuilder) RegisterProcessorIncidentContextItemsUnmatchedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorIncidentContextItemsUnmatched, obs: o})
+		return nil
+	}, builder.ProcessorIncidentContextItemsUnmatched)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -59,13 +101,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.ProcessorIncidentContextItems, err = builder.meter.Int64Counter(
+	builder.ProcessorIncidentContextItems, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_incident_context_items",
 		metric.WithDescription("Number of spans, log records and data points processed, by signal, kind of deploy match and incident match. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorIncidentContextItemsUnmatched, err = builder.meter.Int64Counter(
+	builder.ProcessorIncidentContextItemsUnmatched, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_incident_context_items_unmatched",
 		metric.WithDescription("Number of spans, log records and data points for which no deploy was found (no registry match, no static or derived ID). [Development]"),
 		metric.WithUnit("{item}"),
