@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,9 @@ type contextProcessor struct {
 	plan     atomic.Pointer[plan]
 	// share says whether records may share the written values.
 	share sharer
+	// tails hold what is left of the chunks the batches' full attribute
+	// slices are carved from (*kvTail, see kvArena).
+	tails sync.Pool
 }
 
 type registryRef struct{ incidentsapi.Registry }
@@ -394,7 +398,8 @@ func (p *contextProcessor) processTraces(_ context.Context, td ptrace.Traces) (p
 	share := p.record && p.share.ok()
 	var arena *kvArena
 	if share && directOK {
-		arena = &kvArena{}
+		arena = &kvArena{tails: &p.tails}
+		defer arena.release()
 	}
 	var c counts
 	rss := td.ResourceSpans()
@@ -445,7 +450,8 @@ func (p *contextProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Lo
 	share := p.record && p.share.ok()
 	var arena *kvArena
 	if share && directOK {
-		arena = &kvArena{}
+		arena = &kvArena{tails: &p.tails}
+		defer arena.release()
 	}
 	var c counts
 	rls := ld.ResourceLogs()
@@ -554,7 +560,8 @@ func (p *contextProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 	share := p.record && p.share.ok()
 	var arena *kvArena
 	if share && directOK {
-		arena = &kvArena{}
+		arena = &kvArena{tails: &p.tails}
+		defer arena.release()
 	}
 	var c counts
 	rms := md.ResourceMetrics()

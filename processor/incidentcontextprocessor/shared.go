@@ -2,6 +2,7 @@ package incidentcontextprocessor // import "github.com/otel-evidence/otel-eviden
 
 import (
 	"reflect"
+	"sync"
 	"unsafe"
 
 	"go.opentelemetry.io/collector/featuregate"
@@ -195,8 +196,22 @@ var directOK = kvLayoutOK()
 const kvChunk = 512
 
 // kvArena hands out the slices of the records of one batch whose
-// attributes are full.
-type kvArena struct{ free []kv }
+// attributes are full. What is left of its chunk after the batch is kept
+// in the processor's pool for the next batch: with a chunk of its own per
+// batch, each batch left most of its last chunk unused, a fifth of what the
+// processor allocated on testgen's spans (104 bytes a span where 84 were
+// needed). A chunk stays allocated while any record holding a slice of it
+// does, as any slice would.
+type kvArena struct {
+	free []kv
+	// tails is the pool of the chunks' rest (nil: none is kept); tail is
+	// the holder taken from it, put back with the rest at release.
+	tails *sync.Pool
+	tail  *kvTail
+}
+
+// kvTail holds what is left of a chunk between two batches.
+type kvTail struct{ free []kv }
 
 // grow returns an empty slice with capacity n. Each slice's capacity ends
 // where the next one's begins, so an append past it reallocates, as it
@@ -206,11 +221,41 @@ func (a *kvArena) grow(n int) []kv {
 		return make([]kv, 0, n)
 	}
 	if cap(a.free) < n {
-		a.free = make([]kv, 0, kvChunk)
+		a.refill(n)
 	}
 	s := a.free[:0:n]
 	a.free = a.free[n:n:cap(a.free)]
 	return s
+}
+
+// refill takes the rest of an earlier batch's chunk, the first time the
+// batch needs room and if it is large enough, or else a new chunk.
+func (a *kvArena) refill(n int) {
+	if a.tails != nil && a.tail == nil {
+		if t, ok := a.tails.Get().(*kvTail); ok {
+			a.tail = t
+			if cap(t.free) >= n {
+				a.free, t.free = t.free, nil
+				return
+			}
+			t.free = nil
+		}
+	}
+	a.free = make([]kv, 0, kvChunk)
+}
+
+// release keeps the rest of the chunk for the next batch; the arena must
+// not be used after it.
+func (a *kvArena) release() {
+	if a.tails == nil || cap(a.free) == 0 {
+		return
+	}
+	t := a.tail
+	if t == nil {
+		t = new(kvTail)
+	}
+	t.free, a.free = a.free, nil
+	a.tails.Put(t)
 }
 
 // applyDirect writes the shared values of w on the slice behind attrs, with
