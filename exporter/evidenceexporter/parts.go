@@ -3,7 +3,6 @@ package evidenceexporter
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -320,7 +319,8 @@ func (b *partBuilder) addEncoded(
 // the window: with many incidents open, each window holds every other
 // one's events. The first flush after a restart goes by the hashes of the
 // events the parts hold (prev.taken) instead: the SHA-256 of each event's
-// JSON, which the spool keeps for that.
+// line, which the spool keeps for that. Each event is encoded once, for
+// its hash and its line.
 func (b *partBuilder) addEvents(wb windowBounds, prev *incidentState) error {
 	var mark uint64
 	var had time.Time
@@ -329,15 +329,15 @@ func (b *partBuilder) addEvents(wb windowBounds, prev *incidentState) error {
 	}
 	evs, next := b.f.reg.EventsSince(wb.start, wb.bound, mark, had)
 	for _, ev := range evs {
-		data, err := json.Marshal(ev)
+		enc, err := bundle.EncodeEvent(ev)
 		if err != nil {
-			return fmt.Errorf("encoding %s event: %w", ev.Kind, err)
+			return err
 		}
-		sum := sha256.Sum256(data)
+		sum := sha256.Sum256(enc.Line())
 		if _, ok := prev.taken[sum]; ok {
 			continue
 		}
-		if err := putBatch(b, ev, (*bundle.PartWriter).AddEvent, noSplit); err != nil {
+		if err := putBatch(b, enc, (*bundle.PartWriter).AddEncodedEvent, noSplit); err != nil {
 			return err
 		}
 		b.state.newEvents = append(b.state.newEvents, sum)

@@ -161,6 +161,37 @@ func TestPartSkipsEmptyBatches(t *testing.T) {
 	assert.Zero(t, calls)
 }
 
+// TestPartEncodedEvent: an event encoded once (for its hash, say) is
+// written as those bytes, the same line AddEvent writes.
+func TestPartEncodedEvent(t *testing.T) {
+	ev := incident.Event{Kind: incident.EventAlert, Time: testStart, Source: incident.SourceGrafana, IncidentID: "INC-1", Payload: json.RawMessage(`{"a":1}`)}
+	enc, err := EncodeEvent(ev)
+	require.NoError(t, err)
+	want, err := json.Marshal(ev)
+	require.NoError(t, err)
+	assert.Equal(t, want, enc.Line())
+
+	lines := func(add func(*PartWriter) error) []byte {
+		w, err := NewPartWriter(testInfo(EncodingJSON, 1))
+		require.NoError(t, err)
+		require.NoError(t, add(w))
+		assert.Equal(t, Counts{Events: 1}, w.Counts())
+		data, info, err := w.Finish()
+		require.NoError(t, err)
+		assert.True(t, testStart.Equal(info.TimeRange.Min), "the part's time range starts at the event")
+		p, err := ReadPart(bytes.NewReader(data))
+		require.NoError(t, err)
+		require.NoError(t, p.Verify())
+		return p.Data[EventsFile]
+	}
+	encoded := lines(func(w *PartWriter) error { return w.AddEncodedEvent(enc) })
+	assert.Equal(t, append(enc.Line(), '\n'), encoded)
+	assert.Equal(t, lines(func(w *PartWriter) error { return w.AddEvent(ev) }), encoded)
+
+	_, err = EncodeEvent(incident.Event{Kind: incident.EventAlert, Payload: json.RawMessage(`{bad`)})
+	require.ErrorContains(t, err, "encoding alert event")
+}
+
 func TestPartEmpty(t *testing.T) {
 	w, err := NewPartWriter(testInfo(EncodingProto, 1))
 	require.NoError(t, err)
@@ -237,6 +268,9 @@ func TestPartWriterFinishedOnce(t *testing.T) {
 	require.ErrorIs(t, w.AddLogs(plog.NewLogs()), errFinished)
 	require.ErrorIs(t, w.AddMetrics(pmetric.NewMetrics()), errFinished)
 	require.ErrorIs(t, w.AddEvent(incident.Event{}), errFinished)
+	enc, err := EncodeEvent(incident.Event{})
+	require.NoError(t, err)
+	require.ErrorIs(t, w.AddEncodedEvent(enc), errFinished)
 }
 
 func TestPartWriterFileLimit(t *testing.T) {

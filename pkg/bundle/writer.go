@@ -624,20 +624,49 @@ func addSplit[T any](w *PartWriter, batch T, signal int, scan func(T) (int64, Ti
 	return nil
 }
 
+// EncodedEvent is an event with its line of events.jsonl, encoded once by
+// EncodeEvent, for a writer that needs the line before it adds the event
+// (the evidence exporter hashes it to recognise events a bundle holds).
+type EncodedEvent struct {
+	time time.Time
+	line []byte
+}
+
+// EncodeEvent encodes ev as AddEvent writes it.
+func EncodeEvent(ev incident.Event) (EncodedEvent, error) {
+	line, err := json.Marshal(ev)
+	if err != nil {
+		return EncodedEvent{}, fmt.Errorf("encoding %s event: %w", ev.Kind, err)
+	}
+	return EncodedEvent{time: ev.Time, line: line}, nil
+}
+
+// Line returns the event's line of events.jsonl, without its newline. The
+// caller must not change it.
+func (e EncodedEvent) Line() []byte { return e.line }
+
 // AddEvent appends one line to events.jsonl.
 func (w *PartWriter) AddEvent(ev incident.Event) error {
 	if w.finished {
 		return errFinished
 	}
-	rec, err := json.Marshal(ev)
+	e, err := EncodeEvent(ev)
 	if err != nil {
-		return fmt.Errorf("encoding %s event: %w", ev.Kind, err)
+		return err
 	}
-	if err := w.appendRecord(EventsFile, rec, false); err != nil {
+	return w.AddEncodedEvent(e)
+}
+
+// AddEncodedEvent is AddEvent for an event EncodeEvent encoded.
+func (w *PartWriter) AddEncodedEvent(e EncodedEvent) error {
+	if w.finished {
+		return errFinished
+	}
+	if err := w.appendRecord(EventsFile, e.line, false); err != nil {
 		return err
 	}
 	w.info.Counts.Events++
-	w.info.TimeRange.Extend(normalizeTime(ev.Time))
+	w.info.TimeRange.Extend(normalizeTime(e.time))
 	return nil
 }
 
