@@ -276,8 +276,26 @@ func (c *cases) run(t *testing.T, name string, f func(t *testing.T)) bool {
 }
 
 // perfSetup registers what every perf test needs at its end.
-func perfSetup(t *testing.T) {
+// perfRun is one perf test's run: when it began and the machine's load
+// then, for its Result.
+type perfRun struct {
+	t     *testing.T
+	began time.Time
+	load  string
+}
+
+// startPerf begins a perf test's run.
+func startPerf(t *testing.T) perfRun {
 	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
+	return perfRun{t: t, began: time.Now(), load: LoadAvg()}
+}
+
+// write completes res with the load before and after the run and its
+// length, and writes it where PERF_OUT says.
+func (r perfRun) write(res Result) {
+	res.LoadBefore, res.LoadAfter = r.load, LoadAvg()
+	res.Seconds = time.Since(r.began).Seconds()
+	require.NoError(r.t, res.Write(outDir(r.t)))
 }
 
 func outDir(t *testing.T) string {

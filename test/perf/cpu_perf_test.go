@@ -68,9 +68,7 @@ const cpuDrainTimeout = 30 * time.Second
 // fixed offered load for every Variant, in interleaved rounds so that a
 // change in the machine's load touches every variant alike.
 func TestPerfCPU(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	rate := envFloat(t, EnvRate, 20000)
 	dur := envDuration(t, EnvCPUDuration, 30*time.Second)
 	rounds := envInt(t, EnvCPURepeat, 3)
@@ -110,8 +108,7 @@ func TestPerfCPU(t *testing.T) {
 			"registry":        "24 deploys (6 services x 4 versions) and 3 open incidents posted to incident_webhook before the warm-up",
 			"evidence config": "exporter defaults (256 MiB s2 memory ring, flush 1m) with a filesystem store",
 		},
-		LoadBefore: loadBefore,
-		Failed:     cs.failed,
+		Failed: cs.failed,
 	}
 	if os.Getenv(EnvProfileDir) != "" {
 		res.Params["CPU profiles"] = "both collectors of every run, from the interval's first CPU reading to " + profileTailText + ", through the pprof extension at 100 Hz, alike for every configuration and its companion; the collectors write their profiles after the last reading, so only the sampling is measured"
@@ -207,9 +204,7 @@ func TestPerfCPU(t *testing.T) {
 		Peer: "plain: " + VariantPlain.Describe(), PeerValue: med[VariantPlain], Ratio: ratio[VariantBaseline] / ratio[VariantPlain],
 	}, VariantBaseline, VariantPlain)
 	res.Tables = append(res.Tables, missProfiles(variants, runs, ratio)...)
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // missProfiles returns, for every variant that misses its CPU target by

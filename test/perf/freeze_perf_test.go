@@ -59,9 +59,7 @@ type freezeRun struct {
 // the store, for each store and N; beside it, a raw write of the same
 // number of bytes to the same store.
 func TestPerfFreeze(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	var runs []freezeRun
 	var cs cases
 	encodings := envList(EnvFreezeEncodings, "")
@@ -101,8 +99,7 @@ func TestPerfFreeze(t *testing.T) {
 			"first part": "time from the POST to part-000001.tar.zst present in the store (polled every 5 ms on the filesystem, 20 ms on S3)",
 			"peer":       "a raw write of the same number of random bytes to the same store: os.WriteFile-like write + fsync on the filesystem, one minio-go PutObject to versitygw",
 		},
-		LoadBefore: loadBefore,
-		Failed:     cs.failed,
+		Failed: cs.failed,
 	}
 	table := Table{
 		Title: "Freeze: trigger to store",
@@ -154,9 +151,7 @@ func TestPerfFreeze(t *testing.T) {
 		}
 		res.Figures = append(res.Figures, f, all, cpu)
 	}
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // encodingName names enc in the table ("" is the exporter's default).

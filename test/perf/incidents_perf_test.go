@@ -53,9 +53,7 @@ const amGroup = `{"version":"4","groupKey":"{}/{severity=\"critical\"}:{alertnam
 // and the Go heap after a garbage collection (pprof extension) and VmRSS
 // are compared with the same collector before the first incident.
 func TestPerfOpenIncidentMemory(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	n := envInt(t, EnvOpenIncidents, 1000)
 	ctx := context.Background()
 
@@ -121,7 +119,6 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 			"heap":      fmt.Sprintf("HeapAlloc after a forced GC (pprof extension, /debug/pprof/heap?gc=1), smallest of %d readings 1 s apart, with N open minus with N/2, divided by N/2 (the bundle writer's zstd encoders and part buffers, given back 2 s after the last part, are in neither)", heapSamples),
 			"rss":       "VmRSS from /proc/<pid>/status at the same two moments",
 		},
-		LoadBefore: loadBefore,
 		Tables: []Table{{
 			Title:  "Collector memory with N/2 and N open incidents",
 			Header: []string{"open incidents", "heap after GC", "heap in use", "VmRSS"},
@@ -147,9 +144,7 @@ func TestPerfOpenIncidentMemory(t *testing.T) {
 		Target: fmt.Sprintf("<= %d B", openIncidentTarget), Met: Met(heapPer <= openIncidentTarget),
 		Note: fmt.Sprintf("%d incidents, live heap after GC; VmRSS %.0f B each", n, rssPer),
 	})
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // flushRunInterval is the evidence exporter's flush_interval in the
@@ -169,9 +164,7 @@ const (
 // the opening events of the incidents opened after its first part (written
 // once), the second what open incidents cost from then on.
 func TestPerfOpenIncidentFlushCPU(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	n := envInt(t, EnvOpenIncidents, 1000)
 
 	c := startStormCollector(t)
@@ -215,7 +208,6 @@ func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 			"pipeline":  VariantFull.Describe() + "; incidents extension (filesystem store), incident_webhook, pprof",
 			"measured":  fmt.Sprintf("the collector's CPU (utime+stime) over windows of %s with nothing arriving: evidence flush_interval %s, so every open incident's job flushes %.0f times in each; one window before the first incident, two once every incident is open with its first part in the store", flushRunWindow, flushRunInterval, flushes),
 		},
-		LoadBefore: loadBefore,
 		Tables: []Table{{
 			Title:  "Idle collector CPU over three flushes, no incident open and N open",
 			Header: []string{"window", "CPU", "CPU per second", "parts written"},
@@ -240,9 +232,7 @@ func TestPerfOpenIncidentFlushCPU(t *testing.T) {
 		fig.Ratio = perSecond(steady) / perSecond(none)
 	}
 	res.Figures = append(res.Figures, fig)
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // startStormCollector starts the full pipeline with a pprof endpoint,
@@ -282,9 +272,7 @@ const stormRate = 5000
 // open; the collector's CPU over each, and what the recorder counts as
 // lost, are read.
 func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	n := envInt(t, EnvStormIncidents, 100)
 
 	c := startStormCollector(t)
@@ -343,7 +331,6 @@ func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
 			"pipeline":  VariantFull.Describe() + "; evidence flush_interval " + flushRunInterval.String(),
 			"measured":  "the collector's CPU (utime+stime) from the start of the load until every span sent is in every open incident's bundle (items_frozen); items frozen and lost from the evidence exporter's metrics",
 		},
-		LoadBefore: loadBefore,
 		Tables: []Table{{
 			Title:  "The same load with no incident open and with N open",
 			Header: []string{"window", "spans sent", "CPU", "CPU per second", "items frozen", "items lost (total)"},
@@ -361,9 +348,7 @@ func TestPerfOpenIncidentsUnderLoad(t *testing.T) {
 		fig.Ratio = perSecond(storm) / perSecond(none)
 	}
 	res.Figures = append(res.Figures, fig)
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // partStats sums the bundle parts in a filesystem store.

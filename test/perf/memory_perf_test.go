@@ -37,9 +37,7 @@ const (
 // every flush; it first sends until the ring is full (it evicts), and its
 // peak covers both phases.
 func TestPerfMemory(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	rate := envFloat(t, EnvRate, 20000)
 	dur := envDuration(t, EnvSustained, 2*time.Minute)
 	maxBytes := int64(envFloat(t, EnvMaxBytes, 64<<20))
@@ -133,8 +131,7 @@ func TestPerfMemory(t *testing.T) {
 			"freezing": fmt.Sprintf("%s, buffer.max_bytes %s, an incident window open from the start (everything sent is in it); at the same load until the ring evicts, then for %s",
 				VariantFreezing.Describe(), mib(freezingRingBytes), dur),
 		},
-		LoadBefore: loadBefore,
-		Failed:     cs.failed,
+		Failed: cs.failed,
 	}
 	// A failed case's figures would be those of a half-run collector (or
 	// zero): its row and figure are left out, and Failed names it.
@@ -182,9 +179,7 @@ func TestPerfMemory(t *testing.T) {
 		})
 	}
 	res.Tables = append(res.Tables, table)
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 func everyTenth(samples []int64) string {

@@ -24,9 +24,7 @@ const EnvSLORounds = "PERF_SLO_ROUNDS"
 // rules) delivers its webhook: the rig of test/e2e's
 // TestSLOConnectorBeforePrometheusChain, at time_scale 60.
 func TestPerfSLODetection(t *testing.T) {
-	perfSetup(t)
-	began := time.Now()
-	loadBefore := LoadAvg()
+	page := startPerf(t)
 	rounds := int(envFloat(t, EnvSLORounds, 3))
 	require.Positive(t, rounds)
 	const scale = 60
@@ -67,13 +65,10 @@ func TestPerfSLODetection(t *testing.T) {
 			Ratio: mc.Seconds() / mp.Seconds(), Target: "<= 1000 ms and before the chain",
 			Met: Met(slices.Max(conn) <= time.Second && all(conn, chain)),
 		}},
-		Tables:     []Table{table},
-		Notes:      []string{"The chain's intervals are far shorter than usual (spanmetrics flush 15s-60s, rule evaluation 15s-1m, group_wait 30s are common): it is the fastest chain that still gives the scaled 5m window several samples. The machine was shared; treat the figures as indicative."},
-		LoadBefore: loadBefore,
+		Tables: []Table{table},
+		Notes:  []string{"The chain's intervals are far shorter than usual (spanmetrics flush 15s-60s, rule evaluation 15s-1m, group_wait 30s are common): it is the fastest chain that still gives the scaled 5m window several samples. The machine was shared; treat the figures as indicative."},
 	}
-	res.LoadAfter = LoadAvg()
-	res.Seconds = time.Since(began).Seconds()
-	require.NoError(t, res.Write(outDir(t)))
+	page.write(res)
 }
 
 // all reports whether the connector was first in every round.
