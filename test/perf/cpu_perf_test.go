@@ -125,6 +125,12 @@ func TestPerfCPU(t *testing.T) {
 			ratios = append(ratios, r.paired())
 		}
 		med[v], compMed[v], ratio[v] = Median(per), Median(comp), Median(ratios)
+		if len(ratios) > 0 {
+			if res.RoundRatios == nil {
+				res.RoundRatios = map[string][]float64{}
+			}
+			res.RoundRatios[string(v)] = ratios
+		}
 	}
 	table := Table{
 		Title:  "CPU seconds per 1M spans, by configuration",

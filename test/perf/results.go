@@ -126,6 +126,10 @@ type Result struct {
 	// Failed names the run's cases that failed: their rows and figures are
 	// left out, and the report says so rather than showing a gap.
 	Failed []string `json:"failed,omitempty"`
+	// RoundRatios are, by configuration, the CPU run's per-round ratios to
+	// the companion unrounded: the report computes with them, where its
+	// table shows them to three decimals.
+	RoundRatios map[string][]float64 `json:"round_ratios,omitempty"`
 	// LoadBefore and LoadAfter are /proc/loadavg around the run.
 	LoadBefore string `json:"load_before"`
 	LoadAfter  string `json:"load_after"`

@@ -177,11 +177,29 @@ func currentCPU(results []perf.Result) ([]cpuConfig, error) {
 	for _, r := range results {
 		for _, t := range r.Tables {
 			if t.Title == cpuTableTitle {
-				return cpuConfigs(t.Header, t.Rows)
+				configs, err := cpuConfigs(t.Header, t.Rows)
+				if err != nil {
+					return nil, err
+				}
+				exactRounds(configs, r.RoundRatios)
+				return configs, nil
 			}
 		}
 	}
 	return nil, nil
+}
+
+// exactRounds replaces the per-round ratios read from the table, rounded to
+// three decimals, by the run's unrounded ones where it has them, and each
+// configuration's ratio by their median: a ratio of two rounded ratios
+// (the same-round reading) can land on the other side of a target.
+func exactRounds(configs []cpuConfig, exact map[string][]float64) {
+	for i, c := range configs {
+		if r, ok := exact[c.name]; ok && len(r) == len(c.rounds) {
+			configs[i].rounds = slices.Clone(r)
+			configs[i].ratio = perf.Median(r)
+		}
+	}
 }
 
 // regression compares one configuration's ratio to the baseline in this

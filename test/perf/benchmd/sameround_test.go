@@ -74,3 +74,34 @@ func TestSameRoundsMismatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, rs)
 }
+
+// TestSameRoundsUseExactRatios: the table shows the per-round ratios to
+// three decimals; the same-round reading divides the run's unrounded ones,
+// which here put it on the other side of the target.
+func TestSameRoundsUseExactRatios(t *testing.T) {
+	res := companionResult(map[perf.Variant]string{
+		perf.VariantBaseline: "1.034",
+		perf.VariantRecord:   "1.086",
+	})
+	rounded, err := currentCPU([]perf.Result{res})
+	require.NoError(t, err)
+	rs, err := sameRounds(rounded, nil)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	assert.Greater(t, rs[1].median, 1.05, "1.086 / 1.034 from the rounded table")
+
+	res.RoundRatios = map[string][]float64{"baseline": {1.03442}, "record": {1.08571}}
+	exact, err := currentCPU([]perf.Result{res})
+	require.NoError(t, err)
+	rs, err = sameRounds(exact, nil)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	assert.InDelta(t, 1.08571/1.03442, rs[1].median, 1e-12)
+	assert.Contains(t, report(t, res, options{}), "| CPU, incident_context level record (2 keys), over the baseline's own ratio in the same round | 1.05 x baseline | the baseline beside its own companion (median of its ratios) | 1.034 x baseline | 1.050x | < 1.05x (adds < 5%) | yes |")
+
+	// Exact ratios that do not match the table's rounds are not used.
+	res.RoundRatios = map[string][]float64{"record": {1.0, 1.0}}
+	cur, err := currentCPU([]perf.Result{res})
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.086}, cur[1].rounds)
+}
