@@ -185,7 +185,7 @@ func TestPartEncodedEvent(t *testing.T) {
 		return p.Data[EventsFile]
 	}
 	encoded := lines(func(w *PartWriter) error { return w.AddEncodedEvent(enc) })
-	assert.Equal(t, append(enc.Line(), '\n'), encoded)
+	assert.Equal(t, string(enc.Line())+"\n", string(encoded))
 	assert.Equal(t, lines(func(w *PartWriter) error { return w.AddEvent(ev) }), encoded)
 
 	_, err = EncodeEvent(incident.Event{Kind: incident.EventAlert, Payload: json.RawMessage(`{bad`)})

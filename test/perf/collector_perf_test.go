@@ -275,7 +275,6 @@ func (c *cases) run(t *testing.T, name string, f func(t *testing.T)) bool {
 	return false
 }
 
-// perfSetup registers what every perf test needs at its end.
 // perfRun is one perf test's run: when it began and the machine's load
 // then, for its Result.
 type perfRun struct {
