@@ -384,6 +384,16 @@ func (p *contextProcessor) applyResource(attrs pcommon.Map, w writeList) {
 	p.apply(attrs, &w)
 }
 
+// batchArena returns the arena of one batch's directly written records, or
+// nil when the batch writes through pdata's Map API (values not shared, or
+// a pdata layout the direct writes do not know).
+func (p *contextProcessor) batchArena(share bool) *kvArena {
+	if !share || !directOK {
+		return nil
+	}
+	return &kvArena{tails: &p.tails}
+}
+
 // tally adds n items of one resource to c.
 func tally(c *counts, kind matchKind, w *writeList, n int) {
 	inc := 0
@@ -396,11 +406,8 @@ func tally(c *counts, kind matchKind, w *writeList, n int) {
 func (p *contextProcessor) processTraces(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
-	var arena *kvArena
-	if share && directOK {
-		arena = &kvArena{tails: &p.tails}
-		defer arena.release()
-	}
+	arena := p.batchArena(share)
+	defer arena.release()
 	var c counts
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
@@ -448,11 +455,8 @@ func logTime(lr plog.LogRecord) pcommon.Timestamp {
 func (p *contextProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Logs, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
-	var arena *kvArena
-	if share && directOK {
-		arena = &kvArena{tails: &p.tails}
-		defer arena.release()
-	}
+	arena := p.batchArena(share)
+	defer arena.release()
 	var c counts
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
@@ -558,11 +562,8 @@ func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 func (p *contextProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
-	var arena *kvArena
-	if share && directOK {
-		arena = &kvArena{tails: &p.tails}
-		defer arena.release()
-	}
+	arena := p.batchArena(share)
+	defer arena.release()
 	var c counts
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {

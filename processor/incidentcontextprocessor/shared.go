@@ -245,9 +245,9 @@ func (a *kvArena) refill(n int) {
 }
 
 // release keeps the rest of the chunk for the next batch; the arena must
-// not be used after it.
+// not be used after it. A nil arena keeps nothing.
 func (a *kvArena) release() {
-	if a.tails == nil || cap(a.free) == 0 {
+	if a == nil || a.tails == nil || cap(a.free) == 0 {
 		return
 	}
 	t := a.tail

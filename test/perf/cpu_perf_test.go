@@ -108,7 +108,8 @@ func TestPerfCPU(t *testing.T) {
 			"registry":        "24 deploys (6 services x 4 versions) and 3 open incidents posted to incident_webhook before the warm-up",
 			"evidence config": "exporter defaults (256 MiB s2 memory ring, flush 1m) with a filesystem store",
 		},
-		Failed: cs.failed,
+		Failed:      cs.failed,
+		RoundRatios: map[string][]float64{},
 	}
 	if os.Getenv(EnvProfileDir) != "" {
 		res.Params["CPU profiles"] = "both collectors of every run, from the interval's first CPU reading to " + profileTailText + ", through the pprof extension at 100 Hz, alike for every configuration and its companion; the collectors write their profiles after the last reading, so only the sampling is measured"
@@ -126,9 +127,6 @@ func TestPerfCPU(t *testing.T) {
 		}
 		med[v], compMed[v], ratio[v] = Median(per), Median(comp), Median(ratios)
 		if len(ratios) > 0 {
-			if res.RoundRatios == nil {
-				res.RoundRatios = map[string][]float64{}
-			}
 			res.RoundRatios[string(v)] = ratios
 		}
 	}
