@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/internal/timeline"
 )
 
@@ -87,10 +88,7 @@ func (s *Server) logsPage(w http.ResponseWriter, r *http.Request) {
 					if len(p.Rows) >= maxListedLogs {
 						continue
 					}
-					at := lr.Timestamp()
-					if at == 0 {
-						at = lr.ObservedTimestamp()
-					}
+					at := otlptime.LogRecord(lr)
 					row := logRow{Time: at.AsTime(), Severity: lr.SeverityText(), Level: level, Service: svc, Body: body, TraceID: tid}
 					if !lr.SpanID().IsEmpty() {
 						row.SpanID = spanIDString(lr.SpanID())

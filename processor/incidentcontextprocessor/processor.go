@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otel-evidence/otel-evidence/internal/otlptime"
 	"github.com/otel-evidence/otel-evidence/pkg/incidentsapi"
 	"github.com/otel-evidence/otel-evidence/processor/incidentcontextprocessor/internal/metadata"
 )
@@ -444,14 +445,6 @@ func (p *contextProcessor) processTraces(_ context.Context, td ptrace.Traces) (p
 	return td, nil
 }
 
-// logTime is a log record's time: Timestamp, else ObservedTimestamp.
-func logTime(lr plog.LogRecord) pcommon.Timestamp {
-	if ts := lr.Timestamp(); ts != 0 {
-		return ts
-	}
-	return lr.ObservedTimestamp()
-}
-
 func (p *contextProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Logs, error) {
 	pl := p.currentPlan()
 	share := p.record && p.share.ok()
@@ -469,7 +462,7 @@ func (p *contextProcessor) processLogs(_ context.Context, ld plog.Logs) (plog.Lo
 		w, kind := p.resolve(pl, rl.Resource().Attributes(), func() pcommon.Timestamp {
 			for j := range sls.Len() {
 				if lrs := sls.At(j).LogRecords(); lrs.Len() > 0 {
-					return logTime(lrs.At(0))
+					return otlptime.LogRecord(lrs.At(0))
 				}
 			}
 			return 0
@@ -528,7 +521,10 @@ func pointCount(m pmetric.Metric) (int, pcommon.Timestamp) {
 	return n, first
 }
 
-// applyPoints writes w on every data point of m.
+// applyPoints writes w on every data point of m. It has a switch of its
+// own rather than otlptime.DataPoints: a call through a closure per point
+// made the peer benchmark's metrics at level record about 5 ns a point
+// slower.
 func (p *contextProcessor) applyPoints(m pmetric.Metric, w *writeList) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
