@@ -2,8 +2,10 @@ package incidentcontextprocessor
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -269,4 +271,64 @@ func TestArenaKeepsTheChunkForTheNextBatch(t *testing.T) {
 		}
 	}
 	assert.True(t, carried, "the next batch never continued the chunk of the batch before it")
+}
+
+// collectUntil runs the garbage collector until cond holds: finalizers run
+// on their own goroutine after the collection that finds their object.
+func collectUntil(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return cond()
+	}, 10*time.Second, 10*time.Millisecond, msg)
+}
+
+// TestChunkComesBackWhenNoRecordHoldsIt: a chunk nothing points into any
+// more goes back to the free list, cleared, and is the next one handed
+// out; a chunk a record still holds a slice of never does.
+func TestChunkComesBackWhenNoRecordHoldsIt(t *testing.T) {
+	l := &blockList{}
+	held, dropped := l.get(), l.get()
+	held[3] = kv{key: "held"}
+	dropped[0] = kv{key: "dropped", val: newSharedStr("value").v}
+	keep := held[3:4:4] // what a record keeps: a slice inside the chunk
+	droppedAt := uintptr(unsafe.Pointer(dropped))
+	dropped = nil //nolint:ineffassign,wastedassign // the chunk must become unreachable
+
+	collectUntil(t, func() bool { return l.len() > 0 }, "the dropped chunk never came back")
+	assert.Equal(t, 1, l.len(), "only the dropped chunk comes back")
+	again := l.get()
+	assert.Equal(t, droppedAt, uintptr(unsafe.Pointer(again)), "the next chunk handed out is the one that came back")
+	assert.Equal(t, kvBlock{}, *again, "a chunk comes back cleared")
+	assert.Equal(t, "held", keep[0].key)
+	runtime.KeepAlive(keep)
+	runtime.KeepAlive(again)
+}
+
+// TestChunkFreeListIsBounded: chunks beyond maxFreeBlocks are left to the
+// garbage collector.
+func TestChunkFreeListIsBounded(t *testing.T) {
+	l := &blockList{}
+	for range maxFreeBlocks + 3 {
+		l.put(new(kvBlock))
+	}
+	assert.Equal(t, maxFreeBlocks, l.len())
+}
+
+// TestArenaTakesChunksThatCameBack: once the records of a batch are gone,
+// a later batch's slices are carved from the chunk they had.
+func TestArenaTakesChunksThatCameBack(t *testing.T) {
+	saved := blocks
+	blocks = &blockList{}
+	t.Cleanup(func() { blocks = saved })
+
+	first := &kvArena{}
+	s := first.grow(9)
+	chunk := uintptr(unsafe.Pointer(unsafe.SliceData(s[:1])))
+	s, first = nil, nil //nolint:ineffassign,wastedassign // the batch's records are gone
+	collectUntil(t, func() bool { return blocks.len() > 0 }, "the batch's chunk never came back")
+
+	next := &kvArena{}
+	assert.Equal(t, chunk, uintptr(unsafe.Pointer(unsafe.SliceData(next.grow(9)[:1]))))
+	assert.Zero(t, blocks.len())
 }
