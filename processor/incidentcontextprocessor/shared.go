@@ -267,13 +267,6 @@ func (l *blockList) put(b *kvBlock) {
 	}
 }
 
-// len returns the number of chunks on the free list.
-func (l *blockList) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.free)
-}
-
 // grow returns an empty slice with capacity n. Each slice's capacity ends
 // where the next one's begins, so an append past it reallocates, as it
 // would on a slice of its own.

@@ -283,6 +283,13 @@ func collectUntil(t *testing.T, cond func() bool, msg string) {
 	}, 10*time.Second, 10*time.Millisecond, msg)
 }
 
+// len returns the number of chunks on the free list.
+func (l *blockList) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.free)
+}
+
 // TestChunkComesBackWhenNoRecordHoldsIt: a chunk nothing points into any
 // more goes back to the free list, cleared, and is the next one handed
 // out; a chunk a record still holds a slice of never does.
