@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/otlpwire"
 	"github.com/otel-evidence/otel-evidence/exporter/evidenceexporter/internal/ring"
 	"github.com/otel-evidence/otel-evidence/internal/testgen"
 	"github.com/otel-evidence/otel-evidence/pkg/bundle"
@@ -18,17 +18,22 @@ import (
 // BenchmarkFreezeTraces freezes 100 ring blocks of 1,000 testgen spans
 // (100k spans) into 64 MiB parts written to a spool, as a flush does
 // after reading the blocks: JSON parts through the transcoder (transcode)
-// and otlp_proto parts through the protobuf filter (proto), and, as their
-// peers in the same run, each through pdata (decode, filter, marshal:
-// pdata, proto_pdata). Run it with -count to interleave them.
+// and otlp_proto parts through the protobuf filter (proto) or, for blocks
+// the ring knows lie inside the window (ring.Block.Exact), taken whole
+// (proto_exact), and, as their peers in the same run, each through pdata
+// (decode, filter, marshal: pdata, proto_pdata). Run it with -count to
+// interleave them.
 func BenchmarkFreezeTraces(b *testing.B) {
 	const blocks, spans = 100, 1000
 	payloads := make([][]byte, blocks)
+	exact := make([]ring.Block, blocks)
 	for i := range payloads {
 		td := testgen.Traces(int64(i+1), spans, testgen.DefaultResources, t0.Add(time.Duration(i)*time.Second), time.Millisecond)
-		p, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
-		require.NoError(b, err)
+		p, bt := otlpwire.AppendTraces(nil, td, otlpwire.AnyTime)
+		require.False(b, bt.Empty)
+		require.Zero(b, bt.Unusable)
 		payloads[i] = p
+		exact[i] = ring.Block{Exact: true, MinTime: bt.MinT.AsTime(), MaxTime: bt.MaxT.AsTime(), Items: bt.Items}
 	}
 	window := bundle.Window{Start: t0.Add(-30 * time.Minute), End: t0.Add(10 * time.Minute)}
 	r := timeRange{lo: ts(window.Start), hi: ts(window.End)}
@@ -36,9 +41,11 @@ func BenchmarkFreezeTraces(b *testing.B) {
 		name  string
 		enc   string
 		pdata bool
+		exact bool
 	}{
-		{"pdata", bundle.EncodingJSON, true}, {"transcode", bundle.EncodingJSON, false},
-		{"proto_pdata", bundle.EncodingProto, true}, {"proto", bundle.EncodingProto, false},
+		{"pdata", bundle.EncodingJSON, true, false}, {"transcode", bundle.EncodingJSON, false, false},
+		{"proto_pdata", bundle.EncodingProto, true, false}, {"proto", bundle.EncodingProto, false, false},
+		{"proto_exact", bundle.EncodingProto, false, true},
 	} {
 		b.Run(peer.name, func(b *testing.B) {
 			sp, err := openSpool(b.TempDir())
@@ -55,8 +62,12 @@ func BenchmarkFreezeTraces(b *testing.B) {
 					f: f, ctx: context.Background(), now: t0, window: window,
 					state: &incidentState{Incident: inc, StartedAt: t0, NextPart: 1},
 				}
-				for _, p := range payloads {
-					n, err := pb.add(ring.SignalTraces, p, r, nil)
+				for i, p := range payloads {
+					var whole *otlpwire.Batch
+					if peer.exact {
+						whole = wholeIn(exact[i], r)
+					}
+					n, err := pb.add(ring.SignalTraces, p, r, nil, whole)
 					require.NoError(b, err)
 					require.Equal(b, spans, n)
 				}

@@ -119,7 +119,7 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 			unusable = &u
 		}
 		b.cut = false
-		n, err := b.add(blk.Signal, payload, rr, unusable)
+		n, err := b.add(blk.Signal, payload, rr, unusable, wholeIn(blk, rr))
 		if err != nil {
 			if errors.Is(err, errCorruptBlock) {
 				b.f.logger.Error("Skipping a ring block that does not decode", zap.Uint64("seq", blk.Seq), zap.Error(err))
@@ -142,6 +142,17 @@ func (b *partBuilder) visit(r timeRange, commit bool) func(ring.Block) error {
 		}
 		return b.commitAt(blk.Seq)
 	}
+}
+
+// wholeIn returns the Batch of an exact block (see ring.Block.Exact) whose
+// items all lie in r, and nil for any other block. r lies within the
+// block's usable range (see visit), so none of those items is unusable.
+func wholeIn(blk ring.Block, r timeRange) *otlpwire.Batch {
+	lo, hi := ts(blk.MinTime), ts(blk.MaxTime)
+	if !blk.Exact || lo == 0 || lo < r.lo || hi > r.hi {
+		return nil
+	}
+	return &otlpwire.Batch{Items: blk.Items, MinT: lo, MaxT: hi}
 }
 
 // visited reports whether the flush read block seq.
@@ -172,8 +183,10 @@ var errCorruptBlock = errors.New("ring block does not decode")
 // add decodes a block's payload, keeps the items in r and adds them to the
 // current part. It returns the number of items added. With usable set, the
 // items whose time it does not contain are counted as an unusable_time
-// loss, in the same pass as the selection.
-func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *otlpwire.Range) (int, error) {
+// loss, in the same pass as the selection. whole, when not nil, describes
+// every item of the block, all of them in r (see wholeIn): an otlp_proto
+// part then takes the payload as it is, without reading its items.
+func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *otlpwire.Range, whole *otlpwire.Batch) (int, error) {
 	sel := &selection{r: r, usable: usable}
 	defer func() {
 		if sel.unusable > 0 {
@@ -184,7 +197,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	case ring.SignalTraces:
 		if !b.f.viaPdata {
 			n, bad, done, err := b.addEncoded(b.pick(otlpwire.TracesJSON, otlpwire.TracesProto),
-				b.pickAdd((*bundle.PartWriter).AddTracesJSON, (*bundle.PartWriter).AddTracesProto), payload, r, usable)
+				b.pickAdd((*bundle.PartWriter).AddTracesJSON, (*bundle.PartWriter).AddTracesProto), payload, r, usable, whole)
 			sel.unusable += bad
 			if done || err != nil {
 				return n, err
@@ -207,7 +220,7 @@ func (b *partBuilder) add(sig ring.Signal, payload []byte, r timeRange, usable *
 	case ring.SignalLogs:
 		if !b.f.viaPdata {
 			n, bad, done, err := b.addEncoded(b.pick(otlpwire.LogsJSON, otlpwire.LogsProto),
-				b.pickAdd((*bundle.PartWriter).AddLogsJSON, (*bundle.PartWriter).AddLogsProto), payload, r, usable)
+				b.pickAdd((*bundle.PartWriter).AddLogsJSON, (*bundle.PartWriter).AddLogsProto), payload, r, usable, whole)
 			sel.unusable += bad
 			if done || err != nil {
 				return n, err
@@ -274,13 +287,28 @@ func (b *partBuilder) pickAdd(json, proto func(*bundle.PartWriter, []byte, int64
 func (b *partBuilder) addEncoded(
 	transcode transcoder,
 	add func(w *bundle.PartWriter, rec []byte, n int64, tr bundle.TimeRange) error,
-	payload []byte, r timeRange, usable *otlpwire.Range,
+	payload []byte, r timeRange, usable *otlpwire.Range, whole *otlpwire.Batch,
 ) (n int, unusable int64, done bool, err error) {
-	rec, bt, err := transcode(b.rec[:0], payload, otlpwire.Range{Lo: r.lo, Hi: r.hi}, usable)
-	if err != nil {
-		return 0, 0, false, nil
+	var (
+		rec []byte
+		bt  otlpwire.Batch
+	)
+	if whole != nil && b.f.encoding == bundle.EncodingProto {
+		// What TracesProto and LogsProto return for a request they
+		// keep whole, without walking it.
+		rec, bt = payload, *whole
+	} else {
+		rec, bt, err = transcode(b.rec[:0], payload, otlpwire.Range{Lo: r.lo, Hi: r.hi}, usable)
+		if err != nil {
+			return 0, 0, false, nil
+		}
 	}
-	b.rec = rec
+	if len(rec) == 0 || &rec[0] != &payload[0] {
+		// Kept for the next block, unless the record is the payload
+		// itself (a block kept whole), which the next block's read
+		// overwrites.
+		b.rec = rec
+	}
 	unusable = int64(bt.Unusable)
 	if bt.Items == 0 {
 		return 0, unusable, true, nil

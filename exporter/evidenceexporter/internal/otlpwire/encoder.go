@@ -34,6 +34,10 @@ type Batch struct {
 	Items      int
 	Unusable   int
 	MinT, MaxT pcommon.Timestamp
+	// Empty is set by AppendTraces and AppendLogs when a resource or scope
+	// group holds no item: TracesProto and LogsProto then never return
+	// the request whole, since they leave such groups out.
+	Empty bool
 }
 
 // Range is an inclusive range of item times.

@@ -69,6 +69,14 @@ func checkTraces(t *testing.T, td ptrace.Traces, prefix []byte) {
 	got, batch := AppendTraces(bytes.Clone(prefix), td, AnyTime)
 	checkEncoded(t, prefix, want, got, "AppendTraces must write what ptrace.ProtoMarshaler writes",
 		func(fn func(pcommon.Timestamp)) { otlptime.TraceTimes(td, fn) }, td.SpanCount(), batch)
+	empty := false
+	for _, rs := range td.ResourceSpans().All() {
+		empty = empty || rs.ScopeSpans().Len() == 0
+		for _, ss := range rs.ScopeSpans().All() {
+			empty = empty || ss.Spans().Len() == 0
+		}
+	}
+	assert.Equal(t, empty, batch.Empty, "Empty: a group without spans")
 }
 
 func checkLogs(t *testing.T, ld plog.Logs, prefix []byte) {
@@ -78,6 +86,14 @@ func checkLogs(t *testing.T, ld plog.Logs, prefix []byte) {
 	got, batch := AppendLogs(bytes.Clone(prefix), ld, AnyTime)
 	checkEncoded(t, prefix, want, got, "AppendLogs must write what plog.ProtoMarshaler writes",
 		func(fn func(pcommon.Timestamp)) { otlptime.LogTimes(ld, fn) }, ld.LogRecordCount(), batch)
+	empty := false
+	for _, rl := range ld.ResourceLogs().All() {
+		empty = empty || rl.ScopeLogs().Len() == 0
+		for _, sl := range rl.ScopeLogs().All() {
+			empty = empty || sl.LogRecords().Len() == 0
+		}
+	}
+	assert.Equal(t, empty, batch.Empty, "Empty: a group without log records")
 }
 
 func checkMetrics(t *testing.T, md pmetric.Metrics, prefix []byte) {
@@ -87,6 +103,7 @@ func checkMetrics(t *testing.T, md pmetric.Metrics, prefix []byte) {
 	got, batch := AppendMetrics(bytes.Clone(prefix), md, AnyTime)
 	checkEncoded(t, prefix, want, got, "AppendMetrics must write what pmetric.ProtoMarshaler writes",
 		func(fn func(pcommon.Timestamp)) { otlptime.MetricTimes(md, fn) }, md.DataPointCount(), batch)
+	assert.False(t, batch.Empty, "AppendMetrics leaves Empty unset")
 }
 
 // checkEncoded holds what an encoder appended after prefix to want, the
@@ -96,7 +113,9 @@ func checkEncoded(t *testing.T, prefix, want, got []byte, msg string, walk func(
 	t.Helper()
 	require.True(t, bytes.HasPrefix(got, prefix), "the prefix must be kept")
 	sameBytes(t, want, got[len(prefix):], msg)
-	assert.Equal(t, wantBatch(walk), batch)
+	nonEmpty := batch
+	nonEmpty.Empty = false // checked by the caller
+	assert.Equal(t, wantBatch(walk), nonEmpty)
 	assert.Equal(t, items, batch.Items)
 }
 

@@ -64,7 +64,11 @@ func (it *fields) next(f *field) bool {
 	if len(it.buf) == 0 {
 		return false
 	}
-	tag, n := uvarint(it.buf)
+	// Tags and lengths below 128 (most of them) are one byte.
+	tag, n := uint64(it.buf[0]), 1
+	if tag >= 0x80 {
+		tag, n = uvarint(it.buf)
+	}
 	if n == 0 || tag>>3 == 0 {
 		it.err = true
 		return false
@@ -94,7 +98,14 @@ func (it *fields) next(f *field) bool {
 		f.v = uint64(binary.LittleEndian.Uint32(it.buf))
 		it.buf = it.buf[4:]
 	case wireLen:
-		l, n := uvarint(it.buf)
+		if len(it.buf) == 0 {
+			it.err = true
+			return false
+		}
+		l, n := uint64(it.buf[0]), 1
+		if l >= 0x80 {
+			l, n = uvarint(it.buf)
+		}
 		if n == 0 || l > uint64(len(it.buf)-n) {
 			it.err = true
 			return false

@@ -16,6 +16,9 @@ func AppendLogs(dst []byte, ld plog.Logs, usable Range) ([]byte, Batch) {
 		start := e.open(0xa, large)
 		e.tagStringNE(0x1a, rl.SchemaUrl())
 		sls := rl.ScopeLogs()
+		if sls.Len() == 0 {
+			e.batch.Empty = true
+		}
 		for j := range sls.Len() {
 			e.scopeLogs(sls.At(j))
 		}
@@ -29,6 +32,9 @@ func (e *encoder) scopeLogs(sl plog.ScopeLogs) {
 	start := e.open(0x12, large)
 	e.tagStringNE(0x1a, sl.SchemaUrl())
 	recs := sl.LogRecords()
+	if recs.Len() == 0 {
+		e.batch.Empty = true
+	}
 	for i := range recs.Len() {
 		e.logRecord(recs.At(i))
 	}

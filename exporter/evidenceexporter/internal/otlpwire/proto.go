@@ -13,7 +13,8 @@ import (
 // for a payload as pdata's ProtoMarshaler (or this package's encoder,
 // which the ring holds) writes it, the bytes are those pdata's
 // ProtoMarshaler writes for the request decoded and filtered the same way,
-// and when every span is kept they are the payload itself. Items of the
+// and when every span is kept they are the payload itself: with an empty
+// dst, the returned slice is then payload, not a copy. Items of the
 // returned Batch counts the spans written and MinT, MaxT span their start
 // times; with usable set, Unusable counts the spans of the whole request
 // whose start time it does not contain. When no span is kept, dst is
@@ -65,6 +66,8 @@ func (p *protoFilter) request(dst, payload []byte) ([]byte, Batch, error) {
 	switch {
 	case p.batch.Items == 0:
 		return dst, Batch{Unusable: p.batch.Unusable}, nil
+	case p.batch.Items == p.total && !p.empty && len(dst) == 0:
+		return payload, p.batch, nil
 	case p.batch.Items == p.total && !p.empty:
 		return append(dst, payload...), p.batch, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -123,6 +124,13 @@ func TestProtoFilterKeepsAllAsThePayload(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 100, b.Items)
 	require.Equal(t, payload, got)
+	assert.Same(t, &payload[0], &got[0], "a request kept whole is returned, not copied")
+
+	// After a prefix, the request is appended.
+	got, b, err = TracesProto([]byte("x"), payload, AnyTime, nil)
+	require.NoError(t, err)
+	require.Equal(t, 100, b.Items)
+	require.Equal(t, append([]byte("x"), payload...), got)
 }
 
 func TestProtoFilterEmptyAndDefault(t *testing.T) {

@@ -16,6 +16,9 @@ func AppendTraces(dst []byte, td ptrace.Traces, usable Range) ([]byte, Batch) {
 		start := e.open(0xa, large)
 		e.tagStringNE(0x1a, rs.SchemaUrl())
 		sss := rs.ScopeSpans()
+		if sss.Len() == 0 {
+			e.batch.Empty = true
+		}
 		for j := range sss.Len() {
 			e.scopeSpans(sss.At(j))
 		}
@@ -29,6 +32,9 @@ func (e *encoder) scopeSpans(ss ptrace.ScopeSpans) {
 	start := e.open(0x12, large)
 	e.tagStringNE(0x1a, ss.SchemaUrl())
 	spans := ss.Spans()
+	if spans.Len() == 0 {
+		e.batch.Empty = true
+	}
 	for i := range spans.Len() {
 		e.span(spans.At(i))
 	}

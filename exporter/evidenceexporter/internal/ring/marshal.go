@@ -97,7 +97,7 @@ func (r *Ring) appendPayload(sig Signal, bufp *[]byte, payload []byte, b otlpwir
 	if b.Items == 0 {
 		return batch, nil
 	}
-	m, err := r.append(sig, payload, batch.MinT, batch.MaxT, b.Items, b.Unusable > 0)
+	m, err := r.append(sig, payload, batch.MinT, batch.MaxT, b.Items, b.Unusable > 0, sig != SignalMetrics && b.Unusable == 0 && !b.Empty)
 	if err == nil {
 		batch.Block = BlockInfo{
 			Seq: m.seq, Signal: sig, Arrival: fromUnixNano(m.arrival),

@@ -239,3 +239,70 @@ func batchUTC(b Batch) Batch {
 	b.MinT, b.MaxT = b.MinT.UTC(), b.MaxT.UTC()
 	return b
 }
+
+// TestExactBlocks: a block is exact (its time range bounds every item, and
+// a reader may take it whole) only when the ring's encoder wrote it, in
+// memory, with a usable time for every item and an item in every group.
+func TestExactBlocks(t *testing.T) {
+	lastBlock := func(t *testing.T, r *Ring) Block {
+		t.Helper()
+		var blk Block
+		require.NoError(t, r.Scan(0, time.Time{}, time.Time{}, func(b Block) error {
+			blk = b
+			return nil
+		}))
+		require.NotZero(t, blk.Seq, "the ring holds no block")
+		return blk
+	}
+	traces := func(extra func(td ptrace.Traces)) ptrace.Traces {
+		td := testgen.Traces(1, 20, 2, t0, time.Second)
+		if extra != nil {
+			extra(td)
+		}
+		return td
+	}
+	tests := []struct {
+		name  string
+		disk  bool
+		add   func(r *Ring) error
+		exact bool
+	}{
+		{"traces", false, func(r *Ring) error { _, err := r.AppendTraces(traces(nil)); return err }, true},
+		{"logs", false, func(r *Ring) error { _, err := r.AppendLogs(testgen.Logs(2, 20, 2, t0, time.Second)); return err }, true},
+		{"a span without a time", false, func(r *Ring) error {
+			_, err := r.AppendTraces(traces(func(td ptrace.Traces) {
+				td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+			}))
+			return err
+		}, false},
+		{"a resource without scopes", false, func(r *Ring) error {
+			_, err := r.AppendTraces(traces(func(td ptrace.Traces) { td.ResourceSpans().AppendEmpty() }))
+			return err
+		}, false},
+		{"a scope without log records", false, func(r *Ring) error {
+			ld := testgen.Logs(2, 20, 2, t0, time.Second)
+			ld.ResourceLogs().At(0).ScopeLogs().AppendEmpty()
+			_, err := r.AppendLogs(ld)
+			return err
+		}, false},
+		{"metrics", false, func(r *Ring) error { _, err := r.AppendMetrics(testgen.Metrics(3, 20, 2, t0, time.Second)); return err }, false},
+		{"a payload given to Append", false, func(r *Ring) error {
+			p, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(traces(nil))
+			require.NoError(t, err)
+			_, err = r.Append(SignalTraces, p, t0, t0.Add(19*time.Second), 20)
+			return err
+		}, false},
+		{"traces in a disk ring", true, func(r *Ring) error { _, err := r.AppendTraces(traces(nil)); return err }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{MaxBytes: 64 << 20}
+			if tt.disk {
+				cfg.Directory = t.TempDir()
+			}
+			r := openRing(t, cfg)
+			require.NoError(t, tt.add(r))
+			assert.Equal(t, tt.exact, lastBlock(t, r).Exact)
+		})
+	}
+}

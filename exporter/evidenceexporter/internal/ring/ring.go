@@ -60,6 +60,7 @@ type meta struct {
 	rawLen  int
 	signal  Signal
 	codec   codec
+	exact   bool     // see Block.Exact
 	data    []byte   // memory mode: the compressed payload of a block larger than the arena
 	seg     *segment // disk mode: the segment holding the record
 	off     int64    // disk mode: offset of the record in seg; memory mode: offset of the payload in the arena
@@ -189,14 +190,16 @@ func fromUnixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 // backwards. In memory mode, Append waits for the payload reads in progress
 // (at most one block's decompression each) before it reuses arena bytes.
 func (r *Ring) Append(sig Signal, payload []byte, minT, maxT time.Time, items int) (uint64, error) {
-	blk, err := r.append(sig, payload, minT, maxT, items, false)
+	blk, err := r.append(sig, payload, minT, maxT, items, false, false)
 	return blk.seq, err
 }
 
 // append is Append, returning the index entry of the new block (without
 // its payload); withArrival widens the block's time range to its arrival
-// time (a block holding items with unusable times, see Usable).
-func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items int, withArrival bool) (meta, error) {
+// time (a block holding items with unusable times, see Usable), and exact
+// says that the payload is the encoder's, with a usable time for every
+// item and an item in every group (see Block.Exact).
+func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items int, withArrival, exact bool) (meta, error) {
 	if !sig.valid() {
 		return meta{}, fmt.Errorf("ring: unknown signal %d", sig)
 	}
@@ -249,6 +252,7 @@ func (r *Ring) append(sig Signal, payload []byte, minT, maxT time.Time, items in
 		rawLen:  len(payload),
 		signal:  sig,
 		codec:   r.codecs.write,
+		exact:   exact && !r.disk,
 	}
 	if r.disk {
 		putRecordPrefix(rec, blockHeader{

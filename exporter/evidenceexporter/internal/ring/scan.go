@@ -20,6 +20,14 @@ type Block struct {
 	MinTime, MaxTime time.Time
 	// Items is the number of spans, log records or data points.
 	Items int
+	// Exact is set for a traces or logs block that AppendTraces or
+	// AppendLogs encoded and that is kept in memory, when every item had
+	// a usable time and every resource and scope group an item: then
+	// MinTime and MaxTime bound every item's time, and a reader may take
+	// the block whole, unread, when they lie inside what it selects. A
+	// disk ring's blocks are never exact: their bytes come back from
+	// files.
+	Exact bool
 	// StoredBytes is the space the block takes in the ring.
 	StoredBytes int64
 
@@ -209,6 +217,7 @@ func (r *Ring) block(m *meta) Block {
 		MinTime:     fromUnixNano(m.minT),
 		MaxTime:     fromUnixNano(m.maxT),
 		Items:       int(m.items),
+		Exact:       m.exact,
 		StoredBytes: m.stored,
 		r:           r,
 		m:           *m,
